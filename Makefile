@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` (the service with demo data) and `make test` (the whole suite).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1:8000
+
+.PHONY: run test install install-dev migrate seed lint worker schema messages clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements.txt
+
+install-dev: $(BIN)/activate
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	$(PY) manage.py compilemessages --ignore=.venv -v0 || true
+	$(PY) manage.py runserver $(HOST)
+
+test: install-dev
+	$(PY) manage.py compilemessages --ignore=.venv -v0 || true
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+worker: install
+	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media var staticfiles test-artifacts

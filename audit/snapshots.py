@@ -1,0 +1,35 @@
+"""Which rows the audit log vouches for, and how each is written down.
+
+Apps above the audit log register their models here (in `AppConfig.ready`), so that the audit app can verify
+rows without importing the apps that own them.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
+from django.db.models import Model, QuerySet
+
+
+@dataclass(frozen=True)
+class Tracked:
+    object_type: str
+    snapshot: Callable[[Model], dict]
+    current_rows: Callable[[], QuerySet]
+
+
+_TRACKED: dict[str, Tracked] = {}
+
+
+def register(object_type: str, *, snapshot: Callable[[Model], dict], current_rows: Callable[[], QuerySet]) -> None:
+    _TRACKED[object_type] = Tracked(object_type, snapshot, current_rows)
+
+
+def tracked() -> list[Tracked]:
+    return list(_TRACKED.values())
+
+
+def snapshot_of(object_type: str, obj: Model) -> dict:
+    return _TRACKED[object_type].snapshot(obj)
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if value is not None else None

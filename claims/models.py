@@ -1,0 +1,1 @@
+"""Bulk claim submissions (CSV)."""

@@ -1,0 +1,27 @@
+"""How consent rows are written into the audit log, and which of them `verify_audit` checks."""
+from audit import snapshots
+from audit.snapshots import iso
+
+
+def declaration_snapshot(d) -> dict:
+    return {"holder": str(d.holder_id), "scope": d.scope, "work": str(d.work_id) if d.work_id else None,
+            "purpose": d.purpose, "jurisdiction": d.jurisdiction, "consent": d.consent,
+            "license_url": d.license_url, "conditions": d.conditions,
+            "effective_from": iso(d.effective_from), "effective_until": iso(d.effective_until),
+            "recorded_at": iso(d.recorded_at),
+            "filed_by_agent": str(d.filed_by_agent_id) if d.filed_by_agent_id else None,
+            "superseded_at": iso(d.superseded_at),
+            "superseded_by": str(d.superseded_by_id) if d.superseded_by_id else None,
+            "revoked_at": iso(d.revoked_at)}
+
+
+def rule_snapshot(r) -> dict:
+    return {"jurisdiction": r.jurisdiction_id, "purpose": r.purpose, "regime": r.regime, "basis": r.basis,
+            "valid_from": iso(r.valid_from), "valid_until": iso(r.valid_until)}
+
+
+def register() -> None:
+    from .models import Declaration, Rule
+
+    snapshots.register("declaration", snapshot=declaration_snapshot, current_rows=lambda: Declaration.objects.all())
+    snapshots.register("rule", snapshot=rule_snapshot, current_rows=lambda: Rule.objects.all())

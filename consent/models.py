@@ -1,0 +1,156 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from registry.models import Holder, Work
+
+ALL_PURPOSES = "*"
+
+
+class Regime(models.TextChoices):
+    PRIOR_PERMISSION = "prior-permission", _("prior permission")
+    OPT_OUT = "opt-out", _("opt-out")
+
+
+class Jurisdiction(models.Model):
+    """An ISO 3166-1 alpha-2 code, a region (`EU`) or `*`. Only jurisdictions with rules or a region need a row."""
+
+    code = models.CharField(_("code"), max_length=3, primary_key=True)
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="members")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("jurisdiction")
+        verbose_name_plural = _("jurisdictions")
+
+    def __str__(self):
+        return f"{self.code} ({self.name})"
+
+
+class Rule(models.Model):
+    """The regime for a (jurisdiction, purpose or all purposes) pair, versioned: a change ends one row, starts another."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="rules")
+    purpose = models.CharField(_("purpose"), max_length=32, default=ALL_PURPOSES,
+                               help_text=_("A purpose code, or * for all purposes."))
+    regime = models.CharField(_("regime"), max_length=16, choices=Regime.choices)
+    basis = models.TextField(_("legal basis"))
+    valid_from = models.DateTimeField(_("valid from"), default=timezone.now)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["jurisdiction_id", "purpose", "valid_from"]
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
+        constraints = [
+            models.UniqueConstraint(fields=["jurisdiction", "purpose"], condition=Q(valid_until__isnull=True),
+                                    name="rule_one_current_per_pair"),
+            models.CheckConstraint(condition=Q(regime__in=Regime.values), name="rule_regime_valid"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                name="rule_period_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.jurisdiction_id}/{self.purpose}: {self.regime}"
+
+
+class Scope(models.TextChoices):
+    WORK = "work", _("one work")
+    CATALOGUE = "catalogue", _("the whole catalogue")
+
+
+class Consent(models.TextChoices):
+    GRANT = "grant", _("grant")
+    RESERVE = "reserve", _("reserve")
+
+
+class Declaration(models.Model):
+    """One append-only statement by a holder. Only `superseded_*` and `revoked_*` are ever set, once, afterwards.
+
+    Its slot is (holder, scope, work, purpose, jurisdiction); the database keeps at most one current declaration
+    per slot (two partial unique constraints, because a catalogue declaration has no work).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="declarations")
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, null=True, blank=True, related_name="declarations")
+    purpose = models.CharField(_("purpose"), max_length=32)
+    jurisdiction = models.CharField(_("jurisdiction"), max_length=3)
+    consent = models.CharField(_("consent"), max_length=8, choices=Consent.choices)
+    license_url = models.URLField(_("licence URL"), max_length=2000, blank=True)
+    conditions = models.TextField(_("conditions"), blank=True)
+    effective_from = models.DateTimeField(_("effective from"))
+    effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+")
+    filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="declarations_filed_as_agent")
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+    superseded_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                         related_name="supersedes")
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        verbose_name = _("declaration")
+        verbose_name_plural = _("declarations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["holder", "work", "purpose", "jurisdiction"],
+                condition=Q(scope="work", superseded_at__isnull=True, revoked_at__isnull=True),
+                name="declaration_one_current_per_work_slot",
+            ),
+            models.UniqueConstraint(
+                fields=["holder", "purpose", "jurisdiction"],
+                condition=Q(scope="catalogue", superseded_at__isnull=True, revoked_at__isnull=True),
+                name="declaration_one_current_per_catalogue_slot",
+            ),
+            models.CheckConstraint(
+                condition=(Q(scope="work") & Q(work__isnull=False)) | (Q(scope="catalogue") & Q(work__isnull=True)),
+                name="declaration_scope_matches_work",
+            ),
+            models.CheckConstraint(condition=Q(consent__in=Consent.values), name="declaration_consent_valid"),
+            models.CheckConstraint(
+                condition=Q(effective_until__isnull=True) | Q(effective_until__gt=F("effective_from")),
+                name="declaration_effective_period_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(superseded_at__isnull=True) | Q(superseded_at__gte=F("recorded_at")),
+                name="declaration_superseded_after_recorded",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=F("recorded_at")),
+                name="declaration_revoked_after_recorded",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["work", "recorded_at"], name="declaration_work_idx"),
+            models.Index(fields=["holder", "recorded_at"], condition=Q(scope="catalogue"),
+                         name="declaration_catalogue_idx"),
+        ]
+
+    def __str__(self):
+        target = self.work_id if self.scope == Scope.WORK else "catalogue"
+        return f"{self.consent} {self.purpose}@{self.jurisdiction} ({target})"
+
+    @property
+    def ended_at(self):
+        if self.superseded_at and self.revoked_at:
+            return min(self.superseded_at, self.revoked_at)
+        return self.superseded_at or self.revoked_at
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None and self.revoked_at is None

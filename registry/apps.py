@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistryConfig(AppConfig):
+    name = "registry"
+    verbose_name = _("Registry")
+
+    def ready(self):
+        from . import audit_tracking
+
+        audit_tracking.register()

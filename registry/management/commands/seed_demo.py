@@ -1,0 +1,117 @@
+import json
+from datetime import timedelta
+from io import StringIO
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from consent.services import declaration_file
+from registry.management.output import KyodakuCommand
+from registry.models import Holder
+from registry.services import holder_create, holder_user_create, mandate_create, work_register
+
+DEMO_PASSWORD = "kyodaku-demo"
+
+HOLDERS = [
+    ("jaa", "Japan Animation Rights Association", "collective", "JP", "https://jaa.example/licensing"),
+    ("studio-kaze", "Studio Kaze", "studio", "JP", "https://studio-kaze.example/licensing"),
+    ("tsubasa-anime", "Tsubasa Animation", "studio", "JP", ""),
+    ("hoshi-pub", "Hoshi Publishing", "publisher", "JP", "https://hoshi-pub.example/licensing"),
+    ("neko-records", "Neko Records", "label", "JP", ""),
+]
+
+# (holder, work_ref, title, original title, kind, identifiers)
+WORKS = [
+    ("studio-kaze", "KZ-0001", "The Wind Between Towers", "塔のあいだの風", "film",
+     ["isbn:978-4-9952601-8-2", "url:https://studio-kaze.example/works/kz-0001"]),
+    ("studio-kaze", "KZ-0002", "Lantern Festival", "灯籠祭り", "series", ["isbn:9784991590832"]),
+    ("studio-kaze", "KZ-0003", "Rain, Again", "また雨", "illustration",
+     ["sha256:9f86d081884c7d659a2feb1a1c0c82b85d34c8c1a8f42f7a91a86c0e9e0b0a3b"]),
+    ("studio-kaze", "KZ-SITE", "Studio Kaze website", "", "website", ["domain:studio-kaze.example"]),
+    ("tsubasa-anime", "TB-0100", "Skyward Engineers", "空の技師たち", "series",
+     ["url-prefix:https://tsubasa-anime.example/skyward/"]),
+    ("tsubasa-anime", "TB-0101", "Skyward Engineers: Episode 1", "空の技師たち 第1話", "episode",
+     ["url:https://tsubasa-anime.example/skyward/ep1"]),
+    ("hoshi-pub", "HP-100", "Starfall Academy 1", "星降る学園 1", "manga", ["isbn:978-4-9901661-3-7"]),
+    ("hoshi-pub", "HP-101", "Starfall Academy 2", "星降る学園 2", "manga", ["isbn:978-4-9918609-1-1"]),
+    ("hoshi-pub", "HP-102", "Starfall Academy 3", "星降る学園 3", "manga", ["isbn:9784993909960"]),
+    ("neko-records", "NR-001", "Evening Train", "夕方の電車", "recording", ["isrc:JP-K01-25-00001"]),
+    ("neko-records", "NR-002", "Evening Train (Composition)", "夕方の電車", "music", ["iswc:T-034.524.680-1"]),
+]
+
+# (holder, work_ref or None for catalogue, purposes, jurisdiction, consent, licence URL, conditions)
+DECLARATIONS = [
+    ("studio-kaze", None, ["train-ai"], "*", "reserve", "https://studio-kaze.example/licensing", ""),
+    ("studio-kaze", "KZ-0002", ["train-genai"], "JP", "grant", "https://studio-kaze.example/licensing",
+     "Non-commercial research models only, attribution required"),
+    ("studio-kaze", "KZ-SITE", ["search"], "*", "grant", "", ""),
+    ("tsubasa-anime", None, ["tdm"], "EU", "reserve", "", ""),
+    ("tsubasa-anime", "TB-0100", ["ai-use"], "*", "grant", "", "Retrieval with a link back only"),
+    ("hoshi-pub", "HP-100", ["train-ai"], "JP", "reserve", "", ""),
+    ("hoshi-pub", "HP-101", ["train-ai", "search"], "EU", "reserve", "", ""),
+    ("hoshi-pub", "HP-102", ["search"], "*", "grant", "", ""),
+    ("neko-records", None, ["train-genai"], "*", "reserve", "", ""),
+    ("neko-records", "NR-001", ["train-ai"], "US", "grant", "", "Licensed through 2027 under agreement NR-2025-7"),
+]
+
+
+class Command(KyodakuCommand):
+    help = ("Load a small, realistic demo: a collective with member studios under mandates, works with valid "
+            "identifiers, grants and reservations, one open dispute, an operator login and an API key.")
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        with transaction.atomic():
+            created = not Holder.objects.filter(code="jaa").exists()
+            if created:
+                self._load()
+            if not User.objects.filter(username="operator").exists():
+                User.objects.create_superuser("operator", "operator@kyodaku.example", DEMO_PASSWORD)
+        out = StringIO()
+        call_command("create_api_key", "demo-developer", "--json", stdout=out)
+        key = json.loads(out.getvalue().strip().splitlines()[-1])["key"]
+        payload = {"loaded": created, "operator": {"username": "operator", "password": DEMO_PASSWORD},
+                   "holder_users": [{"username": u, "password": DEMO_PASSWORD} for u in ("kaze", "jaa", "hoshi")],
+                   "api_key": key}
+        summary = "\n".join([
+            "Demo data " + ("loaded." if created else "already present; left as it was."),
+            f"Web admin: http://127.0.0.1:8000/  operator / {DEMO_PASSWORD}",
+            f"Holder users (same password): kaze (Studio Kaze), jaa (the collective), hoshi (Hoshi Publishing)",
+            f"API key (shown once): {key}",
+            "Try: curl -H 'Authorization: Api-Key " + key + "' "
+            "'http://127.0.0.1:8000/api/v1/lookup?id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP'",
+        ])
+        self.emit(options, payload, summary)
+
+    def _load(self):
+        now = timezone.now()
+        holders = {}
+        for code, name, kind, country, url in HOLDERS:
+            holders[code] = holder_create(code=code, name=name, kind=kind, country=country, licensing_url=url,
+                                          verified=True)
+        mandate_create(agent=holders["jaa"], principal=holders["studio-kaze"], valid_from=now - timedelta(days=30))
+        mandate_create(agent=holders["jaa"], principal=holders["tsubasa-anime"],
+                       valid_from=now - timedelta(days=30), valid_until=now + timedelta(days=365))
+        holder_user_create(holder=holders["studio-kaze"], username="kaze", role="editor",
+                           email="licensing@studio-kaze.example", password=DEMO_PASSWORD)
+        holder_user_create(holder=holders["jaa"], username="jaa", role="admin", email="rights@jaa.example",
+                           password=DEMO_PASSWORD)
+        holder_user_create(holder=holders["hoshi-pub"], username="hoshi", role="editor",
+                           email="rights@hoshi-pub.example", password=DEMO_PASSWORD)
+        works = {}
+        for code, ref, title, original, kind, identifiers in WORKS:
+            agent = holders["jaa"] if code in ("studio-kaze", "tsubasa-anime") else None
+            works[(code, ref)] = work_register(holder=holders[code], work_ref=ref, title=title,
+                                               original_title=original, kind=kind, identifiers=identifiers,
+                                               agent=agent).work
+        for code, ref, purposes, jurisdiction, consent, url, conditions in DECLARATIONS:
+            for purpose in purposes:
+                declaration_file(holder=holders[code], scope="catalogue" if ref is None else "work",
+                                 work=works[(code, ref)] if ref else None, purpose=purpose,
+                                 jurisdiction=jurisdiction, consent=consent, license_url=url, conditions=conditions)
+        # Hoshi Publishing says the ISBN of Studio Kaze's film is its own art book: the one open dispute.
+        work_register(holder=holders["hoshi-pub"], work_ref="HP-900", title="The Wind Between Towers: Art Book",
+                      original_title="塔のあいだの風 画集", kind="book", identifiers=["isbn:978-4-9952601-8-2"],
+                      evidence="Printed colophon lists Hoshi Publishing as the publisher of this ISBN.")

@@ -1,0 +1,222 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class HolderKind(models.TextChoices):
+    STUDIO = "studio", _("studio")
+    PUBLISHER = "publisher", _("publisher")
+    LABEL = "label", _("label")
+    COLLECTIVE = "collective", _("collective")
+    INDIVIDUAL = "individual", _("individual")
+
+
+class Holder(models.Model):
+    """A rights holder: a studio, publisher, label, collective or individual creator."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.SlugField(_("code"), max_length=64, unique=True, allow_unicode=False,
+                            help_text=_("Lower-case slug used in CSV files, commands and ref: identifiers."))
+    name = models.CharField(_("name"), max_length=300)
+    kind = models.CharField(_("kind"), max_length=16, choices=HolderKind.choices)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    licensing_url = models.URLField(_("licensing URL"), max_length=2000, blank=True)
+    verified = models.BooleanField(_("verified"), default=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("holder")
+        verbose_name_plural = _("holders")
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[a-z0-9][a-z0-9-]*$"), name="holder_code_is_slug"),
+            models.CheckConstraint(condition=Q(kind__in=HolderKind.values), name="holder_kind_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.code})"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("admin")
+    EDITOR = "editor", _("editor")
+    VIEWER = "viewer", _("viewer")
+
+
+class Membership(models.Model):
+    """A user's place at a holder. A user belongs to one holder; the role decides what they may change."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    holder = models.ForeignKey(Holder, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=8, choices=Role.choices, default=Role.EDITOR)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid")]
+
+    def __str__(self):
+        return f"{self.user} @ {self.holder.code} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in (Role.ADMIN, Role.EDITOR)
+
+
+class Mandate(models.Model):
+    """A collective (agent) may act for a principal holder during [valid_from, valid_until)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agent = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_held")
+    principal = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_given")
+    valid_from = models.DateTimeField(_("valid from"), default=timezone.now)
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["agent__code", "principal__code"]
+        verbose_name = _("mandate")
+        verbose_name_plural = _("mandates")
+        constraints = [
+            models.CheckConstraint(condition=~Q(agent=models.F("principal")), name="mandate_agent_is_not_principal"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=models.F("valid_from")),
+                name="mandate_period_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.agent.code} → {self.principal.code}"
+
+
+class WorkKind(models.TextChoices):
+    FILM = "film", _("film")
+    SERIES = "series", _("series")
+    EPISODE = "episode", _("episode")
+    IMAGE = "image", _("image")
+    ILLUSTRATION = "illustration", _("illustration")
+    MANGA = "manga", _("manga")
+    BOOK = "book", _("book")
+    MUSIC = "music", _("music")
+    RECORDING = "recording", _("recording")
+    TEXT = "text", _("text")
+    GAME = "game", _("game")
+    WEBSITE = "website", _("website")
+    OTHER = "other", _("other")
+
+
+class Work(models.Model):
+    """A work belongs to exactly one holder; (holder, work_ref) is the key for idempotent re-filing."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="works")
+    work_ref = models.CharField(_("catalogue number"), max_length=200)
+    title = models.CharField(_("title"), max_length=1000)
+    original_title = models.CharField(_("original title"), max_length=1000, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=WorkKind.choices, default=WorkKind.OTHER)
+    filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="works_filed_as_agent")
+    created_at = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["holder__code", "work_ref"]
+        verbose_name = _("work")
+        verbose_name_plural = _("works")
+        constraints = [
+            models.UniqueConstraint(fields=["holder", "work_ref"], name="work_ref_unique_per_holder"),
+            models.CheckConstraint(condition=Q(kind__in=WorkKind.values), name="work_kind_valid"),
+            models.CheckConstraint(condition=~Q(work_ref=""), name="work_ref_not_empty"),
+        ]
+        indexes = [models.Index(fields=["holder", "created_at"], name="work_holder_created_idx")]
+
+    def __str__(self):
+        return f"{self.title} [{self.work_ref}]"
+
+
+class Identifier(models.Model):
+    """A normalised (scheme, value) attached to a work for [valid_from, valid_until).
+
+    Rows are never deleted: a transfer ends one row and starts another, so a lookup as of any past time resolves
+    to the work that held the identifier then. At most one current row per (scheme, value) in the registry.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="identifiers")
+    scheme = models.CharField(_("scheme"), max_length=16)
+    value = models.CharField(_("value"), max_length=2048)
+    # Host of url / url-prefix / domain identifiers, so that prefix and domain matches are index look-ups.
+    host = models.CharField(max_length=255, null=True, blank=True)
+    valid_from = models.DateTimeField(_("registered at"), default=timezone.now)
+    valid_until = models.DateTimeField(_("removed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("identifier")
+        verbose_name_plural = _("identifiers")
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "value"], condition=Q(valid_until__isnull=True),
+                                    name="identifier_current_unique"),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
+                name="identifier_period_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["scheme", "value"], name="identifier_scheme_value_idx"),
+            models.Index(fields=["host"], condition=Q(scheme="url-prefix"), name="identifier_prefix_host_idx"),
+            models.Index(fields=["work"], name="identifier_work_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.scheme}:{self.value}"
+
+
+class DisputeResolution(models.TextChoices):
+    KEPT = "kept", _("kept by the current holder")
+    TRANSFERRED = "transferred", _("transferred to the claimant")
+
+
+class Dispute(models.Model):
+    """A claim on an identifier already registered to another holder's work. While open, that work is denied."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    scheme = models.CharField(_("scheme"), max_length=16)
+    value = models.CharField(_("value"), max_length=2048)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="disputes",
+                             help_text=_("The work that holds the identifier."))
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="disputes_as_holder")
+    claimant = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="disputes_as_claimant")
+    claimant_work = models.ForeignKey(Work, on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="claimed_disputes")
+    evidence = models.TextField(_("evidence"), blank=True)
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolution = models.CharField(_("resolution"), max_length=16, choices=DisputeResolution.choices, blank=True)
+    resolution_note = models.TextField(_("resolution note"), blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        constraints = [
+            models.UniqueConstraint(fields=["scheme", "value", "claimant"], condition=Q(resolved_at__isnull=True),
+                                    name="dispute_one_open_per_claim"),
+            models.CheckConstraint(condition=~Q(claimant=models.F("holder")), name="dispute_claimant_is_not_holder"),
+            models.CheckConstraint(
+                condition=(Q(resolved_at__isnull=True) & Q(resolution=""))
+                | (Q(resolved_at__isnull=False) & Q(resolution__in=DisputeResolution.values)),
+                name="dispute_resolution_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["work", "opened_at"], name="dispute_work_opened_idx")]
+
+    def __str__(self):
+        return f"{self.scheme}:{self.value} ({self.claimant.code} vs {self.holder.code})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

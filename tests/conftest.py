@@ -1,0 +1,111 @@
+"""Personas and service checks shared by every test.
+
+Personas: two rights holders who must never see each other's data (Studio Kaze and Hoshi Publishing), a
+collective with a mandate for one member studio (Tsubasa), and an operator (registry staff).
+"""
+import os
+import socket
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+
+from tests.factories import HolderFactory, MembershipFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _service_missing(item, what: str):
+    message = f"needs {what}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message}, and REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
+    pytest.skip(message)
+
+
+def redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_answers() -> bool:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(redis_url())
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _service_missing(item, "PostgreSQL (set DATABASE_URL=postgres://...)")
+    if (item.get_closest_marker("redis") or item.get_closest_marker("worker")) and not redis_answers():
+        _service_missing(item, f"Redis at {redis_url()}")
+    if item.get_closest_marker("worker") and connection.vendor != "postgresql":
+        _service_missing(item, "PostgreSQL for the worker process")
+
+
+@dataclass
+class Persona:
+    user: object
+    holder: object
+
+    @property
+    def code(self) -> str:
+        return self.holder.code
+
+
+@pytest.fixture
+def studio_kaze(db) -> Persona:
+    """A studio's licensing editor."""
+    holder = HolderFactory(code="studio-kaze", name="Studio Kaze", kind="studio", country="JP",
+                           licensing_url="https://studio-kaze.example/licensing")
+    user = UserFactory(username="kaze-editor")
+    MembershipFactory(user=user, holder=holder, role="editor")
+    return Persona(user=user, holder=holder)
+
+
+@pytest.fixture
+def hoshi_pub(db) -> Persona:
+    """A publisher's editor: must never see Studio Kaze's data, nor Studio Kaze theirs."""
+    holder = HolderFactory(code="hoshi-pub", name="Hoshi Publishing", kind="publisher", country="JP")
+    user = UserFactory(username="hoshi-editor")
+    MembershipFactory(user=user, holder=holder, role="editor")
+    return Persona(user=user, holder=holder)
+
+
+@pytest.fixture
+def tsubasa(db) -> Persona:
+    """A member studio of the collective, with its own editor."""
+    holder = HolderFactory(code="tsubasa-anime", name="Tsubasa Animation", kind="studio", country="JP")
+    user = UserFactory(username="tsubasa-editor")
+    MembershipFactory(user=user, holder=holder, role="editor")
+    return Persona(user=user, holder=holder)
+
+
+@pytest.fixture
+def collective(db, tsubasa) -> Persona:
+    """A collective's editor, holding an active mandate for Tsubasa (and none for anyone else)."""
+    from registry.services import mandate_create
+
+    holder = HolderFactory(code="jaa", name="Japan Animation Association", kind="collective", country="JP")
+    user = UserFactory(username="jaa-editor")
+    MembershipFactory(user=user, holder=holder, role="editor")
+    mandate_create(agent=holder, principal=tsubasa.holder)
+    return Persona(user=user, holder=holder)
+
+
+@pytest.fixture
+def kaze_viewer(db, studio_kaze) -> Persona:
+    """A read-only user of Studio Kaze."""
+    user = UserFactory(username="kaze-viewer")
+    MembershipFactory(user=user, holder=studio_kaze.holder, role="viewer")
+    return Persona(user=user, holder=studio_kaze.holder)
+
+
+@pytest.fixture
+def operator(db):
+    """Registry staff: a Django staff user with no holder."""
+    return UserFactory(username="operator", is_staff=True, is_superuser=True)
