@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "audit",
     "registry",
     "consent",
+    "keys",
+    "receipts",
     "claims",
     "api",
 ]
