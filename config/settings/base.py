@@ -150,6 +150,10 @@ KYODAKU_CLAIMS_MAX_FIELD_CHARS = env.int("KYODAKU_CLAIMS_MAX_FIELD_CHARS", defau
 KYODAKU_CLAIMS_CHUNK_ROWS = env.int("KYODAKU_CLAIMS_CHUNK_ROWS", default=5_000)
 KYODAKU_CLAIMS_KEEP_FILES = env.bool("KYODAKU_CLAIMS_KEEP_FILES", default=False)
 KYODAKU_SIGNING_KEY_DIR = Path(env("KYODAKU_SIGNING_KEY_DIR", default=str(BASE_DIR / "var" / "signing-keys")))
+# The active receipt-signing key as a PKCS#8 PEM (Ed25519); when empty, keys live as files in the directory above.
+KYODAKU_SIGNING_KEY = env("KYODAKU_SIGNING_KEY", default="")
+# Create a signing key on first use when none exists (dev and test); production turns this off.
+KYODAKU_SIGNING_KEY_AUTOCREATE = env.bool("KYODAKU_SIGNING_KEY_AUTOCREATE", default=True)
 
 # Large batch bodies (10,000 ids) must fit; the claims upload streams to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)

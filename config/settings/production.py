@@ -11,6 +11,8 @@ if not SECRET_KEY or len(SECRET_KEY) < 50:
 if not env("DATABASE_URL", default=""):
     raise ImproperlyConfigured("DATABASE_URL must be set in production.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+# Receipt-signing keys are provisioned (setting or key directory, `manage.py rotate_signing_key`), never improvised.
+KYODAKU_SIGNING_KEY_AUTOCREATE = env.bool("KYODAKU_SIGNING_KEY_AUTOCREATE", default=False)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
