@@ -1,0 +1,391 @@
+"""Reads of consent: the rule book and the batch decision path (domain.md "Deciding", api.md "One result").
+
+The batch path costs a fixed number of queries whatever the number of ids (see docs/engine.md, "Query budget"):
+
+1. the rule rows (a few dozen; the RuleBook built from them is cached per process and rebuilt only when they change);
+2. identifiers valid at T for every exact (scheme, value) of the batch and every url-prefix of the batch's hosts,
+   joined to their works and holders;
+3. works named by `ref:<holder>/<work_ref>` (only when the batch has such ids);
+4. the declarations that could be in force at T for the found works and their holders' catalogues, already
+   narrowed to P's purpose chain and J's jurisdiction chain;
+5. the works among them with a dispute open at T.
+
+Every row is read as a tuple (values_list), never as a model instance: this is the hot path of batch checks.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from registry.errors import NotFound, ValidationFailed, field_error
+from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
+from registry.models import Identifier, Work
+from registry.selectors import work_open_disputes
+
+from .engine import DeclarationFact, RuleBook, RuleFact, decide
+from .models import ALL_PURPOSES, Declaration, Jurisdiction, Rule, Scope
+from .vocabulary import purpose_chain, validate_jurisdiction, validate_purpose
+
+__all__ = ["rulebook", "lookup_many", "lookup_one", "work_decisions", "iso_z"]
+
+
+# ------------------------------------------------------------------------------------------------- the rule book
+
+_rulebook_lock = threading.Lock()
+_rulebook_cached: tuple[tuple, RuleBook] | None = None
+
+
+def _rule_rows() -> tuple:
+    # Every version of every rule: a few dozen short rows, cheaper to read whole than to keep a version counter
+    # coherent across processes, and exact (an edit made behind the services' back is seen too).
+    return tuple(Rule.objects.order_by("jurisdiction_id", "purpose", "valid_from", "id").values_list(
+        "jurisdiction_id", "purpose", "regime", "basis", "valid_from", "valid_until"))
+
+
+def _rulebook_build(rows: tuple) -> RuleBook:
+    rules = [
+        RuleFact(jurisdiction, None if purpose == ALL_PURPOSES else purpose, regime, basis, valid_from, valid_until)
+        for jurisdiction, purpose, regime, basis, valid_from, valid_until in rows
+    ]
+    parents = dict(Jurisdiction.objects.filter(parent__isnull=False).values_list("code", "parent_id"))
+    return RuleBook(rules, parents)
+
+
+def rulebook() -> RuleBook:
+    """Every version of every jurisdiction rule, with the jurisdiction -> region map.
+
+    One book answers for any as_of (RuleBook.rule_for picks the version valid then). It costs one small query per
+    call (the rule rows); the book, with its lookup caches, is rebuilt only when those rows differ from the last
+    ones seen by this process (then one more query reads the jurisdiction -> region map).
+    """
+    global _rulebook_cached
+    rows = _rule_rows()
+    cached = _rulebook_cached
+    if cached is not None and cached[0] == rows:
+        return cached[1]
+    with _rulebook_lock:
+        book = _rulebook_build(rows)
+        _rulebook_cached = (rows, book)
+    return book
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+def iso_z(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, as api.md writes times."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _as_of(as_of: datetime | None) -> datetime:
+    if as_of is None:
+        return timezone.now()
+    if not isinstance(as_of, datetime) or timezone.is_naive(as_of):
+        raise ValidationFailed("as_of must be a time with a zone.",
+                               errors=[field_error("as_of", "invalid-date", "Give a time with a zone, e.g. "
+                                                   "2026-11-28T12:00:00Z.")])
+    return as_of
+
+
+def _rule_for(book: RuleBook, jurisdiction: str, purpose: str, at: datetime):
+    try:
+        return book.rule_for(jurisdiction, purpose, at)
+    except LookupError:
+        raise ValidationFailed(
+            "No jurisdiction rule applies at that time.",
+            errors=[field_error("as_of", "no-rule", f"No rule for {jurisdiction}/{purpose} at {iso_z(at)}.")],
+        ) from None
+
+
+# A work row as the identifier and ref queries return it.
+_WORK_FIELDS = ("title", "kind", "work_ref", "holder_id", "holder__code", "holder__name", "holder__licensing_url")
+
+
+def _valid_at_q(at: datetime) -> Q:
+    return Q(valid_from__lte=at) & (Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+
+
+def _declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at: datetime):
+    """Declarations that could be in force at `at`, for these works and their holders' catalogues. One query.
+
+    Rows: (id, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at,
+    superseded_at, revoked_at, effective_from, effective_until).
+    """
+    if not work_ids and not holder_ids:
+        return []
+    return list(
+        Declaration.objects.filter(
+            Q(scope=Scope.WORK, work_id__in=work_ids) | Q(scope=Scope.CATALOGUE, holder_id__in=holder_ids),
+            purpose__in=purposes, jurisdiction__in=jurisdictions,
+            recorded_at__lte=at, effective_from__lte=at,
+        )
+        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=at))
+        .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        .order_by()
+        .values_list("id", "scope", "work_id", "holder_id", "purpose", "jurisdiction", "consent", "license_url",
+                     "recorded_at", "superseded_at", "revoked_at", "effective_from", "effective_until")
+    )
+
+
+def _facts_by_work_and_holder(rows) -> tuple[dict, dict]:
+    by_work: dict = {}
+    by_holder: dict = {}
+    for (pk, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at, superseded_at,
+         revoked_at, effective_from, effective_until) in rows:
+        if superseded_at is None:
+            ended = revoked_at
+        elif revoked_at is None or superseded_at < revoked_at:
+            ended = superseded_at
+        else:
+            ended = revoked_at
+        fact = DeclarationFact(pk, scope, purpose, jurisdiction, consent, license_url or None, recorded_at, ended,
+                               effective_from, effective_until)
+        if scope == Scope.WORK:
+            by_work.setdefault(work_id, []).append(fact)
+        else:
+            by_holder.setdefault(holder_id, []).append(fact)
+    return by_work, by_holder
+
+
+def _declaration_json(fact: DeclarationFact) -> dict:
+    return {
+        "id": str(fact.id), "scope": fact.scope, "purpose": fact.purpose, "jurisdiction": fact.jurisdiction,
+        "consent": fact.consent, "effective_from": iso_z(fact.effective_from),
+        "effective_until": iso_z(fact.effective_until),
+    }
+
+
+class _Decider:
+    """Decides works for one (purpose, jurisdiction, as_of) and builds each one's result template once."""
+
+    def __init__(self, *, purpose: str, jurisdiction: str, at: datetime, book: RuleBook, works: dict,
+                 by_work: dict, by_holder: dict, disputed: set):
+        self.purpose, self.jurisdiction, self.at, self.book = purpose, jurisdiction, at, book
+        self.works, self.by_work, self.by_holder, self.disputed = works, by_work, by_holder, disputed
+        self.as_of_text = iso_z(at)
+        self._templates: dict = {}
+        self._declaration_json: dict = {}
+        self._unregistered: dict | None = None
+
+    def unregistered(self) -> dict:
+        if self._unregistered is None:
+            answer = decide(purpose=self.purpose, jurisdiction=self.jurisdiction, as_of=self.at, rules=self.book,
+                            registered=False)
+            self._unregistered = {
+                "id": None, "identifier": None, "registered": False, "work": None, "holder": None,
+                "purpose": self.purpose, "jurisdiction": self.jurisdiction, "as_of": self.as_of_text,
+                "outcome": answer.outcome, "basis": answer.basis, "regime": answer.regime, "declaration": None,
+                "license_url": answer.license_url, "disputed": False,
+            }
+        return self._unregistered
+
+    def template(self, work_id) -> dict:
+        template = self._templates.get(work_id)
+        if template is not None:
+            return template
+        title, kind, work_ref, holder_id, code, name, licensing_url = self.works[work_id]
+        work_decls = self.by_work.get(work_id)
+        holder_decls = self.by_holder.get(holder_id)
+        if work_decls and holder_decls:
+            declarations = work_decls + holder_decls
+        else:
+            declarations = work_decls or holder_decls or ()
+        disputed = work_id in self.disputed
+        answer = decide(purpose=self.purpose, jurisdiction=self.jurisdiction, as_of=self.at, rules=self.book,
+                        registered=True, disputed=disputed, declarations=declarations,
+                        holder_license_url=licensing_url or None)
+        fact = answer.declaration
+        if fact is None:
+            declaration = None
+        else:
+            declaration = self._declaration_json.get(fact.id)
+            if declaration is None:
+                declaration = self._declaration_json[fact.id] = _declaration_json(fact)
+        template = self._templates[work_id] = {
+            "id": None, "identifier": None, "registered": True,
+            "work": {"id": str(work_id), "title": title, "kind": kind, "work_ref": work_ref},
+            "holder": {"id": str(holder_id), "code": code, "name": name},
+            "purpose": self.purpose, "jurisdiction": self.jurisdiction, "as_of": self.as_of_text,
+            "outcome": answer.outcome, "basis": answer.basis, "regime": answer.regime, "declaration": declaration,
+            "license_url": answer.license_url, "disputed": disputed,
+        }
+        return template
+
+
+def _decider_for(*, purpose: str, jurisdiction: str, at: datetime, book: RuleBook, works: dict) -> _Decider:
+    """Load the declarations and disputes of `works` ({work_id: work row}) and return their decider. Two queries."""
+    work_ids = list(works)
+    holder_ids = list({row[3] for row in works.values()})
+    rows = _declarations_in_force(work_ids=work_ids, holder_ids=holder_ids, purposes=purpose_chain(purpose),
+                                  jurisdictions=book.jurisdiction_chain(jurisdiction), at=at)
+    by_work, by_holder = _facts_by_work_and_holder(rows)
+    disputed = work_open_disputes(work_ids=work_ids, at=at) if work_ids else set()
+    return _Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
+                    by_holder=by_holder, disputed=disputed)
+
+
+# ------------------------------------------------------------------------------------------------ batch lookups
+
+_URL, _URL_PREFIX, _DOMAIN, _REF = "url", "url-prefix", "domain", "ref"
+
+
+def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: datetime | None = None) -> list[dict]:
+    """Decide `purpose` in `jurisdiction` at `as_of` for every id: one api.md result per id, in input order.
+
+    Unknown purpose or jurisdiction raise (vocabulary.UnknownPurpose / UnknownJurisdiction: the whole request is
+    bad); a bad id becomes that entry's `error`. Results of the same work share their nested `work`, `holder` and
+    `declaration` dicts: treat them as read-only.
+    """
+    purpose = validate_purpose(purpose)
+    jurisdiction = validate_jurisdiction(jurisdiction)
+    at = _as_of(as_of)
+    book = rulebook()  # query 1
+    _rule_for(book, jurisdiction, purpose, at)
+
+    # Parse every id and collect what the identifier query must fetch.
+    parsed: list = []
+    schemes: set[str] = set()
+    values: set[str] = set()
+    hosts: set[str] = set()
+    ref_codes: set[str] = set()
+    ref_work_refs: set[str] = set()
+    for raw in ids:
+        try:
+            item = parse_identifier(raw)
+        except InvalidIdentifier as exc:
+            parsed.append(exc)
+            continue
+        parsed.append(item)
+        scheme, value = item.scheme, item.value
+        if scheme == _URL:
+            schemes.add(_URL)
+            values.add(value)
+            host = url_host(value)
+            hosts.add(host)
+            schemes.add(_DOMAIN)
+            values.update(domain_chain(host))
+        elif scheme == _DOMAIN:
+            schemes.add(_DOMAIN)
+            values.update(domain_chain(value))
+        elif scheme == _REF:
+            code, _, work_ref = value.partition("/")
+            ref_codes.add(code)
+            ref_work_refs.add(work_ref)
+        else:
+            schemes.add(scheme)
+            values.add(value)
+
+    works: dict = {}  # work_id -> (title, kind, work_ref, holder_id, code, name, licensing_url)
+    found: dict = {}  # (scheme, value) -> work_id
+    prefixes: dict = {}  # host -> [(url-prefix value, work_id)], longest first
+    if values or hosts:
+        # query 2: identifiers valid at T (exact pairs, and every url-prefix of the batch's hosts) with their works
+        match = Q(scheme__in=schemes, value__in=values)
+        if hosts:
+            match |= Q(scheme=_URL_PREFIX, host__in=hosts)
+        rows = (
+            Identifier.objects.filter(match, _valid_at_q(at), work__created_at__lte=at)
+            .order_by()
+            .values_list("scheme", "value", "host", "work_id", *(f"work__{f}" for f in _WORK_FIELDS))
+        )
+        for scheme, value, host, work_id, *work in rows:
+            found[(scheme, value)] = work_id
+            works[work_id] = work
+            if scheme == _URL_PREFIX and host is not None:
+                prefixes.setdefault(host, []).append((value, work_id))
+        for candidates in prefixes.values():
+            candidates.sort(key=lambda c: len(c[0]), reverse=True)
+    if ref_codes:
+        # query 3: works by holder code + work_ref (pairs checked below: the query fetches the cross product)
+        rows = (
+            Work.objects.filter(holder__code__in=ref_codes, work_ref__in=ref_work_refs, created_at__lte=at)
+            .order_by()
+            .values_list("id", *_WORK_FIELDS)
+        )
+        for work_id, *work in rows:
+            found[(_REF, f"{work[4]}/{work[2]}")] = work_id
+            works[work_id] = work
+
+    # queries 4 and 5: declarations and disputes of the works found
+    decider = _decider_for(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works)
+    template_for = decider.template
+    results: list[dict] = []
+    append = results.append
+    for raw, item in zip(ids, parsed, strict=True):
+        if isinstance(item, InvalidIdentifier):
+            append({"id": raw, "error": {"code": item.code, "detail": item.detail}})
+            continue
+        scheme, value = item.scheme, item.value
+        work_id = found.get((scheme, value))
+        if work_id is None and (scheme == _URL or scheme == _DOMAIN):
+            work_id = _match_by_host(scheme, value, found, prefixes)
+        result = (decider.unregistered() if work_id is None else template_for(work_id)).copy()
+        result["id"] = raw
+        result["identifier"] = f"{scheme}:{value}"
+        append(result)
+    return results
+
+
+def _match_by_host(scheme: str, value: str, found: dict, prefixes: dict):
+    """url: the longest url-prefix it starts with, else the nearest domain; domain: it or its nearest parent."""
+    if scheme == _URL:
+        host = url_host(value)
+        for prefix, work_id in prefixes.get(host, ()):
+            if value.startswith(prefix):
+                return work_id
+    else:
+        host = value
+    for domain in domain_chain(host):
+        work_id = found.get((_DOMAIN, domain))
+        if work_id is not None:
+            return work_id
+    return None
+
+
+def lookup_one(*, id: str, purpose: str, jurisdiction: str, as_of: datetime | None = None) -> dict:
+    """One api.md result for one id (an invalid id gives the `error` entry, as in a batch)."""
+    return lookup_many(ids=[id], purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)[0]
+
+
+def work_decisions(*, work: Work, purposes: Sequence[str], jurisdictions: Sequence[str],
+                   as_of: datetime | None = None) -> dict[tuple[str, str], dict]:
+    """The answer for every (purpose, jurisdiction) pair for one work, as of `as_of`: the admin's work page.
+
+    Four queries whatever the number of pairs. A work registered after `as_of` answers as unregistered then.
+    """
+    purposes = [validate_purpose(p) for p in purposes]
+    jurisdictions = [validate_jurisdiction(j) for j in jurisdictions]
+    at = _as_of(as_of)
+    book = rulebook()
+    for purpose in purposes:
+        for jurisdiction in jurisdictions:
+            _rule_for(book, jurisdiction, purpose, at)
+    row = Work.objects.filter(pk=work.pk).values_list("created_at", *_WORK_FIELDS).first()
+    if row is None:
+        raise NotFound("No such work.")
+    created_at, *work_row = row
+    identifier = f"ref:{work_row[4]}/{work_row[2]}"
+    works = {work.pk: work_row} if created_at <= at else {}
+    all_purposes = sorted({a for p in purposes for a in purpose_chain(p)})
+    all_jurisdictions = sorted({c for j in jurisdictions for c in book.jurisdiction_chain(j)})
+    work_ids = list(works)
+    rows = _declarations_in_force(work_ids=work_ids, holder_ids=[row[3] for row in works.values()],
+                                  purposes=all_purposes, jurisdictions=all_jurisdictions, at=at)
+    by_work, by_holder = _facts_by_work_and_holder(rows)
+    disputed = work_open_disputes(work_ids=work_ids, at=at) if work_ids else set()
+    answers = {}
+    for purpose in purposes:
+        for jurisdiction in jurisdictions:
+            decider = _Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works,
+                               by_work=by_work, by_holder=by_holder, disputed=disputed)
+            result = (decider.template(work.pk) if works else decider.unregistered()).copy()
+            result["id"] = result["identifier"] = identifier
+            answers[(purpose, jurisdiction)] = result
+    return answers
