@@ -1,0 +1,41 @@
+"""Kyodaku's admin site: operators (staff) and the users of rights holders work here.
+
+Holder users are not staff. They are admitted because they belong to a holder (registry.models.Membership); what
+they may see and change is decided per model admin from their holder and role (registry.admin_base), never from
+Django's per-user permission rows.
+"""
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from registry.selectors import is_operator, user_membership
+
+
+class MemberAuthenticationForm(AdminAuthenticationForm):
+    """Django's admin login admits staff only; Kyodaku's also admits active users who belong to a holder."""
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "invalid_login": _("Please enter the correct username and password of a registry or rights-holder "
+                           "account. Both fields may be case-sensitive."),
+    }
+
+    def confirm_login_allowed(self, user):
+        if not user.is_active or not (is_operator(user) or user_membership(user) is not None):
+            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
+                                  params={"username": self.username_field.verbose_name})
+
+
+class KyodakuAdminSite(admin.AdminSite):
+    site_header = _("Kyodaku consent registry")
+    site_title = _("Kyodaku")
+    index_title = _("Consent registry")
+    enable_nav_sidebar = True
+    login_form = MemberAuthenticationForm
+
+    def has_permission(self, request):
+        user = request.user
+        if not (user.is_authenticated and user.is_active):
+            return False
+        return is_operator(user) or user_membership(user) is not None

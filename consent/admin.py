@@ -1,0 +1,483 @@
+"""Consent in the admin: declarations (filed, superseded and revoked through consent.services), jurisdiction rules,
+and the consent parts of the work page (the answers an AI developer would get, the declaration history, the
+consent-state filter).
+"""
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef, Q
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from registry.admin import WorkAdmin, mark_saved
+from registry.admin_base import (
+    ScopedAdmin,
+    apply_domain_error,
+    holders_for_filing,
+    may_look,
+    request_membership,
+    visible_holder_ids,
+)
+from registry.errors import DomainError
+from registry.models import Dispute, Work
+from registry.selectors import holder_for_filing, is_operator
+
+from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
+from .selectors import work_decisions
+from .services import declaration_file, declaration_revoke, declaration_validate, rule_set
+from .vocabulary import PURPOSES
+
+# The jurisdictions a work's page answers for: Japan, the EU and the US (domain.md's key regimes).
+ANSWER_JURISDICTIONS = ("JP", "EU", "US")
+
+PURPOSE_NAMES = {
+    "tdm": _("text and data mining (any automated processing)"),
+    "train-ai": _("training an AI model"),
+    "train-genai": _("training a generative AI model"),
+    "ai-use": _("input to an AI system at inference time"),
+    "search": _("search indexing"),
+}
+OUTCOME_NAMES = {"allowed": _("allowed"), "denied": _("denied")}
+BASIS_NAMES = {
+    "granted": _("the holder granted it"),
+    "reserved": _("the holder reserved it"),
+    "disputed": _("the work is disputed"),
+    "permission-required": _("permission is required and none was granted"),
+    "not-reserved": _("not reserved (opt-out regime)"),
+}
+PURPOSE_CHOICES = [(code, f"{code}: {PURPOSE_NAMES[code]}") for code in PURPOSES]
+
+
+def in_force_q(now, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}superseded_at__isnull": True, f"{prefix}revoked_at__isnull": True,
+                f"{prefix}effective_from__lte": now}) & (
+        Q(**{f"{prefix}effective_until__isnull": True}) | Q(**{f"{prefix}effective_until__gt": now}))
+
+
+# ---- declarations -------------------------------------------------------------------------------------------
+class DeclarationStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("current", _("current")), ("superseded", _("superseded")), ("revoked", _("revoked"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "current":
+            return queryset.filter(superseded_at__isnull=True, revoked_at__isnull=True)
+        if self.value() == "superseded":
+            return queryset.filter(superseded_at__isnull=False)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+class DeclarationForm(forms.ModelForm):
+    purpose = forms.ChoiceField(label=_("purpose"), choices=PURPOSE_CHOICES)
+    jurisdiction = forms.CharField(label=_("jurisdiction"), max_length=3, initial="*",
+                                   help_text=_("An ISO 3166-1 alpha-2 country code (JP, FR, US…), EU, or * for "
+                                               "everywhere."))
+
+    class Meta:
+        model = Declaration
+        fields = ("holder", "scope", "work", "purpose", "jurisdiction", "consent", "license_url", "conditions",
+                  "effective_from", "effective_until")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "effective_from" in self.fields:
+            self.fields["effective_from"].required = False
+            self.fields["effective_from"].help_text = _("Empty: from now.")
+
+    def clean(self):
+        data = super().clean()
+        instance = self.instance
+        holder = data.get("holder", getattr(instance, "holder", None) if instance.holder_id else None)
+        if holder is None or self.errors:
+            return data
+        slot = {name: data.get(name, getattr(instance, name)) for name in ("scope", "work", "purpose",
+                                                                           "jurisdiction")}
+        try:
+            purpose, jurisdiction, consent = declaration_validate(
+                holder=holder, consent=data.get("consent", ""), effective_from=data.get("effective_from"),
+                effective_until=data.get("effective_until"), **slot)
+        except DomainError as exc:
+            apply_domain_error(self, exc)
+            return data
+        if "jurisdiction" in data:
+            data["jurisdiction"] = jurisdiction
+        return data
+
+
+@admin.register(Declaration)
+class DeclarationAdmin(ScopedAdmin):
+    """Declarations are append-only: "changing" one files a new one that supersedes it; revoking is an action."""
+
+    audit_object_type = "declaration"
+    form = DeclarationForm
+    list_display = ("target", "holder_code", "purpose", "jurisdiction", "consent", "effective_from",
+                    "effective_until", "recorded_at", "state")
+    list_select_related = ("holder", "work")
+    list_filter = (DeclarationStateFilter, "consent", "scope", "purpose", "jurisdiction")
+    search_fields = ("work__title", "work__work_ref", "holder__code")
+    autocomplete_fields = ("work",)
+    actions = ("revoke_declarations",)
+    slot_fields = ("holder", "scope", "work", "purpose", "jurisdiction")
+    statement_fields = ("consent", "license_url", "conditions", "effective_from", "effective_until")
+    record_fields = ("recorded_at", "filed_by", "filed_by_agent", "superseded_at", "superseded_by_link",
+                     "revoked_at", "revoked_by", "slot_history")
+    change_form_template = "admin/consent/declaration/change_form.html"
+
+    @admin.display(description=_("work"), ordering="work__title")
+    def target(self, obj):
+        return obj.work.title if obj.work_id else gettext("(whole catalogue)")
+
+    @admin.display(description=_("holder"), ordering="holder__code")
+    def holder_code(self, obj):
+        return obj.holder.code
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        if obj.revoked_at:
+            return gettext("revoked")
+        if obj.superseded_at:
+            return gettext("superseded")
+        return gettext("current")
+
+    @admin.display(description=_("superseded by"))
+    def superseded_by_link(self, obj):
+        if not obj.superseded_by_id:
+            return "–"
+        url = reverse("admin:consent_declaration_change", args=[obj.superseded_by_id])
+        return format_html('<a href="{}">{}</a>', url, obj.superseded_by_id)
+
+    @admin.display(description=_("history of this slot"))
+    def slot_history(self, obj):
+        rows = Declaration.objects.filter(holder_id=obj.holder_id, scope=obj.scope, work_id=obj.work_id,
+                                          purpose=obj.purpose, jurisdiction=obj.jurisdiction).order_by("recorded_at")
+        items = []
+        for row in rows:
+            state = self.state(row)
+            url = reverse("admin:consent_declaration_change", args=[row.pk])
+            mark = " ◀" if row.pk == obj.pk else ""
+            items.append(format_html('<li><a href="{}">{}</a>: {} ({}){}</li>', url,
+                                     timezone.localtime(row.recorded_at).strftime("%Y-%m-%d %H:%M:%S"),
+                                     row.get_consent_display(), state, mark))
+        return format_html("<ol class=\"slot-history\">{}</ol>", format_html("".join(items)))
+
+    # ---- rights ----------------------------------------------------------------------------------------------
+    def has_change_permission(self, request, obj=None):
+        # Only the current declaration of a slot can be superseded (or revoked); history is read-only.
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_current)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": self.slot_fields}), (_("Statement"), {"fields": self.statement_fields})]
+        return [(_("Slot"), {"fields": self.slot_fields}), (_("Statement"), {"fields": self.statement_fields}),
+                (_("Record"), {"fields": self.record_fields})]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        if not self.has_change_permission(request, obj):
+            return (*self.slot_fields, *self.statement_fields, *self.record_fields)
+        return (*self.slot_fields, *self.record_fields)
+
+    def get_autocomplete_fields(self, request):
+        return self.autocomplete_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "holder":
+            kwargs["queryset"] = holders_for_filing(request)
+            membership = request_membership(request)
+            if membership is not None:
+                kwargs["initial"] = membership.holder_id
+        if db_field.name == "work":
+            # The form's own check, not just the autocomplete's: a posted id outside the scope is not a choice.
+            ids = visible_holder_ids(request)
+            kwargs["queryset"] = Work.objects.all() if ids is None else Work.objects.filter(holder_id__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # ---- filing ----------------------------------------------------------------------------------------------
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        holder, agent = holder_for_filing(user=request.user, code=obj.holder.code)
+        declaration, created = declaration_file(
+            holder=holder, scope=obj.scope, work=obj.work if obj.work_id else None, purpose=obj.purpose,
+            jurisdiction=obj.jurisdiction, consent=data["consent"], license_url=data.get("license_url", ""),
+            conditions=data.get("conditions", ""), effective_from=data.get("effective_from"),
+            effective_until=data.get("effective_until"), actor=request.user, agent=agent)
+        request._kyodaku_declaration = (declaration, created, obj.pk if change else None)
+        mark_saved(obj, declaration)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        declaration, created, _previous = request._kyodaku_declaration
+        if not created:
+            self.message_user(request, gettext("This statement is already in force; nothing was filed."),
+                              messages.INFO)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        declaration, created, previous = request._kyodaku_declaration
+        if not created:
+            self.message_user(request, gettext("Nothing changed: this statement is already in force."),
+                              messages.INFO)
+        else:
+            self.message_user(request, gettext("A new declaration was filed; it supersedes the previous one, "
+                                               "which stays in the history."), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:consent_declaration_change", args=[declaration.pk]))
+
+    def log_change(self, request, obj, message):
+        return None  # the audit log records the filing; Django's log would name the old row
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "supersede_notice": object_id is not None}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description=_("Revoke the selected declarations"), permissions=["change"])
+    def revoke_declarations(self, request, queryset):
+        revoked = skipped = 0
+        for declaration in queryset.select_related("holder"):
+            if not declaration.is_current:
+                skipped += 1
+                continue
+            try:
+                holder_for_filing(user=request.user, code=declaration.holder.code)
+                declaration_revoke(declaration=declaration, actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"{declaration}: {exc.detail}", messages.ERROR)
+                continue
+            revoked += 1
+        if revoked:
+            self.message_user(request, ngettext("%(count)d declaration revoked.", "%(count)d declarations revoked.",
+                                                revoked) % {"count": revoked}, messages.SUCCESS)
+        if skipped:
+            self.message_user(request, ngettext(
+                "%(count)d declaration was skipped: it is no longer in force.",
+                "%(count)d declarations were skipped: they are no longer in force.", skipped) % {"count": skipped},
+                messages.WARNING)
+
+
+# ---- rules and jurisdictions --------------------------------------------------------------------------------
+class RuleForm(forms.ModelForm):
+    jurisdiction_code = forms.CharField(label=_("jurisdiction"), max_length=3,
+                                        help_text=_("ISO 3166-1 alpha-2, EU, or * (the default)."))
+    purpose = forms.ChoiceField(label=_("purpose"), choices=[(ALL_PURPOSES, _("all purposes")), *PURPOSE_CHOICES])
+
+    class Meta:
+        model = Rule
+        fields = ("purpose", "regime", "basis")
+
+
+class ReferenceDataAdmin(admin.ModelAdmin):
+    """Rules everyone signed in may read; only operators change them."""
+
+    def has_module_permission(self, request):
+        return may_look(request)
+
+    def has_view_permission(self, request, obj=None):
+        return may_look(request)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Rule)
+class RuleAdmin(ReferenceDataAdmin):
+    """A rule is versioned: saving one ends the current version and starts a new one (consent.services.rule_set)."""
+
+    list_display = ("jurisdiction", "purpose", "regime", "valid_from", "valid_until")
+    list_filter = ("regime", "jurisdiction")
+    list_select_related = ("jurisdiction",)
+    form = RuleForm
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user) and (obj is None or obj.valid_until is None)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("jurisdiction_code", "purpose", "regime", "basis")
+        return ("jurisdiction", "purpose", "regime", "basis", "valid_from", "valid_until")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        if not self.has_change_permission(request, obj):
+            return ("jurisdiction", "purpose", "regime", "basis", "valid_from", "valid_until")
+        return ("jurisdiction", "purpose", "valid_from", "valid_until")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        jurisdiction = obj.jurisdiction_id if change else data["jurisdiction_code"]
+        purpose = obj.purpose if change else data["purpose"]
+        rule = rule_set(jurisdiction=jurisdiction, purpose=purpose, regime=data["regime"], basis=data["basis"],
+                        actor=request.user)
+        mark_saved(obj, rule)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+
+        class ServiceCheckedForm(form_class):
+            def clean(self):
+                data = super().clean()
+                if data.get("regime") and data["regime"] not in Regime.values:
+                    self.add_error("regime", _("Unknown regime."))
+                if "jurisdiction_code" in self.fields and data.get("jurisdiction_code"):
+                    from .vocabulary import UnknownJurisdiction, validate_jurisdiction
+
+                    try:
+                        data["jurisdiction_code"] = validate_jurisdiction(data["jurisdiction_code"])
+                    except UnknownJurisdiction as exc:
+                        self.add_error("jurisdiction_code", str(exc))
+                return data
+
+        return ServiceCheckedForm
+
+
+@admin.register(Jurisdiction)
+class JurisdictionAdmin(ReferenceDataAdmin):
+    list_display = ("code", "name", "parent")
+    search_fields = ("code", "name")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# ---- the work page, with consent ----------------------------------------------------------------------------
+class ConsentStateFilter(admin.SimpleListFilter):
+    """What the work's own declarations in force say (catalogue declarations apply on top)."""
+
+    title = _("consent state")
+    parameter_name = "consent"
+
+    def lookups(self, request, model_admin):
+        return [("reserved", _("has a reservation in force")), ("granted", _("has a grant in force")),
+                ("none", _("no declaration of its own")), ("disputed", _("disputed"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        in_force = Declaration.objects.filter(in_force_q(now), work=OuterRef("pk"))
+        if self.value() == "reserved":
+            return queryset.filter(Exists(in_force.filter(consent=Consent.RESERVE)))
+        if self.value() == "granted":
+            return queryset.filter(Exists(in_force.filter(consent=Consent.GRANT)))
+        if self.value() == "none":
+            return queryset.filter(~Exists(in_force))
+        if self.value() == "disputed":
+            return queryset.filter(Exists(Dispute.objects.filter(work=OuterRef("pk"), resolved_at__isnull=True)))
+        return queryset
+
+
+class DeclarationHistoryInline(admin.TabularInline):
+    """Every declaration of the work, current and past: the history is visible and read-only."""
+
+    model = Declaration
+    fk_name = "work"
+    fields = ("link", "purpose", "jurisdiction", "consent", "effective_from", "effective_until", "recorded_at",
+              "state")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = _("declaration")
+    verbose_name_plural = _("declarations of this work (history included)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-recorded_at")
+
+    @admin.display(description=_("declaration"))
+    def link(self, obj):
+        url = reverse("admin:consent_declaration_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, str(obj.pk)[:8])
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        return DeclarationAdmin.state(None, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return may_look(request)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class WorkWithConsentAdmin(WorkAdmin):
+    list_display = (*WorkAdmin.list_display, "consent_state")
+    list_filter = (*WorkAdmin.list_filter, ConsentStateFilter)
+    inlines = [*WorkAdmin.inlines, DeclarationHistoryInline]
+    change_form_template = "admin/registry/work/change_form.html"
+
+    def get_queryset(self, request):
+        now = timezone.now()
+        in_force = Declaration.objects.filter(in_force_q(now), work=OuterRef("pk"))
+        # Three EXISTS in the same query, evaluated only for the rows of the page.
+        return super().get_queryset(request).annotate(
+            _reserved=Exists(in_force.filter(consent=Consent.RESERVE)),
+            _granted=Exists(in_force.filter(consent=Consent.GRANT)),
+            _disputed=Exists(Dispute.objects.filter(work=OuterRef("pk"), resolved_at__isnull=True)),
+        )
+
+    @admin.display(description=_("consent"))
+    def consent_state(self, obj):
+        parts = []
+        if getattr(obj, "_disputed", False):
+            parts.append(gettext("disputed"))
+        if getattr(obj, "_reserved", False):
+            parts.append(gettext("reserved"))
+        if getattr(obj, "_granted", False):
+            parts.append(gettext("granted"))
+        return ", ".join(parts) or "–"
+
+    def answers(self, work) -> list[dict]:
+        decisions = work_decisions(work=work, purposes=list(PURPOSES), jurisdictions=list(ANSWER_JURISDICTIONS))
+        rows = []
+        for purpose in PURPOSES:
+            cells = []
+            for jurisdiction in ANSWER_JURISDICTIONS:
+                answer = decisions[(purpose, jurisdiction)]
+                declaration = answer.get("declaration") or None
+                cells.append({
+                    "jurisdiction": jurisdiction,
+                    "outcome": answer["outcome"],
+                    "outcome_label": OUTCOME_NAMES.get(answer["outcome"], answer["outcome"]),
+                    "basis": answer["basis"],
+                    "basis_label": BASIS_NAMES.get(answer["basis"], answer["basis"]),
+                    "regime": answer.get("regime"),
+                    "declaration_url": reverse("admin:consent_declaration_change", args=[declaration["id"]])
+                    if declaration else None,
+                })
+            rows.append({"purpose": purpose, "purpose_label": PURPOSE_NAMES[purpose], "cells": cells})
+        return rows
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        work = self.get_object(request, admin.utils.unquote(object_id))
+        context = {
+            "answers": self.answers(work),
+            "answer_jurisdictions": ANSWER_JURISDICTIONS,
+            "file_declaration_url": reverse("admin:consent_declaration_add") + f"?holder={work.holder_id}"
+            f"&scope={Scope.WORK}&work={work.pk}",
+            "may_file": self.has_change_permission(request, work),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, context)
+
+
+admin.site.unregister(Work)
+admin.site.register(Work, WorkWithConsentAdmin)
