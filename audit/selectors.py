@@ -1,11 +1,14 @@
 """Reading and verifying the audit log."""
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
-from .chain import GENESIS_HASH, event_hash
+from .chain import GENESIS_HASH, canonical_time, content_hash, event_hash
 from .models import AuditEvent, AuditHead
 from .snapshots import tracked
 
-PUBLIC_FIELDS = ("seq", "at", "action", "object_type", "object_id", "prev_hash", "hash")
+# What the public feed shows: enough to re-check every hash, nothing about who acted or what the rows hold.
+PUBLIC_FIELDS = ("seq", "at", "action", "object_type", "object_id", "content_hash", "prev_hash", "hash")
 
 
 def audit_head() -> dict:
@@ -13,8 +16,30 @@ def audit_head() -> dict:
     return head or {"seq": 0, "hash": GENESIS_HASH}
 
 
-def audit_events_after(*, after: int, limit: int):
-    return AuditEvent.objects.filter(seq__gt=after).order_by("seq").only(*PUBLIC_FIELDS)[:limit]
+def audit_event_hash_at(*, seq: int) -> str | None:
+    """The hash the chain holds at `seq` today (the genesis hash for 0), or None when there is no such event."""
+    if seq == 0:
+        return GENESIS_HASH
+    return AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
+
+
+def audit_events_after(*, after: int, limit: int) -> list[dict]:
+    """Up to `limit` events after sequence number `after`, in chain order, as public dicts (no personal data).
+
+    `content_hash` is recomputed from the stored content, so a row rewritten behind the service's back shows a
+    hash that no longer chains: outsiders who re-check the feed see the break too.
+    """
+    rows = (
+        AuditEvent.objects.filter(seq__gt=after).order_by("seq")
+        .values_list("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "prev_hash",
+                     "hash")[:limit]
+    )
+    return [
+        {"seq": seq, "at": canonical_time(at), "action": action, "object_type": object_type,
+         "object_id": object_id, "content_hash": content_hash(actor=actor, before=before, after=after_),
+         "prev_hash": prev_hash, "hash": digest}
+        for seq, at, actor, action, object_type, object_id, before, after_, prev_hash, digest in rows
+    ]
 
 
 def audit_events_for_object(*, object_type: str, object_id) -> list[AuditEvent]:
@@ -30,37 +55,115 @@ class AuditProblem:
         return f"{self.where}: {self.detail}"
 
 
-def audit_verify(*, chunk: int = 5000) -> list[AuditProblem]:
-    """Recompute the chain, then check every tracked current row against its latest event. First problems first."""
-    problems: list[AuditProblem] = []
+def _chain_problem(*, chunk: int) -> tuple[AuditProblem | None, int]:
+    """Recompute the chain in sequence order; (the first broken event or None, the number of events checked)."""
     prev, expected_seq = GENESIS_HASH, 1
-    latest_after: dict[tuple[str, str], object] = {}
-    tracked_types = {t.object_type for t in tracked()}
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=chunk):
-        if event.seq != expected_seq:
-            problems.append(AuditProblem(f"event #{event.seq}", f"sequence gap: expected #{expected_seq}"))
-            return problems
-        if event.prev_hash != prev:
-            problems.append(AuditProblem(f"event #{event.seq}", "previous hash does not match the chain"))
-            return problems
-        digest = event_hash(
-            seq=event.seq, at=event.at, actor=event.actor, action=event.action, object_type=event.object_type,
-            object_id=event.object_id, before=event.before, after=event.after, prev_hash=event.prev_hash,
-        )
-        if digest != event.hash:
-            problems.append(AuditProblem(f"event #{event.seq}", "content does not match its hash (rewritten)"))
-            return problems
-        if event.object_type in tracked_types:
-            latest_after[(event.object_type, event.object_id)] = event.after
-        prev, expected_seq = event.hash, expected_seq + 1
+    events = (
+        AuditEvent.objects.order_by("seq")
+        .values_list("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "prev_hash",
+                     "hash")
+        .iterator(chunk_size=chunk)
+    )
+    for seq, at, actor, action, object_type, object_id, before, after, prev_hash, digest in events:
+        if seq != expected_seq:
+            return AuditProblem(f"event #{seq}", f"sequence gap: expected #{expected_seq}"), expected_seq - 1
+        if prev_hash != prev:
+            return AuditProblem(f"event #{seq}", "previous hash does not match the chain"), expected_seq - 1
+        recomputed = event_hash(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
+                                object_id=object_id, before=before, after=after, prev_hash=prev_hash)
+        if recomputed != digest:
+            return AuditProblem(f"event #{seq}", "content does not match its hash (rewritten)"), expected_seq - 1
+        prev, expected_seq = digest, expected_seq + 1
     head = audit_head()
     if head["seq"] != expected_seq - 1 or head["hash"] != prev:
-        problems.append(AuditProblem("audit head", "does not match the last event"))
+        return (AuditProblem("audit head", f"head #{head['seq']} does not match the last event #{expected_seq - 1}"),
+                expected_seq - 1)
+    return None, expected_seq - 1
+
+
+def _chunks(iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _latest_after(object_type: str, object_ids: list[str]) -> dict[str, object]:
+    """{object id: `after` of its latest event} for these objects (those with no event are absent)."""
+    latest: dict[str, object] = {}
+    events = (
+        AuditEvent.objects.filter(object_type=object_type, object_id__in=object_ids)
+        .order_by("object_id", "seq").values_list("object_id", "after")
+    )
+    for object_id, after in events:
+        latest[object_id] = after  # ascending seq: the last one written wins
+    return latest
+
+
+def _row_problems(item, *, chunk: int) -> Iterator[AuditProblem]:
+    """Every row of a tracked model against the `after` of its latest event.
+
+    Rows are streamed in primary-key order and their events fetched one chunk at a time through the
+    (object_type, object_id, seq) index, so memory stays flat however many rows and events there are.
+    """
+    model = item.current_rows().model
+    rows = model._default_manager.order_by("pk").iterator(chunk_size=chunk)
+    for batch in _chunks(rows, chunk):
+        latest = _latest_after(item.object_type, [str(row.pk) for row in batch])
+        for row in batch:
+            key = str(row.pk)
+            if key not in latest:
+                yield AuditProblem(f"{item.object_type} {row.pk}", "row has no audit event")
+            elif latest[key] != item.snapshot(row):
+                yield AuditProblem(f"{item.object_type} {row.pk}", "row differs from its latest audit event")
+
+
+def _missing_rows(item, *, chunk: int) -> Iterator[AuditProblem]:
+    """Objects the log says exist whose row is gone: deleted behind the service's back."""
+    model = item.current_rows().model
+    pk_field = model._meta.pk
+    object_ids = (
+        AuditEvent.objects.filter(object_type=item.object_type).order_by("object_id")
+        .values_list("object_id", flat=True).distinct().iterator(chunk_size=chunk)
+    )
+    for batch in _chunks(object_ids, chunk):
+        pks = {}
+        for object_id in batch:
+            try:
+                pks[object_id] = pk_field.to_python(object_id)
+            except Exception:  # noqa: BLE001 - an id that is not even a valid key names no row
+                pks[object_id] = None
+        present = {str(pk) for pk in model._default_manager.filter(
+            pk__in=[pk for pk in pks.values() if pk is not None]).values_list("pk", flat=True)}
+        absent = [object_id for object_id in batch if str(pks[object_id]) not in present]
+        if not absent:
+            continue
+        for object_id, after in _latest_after(item.object_type, absent).items():
+            if after is not None:  # a latest event with no `after` records a deletion
+                yield AuditProblem(f"{item.object_type} {object_id}",
+                                   "row is missing, but its latest audit event says it exists")
+
+
+def audit_verify(*, chunk: int = 5000, max_problems: int = 100) -> list[AuditProblem]:
+    """Recompute the chain, then check every row of every tracked model against its latest event.
+
+    A broken chain is reported alone (its first broken event): rows cannot be judged against a rewritten log.
+    """
+    problem, _ = _chain_problem(chunk=chunk)
+    if problem is not None:
+        return [problem]
+    problems: list[AuditProblem] = []
     for item in tracked():
-        for row in item.current_rows().iterator(chunk_size=chunk):
-            key = (item.object_type, str(row.pk))
-            if key not in latest_after:
-                problems.append(AuditProblem(f"{item.object_type} {row.pk}", "row has no audit event"))
-            elif latest_after[key] != item.snapshot(row):
-                problems.append(AuditProblem(f"{item.object_type} {row.pk}", "row differs from its latest audit event"))
+        for problem in chain(_row_problems(item, chunk=chunk), _missing_rows(item, chunk=chunk)):
+            problems.append(problem)
+            if len(problems) >= max_problems:
+                return problems
     return problems
+
+
+def audit_event_count() -> int:
+    return AuditEvent.objects.count()

@@ -1,6 +1,232 @@
-"""Signed receipts for lookup answers (filled in by the evidence work)."""
+"""Signed receipts for lookup answers, and the signing keys behind them.
+
+A receipt is a compact JWS (RFC 7515), algorithm EdDSA over Ed25519 (RFC 8037), whose payload is the canonical
+answer (api.md, "Evidence"). Keys are published in the database (public part, audited) and kept privately in a
+setting or a file (receipts.keystore).
+"""
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from joserfc.jwk import OKPKey
+from joserfc.jws import JWSRegistry
+from joserfc.util import json_b64encode, urlsafe_b64encode
+
+from audit.selectors import audit_head
+from audit.services import PendingEvent, audit_record_many
+from registry.errors import Conflict
+
+from . import keystore
+from .audit_tracking import signing_key_snapshot
+from .models import KeyStatus, SigningKey
+
+logger = logging.getLogger(__name__)
+
+ALGORITHM = "EdDSA"
+RECEIPT_TYPE = "kyodaku-receipt+jwt"  # explicit typing (RFC 8725 §3.11): a receipt is never mistaken for a login token
+JWS_REGISTRY = JWSRegistry(algorithms=[ALGORITHM])
+
+
+@dataclass(frozen=True)
+class ReceiptSigner:
+    """One key, ready to sign many payloads: the protected header is encoded once.
+
+    `sign` produces exactly what `joserfc.jws.serialize_compact` produces (Ed25519 signatures are
+    deterministic; a test pins the two byte for byte) without re-validating header and key for every receipt.
+    """
+
+    kid: str
+    key: OKPKey
+    header_segment: bytes
+
+    @classmethod
+    def for_key(cls, key: OKPKey) -> "ReceiptSigner":
+        header = {"alg": ALGORITHM, "kid": keystore.kid_of(key), "typ": RECEIPT_TYPE}
+        JWS_REGISTRY.check_header(header)
+        JWS_REGISTRY.get_alg(ALGORITHM).check_key(key)
+        return cls(kid=keystore.kid_of(key), key=key, header_segment=json_b64encode(header))
+
+    @property
+    def header(self) -> dict:
+        return {"alg": ALGORITHM, "kid": self.kid, "typ": RECEIPT_TYPE}
+
+    def sign(self, payload: bytes) -> str:
+        signing_input = self.header_segment + b"." + urlsafe_b64encode(payload)
+        signature = JWS_REGISTRY.get_alg(ALGORITHM).sign(signing_input, self.key)
+        return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
+
+
+_SIGNERS: dict[str, ReceiptSigner] = {}
+
+
+def _audit_key(events: list[PendingEvent], action: str, row: SigningKey, before=None) -> None:
+    events.append(PendingEvent(action, "signing_key", row.kid, before, signing_key_snapshot(row)))
+
+
+def _retire_active(*, at: datetime, events: list[PendingEvent]) -> SigningKey | None:
+    current = SigningKey.objects.select_for_update().filter(status=KeyStatus.ACTIVE).first()
+    if current is not None:
+        before = signing_key_snapshot(current)
+        current.status, current.retired_at = KeyStatus.RETIRED, at
+        current.save(update_fields=["status", "retired_at"])
+        _audit_key(events, "signing_key.retire", current, before)
+    return current
+
+
+def _activate(*, key: OKPKey, at: datetime, events: list[PendingEvent]) -> SigningKey:
+    kid = keystore.kid_of(key)
+    row = SigningKey.objects.select_for_update().filter(kid=kid).first()
+    if row is None:
+        row = SigningKey.objects.create(kid=kid, public_jwk=keystore.public_jwk(key), status=KeyStatus.ACTIVE,
+                                        created_at=at)
+        _audit_key(events, "signing_key.create", row)
+    else:  # an operator put a retired key back into service through the setting
+        before = signing_key_snapshot(row)
+        row.status, row.retired_at = KeyStatus.ACTIVE, None
+        row.save(update_fields=["status", "retired_at"])
+        _audit_key(events, "signing_key.reactivate", row, before)
+    return row
+
+
+def signing_key_ensure(*, actor=None) -> SigningKey:
+    """The active signing key; publishes the setting's key, or creates one on first use when allowed."""
+    active = SigningKey.objects.filter(status=KeyStatus.ACTIVE).first()
+    from_setting = keystore.setting_key()
+    if from_setting is not None:
+        if active is not None and active.kid == keystore.kid_of(from_setting):
+            return active
+        return _publish(key=from_setting, actor=actor)
+    if active is not None:
+        return active
+    if not settings.KYODAKU_SIGNING_KEY_AUTOCREATE:
+        raise ImproperlyConfigured(
+            "No receipt-signing key: run `manage.py rotate_signing_key` or set KYODAKU_SIGNING_KEY.")
+    key = keystore.generate_key()
+    keystore.write_key(key)
+    try:
+        return _publish(key=key, actor=actor, only_if_none=True)
+    except IntegrityError:
+        # Another process published its first key at the same moment: use that one, drop ours.
+        keystore.discard_key(keystore.kid_of(key))
+        return SigningKey.objects.get(status=KeyStatus.ACTIVE)
+
+
+def _publish(*, key: OKPKey, actor, only_if_none: bool = False) -> SigningKey:
+    at = timezone.now()
+    with transaction.atomic():
+        events: list[PendingEvent] = []
+        if only_if_none:
+            if SigningKey.objects.filter(status=KeyStatus.ACTIVE).exists():
+                raise IntegrityError("a signing key is already active")
+        else:
+            current = SigningKey.objects.filter(status=KeyStatus.ACTIVE).first()
+            if current is not None and current.kid != keystore.kid_of(key):
+                _retire_active(at=at, events=events)
+        row = _activate(key=key, at=at, events=events)
+        audit_record_many(actor=actor, events=events, at=at)
+    logger.info("receipt-signing key %s published", row.kid)
+    return row
+
+
+def signing_key_rotate(*, actor=None, keep_retired_private_key: bool = False) -> tuple[SigningKey, SigningKey | None]:
+    """Start signing with a new key; the old one stays published as retired so its receipts still verify.
+
+    Returns (new key, retired key or None). The retired key's private file is deleted after the switch is
+    committed (it must never sign again) unless `keep_retired_private_key`.
+    """
+    if keystore.setting_key() is not None:
+        raise Conflict("The signing key comes from the KYODAKU_SIGNING_KEY setting: put the new key there; the "
+                       "old one is retired (and stays published) the first time the new one is used.")
+    key = keystore.generate_key()
+    keystore.write_key(key)
+    at = timezone.now()
+    try:
+        with transaction.atomic():
+            events: list[PendingEvent] = []
+            retired = _retire_active(at=at, events=events)
+            row = _activate(key=key, at=at, events=events)
+            audit_record_many(actor=actor, events=events, at=at)
+    except Exception:
+        keystore.discard_key(keystore.kid_of(key))
+        raise
+    if retired is not None and not keep_retired_private_key:
+        keystore.discard_key(retired.kid)
+        _SIGNERS.pop(retired.kid, None)
+    return row, retired
+
+
+def receipt_signer() -> ReceiptSigner:
+    """The signer for the active key (one query: which key is active)."""
+    row = signing_key_ensure()
+    signer = _SIGNERS.get(row.kid)
+    if signer is None:
+        key = keystore.load_key(row.kid)
+        if key is None:
+            raise ImproperlyConfigured(
+                f"Signing key {row.kid} is active but its private key is neither in KYODAKU_SIGNING_KEY nor in "
+                f"{keystore.key_path(row.kid)}.")
+        signer = _SIGNERS[row.kid] = ReceiptSigner.for_key(key)
+    return signer
+
+
+def _as_time(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def receipt_payload(result: dict, *, head: dict, iat: int, iss: str) -> dict:
+    """The signed content for one lookup result (api.md, "Evidence")."""
+    declaration = result.get("declaration")
+    if isinstance(declaration, dict):
+        declaration = declaration.get("id")
+    return {
+        "id": result.get("id"),
+        "identifier": result.get("identifier"),
+        "purpose": result.get("purpose"),
+        "jurisdiction": result.get("jurisdiction"),
+        "as_of": _as_time(result.get("as_of")),
+        "outcome": result.get("outcome"),
+        "basis": result.get("basis"),
+        "declaration": str(declaration) if declaration is not None else None,
+        "audit_head": {"seq": head["seq"], "hash": head["hash"]},
+        "iat": iat,
+        "iss": iss,
+    }
+
+
+def canonical_payload(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def receipts_sign(results: list[dict], *, signer: ReceiptSigner, head: dict,
+                  iat: int | None = None) -> list[str | None]:
+    """A receipt for each result, None for error entries. Pure: no database."""
+    iat = int(time.time()) if iat is None else iat
+    iss = settings.KYODAKU_BASE_URL
+    return [
+        None if "error" in result else signer.sign(canonical_payload(receipt_payload(result, head=head, iat=iat,
+                                                                                        iss=iss)))
+        for result in results
+    ]
 
 
 def receipts_attach(results: list[dict]) -> None:
-    """Add a `receipt` (compact JWS, EdDSA) to each non-error result dict, in place."""
-    raise NotImplementedError("receipts are not built yet")
+    """Add a `receipt` (compact JWS, EdDSA) to each non-error result dict, in place.
+
+    Two queries whatever the batch size: the active key and the audit log head. The head is read after the
+    answers were computed, so it covers every change they could have seen.
+    """
+    if not results:
+        return
+    signer = receipt_signer()
+    head = audit_head()
+    for result, receipt in zip(results, receipts_sign(results, signer=signer, head=head), strict=True):
+        if receipt is not None:
+            result["receipt"] = receipt
