@@ -1,0 +1,275 @@
+"""Reading a claims file: encoding detection, CSV records with spreadsheet line numbers, header and limits.
+
+Pure Python (no Django), streaming: the file is decoded incrementally (io.TextIOWrapper over the binary stream,
+csv.reader over its lines), so memory does not grow with the file. Problems with the file as a whole raise
+FileProblem with a sentence a person can act on.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from charset_normalizer import from_bytes
+
+COLUMNS = (
+    "holder", "work_ref", "title", "original_title", "kind", "identifiers", "purpose", "jurisdiction", "consent",
+    "scope", "effective_from", "effective_until", "license_url", "conditions",
+)
+REQUIRED_COLUMNS = ("holder", "work_ref")
+
+# Beyond this a single CSV field is not a long value but a broken file (typically a quote never closed, which
+# would swallow the rest of the file into one field); the per-field limit of the contract is a row error.
+CSV_FIELD_HARD_LIMIT = 4 * 1024 * 1024
+
+_SHIFT_JIS_FAMILY = {"cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213"}
+
+# Signatures of files people upload by mistake instead of a CSV export.
+_SIGNATURES = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument spreadsheet?)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) workbook"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"RIFF", "a RIFF media file"),
+)
+_SAVE_AS_CSV = "Save it as CSV (UTF-8 or Shift_JIS) and upload that."
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be processed; the message is the sentence shown to the submitter."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_rows: int
+    max_field_chars: int
+
+
+@dataclass
+class Scan:
+    """What the first pass learns: how to decode, the header, how many rows, and which keys repeat."""
+
+    encoding: str
+    columns: list[str]
+    rows_total: int
+    # (holder, work_ref) -> the line of its last occurrence, only for keys that occur more than once.
+    duplicates: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+Opener = Callable[[], BinaryIO]
+
+
+def _bom_encoding(head: bytes) -> str | None:
+    if head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
+        raise FileProblem("The file is UTF-32, which is not supported. Save it as UTF-8 or Shift_JIS.")
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    return None
+
+
+def sniff(head: bytes) -> list[str]:
+    """The encodings to try, in order, from the first bytes; raises FileProblem for files that are not text."""
+    if not head:
+        raise FileProblem("The file is empty.")
+    bom = _bom_encoding(head)
+    if bom:
+        return [bom]
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            raise FileProblem(f"The file is {what}, not a CSV file. {_SAVE_AS_CSV}")
+    if b"\x00" in head:
+        raise FileProblem("The file contains binary data (NUL bytes), not CSV text; UTF-16 files need a "
+                          "byte-order mark. " + _SAVE_AS_CSV)
+    return ["utf-8", "cp932"]
+
+
+def _looks_like_shift_jis(sample: bytes) -> bool:
+    """Strict CP932 decoding alone would accept some Latin-1 text as kanji; ask a detector for a second opinion."""
+    try:
+        matches = from_bytes(sample)
+    except Exception:  # a detector failure is not a reason to accept the file
+        return False
+    return any(enc in _SHIFT_JIS_FAMILY for match in matches for enc in match.could_be_from_charset)
+
+
+def _text(raw: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    # newline="" hands "\r\n", "\n" and "\r" to csv untouched, so quoted newlines survive and line counts are right.
+    return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+
+
+def _lines(text: io.TextIOWrapper) -> Iterator[str]:
+    for line in text:
+        if "\x00" in line:
+            raise FileProblem("The file contains binary data (NUL bytes), not CSV text. " + _SAVE_AS_CSV)
+        yield line
+
+
+def records(raw: BinaryIO, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record as a spreadsheet numbers it, cells) for every record, blank ones included."""
+    csv.field_size_limit(CSV_FIELD_HARD_LIMIT)
+    text = _text(raw, encoding)
+    reader = csv.reader(_lines(text))
+    previous_end = 0
+    try:
+        for cells in reader:
+            yield previous_end + 1, cells
+            previous_end = reader.line_num
+    except csv.Error as exc:
+        line = reader.line_num
+        if "field larger than field limit" in str(exc):
+            raise FileProblem(
+                f"Line {previous_end + 1}: a field runs past {CSV_FIELD_HARD_LIMIT:,} characters; a quote is "
+                f"probably never closed. The file is not valid CSV."
+            ) from None
+        raise FileProblem(f"Line {line}: the file is not valid CSV ({exc}).") from None
+
+
+def is_blank(cells: list[str]) -> bool:
+    return all(not cell.strip() for cell in cells)
+
+
+def parse_header(cells: list[str]) -> list[str]:
+    names = [cell.strip().lstrip("\ufeff").strip().lower() for cell in cells]
+    unnamed = [str(i + 1) for i, name in enumerate(names) if not name]
+    if unnamed:
+        raise FileProblem(f"The header has no name for column {', '.join(unnamed)}; every column needs one of: "
+                          f"{', '.join(COLUMNS)}.")
+    unknown = [name for name in names if name not in COLUMNS]
+    if unknown:
+        shown = ", ".join(repr(n[:60]) for n in unknown[:10])
+        raise FileProblem(f"Unknown column{'s' if len(unknown) > 1 else ''} in the header: {shown}. "
+                          f"Allowed columns: {', '.join(COLUMNS)}.")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise FileProblem(f"Column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} appear more than once "
+                          f"in the header.")
+    missing = [name for name in REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise FileProblem(f"The header lacks the required column{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(missing)}.")
+    return names
+
+
+class _KeyLog:
+    """(holder, work_ref) keys with their lines, in a temporary SQLite file: exact, and memory stays flat."""
+
+    def __init__(self):
+        self._dir = tempfile.TemporaryDirectory(prefix="claims-keys-")
+        self._db = sqlite3.connect(os.path.join(self._dir.name, "keys.sqlite3"))
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE k (holder TEXT, work_ref TEXT, line INTEGER)")
+        self._batch: list[tuple[str, str, int]] = []
+
+    def add(self, holder: str, work_ref: str, line: int) -> None:
+        self._batch.append((holder, work_ref, line))
+        if len(self._batch) >= 50_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._db.executemany("INSERT INTO k VALUES (?, ?, ?)", self._batch)
+        self._batch.clear()
+
+    def duplicates(self) -> dict[tuple[str, str], int]:
+        self._flush()
+        rows = self._db.execute(
+            "SELECT holder, work_ref, max(line) FROM k GROUP BY holder, work_ref HAVING count(*) > 1")
+        return {(holder, work_ref): line for holder, work_ref, line in rows}
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+def _scan_with(opener: Opener, encoding: str, limits: Limits) -> Scan:
+    with opener() as raw:
+        stream = records(raw, encoding)
+        columns = None
+        for _line, cells in stream:
+            if not is_blank(cells):
+                columns = parse_header(cells)
+                break
+        if columns is None:
+            raise FileProblem("The file has no header row (it is empty or blank).")
+        holder_at, ref_at = columns.index("holder"), columns.index("work_ref")
+        scope_at = columns.index("scope") if "scope" in columns else None
+        keys = _KeyLog()
+        try:
+            rows = 0
+            for line, cells in stream:
+                if is_blank(cells):
+                    continue
+                rows += 1
+                if rows > limits.max_rows:
+                    raise FileProblem(f"The file has more than {limits.max_rows:,} data rows, the limit per file. "
+                                      f"Split it into several files.")
+                work_ref = cells[ref_at].strip() if ref_at < len(cells) else ""
+                if work_ref and not (scope_at is not None and scope_at < len(cells)
+                                     and cells[scope_at].strip().lower() == "catalogue"):
+                    holder = cells[holder_at].strip() if holder_at < len(cells) else ""
+                    keys.add(holder, work_ref, line)
+            if rows == 0:
+                raise FileProblem("The file has a header but no data rows.")
+            return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates())
+        finally:
+            keys.close()
+
+
+def scan(opener: Opener, *, size: int, limits: Limits) -> Scan:
+    """First pass: everything that can make the whole file fail, found before a single row is written."""
+    if size > limits.max_bytes:
+        raise FileProblem(f"The file is {size:,} bytes, over the limit of {limits.max_bytes:,} bytes.")
+    with opener() as raw:
+        head = raw.read(65536)
+    candidates = sniff(head)
+    failure = None
+    for encoding in candidates:
+        if encoding == "cp932":
+            # The bytes UTF-8 choked on are where the non-ASCII text is: the best sample for a second opinion.
+            sample = failure.object if failure is not None and isinstance(failure.object, bytes) else head
+            if not _looks_like_shift_jis(sample):
+                failure = None
+                break
+        try:
+            return _scan_with(opener, encoding, limits)
+        except UnicodeDecodeError as exc:
+            failure = exc
+            continue
+    if len(candidates) == 1:
+        name = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}[candidates[0]]
+        raise FileProblem(f"The file starts with a {name} byte-order mark but is not valid {name} "
+                          f"({_describe(failure)}).")
+    raise FileProblem("The file's encoding is not supported: it is neither UTF-8, UTF-16 with a byte-order mark, "
+                      f"nor Shift_JIS/CP932 ({_describe(failure)}). Save it as UTF-8 CSV and upload it again.")
+
+
+def _describe(exc: UnicodeDecodeError | None) -> str:
+    if exc is None:
+        return "it does not look like Japanese text in Shift_JIS"
+    byte = exc.object[exc.start:exc.start + 1].hex() if isinstance(exc.object, bytes | bytearray) else "?"
+    return f"byte 0x{byte} cannot be decoded"
+
+
+def data_rows(opener: Opener, scan_result: Scan) -> Iterator[tuple[int, list[str]]]:
+    """Second pass: (line, cells) of every non-blank data row, in file order. Same decoding as the first pass."""
+    with opener() as raw:
+        stream = records(raw, scan_result.encoding)
+        for _line, cells in stream:
+            if not is_blank(cells):
+                break
+        for line, cells in stream:
+            if not is_blank(cells):
+                yield line, cells

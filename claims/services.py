@@ -1,0 +1,280 @@
+"""Bulk claim submissions: accepting a file, and processing it in chunks (what the Celery task calls).
+
+Processing is two passes over the stored file:
+
+1. `reading.scan`: decoding, CSV structure, header, limits, row count and duplicate keys. Cheap (no database), and
+   it finds every problem that fails the file as a whole *before anything is written*: a file broken half-way
+   leaves no half import. (Staging everything and merging at the end would need the whole file's rows in a
+   staging table and one long transaction holding the registry's write lock; the first pass costs a few seconds
+   per million rows instead.)
+2. Rows are validated one by one, then merged chunk by chunk (`merging`), each chunk one short transaction that
+   also checkpoints the submission's counts; a retried task skips the rows already counted.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.services import actor_label
+from registry.errors import DomainError, NotFound, ValidationFailed, field_error
+from registry.models import Holder, Mandate
+from registry.selectors import default_holder_code, holder_for_filing, mandate_active_q
+
+from . import merging, reading
+from .models import FINAL_STATUSES, RowError, Status, Submission
+from .validation import VALUE_ECHO_MAX, FilingRights, validate_row
+from .validation import RowError as Problem
+
+logger = logging.getLogger(__name__)
+
+
+class FileTooLarge(DomainError):
+    status = 413
+    code = "file-too-large"
+    title = "File too large"
+
+
+class QueueUnavailable(DomainError):
+    status = 503
+    code = "queue-unavailable"
+    title = "Service unavailable"
+
+
+class SubmissionBusy(Exception):
+    """Another live worker is processing this submission right now."""
+
+
+def limits() -> reading.Limits:
+    return reading.Limits(max_bytes=settings.KYODAKU_CLAIMS_MAX_FILE_BYTES, max_rows=settings.KYODAKU_CLAIMS_MAX_ROWS,
+                          max_field_chars=settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS)
+
+
+def claims_submission_create(*, user, file, holder_code: str | None = None, dry_run: bool = False) -> Submission:
+    """Store the file and queue its processing (after commit). Returns the queued submission.
+
+    `user` None means a trusted caller (the `import_claims` command) acting as `holder_code`. Refused here only:
+    no file, a file over the size limit, a holder the user may not file for (404, existence not revealed), a
+    read-only role (403). Every other problem with the file is reported by the submission itself.
+    """
+    if user is None:
+        holder = Holder.objects.filter(code=holder_code).first() if holder_code else None
+        if holder is None:
+            raise NotFound(f"No holder '{holder_code}'.")
+        agent = None
+    else:
+        code = holder_code or default_holder_code(user)
+        if not code:
+            raise ValidationFailed("Name the holder the file is submitted as.", errors=[
+                field_error("holder", "missing-value", "You belong to no holder; name one.")])
+        holder, agent = holder_for_filing(user=user, code=code)
+    if file is None:
+        raise ValidationFailed("A claims submission needs a file.",
+                               errors=[field_error("file", "missing-value", "Attach the CSV file as `file`.")])
+    size = file.size
+    cap = settings.KYODAKU_CLAIMS_MAX_FILE_BYTES
+    if size is not None and size > cap:
+        raise FileTooLarge(f"The file is {size:,} bytes, over the limit of {cap:,} bytes.",
+                           errors=[field_error("file", "file-too-large", f"At most {cap:,} bytes.")])
+    name = (getattr(file, "name", "") or "claims.csv").rsplit("/", 1)[-1][:200]
+    with transaction.atomic():
+        submission = Submission(holder=holder, agent=agent, dry_run=bool(dry_run), original_name=name,
+                                size_bytes=size or 0,
+                                submitted_by=user if getattr(user, "is_authenticated", False) else None)
+        submission.file.save(name, file, save=False)
+        submission.save()
+        transaction.on_commit(partial(_dispatch, submission.pk))
+    return submission
+
+
+def _dispatch(submission_id) -> None:
+    from kombu.exceptions import OperationalError
+
+    from .tasks import claims_submission_process_task
+
+    try:
+        claims_submission_process_task.apply_async(args=[str(submission_id)], retry=False)
+    except (OperationalError, ConnectionError, OSError) as exc:
+        # A submission nobody will ever process must not stay queued: take it back, file and all.
+        submission = Submission.objects.filter(pk=submission_id).first()
+        if submission is not None:
+            if submission.file:
+                submission.file.delete(save=False)
+            submission.delete()
+        logger.warning("claims submission %s refused: broker unavailable (%s)", submission_id, exc)
+        raise QueueUnavailable("The processing queue is unavailable right now; the file was not accepted. "
+                               "Try again in a few minutes.") from exc
+
+
+@contextmanager
+def _run_lock(submission: Submission) -> Iterator[bool]:
+    """A session advisory lock on PostgreSQL: released by the server when a worker dies, so a retry can resume."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = submission.pk.int & 0x7FFF_FFFF_FFFF_FFFF
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [0x6B79, key & 0x7FFF_FFFF])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [0x6B79, key & 0x7FFF_FFFF])
+
+
+def claims_submission_process(*, submission_id) -> Submission | None:
+    """Process a submission to its end; safe to call again (after a crash, or twice): it resumes or does nothing.
+
+    Status guard and compare-and-set: queued -> running claims it; a submission already `running` is one whose
+    worker died (the broker redelivered the task), resumed from its checkpoint under the run lock.
+    Raises SubmissionBusy when another live worker holds that lock.
+    """
+    now = timezone.now()
+    claimed = Submission.objects.filter(pk=submission_id, status=Status.QUEUED).update(status=Status.RUNNING,
+                                                                                      started_at=now)
+    submission = Submission.objects.filter(pk=submission_id).first()
+    if submission is None or submission.status in FINAL_STATUSES:
+        return submission
+    if not claimed:
+        logger.info("claims submission %s: resuming after %s rows", submission_id, submission.rows_done)
+    with _run_lock(submission) as got:
+        if not got:
+            raise SubmissionBusy(str(submission_id))
+        submission.refresh_from_db()
+        if submission.status in FINAL_STATUSES:
+            return submission
+        try:
+            _process(submission)
+        except reading.FileProblem as problem:
+            _finish(submission, Status.FAILED, error=str(problem))
+    submission.refresh_from_db()
+    return submission
+
+
+def claims_submission_fail(*, submission_id, reason: str) -> None:
+    """Mark a submission failed (the task's last resort after its retries)."""
+    submission = Submission.objects.filter(pk=submission_id).exclude(status__in=FINAL_STATUSES).first()
+    if submission is not None:
+        _finish(submission, Status.FAILED, error=reason)
+
+
+def _opener(submission: Submission):
+    def open_binary():
+        return submission.file.storage.open(submission.file.name, "rb")
+    return open_binary
+
+
+def _filing_rights(submission: Submission, at) -> FilingRights:
+    holder = submission.holder
+    holders = {holder.code: (str(holder.pk), str(submission.agent_id) if submission.agent_id else None)}
+    for principal_id, code in Mandate.objects.filter(mandate_active_q(at), agent=holder).values_list(
+            "principal_id", "principal__code"):
+        holders.setdefault(code, (str(principal_id), str(holder.pk)))
+    return FilingRights(holders=holders)
+
+
+def _process(submission: Submission) -> None:
+    if not submission.file:
+        raise reading.FileProblem("The file is no longer stored; submit it again.")
+    opener = _opener(submission)
+    scan = reading.scan(opener, size=submission.file.size, limits=limits())
+    Submission.objects.filter(pk=submission.pk).update(rows_total=scan.rows_total, encoding=scan.encoding)
+    rights = _filing_rights(submission, timezone.now())
+    max_field_chars = settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS
+    chunk_rows = max(1, settings.KYODAKU_CLAIMS_CHUNK_ROWS)
+    done = submission.rows_done
+    seen = 0
+    chunk: list = []
+    for line, cells in reading.data_rows(opener, scan):
+        seen += 1
+        if seen <= done:
+            continue  # counted by an earlier run of this task
+        chunk.append((line, cells))
+        if len(chunk) >= chunk_rows:
+            done = _process_chunk(submission, chunk, scan, rights, max_field_chars, done)
+            chunk = []
+    if chunk:
+        done = _process_chunk(submission, chunk, scan, rights, max_field_chars, done)
+    submission.refresh_from_db()
+    _finish(submission, Status.DONE_WITH_ERRORS if submission.rows_failed else Status.DONE)
+
+
+def _process_chunk(submission: Submission, chunk, scan: reading.Scan, rights: FilingRights, max_field_chars: int,
+                   done_before: int) -> int:
+    rejected: list = []
+    valid = []
+    for line, cells in chunk:
+        key = _row_key(cells, scan.columns)
+        if key is not None and scan.duplicates.get(key, line) != line:
+            rejected.append([Problem(line, "work_ref", "duplicate-row",
+                                     f"The same holder and work_ref appear again on line {scan.duplicates[key]}; "
+                                     f"the later row wins.", key[1])])
+            continue
+        result = validate_row(line, cells, scan.columns, rights, max_field_chars)
+        if isinstance(result, list):
+            rejected.append(result)
+        else:
+            valid.append(result)
+    user = submission.submitted_by
+    with transaction.atomic():
+        if not submission.dry_run and connection.vendor == "postgresql":
+            merging.lock_audit_head()
+        at = timezone.now()
+        plan = merging.plan_chunk(valid, at=at, filed_by_id=user.pk if user is not None else None)
+        rejected.extend([error] for error in plan.rejected)
+        if not submission.dry_run:
+            merging.write_plan(plan, actor_label=actor_label(user))
+        RowError.objects.bulk_create([_row_error(submission, errors) for errors in rejected], batch_size=1000)
+        updated = Submission.objects.filter(pk=submission.pk, rows_done=done_before).update(
+            rows_done=F("rows_done") + len(chunk), rows_ok=F("rows_ok") + plan.rows_ok,
+            rows_failed=F("rows_failed") + len(rejected), works_created=F("works_created") + plan.works_created,
+            works_updated=F("works_updated") + plan.works_updated,
+            declarations_created=F("declarations_created") + plan.declarations_created,
+            disputes_opened=F("disputes_opened") + plan.disputes_opened,
+        )
+        if updated != 1:
+            # Another run checkpointed these rows meanwhile: roll this chunk back rather than count it twice.
+            raise SubmissionBusy(str(submission.pk))
+    return done_before + len(chunk)
+
+
+def _row_key(cells, columns) -> tuple[str, str] | None:
+    holder_at, ref_at = columns.index("holder"), columns.index("work_ref")
+    work_ref = cells[ref_at].strip() if ref_at < len(cells) else ""
+    if not work_ref:
+        return None
+    if "scope" in columns:
+        scope_at = columns.index("scope")
+        if scope_at < len(cells) and cells[scope_at].strip().lower() == "catalogue":
+            return None
+    return (cells[holder_at].strip() if holder_at < len(cells) else "", work_ref)
+
+
+def _row_error(submission: Submission, errors) -> RowError:
+    """One line per rejected row (api.md): its first problem, and the others named in the message."""
+    first = errors[0]
+    message = first.message
+    if len(errors) > 1:
+        others = "; ".join(f"{e.column or 'row'}: {e.code} ({e.message})" for e in errors[1:])
+        message = f"{message} Also: {others}"
+    return RowError(submission=submission, line=first.line, column=first.column, code=first.code,
+                    message=message[:4000], value=(first.value or "")[:VALUE_ECHO_MAX])
+
+
+def _finish(submission: Submission, status: str, error: str = "") -> None:
+    Submission.objects.filter(pk=submission.pk).update(status=status, error=error[:2000],
+                                                       finished_at=timezone.now())
+    if submission.file and not settings.KYODAKU_CLAIMS_KEEP_FILES:
+        try:
+            submission.file.delete(save=False)
+        except OSError:
+            logger.warning("claims submission %s: could not remove its file", submission.pk)
+        Submission.objects.filter(pk=submission.pk).update(file="")
