@@ -1,0 +1,64 @@
+"""Input fields with the strictness the contract asks for: zone-aware times, no unknown fields."""
+from datetime import UTC
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a zone (`2026-11-28T12:00:00Z`); a time without one is refused rather than guessed."""
+
+    default_error_messages = {
+        "naive": "Give a time with a zone, e.g. 2026-11-28T12:00:00Z.",
+        "out-of-range": "This time is out of range.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:  # well-formed but impossible, e.g. month 13
+                parsed = None
+            if parsed is None:
+                self.fail("invalid", format="ISO 8601 with a zone, e.g. 2026-11-28T12:00:00Z")
+            if timezone.is_naive(parsed):
+                self.fail("naive")
+            try:
+                return parsed.astimezone(UTC)
+            except OverflowError:
+                self.fail("out-of-range")
+        self.fail("invalid", format="ISO 8601 with a zone")
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know: a typo must not be silently ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [serializers.ErrorDetail("Unknown field.", code="unknown-field")] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def query_params(serializer_class, request, *, allowed_extra=()):
+    """Validate the query string with `serializer_class`, refusing parameters it does not declare."""
+    fields = serializer_class().fields
+    unknown = sorted(set(request.query_params) - set(fields) - set(allowed_extra))
+    if unknown:
+        raise serializers.ValidationError(
+            {name: [serializers.ErrorDetail("Unknown query parameter.", code="unknown-parameter")]
+             for name in unknown}
+        )
+    repeated = sorted(k for k in request.query_params if len(request.query_params.getlist(k)) > 1)
+    if repeated:
+        raise serializers.ValidationError(
+            {name: [serializers.ErrorDetail("Give this parameter once.", code="repeated-parameter")]
+             for name in repeated}
+        )
+    serializer = serializer_class(data={k: v for k, v in request.query_params.items() if k in fields})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

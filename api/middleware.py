@@ -1,0 +1,31 @@
+"""Errors that never reach a DRF view (an unknown /api/ URL, a crash) are problem+json under /api/ too."""
+from .errors import PROBLEM_CONTENT_TYPE, problem_http_response
+
+_CODES = {400: "malformed-request", 404: "not-found", 405: "method-not-allowed", 413: "request-too-large",
+          500: "internal-error"}
+_DETAILS = {
+    400: "The request could not be understood.",
+    404: "There is nothing at this URL. The API lives under /api/v1/; see /api/v1/docs/.",
+    405: "This URL does not accept that method.",
+    413: "The request body is larger than this server accepts.",
+    500: "The server failed to answer this request. Treat the answer as unknown (denied) and retry later.",
+}
+
+
+class ProblemJsonMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+        ):
+            status = response.status_code
+            code = _CODES.get(status, "error" if status < 500 else "internal-error")
+            detail = _DETAILS.get(status, "The request failed." if status < 500 else _DETAILS[500])
+            headers = {h: response[h] for h in ("Allow", "Retry-After", "WWW-Authenticate") if response.has_header(h)}
+            return problem_http_response(status, detail, code=code, headers=headers)
+        return response

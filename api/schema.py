@@ -1,0 +1,49 @@
+"""OpenAPI: the API-key scheme, and problem+json responses documented on every operation."""
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+
+from .errors import PROBLEM_CONTENT_TYPE
+from .serializers import ProblemSerializer
+
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input (problem+json with `errors`).",
+    "401": "No valid credentials.",
+    "403": "Authenticated, but not allowed (e.g. a read-only role, or an API key on a holder endpoint).",
+    "404": "Not found, or not yours: existence is not revealed.",
+    "405": "Method not allowed.",
+    "413": "Request body too large.",
+    "415": "Unsupported media type.",
+    "429": "Rate limit exceeded; see Retry-After.",
+}
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "api.auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Api-Key <key>`: keys are issued by operators (admin or manage.py create_api_key)."}
+
+
+class ProblemAutoSchema(AutoSchema):
+    """Every operation documents its problem responses, so clients and schemathesis know their shape."""
+
+    def _error_codes(self) -> list[str]:
+        codes = ["400", "404", "405"]
+        if self.view.authentication_classes or self.get_auth():
+            codes += ["401", "403"]
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["413", "415"]
+        if getattr(self.view, "throttle_classes", None):
+            codes.append("429")
+        return codes
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code in self._error_codes():
+            if code not in responses:
+                response = self._get_response_for_code(ProblemSerializer, code, [PROBLEM_CONTENT_TYPE], direction)
+                response["description"] = ERROR_DESCRIPTIONS[code]
+                responses[code] = response
+        return responses

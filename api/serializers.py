@@ -1,0 +1,144 @@
+"""Output shapes shared by several views, and the problem document. Plain serializers: no business rule here."""
+from rest_framework import serializers
+
+from consent.models import Consent, Scope
+from consent.vocabulary import PURPOSES
+from registry.models import WorkKind
+
+OUTCOMES = ["allowed", "denied"]
+BASES = ["granted", "reserved", "disputed", "permission-required", "not-reserved"]
+REGIMES = ["prior-permission", "opt-out"]
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The input field, `field[i]` for list items; empty for the whole input.")
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, the body of every error under /api/."""
+
+    type = serializers.CharField(help_text="A URI naming the kind of problem: urn:kyodaku:problem:<code>.")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = FieldErrorSerializer(many=True)
+
+
+class HolderBriefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class WorkBriefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    title = serializers.CharField()
+    kind = serializers.ChoiceField(choices=WorkKind.choices)
+    work_ref = serializers.CharField()
+
+
+class LookupDeclarationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    scope = serializers.ChoiceField(choices=Scope.choices)
+    purpose = serializers.ChoiceField(choices=list(PURPOSES))
+    jurisdiction = serializers.CharField()
+    consent = serializers.ChoiceField(choices=Consent.choices)
+    effective_from = serializers.DateTimeField()
+    effective_until = serializers.DateTimeField(allow_null=True)
+
+
+class LookupResultSerializer(serializers.Serializer):
+    """The answer for one identifier (api.md, "One result")."""
+
+    id = serializers.CharField(help_text="The id as the client sent it.")
+    identifier = serializers.CharField(help_text="Its normalised form, `scheme:value`.")
+    registered = serializers.BooleanField()
+    work = WorkBriefSerializer(allow_null=True)
+    holder = HolderBriefSerializer(allow_null=True)
+    purpose = serializers.ChoiceField(choices=list(PURPOSES))
+    jurisdiction = serializers.CharField()
+    as_of = serializers.DateTimeField()
+    outcome = serializers.ChoiceField(choices=OUTCOMES, help_text="Anything but `allowed` means: do not use.")
+    basis = serializers.ChoiceField(choices=BASES)
+    regime = serializers.ChoiceField(choices=REGIMES)
+    declaration = LookupDeclarationSerializer(allow_null=True)
+    license_url = serializers.URLField(allow_null=True, help_text="Where to ask for permission or a licence.")
+    disputed = serializers.BooleanField()
+    receipt = serializers.CharField(required=False, help_text="With receipt=true: a compact JWS (EdDSA) of the answer.")
+
+
+class LookupIdErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class LookupErrorEntrySerializer(serializers.Serializer):
+    """A batch entry for an id that is not a valid identifier; the rest of the batch is answered."""
+
+    id = serializers.CharField()
+    error = LookupIdErrorSerializer()
+
+
+class DeclarationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    holder = HolderBriefSerializer()
+    scope = serializers.ChoiceField(choices=Scope.choices)
+    work = serializers.UUIDField(source="work_id", allow_null=True)
+    purpose = serializers.ChoiceField(choices=list(PURPOSES))
+    jurisdiction = serializers.CharField()
+    consent = serializers.ChoiceField(choices=Consent.choices)
+    license_url = serializers.CharField(allow_blank=True)
+    conditions = serializers.CharField(allow_blank=True)
+    effective_from = serializers.DateTimeField()
+    effective_until = serializers.DateTimeField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+    superseded_at = serializers.DateTimeField(allow_null=True)
+    superseded_by = serializers.UUIDField(source="superseded_by_id", allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    filed_by_agent = serializers.CharField(source="filed_by_agent.code", allow_null=True,
+                                           help_text="The collective that filed it under a mandate, if any.")
+    status = serializers.SerializerMethodField()
+
+    def get_status(self, obj) -> str:
+        if obj.revoked_at is not None:
+            return "revoked"
+        if obj.superseded_at is not None:
+            return "superseded"
+        return "current"
+
+
+class WorkSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    holder = HolderBriefSerializer()
+    work_ref = serializers.CharField()
+    title = serializers.CharField()
+    original_title = serializers.CharField(allow_blank=True)
+    kind = serializers.ChoiceField(choices=WorkKind.choices)
+    identifiers = serializers.SerializerMethodField()
+    filed_by_agent = serializers.CharField(source="filed_by_agent.code", allow_null=True,
+                                           help_text="The collective that filed it under a mandate, if any.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_identifiers(self, obj) -> list[str]:
+        return [f"{i.scheme}:{i.value}" for i in obj.current_identifiers]
+
+
+class WorkDetailSerializer(WorkSerializer):
+    declarations = DeclarationSerializer(many=True, source="declarations_in_force",
+                                         help_text="The work's and its holder's catalogue declarations in force now.")
+
+
+class DisputeBriefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    identifier = serializers.CharField()
+    status = serializers.CharField()
+
+
+class WorkWriteResultSerializer(WorkDetailSerializer):
+    disputes = DisputeBriefSerializer(
+        many=True, help_text="Identifiers of this filing registered to another holder's work: each is in dispute "
+                             "(not moved) until an operator resolves it.")

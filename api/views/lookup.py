@@ -1,0 +1,176 @@
+"""Lookups for AI developers: one identifier by GET, up to KYODAKU_LOOKUP_BATCH_MAX by POST. API key only."""
+from django.conf import settings
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consent.selectors import lookup_many
+from receipts.services import receipts_attach
+from registry.errors import ValidationFailed, field_error
+
+from ..auth import ApiKeyAuthentication, HasApiKey
+from ..errors import RequestTooLarge
+from ..fields import AwareDateTimeField, StrictSerializer, query_params
+from ..parsers import BoundedJSONParser
+from ..serializers import LookupErrorEntrySerializer, LookupResultSerializer
+from ..throttling import ApiKeyRateThrottle
+
+MAX_ID_CHARS = 8192
+
+RESULT_EXAMPLE = {
+    "id": "isbn:978-4-9901661-3-7",
+    "identifier": "isbn:9784990166137",
+    "registered": True,
+    "work": {"id": "5b0c8f0e-3c1a-4d7e-9a51-0d2b7b9f6a10", "title": "Hoshi no Umi, vol. 1", "kind": "manga",
+             "work_ref": "HP-100"},
+    "holder": {"id": "1f3e2d4c-5b6a-4f8e-9d0c-1b2a3c4d5e6f", "code": "hoshi-pub", "name": "Hoshi Publishing"},
+    "purpose": "train-genai",
+    "jurisdiction": "JP",
+    "as_of": "2026-11-28T12:00:00Z",
+    "outcome": "denied",
+    "basis": "reserved",
+    "regime": "prior-permission",
+    "declaration": {"id": "9a1d7c2e-8b4f-4e3a-a6d5-2c1b0f9e8d7c", "scope": "catalogue", "purpose": "train-ai",
+                    "jurisdiction": "*", "consent": "reserve", "effective_from": "2026-01-01T00:00:00Z",
+                    "effective_until": None},
+    "license_url": "https://hoshi-pub.example/licensing",
+    "disputed": False,
+}
+UNREGISTERED_EXAMPLE = {
+    "id": "url:https://example.com/Gallery/",
+    "identifier": "url:https://example.com/Gallery/",
+    "registered": False, "work": None, "holder": None, "purpose": "train-genai", "jurisdiction": "FR",
+    "as_of": "2026-11-28T12:00:00Z", "outcome": "allowed", "basis": "not-reserved", "regime": "opt-out",
+    "declaration": None, "license_url": None, "disputed": False,
+}
+ERROR_ENTRY_EXAMPLE = {"id": "isbn:123", "error": {"code": "invalid-identifier",
+                                                   "detail": "ISBN checksum does not match"}}
+
+BatchEntry = PolymorphicProxySerializer(
+    component_name="LookupBatchEntry",
+    serializers=[LookupResultSerializer, LookupErrorEntrySerializer],
+    resource_type_field_name=None,
+    many=True,
+)
+
+
+class _LookupBase(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [BoundedJSONParser]
+
+    @staticmethod
+    def _attach_receipts(results: list[dict], wanted: bool) -> None:
+        if wanted:
+            receipts_attach(results)
+
+
+class LookupGetQuery(serializers.Serializer):
+    id = serializers.CharField(max_length=MAX_ID_CHARS, trim_whitespace=False,
+                               help_text="The work's identifier, `scheme:value` (isbn, issn, isrc, iswc, doi, url, "
+                                         "url-prefix, domain, sha256, iscc, ref).")
+    purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
+    jurisdiction = serializers.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, `EU` or `*`.")
+    as_of = AwareDateTimeField(required=False, help_text="Answer as of this time (default: now).")
+    receipt = serializers.BooleanField(required=False, default=False,
+                                       help_text="Add a signed receipt (JWS) to the answer.")
+
+
+class LookupBatchInput(StrictSerializer):
+    ids = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), min_length=1,
+                                max_length=10_000,
+                                help_text="Up to KYODAKU_LOOKUP_BATCH_MAX (10,000) identifiers, `scheme:value`.")
+    purpose = serializers.CharField(max_length=64)
+    jurisdiction = serializers.CharField(max_length=8)
+    as_of = AwareDateTimeField(required=False)
+    receipt = serializers.BooleanField(required=False, default=False)
+
+
+class LookupBatchOutput(serializers.Serializer):
+    results = BatchEntry
+
+
+class LookupBatchReceiptQuery(serializers.Serializer):
+    receipt = serializers.BooleanField(required=False, default=False)
+
+
+def _ids_of(data) -> list[str]:
+    """The batch's ids, checked by hand: DRF's per-item fields cost more than the lookup itself at 10,000 ids."""
+    ids = data.get("ids") if isinstance(data, dict) else None
+    if not isinstance(ids, list):
+        raise ValidationFailed("`ids` must be a list of identifiers.",
+                               errors=[field_error("ids", "required" if ids is None else "invalid",
+                                                   "A list of `scheme:value` identifiers.")])
+    limit = settings.KYODAKU_LOOKUP_BATCH_MAX
+    if len(ids) > limit:
+        raise RequestTooLarge(f"A batch holds at most {limit} ids; this one has {len(ids)}. Split it.")
+    if not ids:
+        raise ValidationFailed("`ids` is empty.", errors=[field_error("ids", "empty", "Give at least one id.")])
+    errors = [
+        field_error(f"ids[{i}]", "invalid", "Each id is a string, `scheme:value`.")
+        for i, item in enumerate(ids) if not isinstance(item, str)
+    ]
+    if errors:
+        raise ValidationFailed("Some ids are not strings.", errors=errors[:100])
+    return ids
+
+
+class LookupApi(_LookupBase):
+    @extend_schema(
+        operation_id="lookup_one",
+        summary="May this work be used for this purpose here?",
+        description=("Answers for one identifier. Anything but `outcome: allowed` (including any error or timeout) "
+                     "means: do not use the work. Needs `Authorization: Api-Key <key>`."),
+        parameters=[LookupGetQuery],
+        responses={200: LookupResultSerializer},
+        examples=[OpenApiExample("registered, reserved", value=RESULT_EXAMPLE, response_only=True),
+                  OpenApiExample("not registered, opt-out", value=UNREGISTERED_EXAMPLE, response_only=True)],
+        tags=["lookup"],
+    )
+    def get(self, request):
+        query = query_params(LookupGetQuery, request)
+        result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
+                             as_of=query.get("as_of"))[0]
+        if "error" in result:
+            error = result["error"]
+            raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
+                                   errors=[field_error("id", error["code"], error["detail"])], code=error["code"])
+        self._attach_receipts([result], query["receipt"])
+        return Response(result)
+
+    @extend_schema(
+        operation_id="lookup_batch",
+        summary="Answers for a batch of identifiers",
+        description=("One entry per id, in the same order. A bad id gets an `error` entry; the rest of the batch is "
+                     "answered. More than KYODAKU_LOOKUP_BATCH_MAX ids: 413. A batch counts as one request for the "
+                     "rate limit. `receipt=true` as a query parameter or in the body adds signed receipts."),
+        parameters=[LookupBatchReceiptQuery],
+        request=LookupBatchInput,
+        responses={200: LookupBatchOutput},
+        examples=[
+            OpenApiExample("batch", request_only=True, value={
+                "ids": ["isbn:978-4-9901661-3-7", "url:https://example.com/Gallery/", "isbn:123"],
+                "purpose": "train-genai", "jurisdiction": "JP"}),
+            OpenApiExample("batch answer", response_only=True, value={
+                "results": [RESULT_EXAMPLE, UNREGISTERED_EXAMPLE, ERROR_ENTRY_EXAMPLE]}),
+        ],
+        tags=["lookup"],
+    )
+    def post(self, request):
+        query = query_params(LookupBatchReceiptQuery, request)
+        data = request.data
+        ids = _ids_of(data)
+        # Validate the rest with ids replaced by a stand-in, so the ids list is walked once, above.
+        serializer = LookupBatchInput(data={**data, "ids": ["-"]})
+        serializer.is_valid(raise_exception=True)
+        fields = serializer.validated_data
+        results = lookup_many(ids=ids, purpose=fields["purpose"], jurisdiction=fields["jurisdiction"],
+                              as_of=fields.get("as_of"))
+        self._attach_receipts(results, query["receipt"] or fields["receipt"])
+        return Response({"results": results})

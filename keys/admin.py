@@ -1,0 +1,67 @@
+"""Operators issue and revoke API keys here: the key is shown once, in a message after saving; only its hash is kept."""
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey as LibraryAPIKey
+
+from registry.errors import DomainError
+
+from .models import APIKey
+from .services import api_key_create, api_key_rate_validate, api_key_revoke
+
+# The library registers its own (unused) model; keys live in ours, which adds the rate limit.
+if admin.site.is_registered(LibraryAPIKey):
+    admin.site.unregister(LibraryAPIKey)
+
+
+class APIKeyForm(forms.ModelForm):
+    class Meta:
+        model = APIKey
+        fields = ["name", "rate", "expiry_date", "revoked"]
+
+    def clean_rate(self):
+        try:
+            return api_key_rate_validate(self.cleaned_data.get("rate"))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.detail) from None
+
+
+@admin.register(APIKey)
+class KeyAdmin(APIKeyModelAdmin):
+    form = APIKeyForm
+    list_display = ("prefix", "name", "rate", "created", "expiry_date", "_has_expired", "revoked")
+    list_filter = ("revoked", "created")
+    actions = ["revoke_keys"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created, plain = api_key_create(name=obj.name, rate=obj.rate)
+            if obj.expiry_date:
+                created.expiry_date = obj.expiry_date
+                created.save(update_fields=["expiry_date"])
+            for name in ("pk", "prefix", "hashed_key", "created"):
+                setattr(obj, name, getattr(created, name))
+            obj._state.adding = False
+            self.message_user(
+                request,
+                _("The API key for %(name)s is: %(key)s. Store it somewhere safe: it will not be shown again.")
+                % {"name": obj.name, "key": plain},
+                messages.WARNING,
+            )
+            return
+        if "revoked" in form.changed_data and obj.revoked:
+            obj.revoked = False  # the service sets it, under a lock
+            api_key_revoke(api_key=obj)
+            obj.revoked = True
+        update = [f for f in ("name", "rate", "expiry_date") if f in form.changed_data]
+        if update:
+            APIKey.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in update})
+
+    @admin.action(description=_("Revoke the selected API keys"))
+    def revoke_keys(self, request, queryset):
+        count = 0
+        for api_key in queryset.filter(revoked=False):
+            api_key_revoke(api_key=api_key)
+            count += 1
+        self.message_user(request, _("%(count)d API key(s) revoked.") % {"count": count})

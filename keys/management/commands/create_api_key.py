@@ -1,0 +1,21 @@
+from django.conf import settings
+
+from keys.services import api_key_create
+from registry.management.output import KyodakuCommand
+
+
+class Command(KyodakuCommand):
+    help = ("Issue an API key for an AI developer and print it (only now: just its hash is stored). "
+            "RATE is N/s, N/min, N/hour or none.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="Who the key is for (at most 50 characters).")
+        default = settings.KYODAKU_API_KEY_DEFAULT_RATE
+        parser.add_argument("--rate", default=None, help=f"e.g. 100/s, 6000/min, none (default: {default}).")
+
+    def handle(self, *args, **options):
+        api_key, plain = api_key_create(name=options["name"], rate=options["rate"])
+        rate = api_key.rate or settings.KYODAKU_API_KEY_DEFAULT_RATE
+        self.emit(options, {"name": api_key.name, "prefix": api_key.prefix, "rate": rate, "key": plain},
+                  f"API key for {api_key.name} (rate {rate}):\n{plain}\n"
+                  "Store it now: it cannot be shown again. Send it as 'Authorization: Api-Key <key>'.")

@@ -1,0 +1,70 @@
+"""Issuing and revoking API keys. The plain key exists only in the return value of `api_key_create`."""
+from django.conf import settings
+from django.db import transaction
+
+from registry.errors import Conflict, ValidationFailed, field_error
+
+from .models import APIKey
+from .rates import InvalidRate, Rate, canonical_rate, parse_rate
+
+
+def api_key_rate_validate(rate: str | None) -> str:
+    """The canonical spelling of `rate` ('' keeps the default), or ValidationFailed."""
+    if rate is None or rate == "":
+        return ""
+    try:
+        return canonical_rate(rate)
+    except InvalidRate as exc:
+        raise ValidationFailed(str(exc), errors=[field_error("rate", "invalid-rate", str(exc))]) from None
+
+
+def api_key_create(*, name: str, rate: str | None = None) -> tuple[APIKey, str]:
+    """Issue a key. Returns (the stored key, the plain key to hand over once)."""
+    name = (name or "").strip()
+    if not name or len(name) > 50:
+        raise ValidationFailed("An API key needs a name of at most 50 characters.",
+                               errors=[field_error("name", "invalid", "1 to 50 characters.")])
+    rate = api_key_rate_validate(rate)
+    # Not written to the audit log: its events are public, and a key is not registry data.
+    api_key, plain = APIKey.objects.create_key(name=name, rate=rate)
+    return api_key, plain
+
+
+def api_key_revoke(*, api_key: APIKey) -> APIKey:
+    """Revoke a key for good (the library refuses to un-revoke)."""
+    with transaction.atomic():
+        api_key = APIKey.objects.select_for_update().get(pk=api_key.pk)
+        if api_key.revoked:
+            raise Conflict("This API key is already revoked.")
+        api_key.revoked = True
+        api_key.save(update_fields=["revoked"])
+    return api_key
+
+
+def api_key_rate(api_key: APIKey) -> Rate | None:
+    """The limit that applies to `api_key`: its own, else the default setting. None: no limit."""
+    return parse_rate(api_key.rate or settings.KYODAKU_API_KEY_DEFAULT_RATE)
+
+
+def holder_token_issue(*, holder, username: str, role: str = "editor") -> tuple[object, str, bool]:
+    """The API token of `username`, a user of `holder` (created with `role` if new). Returns (user, token, created).
+
+    An existing user keeps their role; one who belongs to another holder is refused.
+    """
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from registry.selectors import user_membership
+    from registry.services import holder_user_create
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        user = holder_user_create(holder=holder, username=username, role=role)
+    else:
+        membership = user_membership(user)
+        if membership is None:
+            user = holder_user_create(holder=holder, username=username, role=role)
+        elif membership.holder_id != holder.pk:
+            raise Conflict(f"User '{username}' belongs to another holder.")
+    token, created = Token.objects.get_or_create(user=user)
+    return user, token.key, created
