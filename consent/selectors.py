@@ -4,11 +4,10 @@ The batch path costs a fixed number of queries whatever the number of ids (see d
 
 1. the rule rows (a few dozen; the RuleBook built from them is cached per process and rebuilt only when they change);
 2. identifiers valid at T for every exact (scheme, value) of the batch and every url-prefix of the batch's hosts,
-   joined to their works and holders;
-3. works named by `ref:<holder>/<work_ref>` (only when the batch has such ids);
-4. the declarations that could be in force at T for the found works and their holders' catalogues, already
+   and works named by `ref:<holder>/<work_ref>`, in one UNION, joined to their works and holders;
+3. the declarations that could be in force at T for the found works and their holders' catalogues, already
    narrowed to P's purpose chain and J's jurisdiction chain;
-5. the works among them with a dispute open at T.
+4. the works among them with a dispute open at T.
 
 Every row is read as a tuple (values_list), never as a model instance: this is the hot path of batch checks.
 """
@@ -18,7 +17,8 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from registry.errors import NotFound, ValidationFailed, field_error
@@ -285,16 +285,30 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
     works: dict = {}  # work_id -> (title, kind, work_ref, holder_id, code, name, licensing_url)
     found: dict = {}  # (scheme, value) -> work_id
     prefixes: dict = {}  # host -> [(url-prefix value, work_id)], longest first
-    if values or hosts:
-        # query 2: identifiers valid at T (exact pairs, and every url-prefix of the batch's hosts) with their works
+    parts = []
+    if values:
+        # identifiers valid at T: every exact (scheme, value) of the batch (the query takes the cross product of
+        # schemes and values; only the pairs asked for are looked up below) and every url-prefix of its hosts
         match = Q(scheme__in=schemes, value__in=values)
         if hosts:
             match |= Q(scheme=_URL_PREFIX, host__in=hosts)
-        rows = (
+        parts.append(
             Identifier.objects.filter(match, _valid_at_q(at), work__created_at__lte=at)
             .order_by()
             .values_list("scheme", "value", "host", "work_id", *(f"work__{f}" for f in _WORK_FIELDS))
         )
+    if ref_codes:
+        # works by holder code + work_ref, shaped like identifier rows (scheme "ref", value "<code>/<work_ref>")
+        parts.append(
+            Work.objects.filter(holder__code__in=ref_codes, work_ref__in=ref_work_refs, created_at__lte=at)
+            .order_by()
+            .annotate(ref_scheme=Value(_REF), ref_value=Concat("holder__code", Value("/"), "work_ref"),
+                      no_host=Value(None, output_field=CharField()))
+            .values_list("ref_scheme", "ref_value", "no_host", "id", *_WORK_FIELDS)
+        )
+    if parts:
+        # query 2: both kinds of match with their works and holders, in one round trip
+        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
         for scheme, value, host, work_id, *work in rows:
             found[(scheme, value)] = work_id
             works[work_id] = work
@@ -302,18 +316,8 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
                 prefixes.setdefault(host, []).append((value, work_id))
         for candidates in prefixes.values():
             candidates.sort(key=lambda c: len(c[0]), reverse=True)
-    if ref_codes:
-        # query 3: works by holder code + work_ref (pairs checked below: the query fetches the cross product)
-        rows = (
-            Work.objects.filter(holder__code__in=ref_codes, work_ref__in=ref_work_refs, created_at__lte=at)
-            .order_by()
-            .values_list("id", *_WORK_FIELDS)
-        )
-        for work_id, *work in rows:
-            found[(_REF, f"{work[4]}/{work[2]}")] = work_id
-            works[work_id] = work
 
-    # queries 4 and 5: declarations and disputes of the works found
+    # queries 3 and 4: declarations and disputes of the works found
     decider = _decider_for(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works)
     template_for = decider.template
     results: list[dict] = []

@@ -224,6 +224,15 @@ def test_as_of_before_the_work_was_registered_is_unregistered_also_by_ref(studio
     assert one("ref:studio-kaze/SK-1", as_of=T0)["registered"] is False
 
 
+def test_an_identifier_older_than_its_work_does_not_resolve_before_the_work_exists(studio_kaze):
+    work = register(studio_kaze, "SK-1", at=T0 + 5 * DAY)
+    # Rows loaded behind the services' back (a migration from another registry) may carry older dates.
+    Identifier.objects.create(work=work, scheme="isbn", value=ISBN_STORED, valid_from=T0)
+
+    assert one(f"isbn:{ISBN}", as_of=T0 + DAY)["registered"] is False
+    assert one(f"isbn:{ISBN}", as_of=T0 + 5 * DAY)["registered"] is True
+
+
 def test_an_identifier_transferred_by_an_operator_resolves_by_as_of(studio_kaze, hoshi_pub, operator):
     kaze = register(studio_kaze, "SK-1", f"isbn:{ISBN}", at=T0)
     hoshi = register(hoshi_pub, "HP-1", f"isbn:{ISBN}", at=T0 + DAY)  # a claim: opens a dispute
