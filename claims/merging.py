@@ -19,6 +19,7 @@ from hashlib import sha256
 
 from django.db import connection
 
+from audit.chain import canonical_time, event_hash
 from audit.models import AuditEvent, AuditHead
 from audit.services import PendingEvent, audit_record_many
 from consent.audit_tracking import declaration_snapshot
@@ -381,16 +382,25 @@ def _copy_rows(plan: ChunkPlan) -> None:
 _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
 
 
+class AuditChainMismatch(RuntimeError):
+    """The fast path no longer hashes like audit.chain: refuse to write a chain that would not verify."""
+
+
 def _copy_audit(events: list[PendingEvent], *, actor_label: str, at: datetime) -> None:
-    """audit_record_many's chain, written with COPY: same hash (audit.chain.event_hash's canonical JSON, assembled
-    from each part's JSON so `before`/`after` are serialised once for the hash and the row alike)."""
+    """audit_record_many's chain, written with COPY.
+
+    Hashes follow audit.chain (content hash over actor/before/after, then the public hash), but the canonical JSON
+    is assembled from each part's JSON so that `before`/`after` are serialised once, for the hash and the row
+    alike. The first event of every chunk is also hashed by `audit.chain.event_hash` itself and compared, so a
+    change to the chain's format stops the import instead of writing a chain that does not verify.
+    """
     if not events:
         return
     head = AuditHead.objects.select_for_update().get(id=1)
     seq, prev = head.seq, head.hash
-    at_iso = at.isoformat()
+    at_public = _dumps(canonical_time(at))
+    at_cell = at.isoformat()
     actor_json = _dumps(actor_label)
-    at_json = _dumps(at_iso)
     actor_cell = _text(actor_label)
     lines = []
     for event in events:
@@ -398,13 +408,20 @@ def _copy_audit(events: list[PendingEvent], *, actor_label: str, at: datetime) -
         before = _dumps(event.before)
         after = _dumps(event.after)
         object_id = str(event.object_id)
-        body = (f'{{"action":{_dumps(event.action)},"actor":{actor_json},"after":{after},"at":{at_json},'
-                f'"before":{before},"object_id":{_dumps(object_id)},"object_type":{_dumps(event.object_type)},'
-                f'"prev_hash":"{prev}","seq":{seq}}}')
-        digest = sha256(body.encode("utf-8")).hexdigest()
+        content = sha256(f'{{"actor":{actor_json},"after":{after},"before":{before}}}'.encode()).hexdigest()
+        public = (f'{{"action":{_dumps(event.action)},"at":{at_public},"content_hash":"{content}",'
+                  f'"object_id":{_dumps(object_id)},"object_type":{_dumps(event.object_type)},'
+                  f'"prev_hash":"{prev}","seq":{seq}}}')
+        digest = sha256(public.encode()).hexdigest()
+        if not lines:
+            reference = event_hash(seq=seq, at=at, actor=actor_label, action=event.action,
+                                   object_type=event.object_type, object_id=object_id, before=event.before,
+                                   after=event.after, prev_hash=prev)
+            if reference != digest:
+                raise AuditChainMismatch("claims.merging hashes audit events differently from audit.chain")
         before_cell = NULL if event.before is None else before.replace("\\", "\\\\")
         after_cell = NULL if event.after is None else after.replace("\\", "\\\\")
-        lines.append(f"{seq}\t{at_iso}\t{actor_cell}\t{event.action}\t{event.object_type}\t{object_id}\t"
+        lines.append(f"{seq}\t{at_cell}\t{actor_cell}\t{event.action}\t{event.object_type}\t{object_id}\t"
                      f"{before_cell}\t{after_cell}\t{prev}\t{digest}\n")
         prev = digest
     with connection.cursor() as cursor:

@@ -1,1 +1,10 @@
-urlpatterns = []
+"""Bulk claims (api.md, "Bulk claims")."""
+from django.urls import path
+
+from ..claims_views import ClaimsSubmissionCreateApi, ClaimsSubmissionDetailApi, ClaimsSubmissionErrorsApi
+
+urlpatterns = [
+    path("claims", ClaimsSubmissionCreateApi.as_view(), name="claims"),
+    path("claims/<uuid:id>", ClaimsSubmissionDetailApi.as_view(), name="claims-detail"),
+    path("claims/<uuid:id>/errors.csv", ClaimsSubmissionErrorsApi.as_view(), name="claims-errors"),
+]

@@ -10,6 +10,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = True
+# A test that starts a real Celery worker runs it (and dispatches to it) with TEST_CELERY_EAGER=0.
+CELERY_TASK_ALWAYS_EAGER = env.bool("TEST_CELERY_EAGER", default=True)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
