@@ -12,6 +12,8 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from audit.selectors import audit_events_for_object
+
 from .admin_base import (
     ReadOnlyForHoldersAdmin,
     ScopedAdmin,
@@ -172,7 +174,9 @@ class HolderUserAdmin(ScopedAdmin):
             data = form.cleaned_data
             user = holder_user_create(holder=data["holder"], username=data["username"], role=data["role"],
                                       email=data.get("email", ""), password=data["password1"], actor=request.user)
-        mark_saved(obj, Membership.objects.get(user=user))
+        membership = Membership.objects.select_related("user", "holder").get(user=user)
+        obj.user, obj.holder, obj.role = membership.user, membership.holder, membership.role
+        mark_saved(obj, membership)
 
 
 # ---- mandates -----------------------------------------------------------------------------------------------
@@ -369,6 +373,13 @@ class WorkAdmin(ScopedAdmin):
         condition = Q(title__icontains=term) | Q(original_title__icontains=term) | Q(work_ref=term)
         return queryset.filter(condition), False
 
+    def audit_events(self, obj) -> list:
+        # The work's own events, then those of every identifier it has held, in chain order.
+        events = list(super().audit_events(obj))
+        for identifier in Identifier.objects.filter(work=obj).only("pk"):
+            events.extend(audit_events_for_object(object_type="identifier", object_id=identifier.pk))
+        return sorted(events, key=lambda event: event.seq)
+
     # ---- saving through the services -------------------------------------------------------------------------
     def _filing(self, request, holder):
         """(holder, agent): refuses a holder the user may not file for (a 404 to them) or a read-only role."""
@@ -389,6 +400,8 @@ class WorkAdmin(ScopedAdmin):
             return super().save_formset(request, form, formset, change)
         work = form.instance
         holder, agent = getattr(request, "_kyodaku_filing", None) or self._filing(request, work.holder)
+        # Django's change message reads these; the audit log is the record that matters.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         added = []
         for row in formset.forms:
             if not row.has_changed() or not hasattr(row, "cleaned_data"):

@@ -30,3 +30,35 @@ def login(client):
         return client
 
     return as_user
+
+
+def form_data(response) -> dict:
+    """The POST body a browser would send for an admin change form as rendered: every field's current value,
+    the inlines' management forms included. Tests then change what they mean to change."""
+    data = {}
+
+    def add(form):
+        for name, field in form.fields.items():
+            if field.disabled:
+                continue
+            value = form[name].value()
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+                continue
+            if isinstance(value, (list, tuple)):
+                data[form.add_prefix(name)] = [str(v) for v in value]
+                continue
+            data[form.add_prefix(name)] = str(value)
+
+    context = response.context
+    add(context["adminform"].form)
+    for inline in context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name, value in formset.management_form.initial.items():
+            data[f"{formset.prefix}-{name}"] = str(value)
+        for form in formset.initial_forms:
+            add(form)
+    return data
