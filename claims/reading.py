@@ -96,8 +96,24 @@ def sniff(head: bytes) -> list[str]:
     return ["utf-8", "cp932"]
 
 
+def _japanese(char: str) -> bool:
+    code = ord(char)
+    return (0x3000 <= code <= 0x30FF or 0x4E00 <= code <= 0x9FFF or 0xFF01 <= code <= 0xFF9F
+            or 0x2010 <= code <= 0x266F or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF
+            or code in (0x00A7, 0x00A8, 0x00B0, 0x00B1, 0x00B4, 0x00B6, 0x00D7, 0x00F7)
+            or 0x0391 <= code <= 0x0451)
+
+
 def _looks_like_shift_jis(sample: bytes) -> bool:
-    """Strict CP932 decoding alone would accept some Latin-1 text as kanji; ask a detector for a second opinion."""
+    """Strict CP932 decoding alone would accept other 8-bit text (Latin-1 letters become half-width kana or
+    kanji, stray high bytes private-use characters): require Japanese-looking text and a detector's agreement."""
+    text = sample.decode("cp932", errors="ignore")
+    foreign = [c for c in text if not c.isascii()]
+    if not foreign:
+        return False
+    odd = sum(1 for c in foreign if not _japanese(c))
+    if odd > max(2, len(foreign) // 20):
+        return False
     try:
         matches = from_bytes(sample)
     except Exception:  # a detector failure is not a reason to accept the file
