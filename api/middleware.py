@@ -1,4 +1,7 @@
 """Errors that never reach a DRF view (an unknown /api/ URL, a crash) are problem+json under /api/ too."""
+from django.http import HttpResponsePermanentRedirect
+from django.urls import Resolver404, resolve
+
 from .errors import PROBLEM_CONTENT_TYPE, problem_http_response
 
 _CODES = {400: "malformed-request", 404: "not-found", 405: "method-not-allowed", 413: "request-too-large",
@@ -12,11 +15,26 @@ _DETAILS = {
 }
 
 
+def _routed(path: str) -> bool:
+    """Whether `path` is one of the API's own URLs (the admin's catch-all at the root matches everything)."""
+    try:
+        return resolve(path).app_name != "admin"
+    except Resolver404:
+        return False
+
+
 class ProblemJsonMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith("/api/") and not _routed(request.path_info):
+            # Not an API URL: answer here, before the admin's catch-all turns it into a login redirect.
+            if not request.path_info.endswith("/") and _routed(request.path_info + "/"):
+                if request.method in ("GET", "HEAD"):
+                    return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+                return problem_http_response(404, f"Did you mean {request.path}/ ?", code="not-found")
+            return problem_http_response(404, _DETAILS[404], code="not-found")
         response = self.get_response(request)
         if (
             response.status_code >= 400

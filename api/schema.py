@@ -1,6 +1,8 @@
 """OpenAPI: the API-key scheme, and problem+json responses documented on every operation."""
+from drf_spectacular.drainage import has_override
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
 
 from .errors import PROBLEM_CONTENT_TYPE
 from .serializers import ProblemSerializer
@@ -38,6 +40,20 @@ class ProblemAutoSchema(AutoSchema):
         if getattr(self.view, "throttle_classes", None):
             codes.append("429")
         return codes
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
+        """Nested `<Entity><Action>Api.OutputSerializer` classes are named after their view (`WorksListOutput`),
+        so the house style's generic inner names never collide in the schema's components."""
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        cls = serializer.__class__ if not is_list_serializer(serializer) else serializer.child.__class__
+        outer, dot, inner = cls.__qualname__.rpartition(".")
+        if not dot or has_override(cls, "component_name") or getattr(getattr(cls, "Meta", None), "ref_name", None):
+            return name
+        base = inner.removesuffix("Serializer")
+        enclosing = outer.split(".")
+        views = [part for part in enclosing if part.endswith("Api")]
+        prefix = views[-1].removesuffix("Api") if views else enclosing[-1].removesuffix("Serializer")
+        return name.replace(base, prefix + base, 1) if base in name else name
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -140,5 +140,6 @@ class DisputeBriefSerializer(serializers.Serializer):
 
 class WorkWriteResultSerializer(WorkDetailSerializer):
     disputes = DisputeBriefSerializer(
-        many=True, help_text="Identifiers of this filing registered to another holder's work: each is in dispute "
-                             "(not moved) until an operator resolves it.")
+        many=True, source="reported_disputes",
+        help_text="Identifiers of this filing registered to another holder's work: each is in dispute (not moved) "
+                  "until an operator resolves it.")

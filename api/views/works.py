@@ -31,7 +31,7 @@ def _filing_holder(request, code: str | None):
 
 def _write_result(registration) -> dict:
     work = work_with_declarations(work_for_output(registration.work.pk))
-    work.disputes = [{"id": d.pk, "identifier": f"{d.scheme}:{d.value}",
+    work.reported_disputes = [{"id": d.pk, "identifier": f"{d.scheme}:{d.value}",
                       "status": "open" if d.resolved_at is None else "resolved"} for d in registration.disputes]
     return WorkWriteResultSerializer(work).data
 
