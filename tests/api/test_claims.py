@@ -1,0 +1,131 @@
+"""POST /api/v1/claims, GET /api/v1/claims/{id}, GET /api/v1/claims/{id}/errors.csv (api.md, "Bulk claims")."""
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from claims.models import Submission
+from registry.models import Work
+
+from .conftest import assert_problem
+
+STATUS_KEYS = {"status", "rows_total", "rows_done", "rows_ok", "rows_failed", "works_created", "works_updated",
+               "declarations_created", "disputes_opened", "error", "errors_url"}
+GOOD = b"holder,work_ref,title,purpose,consent\nstudio-kaze,KZ-1,One,train-ai,reserve\nstudio-kaze,KZ-2,,,\n"
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _post(client, data=GOOD, capture=None, **fields):
+    payload = {"file": SimpleUploadedFile("claims.csv", data, content_type="text/csv"), **fields}
+    if data is None:
+        payload.pop("file")
+    with capture(execute=True):
+        return client.post("/api/v1/claims", payload, format="multipart")
+
+
+def test_studio_kaze_submits_a_file_and_follows_it_to_its_error_report(kaze, django_capture_on_commit_callbacks):
+    response = _post(kaze, capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert set(body) == {"id", "status", "url"}
+    assert body["url"].endswith(f"/api/v1/claims/{body['id']}") and response["Location"] == body["url"]
+
+    state = kaze.get(f"/api/v1/claims/{body['id']}").json()
+    assert set(state) == STATUS_KEYS
+    assert state["status"] == "done-with-errors"
+    assert (state["rows_total"], state["rows_ok"], state["rows_failed"], state["works_created"],
+            state["declarations_created"], state["error"]) == (2, 1, 1, 1, 1, None)
+    assert state["rows_ok"] + state["rows_failed"] == state["rows_total"]
+
+    report = kaze.get(state["errors_url"], HTTP_ACCEPT="text/csv")
+    assert report.status_code == 200 and report["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
+    assert rows == [["line", "column", "code", "message", "value"],
+                    ["3", "title", "missing-value", "A new work needs a title.", ""]]
+
+
+def test_studio_kaze_dry_run_over_the_api_writes_nothing(kaze, django_capture_on_commit_callbacks):
+    response = _post(kaze, capture=django_capture_on_commit_callbacks, dry_run="true")
+    assert response.status_code == 202
+    assert Submission.objects.get().dry_run and not Work.objects.exists()
+    assert kaze.get(response.json()["url"]).json()["works_created"] == 1
+
+
+def test_studio_kaze_broken_file_is_accepted_then_reported_failed(kaze, django_capture_on_commit_callbacks):
+    response = _post(kaze, data=b"PK\x03\x04" + b"\x00" * 40, capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 202
+    state = kaze.get(response.json()["url"]).json()
+    assert state["status"] == "failed" and "spreadsheet" in state["error"]
+
+
+def test_hoshi_pub_cannot_see_studio_kaze_submission_or_its_errors(kaze, hoshi,
+                                                                   django_capture_on_commit_callbacks):
+    url = _post(kaze, capture=django_capture_on_commit_callbacks).json()["url"]
+    assert_problem(hoshi.get(url), 404)
+    assert_problem(hoshi.get(url + "/errors.csv"), 404)
+    assert_problem(hoshi.get("/api/v1/claims/00000000-0000-4000-8000-000000000000"), 404)
+
+
+def test_anonymous_and_api_keys_cannot_submit(anonymous, ai_developer, django_capture_on_commit_callbacks):
+    assert anonymous.post("/api/v1/claims", {}, format="multipart").status_code == 401
+    assert ai_developer.post("/api/v1/claims", {}, format="multipart").status_code in (401, 403)
+    assert not Submission.objects.exists()
+
+
+def test_studio_kaze_post_without_a_file_is_a_problem(kaze, django_capture_on_commit_callbacks):
+    body = assert_problem(_post(kaze, data=None, capture=django_capture_on_commit_callbacks), 400)
+    assert body["errors"][0]["field"] == "file"
+
+
+def test_studio_kaze_file_over_the_size_limit_is_413(kaze, settings, django_capture_on_commit_callbacks):
+    settings.KYODAKU_CLAIMS_MAX_FILE_BYTES = 10
+    assert_problem(_post(kaze, capture=django_capture_on_commit_callbacks), 413)
+    assert not Submission.objects.exists()
+
+
+def test_studio_kaze_cannot_submit_as_hoshi_pub(kaze, hoshi_pub, django_capture_on_commit_callbacks):
+    assert_problem(_post(kaze, capture=django_capture_on_commit_callbacks, holder="hoshi-pub"), 404)
+    assert_problem(_post(kaze, capture=django_capture_on_commit_callbacks, holder="nobody"), 404)
+    assert not Submission.objects.exists()
+
+
+def test_studio_kaze_viewer_cannot_submit(viewer, django_capture_on_commit_callbacks):
+    assert_problem(_post(viewer, capture=django_capture_on_commit_callbacks), 403)
+
+
+def test_collective_submits_as_itself_for_its_member(jaa, tsubasa, django_capture_on_commit_callbacks):
+    data = b"holder,work_ref,title\ntsubasa-anime,TA-1,Wings\n"
+    response = _post(jaa, data=data, capture=django_capture_on_commit_callbacks)
+    assert jaa.get(response.json()["url"]).json()["works_created"] == 1
+    assert Work.objects.get().holder == tsubasa.holder
+
+
+def test_studio_kaze_submission_refused_when_the_queue_is_down(transactional_db, kaze, settings, monkeypatch):
+    """Redis down at submission time: 503 problem and no submission row or file left behind."""
+    from config.celery import app
+
+    app.conf.task_always_eager  # noqa: B018 - loads the configuration, so the overrides below stick
+    # The Django-namespaced keys are the ones Celery reads back.
+    monkeypatch.setattr(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
+    monkeypatch.setattr(app.conf, "CELERY_BROKER_URL", "redis://127.0.0.1:1/5")
+    # Connections made earlier in the session (to the eager default) must not be reused.
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    # A real commit, so the dispatch runs inside the request as in production.
+    upload = SimpleUploadedFile("claims.csv", GOOD, content_type="text/csv")
+    response = kaze.post("/api/v1/claims", {"file": upload}, format="multipart")
+    assert_problem(response, 503, "queue-unavailable")
+    assert not Submission.objects.exists()
+    assert not [p for p in (settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+def test_status_query_count_is_fixed(kaze, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    url = _post(kaze, capture=django_capture_on_commit_callbacks).json()["url"]
+    # token + user, membership, the submission with its holder
+    with django_assert_max_num_queries(4):
+        assert kaze.get(url).status_code == 200
