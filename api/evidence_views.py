@@ -13,6 +13,7 @@ from .fields import query_params
 
 EVENTS_PAGE_DEFAULT = 100
 EVENTS_PAGE_MAX = 1000
+SEQ_MAX = 2**63 - 1  # sequence numbers are PostgreSQL bigints
 
 
 class _Public(APIView):
@@ -67,7 +68,7 @@ class AuditHeadApi(_Public):
 
 class AuditEventsListApi(_Public):
     class InputSerializer(serializers.Serializer):
-        after = serializers.IntegerField(min_value=0, required=False, default=0,
+        after = serializers.IntegerField(min_value=0, max_value=SEQ_MAX, required=False, default=0,
                                          help_text="Return events with a sequence number above this.")
         limit = serializers.IntegerField(min_value=1, max_value=EVENTS_PAGE_MAX, required=False,
                                          default=EVENTS_PAGE_DEFAULT)

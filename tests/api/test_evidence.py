@@ -159,13 +159,17 @@ def test_audit_events_page_after_a_sequence_number(anonymous, reserved_manga):
         f"http://testserver/api/v1/audit/events?after={max(0, total - 100)}&limit=100"), "results": []}
 
 
+def test_the_largest_sequence_number_is_a_valid_cursor(anonymous):
+    assert anonymous.get("/api/v1/audit/events", {"after": str(2**63 - 1)}).json()["results"] == []
+
+
 def test_a_page_of_audit_events_costs_one_query(anonymous, reserved_manga, django_assert_num_queries):
     with django_assert_num_queries(1):  # the events after N, with their content to hash
         assert len(anonymous.get("/api/v1/audit/events", {"limit": 1000}).json()["results"]) > 5
 
 
-@pytest.mark.parametrize("query", [{"after": "x"}, {"after": "-1"}, {"limit": "0"}, {"limit": "5000"},
-                                   {"since": "1"}])
+@pytest.mark.parametrize("query", [{"after": "x"}, {"after": "-1"}, {"after": str(2**63)}, {"limit": "0"},
+                                   {"limit": "5000"}, {"since": "1"}])
 def test_bad_audit_event_queries_are_problems(anonymous, query):
     body = assert_problem(anonymous.get("/api/v1/audit/events", query), 400)
     assert body["errors"][0]["field"] == next(iter(query))
