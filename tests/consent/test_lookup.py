@@ -455,3 +455,14 @@ def test_work_decisions_answers_every_purpose_and_jurisdiction_pair(studio_kaze)
     assert answers[("search", "DE")] == one("ref:studio-kaze/SK-1", purpose="search", jurisdiction="DE")
     assert work_decisions(work=work, purposes=["tdm"], jurisdictions=["JP"],
                           as_of=T0 - DAY)[("tdm", "JP")]["registered"] is False
+
+
+def test_catalogue_numbers_with_quotes_backslashes_and_braces_are_matched_exactly(studio_kaze):
+    # The batch sends its values to PostgreSQL as one array literal: its quoting must not bend any value.
+    odd = ['A"B', "C\\D", "E,F", "{G}", "H I", "NULL", "J'K"]
+    made = {ref: register(studio_kaze, ref) for ref in odd}
+
+    results = lookup_many(ids=[f"ref:studio-kaze/{ref}" for ref in odd] + ["ref:studio-kaze/A"], purpose="tdm",
+                          jurisdiction="JP", as_of=T0 + DAY)
+
+    assert [work_id_of(r) for r in results] == [str(made[ref].pk) for ref in odd] + [None]
