@@ -1,0 +1,75 @@
+"""Playwright for Python driving Debian's Chromium (never a downloaded browser) against pytest-django's live server.
+
+One browser for the whole module; each test gets fresh contexts (separate cookie jars) for its users.
+"""
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless told it is safe.
+# It is: the test's own database calls are ordinary synchronous calls made between browser steps.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("KYODAKU_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def compiled_translations(django_db_blocker):
+    """The Japanese catalogue as `make test` compiles it, so the language switch has something to show."""
+    from django.core.management import call_command
+
+    call_command("compilemessages", locale=["ja"], ignore_patterns=[".venv", "node_modules"], verbosity=0)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"needs Chromium at {CHROMIUM} (Debian's package; .ci/run installs it)"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    contexts = []
+
+    def open_page():
+        context = browser.new_context(base_url=live_server.url, accept_downloads=True, locale="en-GB")
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot():
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str) -> None:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return save
+
+
+def log_in(page, username: str, password: str = "correct-horse-battery") -> None:
+    page.goto("/login/?next=/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
