@@ -37,9 +37,11 @@ __all__ = ["rulebook", "lookup_many", "lookup_one", "work_decisions", "iso_z"]
 
 def _pg_array_literal(values) -> str:
     """PostgreSQL array input syntax, every element quoted: `{"a","b\\"c"}`."""
-    return "{" + ",".join(
-        '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values
-    ) + "}"
+    values = [v if type(v) is str else str(v) for v in values]
+    text = '","'.join(values)
+    if "\\" in text or '"' in text:  # rare: escape element by element
+        text = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return '{"' + text + '"}' if values else "{}"
 
 
 @Field.register_lookup
@@ -297,8 +299,9 @@ class _Decider:
 
 def _decider_for(*, purpose: str, jurisdiction: str, at: datetime, book: RuleBook, works: dict) -> _Decider:
     """Load the declarations and disputes of `works` ({work_id: work row}) and return their decider. Two queries."""
-    work_ids = list(works)
-    holder_ids = list({row[3] for row in works.values()})
+    # sets, not lists: the ORM walks every element of a list parameter looking for expressions
+    work_ids = set(works)
+    holder_ids = {row[3] for row in works.values()}
     rows = _declarations_in_force(work_ids=work_ids, holder_ids=holder_ids, purposes=purpose_chain(purpose),
                                   jurisdictions=book.jurisdiction_chain(jurisdiction), at=at)
     by_work, by_holder = _facts_by_work_and_holder(rows)
