@@ -330,8 +330,9 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
 
     # Parse every id and collect what the identifier query must fetch.
     parsed: list = []
-    schemes: set[str] = set()
-    values: set[str] = set()
+    wanted: dict[str, set[str]] = {}  # scheme -> the values to fetch
+    urls: set[str] = set()
+    domains: set[str] = set()
     hosts: set[str] = set()
     ref_codes: set[str] = set()
     ref_work_refs: set[str] = set()
@@ -346,17 +347,14 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
             host = url_host(value)
             chain = domain_chain(host)
             parsed.append((scheme, value, host, chain))
-            schemes.add(_URL)
-            values.add(value)
+            urls.add(value)
             hosts.add(host)
-            schemes.add(_DOMAIN)
-            values.update(chain)
+            domains.update(chain)
             continue
         if scheme == _DOMAIN:
             chain = domain_chain(value)
             parsed.append((scheme, value, value, chain))
-            schemes.add(_DOMAIN)
-            values.update(chain)
+            domains.update(chain)
             continue
         parsed.append((scheme, value, None, None))
         if scheme == _REF:
@@ -364,17 +362,22 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
             ref_codes.add(code)
             ref_work_refs.add(work_ref)
         else:
-            schemes.add(scheme)
-            values.add(value)
+            wanted.setdefault(scheme, set()).add(value)
+    if urls:
+        wanted.setdefault(_URL, set()).update(urls)
+    if domains:
+        wanted.setdefault(_DOMAIN, set()).update(domains)
 
     works: dict = {}  # work_id -> (title, kind, work_ref, holder_id, code, name, licensing_url)
     found: dict = {}  # (scheme, value) -> work_id
     prefixes: dict = {}  # host -> [(url-prefix value, work_id)], longest first
     parts = []
-    if values:
-        # identifiers valid at T: every exact (scheme, value) of the batch (the query takes the cross product of
-        # schemes and values; only the pairs asked for are looked up below) and every url-prefix of its hosts
-        match = Q(scheme__any_of=schemes, value__any_of=values)
+    if wanted:
+        # identifiers valid at T: every (scheme, value) of the batch, one index scan per scheme, and every
+        # url-prefix of its hosts
+        match = Q()
+        for scheme, values in wanted.items():
+            match |= Q(scheme=scheme, value__any_of=values)
         if hosts:
             match |= Q(scheme=_URL_PREFIX, host__any_of=hosts)
         parts.append(
