@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose
@@ -99,6 +100,16 @@ def _one(field: str, item) -> dict:
 
 
 def problem_exception_handler(exc, context):
+    response = _problem_response(exc)
+    request = context.get("request")
+    if response is not None and request is not None:
+        # Errors are JSON whatever the view negotiated (a CSV download's 404 must not be rendered as CSV).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def _problem_response(exc):
     headers = {}
     if isinstance(exc, DomainError):
         body = problem(exc.status, exc.detail, code=exc.code, title=exc.title, errors=exc.errors)
