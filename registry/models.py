@@ -132,7 +132,11 @@ class Work(models.Model):
             models.CheckConstraint(condition=Q(kind__in=WorkKind.values), name="work_kind_valid"),
             models.CheckConstraint(condition=~Q(work_ref=""), name="work_ref_not_empty"),
         ]
-        indexes = [models.Index(fields=["holder", "created_at"], name="work_holder_created_idx")]
+        indexes = [
+            models.Index(fields=["holder", "created_at"], name="work_holder_created_idx"),
+            # ref: lookups fetch a batch's catalogue numbers across holders, then keep the (code, work_ref) pairs
+            models.Index(fields=["work_ref"], name="work_ref_idx"),
+        ]
 
     def __str__(self):
         return f"{self.title} [{self.work_ref}]"
