@@ -112,7 +112,16 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
     if work_rows:
         holder_ids = {r.holder_id for r in work_rows}
         refs = {r.work_ref for r in work_rows}
-        for values in Work.objects.filter(holder_id__in=holder_ids, work_ref__in=refs).values(*WORK_FIELDS):
+        if connection.vendor == "postgresql":
+            # Two array parameters instead of thousands of IN placeholders: far cheaper to send and to plan.
+            keys = list({(r.holder_id, r.work_ref) for r in work_rows})
+            found = Work.objects.extra(
+                where=['("registry_work"."holder_id", "registry_work"."work_ref") IN '
+                       "(SELECT * FROM unnest(%s::uuid[], %s::text[]))"],
+                params=[[k[0] for k in keys], [k[1] for k in keys]])
+        else:
+            found = Work.objects.filter(holder_id__in=holder_ids, work_ref__in=refs)
+        for values in found.values(*WORK_FIELDS):
             values["id"], values["holder_id"] = str(values["id"]), str(values["holder_id"])
             values["filed_by_agent_id"] = _s(values["filed_by_agent_id"])
             works[(values["holder_id"], values["work_ref"])] = Row(**values, existing=True)
@@ -121,9 +130,17 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
     current: dict[tuple[str, str], Row] = {}
     pairs = {(i.scheme, i.value) for r in work_rows for i in r.identifiers}
     if pairs:
-        found = Identifier.objects.filter(
-            valid_until__isnull=True, scheme__in={p[0] for p in pairs}, value__in={p[1] for p in pairs},
-        ).values("id", "work_id", "scheme", "value", "valid_from", "valid_until", "host", "work__holder_id")
+        if connection.vendor == "postgresql":
+            listed = list(pairs)
+            found = Identifier.objects.filter(valid_until__isnull=True).extra(
+                where=['("registry_identifier"."scheme", "registry_identifier"."value") IN '
+                       "(SELECT * FROM unnest(%s::text[], %s::text[]))"],
+                params=[[p[0] for p in listed], [p[1] for p in listed]])
+        else:
+            found = Identifier.objects.filter(valid_until__isnull=True, scheme__in={p[0] for p in pairs},
+                                              value__in={p[1] for p in pairs})
+        found = found.values("id", "work_id", "scheme", "value", "valid_from", "valid_until", "host",
+                             "work__holder_id")
         for values in found:
             key = (values["scheme"], values["value"])
             if key in pairs:
@@ -149,7 +166,12 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
     existing_work_ids = [w.id for w in works.values()]
     catalogue_holders = {r.holder_id for r in rows if r.scope == "catalogue" and r.slots}
     if existing_work_ids and any(r.slots for r in work_rows):
-        _load_slots(slots, Declaration.objects.filter(scope="work", work_id__in=existing_work_ids))
+        if connection.vendor == "postgresql":
+            in_works = Declaration.objects.filter(scope="work").extra(
+                where=['"consent_declaration"."work_id" = ANY(%s::uuid[])'], params=[existing_work_ids])
+        else:
+            in_works = Declaration.objects.filter(scope="work", work_id__in=existing_work_ids)
+        _load_slots(slots, in_works)
     if catalogue_holders:
         _load_slots(slots, Declaration.objects.filter(scope="catalogue", holder_id__in=catalogue_holders))
 

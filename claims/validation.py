@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -62,6 +63,16 @@ class FilingRights:
     """Holder codes the submission may name in its `holder` column -> (holder id, filing agent id or None)."""
 
     holders: dict
+
+
+@lru_cache(maxsize=1024)
+def _valid_url(url: str) -> bool:
+    """Files repeat one licensing URL on every row: validate each distinct one once."""
+    try:
+        _url_validator(url)
+    except ValidationError:
+        return False
+    return True
 
 
 def _split(value: str) -> list[str]:
@@ -198,9 +209,7 @@ def validate_row(line: int, cells: list[str], columns: list[str], rights: Filing
         if len(license_url) > LICENSE_URL_MAX:
             fail("license_url", "field-too-long", f"license_url has more than {LICENSE_URL_MAX:,} characters.")
         else:
-            try:
-                _url_validator(license_url)
-            except ValidationError:
+            if not _valid_url(license_url):
                 fail("license_url", "invalid-url", "license_url must be an absolute http(s) URL.")
 
     if errors:
