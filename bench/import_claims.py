@@ -1,0 +1,220 @@
+"""Benchmark: a 1,000,000-row claims CSV through a real Celery worker into PostgreSQL (issue 5).
+
+    .venv/bin/python bench/import_claims.py [--rows 1000000] [--db kyodaku_bench_claims] \
+        [--broker redis://127.0.0.1:6379/5] [--chunk 5000] [--ie-rows 20000]
+
+Drops and re-creates the database named by --db (a scratch one!), migrates it, generates the file (each row: 3
+identifiers, 2 purposes, 2 jurisdictions, so 1 work + 3 identifiers + 4 declarations + 8 audit events), starts a
+worker (`celery -A config worker --pool=solo`), submits the file and waits for the end. Then, in the same run:
+
+- the floor: the bare `COPY` of the very rows written (works, identifiers, declarations) into tables with the
+  same columns and no index or constraint;
+- django-import-export (what a Django user would pick instead) importing the works alone from a --ie-rows slice.
+
+Reports end-to-end time, table rows per second against the floor, the worker's peak RSS (VmHWM of its process)
+and the load average, as JSON on the last line.
+"""
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def isbn13(n: int) -> str:
+    body = f"978{n:09d}"
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+HEADER = "holder,work_ref,title,original_title,kind,identifiers,purpose,jurisdiction,consent,license_url\n"
+
+
+def generate(path: Path, rows: int, holder: str) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(HEADER)
+        for i in range(rows):
+            digest = hashlib.sha256(str(i).encode()).hexdigest()
+            out.write(f"{holder},BK-{i:07d},Bench title {i},ベンチ作品 {i},book,"
+                      f"isbn:{isbn13(i)};url:https://bench.example/works/{i};sha256:{digest},"
+                      f"train-ai;search,JP;EU,reserve,https://bench.example/licensing\n")
+
+
+def sh(*args, env=None, check=True):
+    return subprocess.run(args, check=check, env=env, capture_output=True, text=True)
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db", default="kyodaku_bench_claims")
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
+    parser.add_argument("--chunk", type=int, default=5000)
+    parser.add_argument("--ie-rows", type=int, default=20_000)
+    parser.add_argument("--keep-db", action="store_true", help="Do not re-create the database first.")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-claims-"))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false",
+           "DATABASE_URL": f"{args.pg}/{args.db}", "CELERY_BROKER_URL": args.broker, "MEDIA_ROOT": str(workdir),
+           "KYODAKU_CLAIMS_CHUNK_ROWS": str(args.chunk), "LOG_LEVEL": "WARNING"}
+    os.environ.update(env)
+    host = args.pg.split("@")[-1].split(":")[0]
+    if not args.keep_db:
+        sh("dropdb", "-h", host, "-U", "postgres", "--if-exists", args.db)
+        sh("createdb", "-h", host, "-U", "postgres", args.db)
+    sh(sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", env=env)
+
+    import django
+
+    django.setup()
+    import redis
+    from django.core.files import File
+    from django.db import connection
+
+    from claims.models import Submission
+    from claims.services import claims_submission_create
+    from registry.models import Holder
+    from registry.services import holder_create, holder_user_create
+
+    redis.Redis.from_url(args.broker).flushdb()
+    code = "bench-studio"
+    holder = Holder.objects.filter(code=code).first() or holder_create(code=code, name="Bench Studio",
+                                                                        kind="studio")
+    user = holder_user_create(holder=holder, username="bench-editor", role="editor")
+
+    csv_path = workdir / "claims-1m.csv"
+    started = time.monotonic()
+    generate(csv_path, args.rows, code)
+    generated = time.monotonic() - started
+    size = csv_path.stat().st_size
+
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).with_name("celery")), "-A", "config", "worker", "--pool=solo", "--concurrency=1",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-claims-{os.getpid()}@%h",
+         "--loglevel=WARNING"],
+        cwd=ROOT, env=env, stdout=(workdir / "worker.log").open("w"), stderr=subprocess.STDOUT)
+    time.sleep(4)  # let the worker connect before the clock starts
+    load_before = os.getloadavg()
+    try:
+        started = time.monotonic()
+        with csv_path.open("rb") as handle:
+            submission = claims_submission_create(user=user, file=File(handle, name=csv_path.name))
+        while True:
+            submission.refresh_from_db()
+            if submission.status in ("done", "done-with-errors", "failed"):
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+        rss = peak_rss_mb(worker.pid)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    load_after = os.getloadavg()
+    if submission.status == "failed":
+        raise SystemExit(f"import failed: {submission.error}")
+
+    tables = {"works": "registry_work", "identifiers": "registry_identifier", "declarations": "consent_declaration",
+              "audit_events": "audit_auditevent"}
+    with connection.cursor() as cursor:
+        counts = {}
+        for name, table in tables.items():
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+            counts[name] = cursor.fetchone()[0]
+    table_rows = counts["works"] + counts["identifiers"] + counts["declarations"]
+
+    floor = copy_floor(connection, workdir, [tables["works"], tables["identifiers"], tables["declarations"]])
+    ie = import_export_works(csv_path, args.ie_rows)
+
+    ours_rate = table_rows / elapsed
+    floor_rate = table_rows / floor
+    result = {
+        "rows": args.rows, "file_bytes": size, "generate_s": round(generated, 1), "chunk_rows": args.chunk,
+        "end_to_end_s": round(elapsed, 1), "status": submission.status,
+        "counts": counts, "table_rows": table_rows,
+        "table_rows_per_s": round(ours_rate), "csv_rows_per_s": round(args.rows / elapsed),
+        "floor_copy_s": round(floor, 1), "floor_table_rows_per_s": round(floor_rate),
+        "ratio_to_floor": round(ours_rate / floor_rate, 3),
+        "worker_peak_rss_mb": round(rss, 1),
+        "import_export": ie,
+        "speedup_vs_import_export_works_per_s": round((args.rows / elapsed) / ie["works_per_s"], 1),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(result))
+
+
+def copy_floor(connection, workdir: Path, tables: list[str]) -> float:
+    """Seconds to COPY the rows of `tables` into bare copies (same columns, no index, no constraint)."""
+    total = 0.0
+    with connection.cursor() as cursor:
+        for table in tables:
+            dump = workdir / f"{table}.copy"
+            with dump.open("wb") as out, cursor.copy(f"COPY {table} TO STDOUT") as copy:
+                for block in copy:
+                    out.write(block)
+            cursor.execute(f"DROP TABLE IF EXISTS bare_{table}")
+            cursor.execute(f"CREATE TABLE bare_{table} (LIKE {table} INCLUDING DEFAULTS)")
+            connection.commit() if not connection.get_autocommit() else None
+            started = time.monotonic()
+            with dump.open("rb") as source, cursor.copy(f"COPY bare_{table} FROM STDIN") as copy:
+                while block := source.read(1 << 20):
+                    copy.write(block)
+            total += time.monotonic() - started
+            cursor.execute(f"DROP TABLE bare_{table}")
+            dump.unlink()
+    return total
+
+
+def import_export_works(csv_path: Path, rows: int) -> dict:
+    """django-import-export importing works (holder by code, work_ref, title, original title, kind) from a slice."""
+    import tablib
+    from import_export import fields, resources, widgets
+
+    from registry.models import Holder, Work
+    from registry.services import holder_create
+
+    code = "bench-ie"
+    holder = Holder.objects.filter(code=code).first() or holder_create(code=code, name="Bench IE", kind="studio")
+
+    class WorkResource(resources.ModelResource):
+        holder = fields.Field(attribute="holder", column_name="holder",
+                              widget=widgets.ForeignKeyWidget(Holder, field="code"))
+
+        class Meta:
+            model = Work
+            fields = ("holder", "work_ref", "title", "original_title", "kind")
+            import_id_fields = ("holder", "work_ref")
+
+    dataset = tablib.Dataset(headers=["holder", "work_ref", "title", "original_title", "kind"])
+    with csv_path.open(encoding="utf-8") as source:
+        next(source)
+        for _, line in zip(range(rows), source, strict=False):
+            cells = line.rstrip("\n").split(",")
+            dataset.append([holder.code, cells[1], cells[2], cells[3], cells[4]])
+    started = time.monotonic()
+    result = WorkResource().import_data(dataset, dry_run=False, use_transactions=True)
+    elapsed = time.monotonic() - started
+    assert not result.has_errors(), "import-export reported errors"
+    return {"rows": rows, "seconds": round(elapsed, 1), "works_per_s": round(rows / elapsed)}
+
+
+if __name__ == "__main__":
+    main()
