@@ -197,3 +197,17 @@ def test_batch_costs_a_fixed_number_of_queries(ai_developer, hoshi_pub, django_a
     assert len(results) == count + 2
     assert all(r["basis"] == "granted" for r in results[:count])
 
+
+
+def test_receipt_true_adds_a_signed_receipt_on_get_and_post(ai_developer, reserved_manga, tmp_path, settings):
+    settings.KYODAKU_SIGNING_KEY_DIR = tmp_path
+    single = ai_developer.get(URL, {"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP", "receipt": "true"})
+    assert single.status_code == 200, single.content
+    assert single.json()["receipt"].count(".") == 2  # compact JWS
+    assert "receipt" not in ai_developer.get(URL, {"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP"}).json()
+    body = {"ids": [ISBN, "isbn:123"], "purpose": "train-ai", "jurisdiction": "JP"}
+    in_body = ai_developer.post(URL, {**body, "receipt": True}, format="json").json()["results"]
+    in_query = ai_developer.post(f"{URL}?receipt=true", body, format="json").json()["results"]
+    for results in (in_body, in_query):
+        assert results[0]["receipt"].count(".") == 2 and "receipt" not in results[1]
+    assert "receipt" not in ai_developer.post(URL, body, format="json").json()["results"][0]
