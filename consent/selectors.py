@@ -38,10 +38,10 @@ __all__ = ["rulebook", "lookup_many", "lookup_one", "work_decisions", "iso_z"]
 def _pg_array_literal(values) -> str:
     """PostgreSQL array input syntax, every element quoted: `{"a","b\\"c"}`."""
     values = [v if type(v) is str else str(v) for v in values]
-    text = '","'.join(values)
-    if "\\" in text or '"' in text:  # rare: escape element by element
-        text = '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
-    return '{"' + text + '"}' if values else "{}"
+    everything = "".join(values)
+    if "\\" in everything or '"' in everything:  # rare: escape element by element
+        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+    return '{"' + '","'.join(values) + '"}' if values else "{}"
 
 
 @Field.register_lookup
