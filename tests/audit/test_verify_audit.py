@@ -195,3 +195,31 @@ def test_a_bogus_object_id_in_the_log_is_reported_not_crashed_on(db):
 
     problems = [str(p) for p in audit_verify()]
     assert len(problems) == 2 and all("row is missing" in p for p in problems)
+
+
+def test_verify_audit_is_clean_after_bulk_claims_that_register_supersede_and_dispute(
+        studio_kaze, hoshi_pub, settings, tmp_path, django_capture_on_commit_callbacks):
+    """The set-based claims path writes rows and events the same way the services do."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from claims.services import claims_submission_create
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    work_register(holder=studio_kaze.holder, work_ref="SK-1", title="Kaze", identifiers=["isbn:978-4-9901661-3-7"])
+
+    def submit(persona, text):
+        upload = SimpleUploadedFile("claims.csv", text.encode(), content_type="text/csv")
+        with django_capture_on_commit_callbacks(execute=True):
+            submission = claims_submission_create(user=persona.user, file=upload)
+        submission.refresh_from_db()
+        return submission
+
+    header = "holder,work_ref,title,identifiers,purpose,jurisdiction,consent\n"
+    first = submit(hoshi_pub, header
+                   + "hoshi-pub,HP-1,Hoshi,isbn:978-4-9901661-3-7;doi:10.5555/hp-1,train-ai;search,JP;*,reserve\n"
+                   + "hoshi-pub,HP-2,Tsuki,url:https://hoshi-pub.example/tsuki,tdm,*,grant\n")
+    second = submit(hoshi_pub, header + "hoshi-pub,HP-1,Hoshi (2nd ed.),,train-ai,JP,grant\n")
+
+    assert (first.status, second.status) == ("done", "done")
+    assert Dispute.objects.count() == 1
+    assert audit_verify() == []
