@@ -4,6 +4,7 @@ consent-state filter).
 """
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -23,7 +24,7 @@ from registry.admin_base import (
 )
 from registry.errors import DomainError
 from registry.models import Dispute, Work
-from registry.selectors import holder_for_filing, is_operator
+from registry.selectors import holder_for_filing, is_operator, work_open_disputes
 
 from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
 from .selectors import work_decisions
@@ -418,21 +419,32 @@ class DeclarationHistoryInline(admin.TabularInline):
         return False
 
 
+class WorkChangeList(ChangeList):
+    """Adds each listed work's consent state with two queries for the page (not per row, and not as EXISTS
+    columns, which PostgreSQL would answer by hashing every declaration in the registry for a page of 50)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        ids = [work.pk for work in self.result_list]
+        now = timezone.now()
+        states = set(Declaration.objects.filter(in_force_q(now), work_id__in=ids)
+                     .values_list("work_id", "consent").distinct())
+        disputed = work_open_disputes(work_ids=ids, at=now) if ids else set()
+        for work in self.result_list:
+            work._reserved = (work.pk, Consent.RESERVE) in states
+            work._granted = (work.pk, Consent.GRANT) in states
+            work._disputed = work.pk in disputed
+
+
 class WorkWithConsentAdmin(WorkAdmin):
     list_display = (*WorkAdmin.list_display, "consent_state")
     list_filter = (*WorkAdmin.list_filter, ConsentStateFilter)
     inlines = [*WorkAdmin.inlines, DeclarationHistoryInline]
     change_form_template = "admin/registry/work/change_form.html"
 
-    def get_queryset(self, request):
-        now = timezone.now()
-        in_force = Declaration.objects.filter(in_force_q(now), work=OuterRef("pk"))
-        # Three EXISTS in the same query, evaluated only for the rows of the page.
-        return super().get_queryset(request).annotate(
-            _reserved=Exists(in_force.filter(consent=Consent.RESERVE)),
-            _granted=Exists(in_force.filter(consent=Consent.GRANT)),
-            _disputed=Exists(Dispute.objects.filter(work=OuterRef("pk"), resolved_at__isnull=True)),
-        )
+    def get_changelist(self, request, **kwargs):
+        return WorkChangeList
 
     @admin.display(description=_("consent"))
     def consent_state(self, obj):

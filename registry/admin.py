@@ -8,13 +8,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, password_validation
 from django.db.models import Count, Prefetch, Q
+from django.utils.formats import localize
 from django.utils.html import format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.selectors import audit_events_for_object
 
 from .admin_base import (
+    EstimatedCountPaginator,
     ReadOnlyForHoldersAdmin,
     ScopedAdmin,
     holders_for_filing,
@@ -275,14 +278,18 @@ class IdentifierInlineForm(forms.ModelForm):
 class IdentifierInline(admin.TabularInline):
     model = Identifier
     form = IdentifierInlineForm
-    fields = ("text", "valid_from", "end")
-    readonly_fields = ("valid_from",)
+    fields = ("text", "registered_at", "end")
+    readonly_fields = ("registered_at",)
     extra = 1
     verbose_name = _("identifier")
     verbose_name_plural = _("identifiers (current)")
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(valid_until__isnull=True).order_by("scheme", "value")
+
+    @admin.display(description=_("registered at"))
+    def registered_at(self, obj):
+        return "" if obj is None or obj._state.adding else localize(localtime(obj.valid_from))
 
     # The work page has already checked that the work is in the user's scope.
     def has_view_permission(self, request, obj=None):
@@ -316,6 +323,7 @@ class WorkAdmin(ScopedAdmin):
                          "isbn:978-4-9901661-3-7.")
     # (holder, work_ref) is unique, so this is a total order an index serves.
     ordering = ("holder_id", "work_ref")
+    paginator = EstimatedCountPaginator
     inlines = [IdentifierInline]
     readonly_fields = ("created_at", "updated_at", "filed_by_agent")
 

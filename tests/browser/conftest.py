@@ -8,20 +8,14 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.admin.conftest import compiled_translations  # noqa: F401  (a fixture shared with the admin's tests)
+
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless told it is safe.
 # It is: the test's own database calls are ordinary synchronous calls made between browser steps.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("KYODAKU_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="session")
-def compiled_translations(django_db_blocker):
-    """The Japanese catalogue as `make test` compiles it, so the language switch has something to show."""
-    from django.core.management import call_command
-
-    call_command("compilemessages", locale=["ja"], ignore_patterns=[".venv", "node_modules"], verbosity=0)
 
 
 @pytest.fixture(scope="module")
