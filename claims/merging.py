@@ -113,15 +113,17 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
         holder_ids = {r.holder_id for r in work_rows}
         refs = {r.work_ref for r in work_rows}
         if connection.vendor == "postgresql":
-            # Two array parameters instead of thousands of IN placeholders: far cheaper to send and to plan.
+            # A join with two array parameters: cheap to send and to plan (a row-valued IN over thousands of
+            # placeholders, or over unnest(), is planned as a per-row subplan and gets quadratic).
             keys = list({(r.holder_id, r.work_ref) for r in work_rows})
-            found = Work.objects.extra(
-                where=['("registry_work"."holder_id", "registry_work"."work_ref") IN '
-                       "(SELECT * FROM unnest(%s::uuid[], %s::text[]))"],
-                params=[[k[0] for k in keys], [k[1] for k in keys]])
+            found = _pg_rows(
+                f"SELECT w.{', w.'.join(_cols(Work, WORK_FIELDS))} FROM {Work._meta.db_table} w "
+                f"JOIN unnest(%s::uuid[], %s::text[]) AS k(holder_id, work_ref) "
+                f"ON w.holder_id = k.holder_id AND w.work_ref = k.work_ref",
+                [[k[0] for k in keys], [k[1] for k in keys]], WORK_FIELDS)
         else:
-            found = Work.objects.filter(holder_id__in=holder_ids, work_ref__in=refs)
-        for values in found.values(*WORK_FIELDS):
+            found = Work.objects.filter(holder_id__in=holder_ids, work_ref__in=refs).values(*WORK_FIELDS)
+        for values in found:
             values["id"], values["holder_id"] = str(values["id"]), str(values["holder_id"])
             values["filed_by_agent_id"] = _s(values["filed_by_agent_id"])
             works[(values["holder_id"], values["work_ref"])] = Row(**values, existing=True)
@@ -130,17 +132,18 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
     current: dict[tuple[str, str], Row] = {}
     pairs = {(i.scheme, i.value) for r in work_rows for i in r.identifiers}
     if pairs:
+        fields = ("id", "work_id", "scheme", "value", "valid_from", "valid_until", "host", "work__holder_id")
         if connection.vendor == "postgresql":
             listed = list(pairs)
-            found = Identifier.objects.filter(valid_until__isnull=True).extra(
-                where=['("registry_identifier"."scheme", "registry_identifier"."value") IN '
-                       "(SELECT * FROM unnest(%s::text[], %s::text[]))"],
-                params=[[p[0] for p in listed], [p[1] for p in listed]])
+            found = _pg_rows(
+                f"SELECT i.id, i.work_id, i.scheme, i.value, i.valid_from, i.valid_until, i.host, w.holder_id "
+                f"FROM {Identifier._meta.db_table} i JOIN unnest(%s::text[], %s::text[]) AS k(scheme, value) "
+                f"ON i.scheme = k.scheme AND i.value = k.value JOIN {Work._meta.db_table} w ON w.id = i.work_id "
+                f"WHERE i.valid_until IS NULL",
+                [[p[0] for p in listed], [p[1] for p in listed]], fields)
         else:
             found = Identifier.objects.filter(valid_until__isnull=True, scheme__in={p[0] for p in pairs},
-                                              value__in={p[1] for p in pairs})
-        found = found.values("id", "work_id", "scheme", "value", "valid_from", "valid_until", "host",
-                             "work__holder_id")
+                                              value__in={p[1] for p in pairs}).values(*fields)
         for values in found:
             key = (values["scheme"], values["value"])
             if key in pairs:
@@ -177,6 +180,12 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
 
     events = plan.events
     for row in rows:
+        if row.slots and row.effective_from is None and row.effective_until is not None and row.effective_until <= at:
+            # Without a start the declaration starts now, so its end must be later than now.
+            plan.rejected.append(RowError(row.line, "effective_until", "invalid-date",
+                                          "effective_until is in the past: the declaration would never apply.",
+                                          row.effective_until.isoformat()))
+            continue
         work_id = None
         if row.scope == "work":
             key = (row.holder_id, row.work_ref)
@@ -238,6 +247,16 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
             slots[slot] = declaration
         plan.rows_ok += 1
     return plan
+
+
+def _cols(model, names) -> list[str]:
+    return [_column(model, name) for name in names]
+
+
+def _pg_rows(sql: str, params: list, names) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _load_slots(slots: dict, queryset) -> None:
