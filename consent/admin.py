@@ -328,6 +328,12 @@ class RuleAdmin(ReferenceDataAdmin):
         form_class = super().get_form(request, obj, change, **kwargs)
 
         class ServiceCheckedForm(form_class):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if change:  # the rule's pair is fixed; a new version changes only its regime and basis
+                    self.fields.pop("jurisdiction_code", None)
+                    self.fields.pop("purpose", None)
+
             def clean(self):
                 data = super().clean()
                 if data.get("regime") and data["regime"] not in Regime.values:

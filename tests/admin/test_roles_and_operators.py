@@ -124,3 +124,56 @@ def test_create_holder_user_command_refuses_an_unknown_holder(db):
     with pytest.raises(CommandError):
         call_command("create_holder_user", "--holder", "nobody", "--username", "x", "--password", "pw")
     assert not Holder.objects.exists()
+
+
+def test_operator_ends_a_mandate_with_the_action_and_the_collective_loses_the_principal(
+        login, operator, collective, tsubasa, make_work):
+    work = make_work(tsubasa.holder, "TS-1")
+    mandate = Mandate.objects.get(agent=collective.holder)
+    login(operator).post(reverse("admin:registry_mandate_changelist"), {
+        "action": "end_mandates", "_selected_action": [mandate.pk]})
+    mandate.refresh_from_db()
+    assert mandate.valid_until is not None
+    assert login(collective.user).get(reverse("admin:registry_work_change", args=[work.pk])).status_code == 404
+
+
+def test_operator_registers_and_verifies_a_holder_through_the_service(login, operator):
+    from audit.models import AuditEvent
+
+    client = login(operator)
+    response = client.post(reverse("admin:registry_holder_add"), {
+        "code": "umi-records", "name": "Umi Records", "kind": "label", "country": "JP", "licensing_url": ""})
+    assert response.status_code == 302
+    holder = Holder.objects.get(code="umi-records")
+    url = reverse("admin:registry_holder_change", args=[holder.pk])
+    client.post(url, {"name": "Umi Records", "kind": "label", "country": "JP", "licensing_url": "",
+                      "verified": "on"})
+    holder.refresh_from_db()
+    assert holder.verified
+    assert [e.action for e in AuditEvent.objects.filter(object_id=str(holder.pk))] == ["holder.create",
+                                                                                       "holder.update"]
+
+
+def test_operator_versions_a_rule_and_holders_only_read_rules(login, operator, studio_kaze):
+    from consent.models import Rule
+
+    current = Rule.objects.get(jurisdiction_id="US", purpose="*", valid_until__isnull=True)
+    response = login(operator).post(reverse("admin:consent_rule_change", args=[current.pk]), {
+        "regime": "prior-permission", "basis": "A test basis."})
+    assert response.status_code == 302
+    current.refresh_from_db()
+    assert current.valid_until is not None
+    assert Rule.objects.get(jurisdiction_id="US", purpose="*", valid_until__isnull=True).regime == "prior-permission"
+    added = login(operator).post(reverse("admin:consent_rule_add"), {
+        "jurisdiction_code": "fr", "purpose": "train-genai", "regime": "prior-permission", "basis": "A test."})
+    assert added.status_code == 302
+    assert Rule.objects.get(jurisdiction_id="FR", purpose="train-genai", valid_until__isnull=True)
+    client = login(studio_kaze.user)
+    assert client.get(reverse("admin:consent_rule_changelist")).status_code == 200
+    assert client.get(reverse("admin:consent_rule_add")).status_code == 403
+
+
+def test_holder_users_cannot_reach_api_keys_or_django_users(login, studio_kaze):
+    client = login(studio_kaze.user)
+    assert client.get(reverse("admin:keys_apikey_changelist")).status_code == 403
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
