@@ -118,18 +118,26 @@ def signing_key_ensure(*, actor=None) -> SigningKey:
 
 
 def _publish(*, key: OKPKey, actor, only_if_none: bool = False) -> SigningKey:
+    """Make `key` the active key (retiring the current one). Concurrent publishers of the same key are serialised
+    by the lock on the active row and the key id's uniqueness; the loser returns the winner's row."""
+    kid = keystore.kid_of(key)
     at = timezone.now()
-    with transaction.atomic():
-        events: list[PendingEvent] = []
-        if only_if_none:
-            if SigningKey.objects.filter(status=KeyStatus.ACTIVE).exists():
+    try:
+        with transaction.atomic():
+            current = SigningKey.objects.select_for_update().filter(status=KeyStatus.ACTIVE).first()
+            if current is not None and current.kid == kid:
+                return current
+            if current is not None and only_if_none:
                 raise IntegrityError("a signing key is already active")
-        else:
-            current = SigningKey.objects.filter(status=KeyStatus.ACTIVE).first()
-            if current is not None and current.kid != keystore.kid_of(key):
+            events: list[PendingEvent] = []
+            if current is not None:
                 _retire_active(at=at, events=events)
-        row = _activate(key=key, at=at, events=events)
-        audit_record_many(actor=actor, events=events, at=at)
+            row = _activate(key=key, at=at, events=events)
+            audit_record_many(actor=actor, events=events, at=at)
+    except IntegrityError:
+        if only_if_none:
+            raise
+        return SigningKey.objects.get(status=KeyStatus.ACTIVE)
     logger.info("receipt-signing key %s published", row.kid)
     return row
 
