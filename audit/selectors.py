@@ -3,6 +3,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
 
+from django.db import connection
+
 from .chain import GENESIS_HASH, canonical_time, content_hash, event_hash
 from .models import AuditEvent, AuditHead
 from .snapshots import tracked
@@ -148,6 +150,21 @@ def _missing_rows(item, *, chunk: int) -> Iterator[AuditProblem]:
                                    "row is missing, but its latest audit event says it exists")
 
 
+def _trigger_problems() -> list[AuditProblem]:
+    """On PostgreSQL the log's append-only trigger must be there and enabled: without it nothing stops a rewrite."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'audit_auditevent'::regclass "
+                       "AND tgname = 'audit_event_append_only'")
+        row = cursor.fetchone()
+    if row is None:
+        return [AuditProblem("audit_auditevent", "the append-only trigger is missing")]
+    if row[0] == "D":
+        return [AuditProblem("audit_auditevent", "the append-only trigger is disabled")]
+    return []
+
+
 def audit_verify(*, chunk: int = 5000, max_problems: int = 100) -> list[AuditProblem]:
     """Recompute the chain, then check every row of every tracked model against its latest event.
 
@@ -156,7 +173,7 @@ def audit_verify(*, chunk: int = 5000, max_problems: int = 100) -> list[AuditPro
     problem, _ = _chain_problem(chunk=chunk)
     if problem is not None:
         return [problem]
-    problems: list[AuditProblem] = []
+    problems: list[AuditProblem] = _trigger_problems()
     for item in tracked():
         for problem in chain(_row_problems(item, chunk=chunk), _missing_rows(item, chunk=chunk)):
             problems.append(problem)

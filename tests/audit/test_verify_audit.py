@@ -223,3 +223,12 @@ def test_verify_audit_is_clean_after_bulk_claims_that_register_supersede_and_dis
     assert (first.status, second.status) == ("done", "done")
     assert Dispute.objects.count() == 1
     assert audit_verify() == []
+
+
+@pytest.mark.postgres
+def test_verify_audit_warns_when_the_append_only_trigger_is_left_disabled(busy_registry):
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+
+    assert [str(p) for p in audit_verify()] == ["audit_auditevent: the append-only trigger is disabled"]
