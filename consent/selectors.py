@@ -68,6 +68,8 @@ class AnyOf(Lookup):
             return f"{lhs} = ANY(%s::{element}[])", [*lhs_params, _pg_array_literal(values)]
         if not values:
             return "1 = 0", list(lhs_params)
+        field = self.lhs.output_field
+        values = [field.get_db_prep_value(v, connection, prepared=False) for v in values]  # e.g. SQLite's uuid hex
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
 
 
