@@ -142,7 +142,8 @@ def identifiers_parse(values, *, field_name: str = "identifiers") -> list[Parsed
         try:
             item = text if isinstance(text, ParsedIdentifier) else parse_identifier(text)
         except InvalidIdentifier as exc:
-            errors.append(field_error(f"{field_name}[{index}]", "invalid-identifier", f"{text!r}: {exc.detail}"))
+            shown = text if not isinstance(text, str) or len(text) <= 80 else text[:77] + "..."
+            errors.append(field_error(f"{field_name}[{index}]", "invalid-identifier", f"{shown!r}: {exc.detail}"))
             continue
         if item.scheme == "ref":
             errors.append(field_error(f"{field_name}[{index}]", "invalid-identifier",
