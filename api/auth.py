@@ -4,6 +4,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from keys.models import APIKey
+from keys.selectors import api_key_by_prefix
 
 API_KEY_KEYWORD = "Api-Key"
 
@@ -22,10 +23,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid API key.") from None
         prefix, dot, _secret = key.partition(".")
-        api_key = None
-        if dot and 0 < len(prefix) <= 8:
-            api_key = APIKey.objects.filter(prefix=prefix).only(
-                "id", "prefix", "hashed_key", "revoked", "expiry_date", "rate", "name").first()
+        api_key = api_key_by_prefix(prefix) if dot else None
         # One message for unknown, wrong, revoked and expired keys: nothing to probe.
         if (
             api_key is None

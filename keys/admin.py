@@ -8,7 +8,7 @@ from rest_framework_api_key.models import APIKey as LibraryAPIKey
 from registry.errors import DomainError
 
 from .models import APIKey
-from .services import api_key_create, api_key_rate_validate, api_key_revoke
+from .services import api_key_create, api_key_rate_validate, api_key_revoke, api_key_update
 
 # The library registers its own (unused) model; keys live in ours, which adds the rate limit.
 if admin.site.is_registered(LibraryAPIKey):
@@ -56,7 +56,7 @@ class KeyAdmin(APIKeyModelAdmin):
             obj.revoked = True
         update = [f for f in ("name", "rate", "expiry_date") if f in form.changed_data]
         if update:
-            APIKey.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in update})
+            api_key_update(api_key=obj, **{f: getattr(obj, f) for f in update})
 
     @admin.action(description=_("Revoke the selected API keys"))
     def revoke_keys(self, request, queryset):

@@ -6,6 +6,7 @@ from registry.errors import Conflict, ValidationFailed, field_error
 
 from .models import APIKey
 from .rates import InvalidRate, Rate, canonical_rate, parse_rate
+from .selectors import api_key_forget
 
 
 def api_key_rate_validate(rate: str | None) -> str:
@@ -38,6 +39,25 @@ def api_key_revoke(*, api_key: APIKey) -> APIKey:
             raise Conflict("This API key is already revoked.")
         api_key.revoked = True
         api_key.save(update_fields=["revoked"])
+        api_key_forget(api_key.prefix)
+        # Again once committed, in case a request re-cached the old record in between.
+        transaction.on_commit(lambda: api_key_forget(api_key.prefix))
+    return api_key
+
+
+def api_key_update(*, api_key: APIKey, **changes) -> APIKey:
+    """Change a key's name, rate or expiry (not its secret, not `revoked`: see api_key_revoke)."""
+    unknown = set(changes) - {"name", "rate", "expiry_date"}
+    if unknown:
+        raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))} of an API key.")
+    if "rate" in changes:
+        changes["rate"] = api_key_rate_validate(changes["rate"])
+    with transaction.atomic():
+        APIKey.objects.filter(pk=api_key.pk).update(**changes)
+        api_key_forget(api_key.prefix)
+        transaction.on_commit(lambda: api_key_forget(api_key.prefix))
+    for name, value in changes.items():
+        setattr(api_key, name, value)
     return api_key
 
 

@@ -124,3 +124,22 @@ def test_rate_limit_is_shared_through_redis(db, settings):
     response = clients[0].get("/api/v1/lookup", params)
     assert response.status_code == 429 and int(response["Retry-After"]) >= 1
     caches["default"].clear()
+
+
+def test_changes_through_the_services_apply_at_once_despite_the_key_cache(db):
+    from django.core.cache import cache
+    from rest_framework.test import APIClient
+
+    from keys.services import api_key_update
+
+    cache.clear()
+    api_key, plain = api_key_create(name="Cached", rate="none")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain}")
+    params = {"id": "isbn:9784990166137", "purpose": "tdm", "jurisdiction": "JP"}
+    assert client.get("/api/v1/lookup", params).status_code == 200  # the key's record is now cached
+    api_key_update(api_key=api_key, rate="1/hour")
+    assert client.get("/api/v1/lookup", params).status_code == 200
+    assert client.get("/api/v1/lookup", params).status_code == 429
+    api_key_revoke(api_key=api_key)
+    assert client.get("/api/v1/lookup", params).status_code == 401
