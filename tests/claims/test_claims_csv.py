@@ -198,6 +198,13 @@ def test_studio_kaze_period_that_ends_before_it_starts_is_an_invalid_date(studio
     assert _one_error(studio_kaze, submit, row, header) == ("effective_until", "invalid-date")
 
 
+def test_studio_kaze_end_in_the_past_without_a_start_is_an_invalid_date(studio_kaze, submit):
+    header = "holder,work_ref,title,purpose,consent,effective_until"
+    row = "studio-kaze,KZ-1,T,train-ai,grant,2020-01-01"
+    assert _one_error(studio_kaze, submit, row, header) == ("effective_until", "invalid-date")
+    assert not Work.objects.exists()
+
+
 def test_studio_kaze_field_over_the_limit_is_field_too_long(studio_kaze, submit, settings):
     settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS = 10_000
     header = "holder,work_ref,title,conditions,purpose,consent"
