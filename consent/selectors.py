@@ -355,6 +355,7 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
     bad); a bad id becomes that entry's `error`. Results of the same work share their nested `work`, `holder` and
     `declaration` dicts: treat them as read-only.
     """
+    ids = ids if isinstance(ids, list | tuple) else list(ids)  # read twice: parsing, then answering
     with _gc_paused():
         return _lookup_many(ids=ids, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)
 

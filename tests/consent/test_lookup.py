@@ -330,6 +330,14 @@ def test_bad_ids_become_error_entries_and_keep_the_batch_order(studio_kaze):
     assert results[0] == results[5]  # a duplicated id is answered each time, in place
 
 
+def test_ids_may_come_from_any_iterable(studio_kaze):
+    register(studio_kaze, "SK-1", f"isbn:{ISBN}")
+    results = lookup_many(ids=(i for i in [f"isbn:{ISBN}", "bad"]), purpose="tdm", jurisdiction="JP",
+                          as_of=T0 + DAY)
+    assert [r["id"] for r in results] == [f"isbn:{ISBN}", "bad"]
+    assert results[0]["registered"] is True
+
+
 def test_an_empty_batch_answers_nothing(db):
     assert lookup_many(ids=[], purpose="tdm", jurisdiction="JP") == []
 
