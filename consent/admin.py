@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -77,6 +77,7 @@ class DeclarationStateFilter(admin.SimpleListFilter):
 
 
 class DeclarationForm(forms.ModelForm):
+    license_url = forms.URLField(label=_("licence URL"), max_length=2000, required=False, assume_scheme="https")
     purpose = forms.ChoiceField(label=_("purpose"), choices=PURPOSE_CHOICES)
     jurisdiction = forms.CharField(label=_("jurisdiction"), max_length=3, initial="*",
                                    help_text=_("An ISO 3166-1 alpha-2 country code (JP, FR, US…), EU, or * for "
@@ -159,15 +160,12 @@ class DeclarationAdmin(ScopedAdmin):
     def slot_history(self, obj):
         rows = Declaration.objects.filter(holder_id=obj.holder_id, scope=obj.scope, work_id=obj.work_id,
                                           purpose=obj.purpose, jurisdiction=obj.jurisdiction).order_by("recorded_at")
-        items = []
-        for row in rows:
-            state = self.state(row)
-            url = reverse("admin:consent_declaration_change", args=[row.pk])
-            mark = " ◀" if row.pk == obj.pk else ""
-            items.append(format_html('<li><a href="{}">{}</a>: {} ({}){}</li>', url,
-                                     timezone.localtime(row.recorded_at).strftime("%Y-%m-%d %H:%M:%S"),
-                                     row.get_consent_display(), state, mark))
-        return format_html("<ol class=\"slot-history\">{}</ol>", format_html("".join(items)))
+        items = format_html_join(
+            "", '<li><a href="{}">{}</a>: {} ({}){}</li>',
+            ((reverse("admin:consent_declaration_change", args=[row.pk]),
+              timezone.localtime(row.recorded_at).strftime("%Y-%m-%d %H:%M:%S"), row.get_consent_display(),
+              self.state(row), " ◀" if row.pk == obj.pk else "") for row in rows))
+        return format_html('<ol class="slot-history">{}</ol>', items)
 
     # ---- rights ----------------------------------------------------------------------------------------------
     def has_change_permission(self, request, obj=None):
