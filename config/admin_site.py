@@ -33,6 +33,7 @@ class KyodakuAdminSite(admin.AdminSite):
     index_title = _("Consent registry")
     enable_nav_sidebar = True
     login_form = MemberAuthenticationForm
+    site_url = None  # the admin is the site: no "View site" link back to itself
 
     def has_permission(self, request):
         user = request.user

@@ -6,6 +6,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from registry.errors import DomainError
+from registry.selectors import is_operator
 
 from .models import APIKey
 from .services import api_key_create, api_key_rate_validate, api_key_revoke, api_key_update
@@ -33,6 +34,23 @@ class KeyAdmin(APIKeyModelAdmin):
     list_display = ("prefix", "name", "rate", "created", "expiry_date", "_has_expired", "revoked")
     list_filter = ("revoked", "created")
     actions = ["revoke_keys"]
+
+    # Operators are staff users, with or without Django's per-user permission rows (Kyodaku grants none);
+    # holder users never see keys. A key is revoked, not deleted, so that the services forget its cached record.
+    def has_module_permission(self, request):
+        return is_operator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -177,3 +177,14 @@ def test_holder_users_cannot_reach_api_keys_or_django_users(login, studio_kaze):
     client = login(studio_kaze.user)
     assert client.get(reverse("admin:keys_apikey_changelist")).status_code == 403
     assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+
+
+def test_a_staff_operator_without_permission_rows_issues_an_api_key(login, db):
+    from keys.models import APIKey
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="registry-staff", is_staff=True)  # not a superuser, no permission rows
+    response = login(staff).post(reverse("admin:keys_apikey_add"), {"name": "crawler-co", "rate": "10/s"})
+    assert response.status_code == 302
+    assert APIKey.objects.get(name="crawler-co").rate == "10/s"
+    assert "will not be shown again" in str(list(response.wsgi_request._messages)[0])
