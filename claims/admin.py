@@ -55,9 +55,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     show_full_result_count = False
     form = UploadForm
     change_form_template = "admin/claims/submission/change_form.html"
-    # The counts are in the progress panel above these fields, which it keeps current while the worker runs.
-    readonly_fields = ("original_name", "holder", "agent", "submitted_by", "dry_run", "status", "encoding", "error",
-                       "created_at", "started_at", "finished_at")
+    # Status, counts and error are in the progress panel above these fields, which it keeps current while the
+    # worker runs; these do not change.
+    readonly_fields = ("original_name", "holder", "agent", "submitted_by", "dry_run", "encoding", "created_at")
 
     # ---- scope: the submitter's holder (or the collective that filed it), as claims.selectors decides ----
     def get_queryset(self, request):
