@@ -5,8 +5,8 @@
 
 1. Load (unless --skip-load) with the engine benchmark's loader (bench/decide.py `load`: 1,000 holders, --works works
    with an ISBN each, 50,000 web sites, --declarations declarations, 1,000 open disputes).
-2. Bare SQL floor, as in bench/decide.py: record the SQL that consent.selectors.lookup_many issues for batches of
-   10,000 ids, replay it with a bare psycopg cursor, report ids/s.
+2. Bare SQL floors, as in bench/decide.py: record the SQL that consent.selectors.lookup_many issues for batches of
+   10,000 ids (and lookup_one for 1,000 single ids), replay it with a bare psycopg cursor, report ids/s.
 3. Start gunicorn (production settings, DEBUG off, Redis cache for the rate limiter), issue an API key with a high
    rate limit (so the Redis counter is on the path), then measure
    (a) single `GET /api/v1/lookup` with --clients concurrent clients for --seconds: requests/s, p50/p99 latency;
@@ -64,6 +64,32 @@ def bare_sql_rate(ids: list[str], batch: int) -> tuple[float, float]:
     started = time.perf_counter()
     for chunk in batches:
         lookup_many(ids=chunk, purpose=PURPOSE, jurisdiction=JURISDICTION, as_of=decide.AS_OF)
+    engine = len(ids) / (time.perf_counter() - started)
+    with psycopg.connect(os.environ["DATABASE_URL"]) as raw:
+        started = time.perf_counter()
+        for statements in recorded:
+            for sql in statements:
+                raw.execute(sql).fetchall()
+        sql = len(ids) / (time.perf_counter() - started)
+    return engine, sql
+
+
+def bare_sql_single_rate(ids: list[str]) -> tuple[float, float]:
+    """(lookup_one lookups/s, bare SQL lookups/s) for one id at a time, one connection: the single-GET floor."""
+    import psycopg
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from consent.selectors import lookup_one
+
+    recorded = []
+    for one in ids:
+        with CaptureQueriesContext(connection) as queries:
+            lookup_one(id=one, purpose=PURPOSE, jurisdiction=JURISDICTION)
+        recorded.append([q["sql"] for q in queries.captured_queries])
+    started = time.perf_counter()
+    for one in ids:
+        lookup_one(id=one, purpose=PURPOSE, jurisdiction=JURISDICTION)
     engine = len(ids) / (time.perf_counter() - started)
     with psycopg.connect(os.environ["DATABASE_URL"]) as raw:
         started = time.perf_counter()
@@ -197,6 +223,9 @@ def main() -> None:
     log("bare SQL floor (same method as bench/decide.py)")
     engine_rate, sql_rate = bare_sql_rate(ids[: args.batch * 5], args.batch)
     log(f"lookup_many: {engine_rate:,.0f} ids/s; bare SQL: {sql_rate:,.0f} ids/s")
+    single_ids = [i for i in ids[:1000] if i != "isbn:978-0-00-000000-0"]
+    one_rate, one_sql_rate = bare_sql_single_rate(single_ids)
+    log(f"one id at a time: lookup_one {one_rate:,.0f}/s; bare SQL {one_sql_rate:,.0f}/s")
 
     _, key = api_key_create(name="bench lookup_http", rate="1000000/s")
     headers = {"Authorization": f"Api-Key {key}"}
@@ -240,9 +269,11 @@ def main() -> None:
 
     print()
     print(f"works: {args.works:,}; gunicorn 2 sync workers on {HOST}:{PORT}; {os.cpu_count()} cores")
-    print(f"bare SQL floor: {sql_rate:,.0f} ids/s; lookup_many in-process: {engine_rate:,.0f} ids/s")
+    print(f"batches: bare SQL floor {sql_rate:,.0f} ids/s; lookup_many in-process {engine_rate:,.0f} ids/s")
+    print(f"one id at a time: bare SQL floor {one_sql_rate:,.0f}/s; lookup_one in-process {one_rate:,.0f}/s")
     print(f"(a) single GET, {args.clients} clients: {single_rate:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-          f"(ratio to bare SQL ids/s: {single_rate / sql_rate:.3f}); statuses {statuses}")
+          f"(ratio to the one-id bare SQL floor {one_sql_rate:,.0f}/s: {single_rate / one_sql_rate:.2f}; "
+          f"to lookup_one in-process {one_rate:,.0f}/s: {single_rate / one_rate:.2f}); statuses {statuses}")
     print(f"(b) batch POST of {args.batch}, {args.batch_clients} clients: {batch_rate:,.0f} ids/s "
           f"(ratio to bare SQL: {batch_rate / sql_rate:.2f}; to lookup_many: {batch_rate / engine_rate:.2f}); "
           f"statuses {batch_statuses}")
