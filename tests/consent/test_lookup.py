@@ -474,3 +474,15 @@ def test_catalogue_numbers_with_quotes_backslashes_and_braces_are_matched_exactl
                           jurisdiction="JP", as_of=T0 + DAY)
 
     assert [work_id_of(r) for r in results] == [str(made[ref].pk) for ref in odd] + [None]
+
+
+def test_the_fast_row_reader_leaves_the_connection_types_alone(studio_kaze):
+    import uuid
+
+    from registry.models import Work
+
+    register(studio_kaze, "SK-1", f"isbn:{ISBN}")
+    assert one(f"isbn:{ISBN}")["registered"] is True  # reads uuids as text on its own cursor
+
+    assert isinstance(Work.objects.values_list("id", flat=True).get(), uuid.UUID)
+    assert Work.objects.values_list("created_at", flat=True).get() == T0
