@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,6 @@ def main():
     from django.core.files import File
     from django.db import connection
 
-    from claims.models import Submission
     from claims.services import claims_submission_create
     from registry.models import Holder
     from registry.services import holder_create, holder_user_create
@@ -159,6 +159,7 @@ def main():
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result))
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def copy_floor(connection, workdir: Path, tables: list[str]) -> float:
