@@ -47,6 +47,29 @@ def pytest_runtest_setup(item):
         _service_missing(item, "PostgreSQL for the worker process")
 
 
+@pytest.fixture(autouse=True)
+def _seed_data_survives_transactional_tests(request, django_db_blocker):
+    """A transactional test ends with a flush, which also empties the rules the migrations seeded; put them back.
+
+    Set up before (so torn down after) the test's database fixtures, so it runs once the flush is done.
+    """
+    yield
+    if not {"transactional_db", "live_server"} & set(request.fixturenames):
+        marker = request.node.get_closest_marker("django_db")
+        if not (marker and marker.kwargs.get("transaction")):
+            return
+    import importlib
+
+    from django.apps import apps
+
+    from consent.models import Rule
+
+    seed = importlib.import_module("consent.migrations.0002_seed_jurisdictions_and_rules").seed
+    with django_db_blocker.unblock():
+        if not Rule.objects.exists():
+            seed(apps, None)
+
+
 @dataclass
 class Persona:
     user: object
