@@ -76,6 +76,30 @@ class DeclarationStateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class PurposeFilter(admin.SimpleListFilter):
+    """The fixed purpose tree, not a DISTINCT over every declaration."""
+
+    title = _("purpose")
+    parameter_name = "purpose"
+
+    def lookups(self, request, model_admin):
+        return [(code, code) for code in PURPOSES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(purpose=self.value()) if self.value() else queryset
+
+
+class JurisdictionFilter(admin.SimpleListFilter):
+    title = _("jurisdiction")
+    parameter_name = "jurisdiction"
+
+    def lookups(self, request, model_admin):
+        return [("*", "*"), *[(code, code) for code in ANSWER_JURISDICTIONS]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(jurisdiction=self.value()) if self.value() else queryset
+
+
 class DeclarationForm(forms.ModelForm):
     license_url = forms.URLField(label=_("licence URL"), max_length=2000, required=False, assume_scheme="https")
     purpose = forms.ChoiceField(label=_("purpose"), choices=PURPOSE_CHOICES)
@@ -123,7 +147,7 @@ class DeclarationAdmin(ScopedAdmin):
     list_display = ("target", "holder_code", "purpose", "jurisdiction", "consent", "effective_from",
                     "effective_until", "recorded_at", "state")
     list_select_related = ("holder", "work")
-    list_filter = (DeclarationStateFilter, "consent", "scope", "purpose", "jurisdiction")
+    list_filter = (DeclarationStateFilter, "consent", "scope", PurposeFilter, JurisdictionFilter)
     search_fields = ("work__title", "work__work_ref", "holder__code")
     autocomplete_fields = ("work",)
     actions = ("revoke_declarations",)

@@ -112,6 +112,7 @@ class ScopedAdmin(admin.ModelAdmin):
     object_history_template = "admin/kyodaku/object_history.html"
     show_full_result_count = False  # one COUNT on a filtered list, not two
     list_per_page = 50
+    paginator = EstimatedCountPaginator
 
     # ---- scope -----------------------------------------------------------------------------------------------
     def _visibility_paths(self):

@@ -1,6 +1,11 @@
 """Playwright for Python driving Debian's Chromium (never a downloaded browser) against pytest-django's live server.
 
 One browser for the whole module; each test gets fresh contexts (separate cookie jars) for its users.
+
+The live server needs a transactional database, which is emptied after each test: the tests say so in their
+`django_db` marker, so that pytest-django runs them with the other transactional tests, at the end, and the
+suite's own fixture (tests/conftest.py) puts the migrations' seed rules back after each flush. (Django's
+`serialized_rollback` does not mix with flushes that re-create content types, so it is not used.)
 """
 import os
 from pathlib import Path
@@ -9,10 +14,6 @@ import pytest
 from django.conf import settings
 
 from tests.admin.conftest import compiled_translations  # noqa: F401  (a fixture shared with the admin's tests)
-
-# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless told it is safe.
-# It is: the test's own database calls are ordinary synchronous calls made between browser steps.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("KYODAKU_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
@@ -27,13 +28,24 @@ def browser():
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
+    # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls there unless told it is
+    # safe. It is: the test's own database calls are ordinary synchronous calls made between browser steps. Set
+    # only while the browser runs, so that no other test (nor a subprocess it starts) inherits it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync"])
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

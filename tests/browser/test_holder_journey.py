@@ -11,7 +11,10 @@ import pytest
 from registry.models import Work
 from tests.browser.conftest import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),  # the live server; see conftest
+    pytest.mark.browser, pytest.mark.postgres,
+]
 
 CLAIMS_CSV = (
     "holder,work_ref,title,original_title,kind,identifiers,purpose,jurisdiction,consent\n"

@@ -7,7 +7,10 @@ from tests.browser.conftest import log_in
 from tests.claims.helpers import isbn13
 from tests.claims.test_worker import Worker, broker, media  # noqa: F401  (fixtures: the real broker, a media dir)
 
-pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),  # the live server; see conftest
+    pytest.mark.browser, pytest.mark.worker, pytest.mark.redis, pytest.mark.postgres,
+]
 
 ROWS = 6000
 
