@@ -9,6 +9,7 @@ import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
@@ -118,6 +119,11 @@ def _problem_response(exc):
         field = "purpose" if isinstance(exc, UnknownPurpose) else "jurisdiction"
         body = problem(400, str(exc), code=exc.code, errors=[{"field": field, "code": exc.code, "detail": str(exc)}])
         return Response(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
+    if isinstance(exc, IntegrityError):
+        # Two requests raced for the same unique slot (e.g. the same new work_ref): the database kept one.
+        body = problem(409, "A concurrent change to the same data won; repeat the request.", code="conflict",
+                       title="Conflict")
+        return Response(body, status=409, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge("The request body is larger than this server accepts.")
     elif isinstance(exc, Http404):

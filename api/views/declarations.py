@@ -17,7 +17,7 @@ from ..pagination import DeclarationCursorPagination
 from ..parsers import BoundedJSONParser
 from ..queries import declarations_for
 from ..serializers import DeclarationSerializer
-from .works import _filing_holder
+from .works import filing_holder
 
 
 class _DeclarationsBase(APIView):
@@ -83,7 +83,7 @@ class DeclarationsApi(_DeclarationsBase):
         serializer = DeclarationFileInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        holder, agent = _filing_holder(request, data.get("holder"))
+        holder, agent = filing_holder(request, data.get("holder"))
         work = None
         if data.get("work"):
             work = Work.objects.filter(pk=data["work"], holder=holder).first()

@@ -20,7 +20,7 @@ from ..serializers import WorkDetailSerializer, WorkSerializer, WorkWriteResultS
 from ..throttling import ApiKeyRateThrottle
 
 
-def _filing_holder(request, code: str | None):
+def filing_holder(request, code: str | None):
     """The holder named in the input (default: the user's own) and the collective filing for it, if any."""
     code = code or default_holder_code(request.user)
     if not code:
@@ -105,7 +105,7 @@ class WorksApi(_WorksBase):
         serializer = WorkCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        holder, agent = _filing_holder(request, data.get("holder"))
+        holder, agent = filing_holder(request, data.get("holder"))
         registration = work_register(
             holder=holder, work_ref=data["work_ref"], title=data.get("title"), kind=data.get("kind"),
             original_title=data.get("original_title"), identifiers=data.get("identifiers", ()),

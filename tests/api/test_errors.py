@@ -31,3 +31,15 @@ def test_an_unexpected_failure_is_a_500_problem_without_a_trace(db, monkeypatch)
 def test_outside_api_errors_keep_their_usual_form(anonymous, db):
     response = anonymous.get("/healthz")
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
+
+
+def test_a_lost_race_for_a_unique_slot_is_a_409_problem(kaze, monkeypatch):
+    from django.db import IntegrityError
+
+    def racing(**kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "work_ref_unique_per_holder"')
+
+    monkeypatch.setattr("api.views.works.work_register", racing)
+    response = kaze.post("/api/v1/works", {"work_ref": "SK-1", "title": "T"}, format="json")
+    body = assert_problem(response, 409, "conflict")
+    assert "work_ref_unique_per_holder" not in body["detail"]
