@@ -48,26 +48,24 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(autouse=True)
-def _seed_data_survives_transactional_tests(request, django_db_blocker):
-    """A transactional test ends with a flush, which also empties the rules the migrations seeded; put them back.
-
-    Set up before (so torn down after) the test's database fixtures, so it runs once the flush is done.
+def _seed_data_survives_transactional_tests(request, _django_db_marker):
+    """A transactional test ends with a flush, which also empties what the migrations seeded (jurisdictions,
+    rules and their audit events); the next transactional test puts them back before it starts.
     """
-    yield
-    if not {"transactional_db", "live_server"} & set(request.fixturenames):
-        marker = request.node.get_closest_marker("django_db")
-        if not (marker and marker.kwargs.get("transaction")):
-            return
-    import importlib
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker and marker.kwargs.get("transaction")) or {
+        "transactional_db", "live_server"} & set(request.fixturenames)
+    if transactional:
+        import importlib
 
-    from django.apps import apps
+        request.getfixturevalue("transactional_db")  # set up now if the test asked for it by name
+        from django.apps import apps
 
-    from consent.models import Rule
+        from consent.models import Rule
 
-    seed = importlib.import_module("consent.migrations.0002_seed_jurisdictions_and_rules").seed
-    with django_db_blocker.unblock():
         if not Rule.objects.exists():
-            seed(apps, None)
+            importlib.import_module("consent.migrations.0002_seed_jurisdictions_and_rules").seed(apps, None)
+    yield
 
 
 @dataclass
