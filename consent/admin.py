@@ -111,6 +111,7 @@ class DeclarationForm(forms.ModelForm):
         model = Declaration
         fields = ("holder", "scope", "work", "purpose", "jurisdiction", "consent", "license_url", "conditions",
                   "effective_from", "effective_until")
+        labels = {"holder": _("holder"), "work": _("work")}  # the model's foreign keys have no translatable names
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -309,6 +309,7 @@ class WorkForm(forms.ModelForm):
     class Meta:
         model = Work
         fields = ("holder", "work_ref", "title", "original_title", "kind")
+        labels = {"holder": _("holder")}  # the model's foreign key has no translatable name
 
 
 class WorkAdmin(ScopedAdmin):
@@ -336,6 +337,10 @@ class WorkAdmin(ScopedAdmin):
     def holder_code(self, obj):
         return obj.holder.code
 
+    @admin.display(description=_("holder"))
+    def owner(self, obj):
+        return str(obj.holder)
+
     @admin.display(description=_("identifiers"))
     def identifier_list(self, obj):
         items = getattr(obj, "current_identifiers", None) or []
@@ -343,16 +348,15 @@ class WorkAdmin(ScopedAdmin):
             " …" if len(items) > 3 else "")
 
     def get_fieldsets(self, request, obj=None):
-        main = ("holder", "work_ref", "title", "original_title", "kind")
         if obj is None:
-            return [(None, {"fields": main})]
-        return [(None, {"fields": main}),
+            return [(None, {"fields": ("holder", "work_ref", "title", "original_title", "kind")})]
+        return [(None, {"fields": ("owner", "work_ref", "title", "original_title", "kind")}),
                 (_("Registration"), {"fields": ("created_at", "updated_at", "filed_by_agent"),
                                      "classes": ("collapse",)})]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return ("holder", "work_ref", *self.readonly_fields)
+            return ("owner", "work_ref", *self.readonly_fields)
         return ()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
