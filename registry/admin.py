@@ -287,6 +287,16 @@ class IdentifierInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(valid_until__isnull=True).order_by("scheme", "value")
 
+    def get_fields(self, request, obj=None):
+        return self.fields if may_write(request) else ("identifier", "registered_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if may_write(request) else ("identifier", "registered_at")
+
+    @admin.display(description=_("identifier"))
+    def identifier(self, obj):
+        return str(obj)
+
     @admin.display(description=_("registered at"))
     def registered_at(self, obj):
         return "" if obj is None or obj._state.adding else localize(localtime(obj.valid_from))

@@ -37,11 +37,13 @@ def test_a_bad_isbn_is_shown_on_the_identifier_field_and_nothing_is_saved(login,
 
 
 def test_viewer_cannot_add_or_change_a_work(login, kaze_viewer, make_work):
-    work = make_work(kaze_viewer.holder, "SK-1", title="Old title")
+    work = make_work(kaze_viewer.holder, "SK-1", title="Old title", identifiers=["isbn:9784990166137"])
     client = login(kaze_viewer.user)
     assert client.get(reverse("admin:registry_work_add")).status_code == 403
     page = client.get(reverse("admin:registry_work_change", args=[work.pk]))
     assert page.status_code == 200 and page.context["has_change_permission"] is False
+    html = page.content.decode()
+    assert "isbn:9784990166137" in html and 'name="identifiers-0-end"' not in html
     assert add_work(client, kaze_viewer.holder).status_code == 403
     response = client.post(reverse("admin:registry_work_change", args=[work.pk]), {"title": "New title"})
     assert response.status_code == 403
