@@ -509,8 +509,13 @@ class WorkWithConsentAdmin(WorkAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         work = self.get_object(request, admin.utils.unquote(object_id))
+        try:
+            answers = self.answers(work)
+        except DomainError as exc:  # e.g. no rule for a jurisdiction: the page still opens, and says why
+            answers = None
+            self.message_user(request, exc.detail, messages.WARNING)
         context = {
-            "answers": self.answers(work),
+            "answers": answers,
             "answer_jurisdictions": ANSWER_JURISDICTIONS,
             "file_declaration_url": reverse("admin:consent_declaration_add") + f"?holder={work.holder_id}"
             f"&scope={Scope.WORK}&work={work.pk}",
