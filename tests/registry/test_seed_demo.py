@@ -1,0 +1,50 @@
+"""`manage.py seed_demo`: the README's demo, realistic and safe to run twice."""
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from audit.selectors import audit_verify
+from consent.selectors import lookup_one
+from registry.models import Dispute, Holder, Identifier, Mandate
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> dict:
+    out = StringIO()
+    call_command("seed_demo", "--json", stdout=out)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def test_demo_has_a_collective_with_members_under_mandates_and_one_open_dispute():
+    payload = seed()
+    assert payload["loaded"] is True and payload["api_key"]
+    collective = Holder.objects.get(kind="collective")
+    assert set(Mandate.objects.filter(agent=collective).values_list("principal__code", flat=True)) == {
+        "studio-kaze", "tsubasa-anime"}
+    assert Dispute.objects.filter(resolved_at__isnull=True).count() == 1
+    assert Identifier.objects.filter(scheme="isbn").count() >= 5
+    assert get_user_model().objects.get(username="operator").is_staff
+    assert audit_verify() == []
+
+
+def test_demo_answers_differ_by_jurisdiction_and_declaration():
+    seed()
+    # Hoshi reserved training in JP for HP-100; Japan is prior-permission anyway.
+    hp100 = lookup_one(id="isbn:978-4-9901661-3-7", purpose="train-genai", jurisdiction="JP")
+    assert (hp100["outcome"], hp100["basis"]) == ("denied", "reserved")
+    # HP-102 has no reservation for training; the EU is opt-out.
+    hp102 = lookup_one(id="isbn:9784993909960", purpose="train-ai", jurisdiction="FR")
+    assert (hp102["outcome"], hp102["basis"], hp102["regime"]) == ("allowed", "not-reserved", "opt-out")
+    # Studio Kaze granted train-genai in JP for KZ-0002 over its catalogue-wide reservation.
+    kz2 = lookup_one(id="isbn:9784991590832", purpose="train-genai", jurisdiction="JP")
+    assert (kz2["outcome"], kz2["basis"]) == ("allowed", "granted")
+
+
+def test_running_the_demo_twice_loads_nothing_twice_but_issues_a_new_key():
+    first, second = seed(), seed()
+    assert second["loaded"] is False and second["api_key"] != first["api_key"]
+    assert Holder.objects.count() == 5
