@@ -1,6 +1,7 @@
 """Writing the audit log. Every service that changes registry data calls these inside its transaction."""
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -63,6 +64,7 @@ def audit_record_many(*, actor, events: Iterable[PendingEvent], at=None) -> list
 def audit_record(*, actor, action: str, object_type: str, object_id, before=None, after=None, at=None) -> AuditEvent:
     return audit_record_many(
         actor=actor,
-        events=[PendingEvent(action=action, object_type=object_type, object_id=str(object_id), before=before, after=after)],
+        events=[PendingEvent(action=action, object_type=object_type, object_id=str(object_id),
+                             before=before, after=after)],
         at=at,
     )[0]

@@ -3,8 +3,8 @@
 Apps above the audit log register their models here (in `AppConfig.ready`), so that the audit app can verify
 rows without importing the apps that own them.
 """
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.db.models import Model, QuerySet
 

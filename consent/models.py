@@ -33,7 +33,10 @@ class Jurisdiction(models.Model):
 
 
 class Rule(models.Model):
-    """The regime for a (jurisdiction, purpose or all purposes) pair, versioned: a change ends one row, starts another."""
+    """The regime for a (jurisdiction, purpose or all purposes) pair.
+
+    Versioned: a change ends one row and starts another, so old answers keep the rule that applied then.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="rules")

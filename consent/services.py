@@ -124,7 +124,9 @@ def declaration_revoke(*, declaration: Declaration, actor=None, at: datetime | N
 
 def rule_set(*, jurisdiction: str, purpose: str = ALL_PURPOSES, regime: str, basis: str, actor=None,
              at: datetime | None = None) -> Rule:
-    """Set the regime for (jurisdiction, purpose): the current version ends, a new one starts. Old answers keep theirs."""
+    """Set the regime for (jurisdiction, purpose): the current version ends, a new one starts.
+
+    Old answers keep theirs."""
     if regime not in Regime.values:
         raise ValidationFailed(f"Regime must be one of {', '.join(Regime.values)}.")
     if purpose != ALL_PURPOSES:

@@ -1,4 +1,6 @@
-"""Test settings: the database comes from DATABASE_URL (PostgreSQL in CI), tasks run eagerly unless a test starts a worker."""
+"""Test settings: the database comes from DATABASE_URL (PostgreSQL in CI).
+
+Tasks run eagerly unless a test starts a real worker."""
 from .base import *  # noqa: F401,F403
 from .base import env
 

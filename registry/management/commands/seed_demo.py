@@ -78,7 +78,7 @@ class Command(KyodakuCommand):
         summary = "\n".join([
             "Demo data " + ("loaded." if created else "already present; left as it was."),
             f"Web admin: http://127.0.0.1:8000/  operator / {DEMO_PASSWORD}",
-            f"Holder users (same password): kaze (Studio Kaze), jaa (the collective), hoshi (Hoshi Publishing)",
+            "Holder users (same password): kaze (Studio Kaze), jaa (the collective), hoshi (Hoshi Publishing)",
             f"API key (shown once): {key}",
             "Try: curl -H 'Authorization: Api-Key " + key + "' "
             "'http://127.0.0.1:8000/api/v1/lookup?id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP'",
