@@ -188,7 +188,7 @@ def test_batch_costs_a_fixed_number_of_queries(ai_developer, hoshi_pub, django_a
     ids = _registered_batch(hoshi_pub.holder, count)
     declaration_file(holder=hoshi_pub.holder, scope="catalogue", purpose="tdm", consent="grant")
     body = {"ids": ids + ["url:https://a.example/b", "domain:b.example"], "purpose": "search", "jurisdiction": "DE"}
-    # 1 API key by prefix, 2 rule rows (+1 jurisdiction parents when the rule book is first built),
+    # 1 API key by prefix, 2 rule tables' fingerprint (+1 rule rows with jurisdiction parents when the book is built),
     # 3 identifiers valid at T with works and holders, 4 declarations in force, 5 open disputes.
     with django_assert_max_num_queries(6):
         response = ai_developer.post(URL, body, format="json")

@@ -1,0 +1,110 @@
+"""The one-id path (consent.selectors.lookup_one: one SQL statement) answers exactly as the batch path does.
+
+lookup_one, a GET and a batch of one id go through one prepared statement; batches of two ids or more through the
+four batch queries. These tests build a registry with every kind of match, time and dispute through the services,
+and compare the two paths id by id, for several times and (purpose, jurisdiction) pairs. They also pin the one-id
+path's cost: one query, plus one when the rule tables changed since the process last looked.
+"""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from consent.models import Rule
+from consent.selectors import lookup_many, lookup_one, rulebook
+from consent.services import declaration_file, declaration_revoke
+from registry.models import Identifier
+from registry.services import identifier_remove, work_register
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+ISBN = "9784990166137"
+OTHER_ISBN = "9780306406157"
+UNREGISTERED_ISBN = "9781861972712"
+
+
+def register(persona, work_ref, *identifiers, at=T0):
+    return work_register(holder=persona.holder, work_ref=work_ref, title=f"Work {work_ref}", kind="film",
+                         identifiers=list(identifiers), at=at).work
+
+
+@pytest.fixture
+def registry(studio_kaze, hoshi_pub, tsubasa):
+    """Works matched every way, declarations of every kind and period, a dispute and a removed identifier."""
+    kaze = register(studio_kaze, "SK-1", f"isbn:{ISBN}")
+    register(hoshi_pub, "SITE", "domain:kaze.example")
+    register(tsubasa, "BLOG", "domain:blog.kaze.example", at=T0 + 2 * DAY)
+    films = register(studio_kaze, "FILMS", "url-prefix:https://kaze.example/films/")
+    register(studio_kaze, "TANI", "url-prefix:https://kaze.example/films/ta_ni%25/")  # LIKE's wildcards, literally
+    register(studio_kaze, "PAGE", "url:https://kaze.example/films/ta_ni%25/index.html")
+    removed = register(hoshi_pub, "HP-2", f"isbn:{OTHER_ISBN}")
+    identifier_remove(identifier=Identifier.objects.get(work=removed), at=T0 + 3 * DAY)
+    register(hoshi_pub, "HP-1", f"isbn:{ISBN}", at=T0 + DAY)  # claims Studio Kaze's ISBN: a dispute opens
+    for holder, consent in ((studio_kaze, "reserve"), (hoshi_pub, "grant")):
+        declaration_file(holder=holder.holder, scope="catalogue", purpose="train-ai", consent=consent, at=T0)
+    declaration_file(holder=studio_kaze.holder, scope="work", work=kaze, purpose="train-genai", jurisdiction="JP",
+                     consent="grant", at=T0, effective_until=T0 + 5 * DAY)
+    declaration_file(holder=studio_kaze.holder, scope="work", work=films, purpose="tdm", jurisdiction="EU",
+                     consent="reserve", at=T0)
+    declaration_file(holder=studio_kaze.holder, scope="work", work=films, purpose="tdm", jurisdiction="EU",
+                     consent="grant", at=T0 + 2 * DAY, license_url="https://studio-kaze.example/films")  # supersedes
+    revoked, _ = declaration_file(holder=tsubasa.holder, scope="catalogue", purpose="search", jurisdiction="DE",
+                                  consent="reserve", at=T0 + 2 * DAY)
+    declaration_revoke(declaration=revoked, at=T0 + 4 * DAY)
+
+
+IDS = [
+    f"isbn:{ISBN}", "isbn:978-4-9901661-3-7", f"isbn:{OTHER_ISBN}", f"isbn:{UNREGISTERED_ISBN}", "isbn:123",
+    "url:https://kaze.example/films/ta_ni%25/index.html", "url:https://kaze.example/films/ta_ni%25/x",
+    "url:https://kaze.example/films/taXni%25/x", "url:https://kaze.example/films/", "url:https://kaze.example/",
+    "url:http://kaze.example/films/x", "url:https://www.blog.kaze.example/p", "url:https://elsewhere.example/",
+    "domain:kaze.example", "domain:cdn.blog.kaze.example", "domain:example", "url-prefix:https://kaze.example/films/",
+    "ref:studio-kaze/SK-1", "ref:hoshi-pub/HP-1", "ref:hoshi-pub/SK-1", "ref:nobody/SK-1", "doi:10.1000/none",
+    "nonsense",
+]
+TIMES = [T0 - DAY, T0 + DAY / 2, T0 + 1.5 * DAY, T0 + 2.5 * DAY, T0 + 3.5 * DAY, T0 + 4.5 * DAY, T0 + 10 * DAY]
+ASKS = [("train-genai", "JP"), ("train-ai", "FR"), ("tdm", "FR"), ("tdm", "*"), ("search", "DE")]
+
+
+def test_ai_developer_gets_the_same_answer_one_id_at_a_time_as_in_a_batch(registry):
+    seen = set()
+    for as_of in TIMES:
+        for purpose, jurisdiction in ASKS:
+            batch = lookup_many(ids=IDS, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)
+            singles = [lookup_one(id=i, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of) for i in IDS]
+            for asked, in_batch, alone in zip(IDS, batch, singles, strict=True):
+                assert alone == in_batch, (asked, as_of, purpose, jurisdiction)
+                seen.add("error" if "error" in alone else (alone["registered"], alone["basis"],
+                                                         alone["declaration"] and alone["declaration"]["scope"]))
+    # the comparison covered every kind of answer, not only "unregistered"
+    assert {(True, "disputed", None), (True, "granted", "work"), (True, "reserved", "catalogue"),
+            (True, "granted", "catalogue"), (True, "reserved", "work"), (True, "permission-required", None),
+            (True, "not-reserved", None), (False, "not-reserved", None), (False, "permission-required", None),
+            "error"} <= seen
+
+
+def test_a_batch_of_one_takes_the_one_id_path(registry):
+    one = lookup_many(ids=[f"isbn:{ISBN}"], purpose="train-genai", jurisdiction="JP", as_of=T0 + DAY / 2)
+    assert one == [lookup_one(id=f"isbn:{ISBN}", purpose="train-genai", jurisdiction="JP", as_of=T0 + DAY / 2)]
+    assert (one[0]["basis"], one[0]["declaration"]["scope"]) == ("granted", "work")
+
+
+@pytest.mark.parametrize("asked", [f"isbn:{ISBN}", "url:https://kaze.example/films/ta_ni%25/x",
+                                   "domain:cdn.blog.kaze.example", "ref:studio-kaze/SK-1", "isbn:123"])
+def test_one_id_costs_one_query(registry, django_assert_num_queries, asked):
+    rulebook()  # warm, as in any process past its first lookup
+    with django_assert_num_queries(1):
+        lookup_one(id=asked, purpose="train-genai", jurisdiction="JP", as_of=T0 + 10 * DAY)
+
+
+def test_a_rule_edited_behind_the_services_back_is_seen_at_the_next_lookup(registry, django_assert_num_queries):
+    assert lookup_one(id=f"isbn:{UNREGISTERED_ISBN}", purpose="tdm", jurisdiction="JP")["regime"] == (
+        "prior-permission")
+    Rule.objects.filter(jurisdiction_id="JP", valid_until__isnull=True).update(regime="opt-out")
+
+    with django_assert_num_queries(2):  # the statement, then the rule rows with the region map: rebuilt once
+        changed = lookup_one(id=f"isbn:{UNREGISTERED_ISBN}", purpose="tdm", jurisdiction="JP")
+    with django_assert_num_queries(1):
+        again = lookup_one(id=f"isbn:{UNREGISTERED_ISBN}", purpose="tdm", jurisdiction="JP")
+    assert changed["regime"] == again["regime"] == "opt-out"
