@@ -1,15 +1,20 @@
-"""Reads of consent: the rule book and the batch decision path (domain.md "Deciding", api.md "One result").
+"""Reads of consent: the rule book, the one-id path and the batch decision path (domain.md "Deciding", api.md
+"One result").
 
-The batch path costs a fixed number of queries whatever the number of ids (see docs/engine.md, "Query budget"):
+One id (lookup_one, a GET, a batch of one) costs ONE prepared SQL statement on PostgreSQL ("one-id lookups" below).
+A batch of two ids or more costs a fixed number of queries whatever the number of ids (docs/engine.md,
+"Query budget"):
 
-1. the rule rows (a few dozen; the RuleBook built from them is cached per process and rebuilt only when they change);
+1. the rule tables' fingerprint (the RuleBook built from them is cached per process and rebuilt, with one more
+   query, only when the fingerprint changes);
 2. identifiers valid at T for every exact (scheme, value) of the batch and every url-prefix of the batch's hosts,
    and works named by `ref:<holder>/<work_ref>`, in one UNION, joined to their works and holders;
 3. the declarations that could be in force at T for the found works and their holders' catalogues, already
    narrowed to P's purpose chain and J's jurisdiction chain;
 4. the works among them with a dispute open at T (registry.selectors.work_open_disputes' query).
 
-Every row is read as a tuple (values_list), never as a model instance: this is the hot path of batch checks.
+On PostgreSQL these are raw SQL built once at import (lists as one array parameter each, uuids as text); other
+databases get the equivalent ORM queries. Every row is read as a tuple, never as a model instance.
 """
 from __future__ import annotations
 
@@ -97,6 +102,20 @@ def _rows(queryset) -> list[tuple]:
         adapters = cursor.cursor.adapters
         adapters.register_loader("uuid", TextLoader)
         adapters.register_loader("timestamptz", TimestamptzLoader)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _raw_rows(sql: str, params) -> list[tuple]:
+    """Rows of a raw SQL statement on PostgreSQL (Django's cursor), timestamps with psycopg's C loader.
+
+    The batch path's raw statements cast uuids to text in SQL, and send each list as one array literal
+    (`_pg_array_literal`), so neither Django nor psycopg walks the lists element by element.
+    """
+    from psycopg.types.datetime import TimestamptzLoader
+
+    with connections["default"].cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -276,6 +295,10 @@ def _declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at:
     """
     if not work_ids and not holder_ids:
         return []
+    if _pg(connections["default"]):
+        return _raw_rows(_DECLARATIONS_SQL, {
+            "works": _pg_array_literal(work_ids), "holders": _pg_array_literal(holder_ids),
+            "purposes": _pg_array_literal(purposes), "jurisdictions": _pg_array_literal(jurisdictions), "at": at})
     return _rows(
         Declaration.objects.filter(
             Q(scope=Scope.WORK, work_id__any_of=work_ids) | Q(scope=Scope.CATALOGUE, holder_id__any_of=holder_ids),
@@ -298,6 +321,8 @@ def _open_disputes(*, work_ids, at: datetime) -> set:
     """
     if not work_ids:
         return set()
+    if _pg(connections["default"]):
+        return {row[0] for row in _raw_rows(_DISPUTES_SQL, {"works": _pg_array_literal(work_ids), "at": at})}
     return {row[0] for row in _rows(
         Dispute.objects.filter(work_id__any_of=work_ids, opened_at__lte=at)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=at))
@@ -447,9 +472,9 @@ def _match_rows_orm(*, wanted: dict, hosts: set, ref_codes: set, ref_work_refs: 
 
 # Query 2 on PostgreSQL. The (scheme, value) pairs are joined from unnest() of two arrays, so each is one probe of
 # identifier_scheme_value_idx; written with ORs of `value = ANY(...)` per scheme the planner chose a parallel
-# sequential scan of the whole registry_identifier table for a batch of 10,000 (EXPLAIN ANALYZE on the 1,000,000-work
-# benchmark database: 490 ms against ... for this form; docs/performance.md). Refs are joined the same way on exact
-# (code, work_ref) pairs (the unique (holder, work_ref) index) instead of codes x refs.
+# sequential scan of the whole registry_identifier table (1.2 million rows) for a batch of 10,000 (EXPLAIN ANALYZE on
+# the 1,000,000-work benchmark database, same 10,000 ids: 502 ms, against 327 ms for this form, most of it reading
+# work rows). Refs are joined the same way on exact (code, work_ref) pairs instead of every code x every work_ref.
 _MATCH_COLUMNS = ("i.work_id::text, w.title, w.kind, w.work_ref, w.holder_id::text, h.code, h.name, "
                   "h.licensing_url")
 _MATCH_SQL = (
@@ -484,13 +509,7 @@ def _match_rows_pg(*, wanted: dict, hosts: set, refs: set, at: datetime) -> list
         "codes": _pg_array_literal([r[0] for r in split]), "work_refs": _pg_array_literal([r[1] for r in split]),
         "at": at,
     }
-    connection = connections["default"]
-    from psycopg.types.datetime import TimestamptzLoader
-
-    with connection.cursor() as cursor:
-        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
-        cursor.execute(_MATCH_SQL, params)
-        return cursor.fetchall()
+    return _raw_rows(_MATCH_SQL, params)
 
 
 # ------------------------------------------------------------------------------------------------ batch lookups
@@ -645,13 +664,14 @@ _DECLARATION_COLUMNS = (
     "d.license_url, d.recorded_at, d.superseded_at, d.revoked_at, d.effective_from, d.effective_until"
 )
 _DECLARATION_IN_FORCE = (
-    "d.purpose = ANY(%(purposes)s::text[]) "
-    "AND d.jurisdiction = ANY(ARRAY[%(jurisdiction)s::text, "
-    "(SELECT j.parent_id FROM consent_jurisdiction j WHERE j.code = %(jurisdiction)s::text), '*'::text]) "
+    "d.purpose = ANY(%(purposes)s::text[]) AND d.jurisdiction = ANY({jurisdictions}) "
     "AND d.recorded_at <= %(at)s AND d.effective_from <= %(at)s "
     "AND (d.superseded_at IS NULL OR d.superseded_at > %(at)s) AND (d.revoked_at IS NULL OR d.revoked_at > %(at)s) "
     "AND (d.effective_until IS NULL OR d.effective_until > %(at)s)"
 )
+_ONE_ID_IN_FORCE = _DECLARATION_IN_FORCE.format(  # J's chain (J, its region, *) read in the same statement
+    jurisdictions="ARRAY[%(jurisdiction)s::text, "
+    "(SELECT j.parent_id FROM consent_jurisdiction j WHERE j.code = %(jurisdiction)s::text), '*'::text]")
 _ONE_ID_SQL = (
     "WITH hit AS ({hit} ORDER BY 2, 3 LIMIT 1), "
     "found AS ("
@@ -664,11 +684,24 @@ _ONE_ID_SQL = (
     "FROM (SELECT 1) AS one LEFT JOIN found f ON true "
     "LEFT JOIN LATERAL ("
     " SELECT " + _DECLARATION_COLUMNS + " FROM consent_declaration d"
-    " WHERE d.scope = 'work' AND d.work_id = f.work_id AND " + _DECLARATION_IN_FORCE +
+    " WHERE d.scope = 'work' AND d.work_id = f.work_id AND " + _ONE_ID_IN_FORCE +
     " UNION ALL"
     " SELECT " + _DECLARATION_COLUMNS + " FROM consent_declaration d"
-    " WHERE d.scope = 'catalogue' AND d.holder_id = f.holder_id AND " + _DECLARATION_IN_FORCE +
+    " WHERE d.scope = 'catalogue' AND d.holder_id = f.holder_id AND " + _ONE_ID_IN_FORCE +
     ") d ON true"
+)
+# Queries 3 and 4 of the batch path on PostgreSQL (the same rows as the ORM forms in _declarations_in_force and
+# _open_disputes, which other databases use).
+_BATCH_IN_FORCE = _DECLARATION_IN_FORCE.format(jurisdictions="%(jurisdictions)s::text[]")
+_DECLARATIONS_SQL = (
+    "SELECT " + _DECLARATION_COLUMNS + " FROM consent_declaration d "
+    "WHERE d.scope = 'work' AND d.work_id = ANY(%(works)s::uuid[]) AND " + _BATCH_IN_FORCE + " "
+    "UNION ALL SELECT " + _DECLARATION_COLUMNS + " FROM consent_declaration d "
+    "WHERE d.scope = 'catalogue' AND d.holder_id = ANY(%(holders)s::uuid[]) AND " + _BATCH_IN_FORCE
+)
+_DISPUTES_SQL = (
+    "SELECT DISTINCT x.work_id::text FROM registry_dispute x WHERE x.work_id = ANY(%(works)s::uuid[]) "
+    "AND x.opened_at <= %(at)s AND (x.resolved_at IS NULL OR x.resolved_at > %(at)s)"
 )
 _ONE_ID_STATEMENTS = {
     kind: _ONE_ID_SQL.format(hit=hit)
