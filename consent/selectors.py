@@ -245,6 +245,13 @@ def _gc_paused():
     generation-2 passes over every live object cost about as much CPU as the batch's own work (measured: 720 ms
     against 357 ms of CPU for 10,000 ids). Reference counting still frees everything as usual. Resumed only if this
     call paused it, so nested or concurrent batches never switch it back on under another one's feet.
+
+    On resuming, the objects allocated meanwhile (the batch's results among them, still alive) would all sit in the
+    youngest generation, and the very next allocation would trigger a pass over every one of them (measured: about
+    40 ms per 100,000 objects, a quarter of a 10,000-id batch's CPU). `gc.freeze()` + `gc.unfreeze()` moves them to
+    the oldest generation instead, without looking at them: the results die by reference counting once the response
+    is written, long before a full collection would visit them. Skipped when something else in the process froze
+    objects (e.g. a pre-fork server), as unfreeze() would thaw those too.
     """
     was_enabled = gc.isenabled()
     if was_enabled:
@@ -253,6 +260,9 @@ def _gc_paused():
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
