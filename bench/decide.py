@@ -13,6 +13,8 @@
    with its own purpose and jurisdiction. One untimed pass records the SQL of every batch and warms the caches.
 3. Replay exactly that SQL with a bare psycopg cursor (execute + fetchall, no Django, no Python work on the rows):
    the physical floor. Report decisions/s for both and their ratio.
+4. Unless --singles 0: the same for one id at a time (consent.selectors.lookup_one, one prepared statement per id)
+   against a bare psycopg replay of the same prepared statements with the same parameters.
 
 Refuses to load into a database whose name does not contain "bench" (it empties the registry tables).
 """
@@ -188,7 +190,47 @@ def lookup_ids(n: int, *, works: int, holders: int, sites: int, rng: random.Rand
     return ids
 
 
-def run_lookups(*, works: int, holders: int, sites: int, lookups: int, batch: int, seed: int, profile: bool) -> None:
+def single_rates(ids: list[str], *, purpose: str, jurisdiction: str, as_of=None) -> tuple[float, float, int]:
+    """(lookup_one lookups/s, bare SQL lookups/s, statements per id) for one id at a time on one connection.
+
+    An untimed pass records every statement lookup_one sends, with its parameters (a connection execute wrapper),
+    and warms the caches; then lookup_one is timed over the same ids, then the recorded statements are replayed with
+    a bare psycopg connection, prepared as lookup_one prepares them (`prepare=True`, after one untimed pass):
+    the physical floor of answering one id at a time.
+    """
+    import psycopg
+    from django.db import connection
+
+    from consent.selectors import lookup_one
+
+    recorded: list[list] = []
+
+    def record(execute, sql, params, many, context):
+        recorded[-1].append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        for one in ids:
+            recorded.append([])
+            lookup_one(id=one, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)
+    started = time.perf_counter()
+    for one in ids:
+        lookup_one(id=one, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)
+    engine = len(ids) / (time.perf_counter() - started)
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as raw:
+        for statements in recorded:  # untimed: prepare every statement, as lookup_one's connection has them
+            for sql, params in statements:
+                raw.execute(sql, params, prepare=True).fetchall()
+        started = time.perf_counter()
+        for statements in recorded:
+            for sql, params in statements:
+                raw.execute(sql, params, prepare=True).fetchall()
+        sql_rate = len(ids) / (time.perf_counter() - started)
+    return engine, sql_rate, max(len(statements) for statements in recorded)
+
+
+def run_lookups(*, works: int, holders: int, sites: int, lookups: int, batch: int, seed: int, profile: bool,
+                singles: int = 0) -> None:
     import psycopg
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -239,6 +281,11 @@ def run_lookups(*, works: int, holders: int, sites: int, lookups: int, batch: in
                 rows += len(raw.execute(sql).fetchall())
             sql_time += time.perf_counter() - t
     engine_rate, sql_rate = lookups / engine_time, lookups / sql_time
+    if singles:
+        log(f"one id at a time: {singles} ids")
+        one_ids = [i for i in ids[:singles] if i != "isbn:978-0-00-000000-0"]
+        one_rate, one_sql_rate, one_statements = single_rates(one_ids, purpose="train-genai", jurisdiction="JP",
+                                                              as_of=AS_OF)
     load1, load5, load15 = os.getloadavg()
     print(f"\n{lookups} lookups in {len(batches)} batches of {batch}")
     print(f"engine (lookup_many): {engine_time:.2f} s, {engine_rate:,.0f} decisions/s "
@@ -246,6 +293,10 @@ def run_lookups(*, works: int, holders: int, sites: int, lookups: int, batch: in
           f"CPU-second)")
     print(f"bare SQL (same statements, execute + fetchall, {rows} rows): {sql_time:.2f} s, {sql_rate:,.0f} ids/s")
     print(f"ratio engine / bare SQL: {engine_rate / sql_rate:.2f}")
+    if singles:
+        print(f"one id at a time ({len(one_ids)} valid ids, train-genai/JP): lookup_one {one_rate:,.0f}/s; bare SQL "
+              f"(the same prepared statements, {one_statements} per id) {one_sql_rate:,.0f}/s; "
+              f"ratio {one_rate / one_sql_rate:.2f}")
     print(f"load average (1, 5, 15 min): {load1:.2f} {load5:.2f} {load15:.2f} on {os.cpu_count()} cores")
 
 
@@ -262,6 +313,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--skip-load", action="store_true", help="reuse the data already loaded")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed engine pass")
+    parser.add_argument("--singles", type=int, default=2_000, help="also time lookup_one on this many ids, one at "
+                                                                   "a time, against its bare-SQL floor (0: skip)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
@@ -277,7 +330,7 @@ def main() -> None:
         load(os.environ["DATABASE_URL"], works=args.works, declarations=args.declarations, holders=args.holders,
              sites=args.sites, disputes=args.disputes, seed=args.seed)
     run_lookups(works=args.works, holders=args.holders, sites=args.sites, lookups=args.lookups, batch=args.batch,
-                seed=args.seed, profile=args.profile)
+                seed=args.seed, profile=args.profile, singles=args.singles)
 
 
 if __name__ == "__main__":

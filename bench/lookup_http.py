@@ -1,4 +1,4 @@
-"""Benchmark of the lookup API over HTTP: gunicorn (2 sync workers) on 127.0.0.1:8104, PostgreSQL with 1M works.
+"""Benchmark of the lookup API over HTTP: gunicorn (2 sync workers) on 127.0.0.1:--port, PostgreSQL with 1M works.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kyodaku_bench_api \\
         .venv/bin/python bench/lookup_http.py --works 1000000 --declarations 2000000
@@ -6,7 +6,8 @@
 1. Load (unless --skip-load) with the engine benchmark's loader (bench/decide.py `load`: 1,000 holders, --works works
    with an ISBN each, 50,000 web sites, --declarations declarations, 1,000 open disputes).
 2. Bare SQL floors, as in bench/decide.py: record the SQL that consent.selectors.lookup_many issues for batches of
-   10,000 ids (and lookup_one for 1,000 single ids), replay it with a bare psycopg cursor, report ids/s.
+   10,000 ids, replay it with a bare psycopg cursor, report ids/s; the same for lookup_one on 1,000 single ids
+   (its one statement per id replayed prepared, as lookup_one sends it).
 3. Start gunicorn (production settings, DEBUG off, Redis cache for the rate limiter), issue an API key with a high
    rate limit (so the Redis counter is on the path), then measure
    (a) single `GET /api/v1/lookup` with --clients concurrent clients for --seconds: requests/s, p50/p99 latency;
@@ -39,7 +40,7 @@ os.environ["DEBUG"] = "0"
 
 import decide  # noqa: E402  (the engine benchmark: its loader and identifier mix)
 
-HOST, PORT = "127.0.0.1", 8104
+HOST, PORT = "127.0.0.1", 8108  # --port
 PURPOSE, JURISDICTION = "train-genai", "JP"
 
 
@@ -75,28 +76,11 @@ def bare_sql_rate(ids: list[str], batch: int) -> tuple[float, float]:
 
 
 def bare_sql_single_rate(ids: list[str]) -> tuple[float, float]:
-    """(lookup_one lookups/s, bare SQL lookups/s) for one id at a time, one connection: the single-GET floor."""
-    import psycopg
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    """(lookup_one lookups/s, bare SQL lookups/s) for one id at a time, one connection: the single-GET floor.
 
-    from consent.selectors import lookup_one
-
-    recorded = []
-    for one in ids:
-        with CaptureQueriesContext(connection) as queries:
-            lookup_one(id=one, purpose=PURPOSE, jurisdiction=JURISDICTION)
-        recorded.append([q["sql"] for q in queries.captured_queries])
-    started = time.perf_counter()
-    for one in ids:
-        lookup_one(id=one, purpose=PURPOSE, jurisdiction=JURISDICTION)
-    engine = len(ids) / (time.perf_counter() - started)
-    with psycopg.connect(os.environ["DATABASE_URL"]) as raw:
-        started = time.perf_counter()
-        for statements in recorded:
-            for sql in statements:
-                raw.execute(sql).fetchall()
-        sql = len(ids) / (time.perf_counter() - started)
+    bench/decide.py `single_rates`: the statements lookup_one sends, replayed prepared with a bare psycopg connection.
+    """
+    engine, sql, _ = decide.single_rates(ids, purpose=PURPOSE, jurisdiction=JURISDICTION)
     return engine, sql
 
 
@@ -183,6 +167,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
+    global PORT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--works", type=int, default=1_000_000)
     parser.add_argument("--declarations", type=int, default=2_000_000)
@@ -196,11 +181,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=20, help="batch POSTs to send")
     parser.add_argument("--batch-clients", type=int, default=2)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--port", type=int, default=PORT, help="gunicorn binds 127.0.0.1 on this port")
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    PORT = args.port
 
     import django
 
