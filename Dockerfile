@@ -6,10 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production
 
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends gettext \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --create-home --uid 1000 kyodaku
+RUN useradd --create-home --uid 1000 kyodaku
 
 WORKDIR /app
 COPY requirements.txt .
@@ -19,7 +16,7 @@ COPY . .
 # Static files and translations are built into the image; the build needs a placeholder secret only.
 RUN SECRET_KEY=build-only-placeholder-build-only-placeholder-build-only DATABASE_URL=sqlite:////tmp/build.db \
     ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
-    && python manage.py compilemessages --ignore=.venv -v0 \
+    && python manage.py compile_translations -v0 \
     && mkdir -p /var/lib/kyodaku/media /var/lib/kyodaku/signing-keys \
     && chown -R kyodaku /var/lib/kyodaku
 

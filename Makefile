@@ -24,11 +24,11 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 run: seed
-	$(PY) manage.py compilemessages --ignore=.venv -v0 || true
+	$(PY) manage.py compile_translations -v0
 	$(PY) manage.py runserver $(HOST)
 
 test: install-dev
-	$(PY) manage.py compilemessages --ignore=.venv -v0 || true
+	$(PY) manage.py compile_translations -v0
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
