@@ -21,7 +21,8 @@ class Jurisdiction(models.Model):
 
     code = models.CharField(_("code"), max_length=3, primary_key=True)
     name = models.CharField(_("name"), max_length=200)
-    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="members")
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="members",
+                               verbose_name=_("region"))
 
     class Meta:
         ordering = ["code"]
@@ -39,7 +40,8 @@ class Rule(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="rules")
+    jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="rules",
+                                     verbose_name=_("jurisdiction"))
     purpose = models.CharField(_("purpose"), max_length=32, default=ALL_PURPOSES,
                                help_text=_("A purpose code, or * for all purposes."))
     regime = models.CharField(_("regime"), max_length=16, choices=Regime.choices)
@@ -83,9 +85,11 @@ class Declaration(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="declarations")
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="declarations",
+                               verbose_name=_("holder"))
     scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
-    work = models.ForeignKey(Work, on_delete=models.PROTECT, null=True, blank=True, related_name="declarations")
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, null=True, blank=True, related_name="declarations",
+                             verbose_name=_("work"))
     purpose = models.CharField(_("purpose"), max_length=32)
     jurisdiction = models.CharField(_("jurisdiction"), max_length=3)
     consent = models.CharField(_("consent"), max_length=8, choices=Consent.choices)
@@ -95,15 +99,17 @@ class Declaration(models.Model):
     effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="+")
+                                 related_name="+", verbose_name=_("filed by"))
     filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
-                                       related_name="declarations_filed_as_agent")
+                                       related_name="declarations_filed_as_agent",
+                                       verbose_name=_("filed by collective"))
     superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
     superseded_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
-                                         related_name="supersedes")
+                                         related_name="supersedes",
+                                         verbose_name=_("superseded by"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+                                   related_name="+", verbose_name=_("revoked by"))
 
     class Meta:
         ordering = ["-recorded_at"]

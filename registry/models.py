@@ -50,8 +50,10 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     """A user's place at a holder. A user belongs to one holder; the role decides what they may change."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
-    holder = models.ForeignKey(Holder, on_delete=models.CASCADE, related_name="memberships")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership",
+                                verbose_name=_("user"))
+    holder = models.ForeignKey(Holder, on_delete=models.CASCADE, related_name="memberships",
+                               verbose_name=_("holder"))
     role = models.CharField(_("role"), max_length=8, choices=Role.choices, default=Role.EDITOR)
 
     class Meta:
@@ -71,8 +73,10 @@ class Mandate(models.Model):
     """A collective (agent) may act for a principal holder during [valid_from, valid_until)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    agent = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_held")
-    principal = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_given")
+    agent = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_held",
+                              verbose_name=_("collective (agent)"))
+    principal = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_given",
+                                  verbose_name=_("principal"))
     valid_from = models.DateTimeField(_("valid from"), default=timezone.now)
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
@@ -113,13 +117,13 @@ class Work(models.Model):
     """A work belongs to exactly one holder; (holder, work_ref) is the key for idempotent re-filing."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="works")
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="works", verbose_name=_("holder"))
     work_ref = models.CharField(_("catalogue number"), max_length=200)
     title = models.CharField(_("title"), max_length=1000)
     original_title = models.CharField(_("original title"), max_length=1000, blank=True)
     kind = models.CharField(_("kind"), max_length=16, choices=WorkKind.choices, default=WorkKind.OTHER)
     filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
-                                       related_name="works_filed_as_agent")
+                                       related_name="works_filed_as_agent", verbose_name=_("filed by collective"))
     created_at = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -150,7 +154,7 @@ class Identifier(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="identifiers")
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="identifiers", verbose_name=_("work"))
     scheme = models.CharField(_("scheme"), max_length=16)
     value = models.CharField(_("value"), max_length=2048)
     # Host of url / url-prefix / domain identifiers, so that prefix and domain matches are index look-ups.
@@ -190,12 +194,14 @@ class Dispute(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     scheme = models.CharField(_("scheme"), max_length=16)
     value = models.CharField(_("value"), max_length=2048)
-    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="disputes",
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("work"),
                              help_text=_("The work that holds the identifier."))
-    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="disputes_as_holder")
-    claimant = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="disputes_as_claimant")
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="disputes_as_holder",
+                               verbose_name=_("current holder"))
+    claimant = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="disputes_as_claimant",
+                                 verbose_name=_("claimant"))
     claimant_work = models.ForeignKey(Work, on_delete=models.PROTECT, null=True, blank=True,
-                                      related_name="claimed_disputes")
+                                      related_name="claimed_disputes", verbose_name=_("claimant's work"))
     evidence = models.TextField(_("evidence"), blank=True)
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
