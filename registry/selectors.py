@@ -40,10 +40,6 @@ def holder_ids_visible_to(user, *, at=None) -> set | None:
     return {membership.holder_id, *principals}
 
 
-def holders_visible_to(user, *, at=None) -> QuerySet[Holder]:
-    ids = holder_ids_visible_to(user, at=at)
-    qs = Holder.objects.all()
-    return qs if ids is None else qs.filter(id__in=ids)
 
 
 def holder_for_filing(*, user, code: str, at=None) -> tuple[Holder, Holder | None]:
@@ -82,10 +78,6 @@ def works_visible_to(user) -> QuerySet[Work]:
     return qs if ids is None else qs.filter(holder_id__in=ids)
 
 
-def disputes_visible_to(user) -> QuerySet[Dispute]:
-    ids = holder_ids_visible_to(user)
-    qs = Dispute.objects.select_related("holder", "claimant", "work")
-    return qs if ids is None else qs.filter(Q(holder_id__in=ids) | Q(claimant_id__in=ids))
 
 
 def work_open_disputes(*, work_ids, at) -> set:

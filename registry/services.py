@@ -17,7 +17,7 @@ from .audit_tracking import (
     mandate_snapshot,
     work_snapshot,
 )
-from .errors import Conflict, NotFound, ValidationFailed, field_error
+from .errors import Conflict, ValidationFailed, field_error
 from .identifiers import InvalidIdentifier, ParsedIdentifier, parse_identifier
 from .models import (
     Dispute,
@@ -333,10 +333,3 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, note: str = "", actor=
 
 def _host_of(scheme: str, value: str) -> str | None:
     return parse_identifier(f"{scheme}:{value}").host
-
-
-def work_get_for_holder(*, holder: Holder, work_id) -> Work:
-    work = Work.objects.filter(holder=holder, pk=work_id).first()
-    if work is None:
-        raise NotFound("No such work.")
-    return work
