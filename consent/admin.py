@@ -463,7 +463,7 @@ class WorkChangeList(ChangeList):
         for work in self.result_list:
             work._reserved = (work.pk, Consent.RESERVE) in states
             work._granted = (work.pk, Consent.GRANT) in states
-            work._disputed = work.pk in disputed
+            work._disputed = str(work.pk) in disputed  # work_open_disputes answers ids as text
 
 
 class WorkWithConsentAdmin(WorkAdmin):

@@ -1,5 +1,5 @@
-"""Reads of consent: the rule book, the one-id path and the batch decision path (domain.md "Deciding", api.md
-"One result").
+"""Reads of consent: declarations as holders list them, the rule book, the one-id path and the batch decision path
+(domain.md "Deciding", api.md "One result").
 
 One id (lookup_one, a GET, a batch of one) costs ONE prepared SQL statement on PostgreSQL ("one-id lookups" below).
 A batch of two ids or more costs a fixed number of queries whatever the number of ids (docs/engine.md,
@@ -11,10 +11,11 @@ A batch of two ids or more costs a fixed number of queries whatever the number o
    and works named by `ref:<holder>/<work_ref>`, in one UNION, joined to their works and holders;
 3. the declarations that could be in force at T for the found works and their holders' catalogues, already
    narrowed to P's purpose chain and J's jurisdiction chain;
-4. the works among them with a dispute open at T (registry.selectors.work_open_disputes' query).
+4. the works among them with a dispute open at T (registry.selectors.work_open_disputes).
 
 On PostgreSQL these are raw SQL built once at import (lists as one array parameter each, uuids as text); other
-databases get the equivalent ORM queries. Every row is read as a tuple, never as a model instance.
+databases get the equivalent ORM queries (with registry's `field__any_of=[...]` lookup, registry/lookups.py). Every
+row is read as a tuple, never as a model instance.
 """
 from __future__ import annotations
 
@@ -28,58 +29,60 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import CharField, Field, ForeignObject, Lookup, Q, Value
+from django.db.models import CharField, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
 from registry.errors import NotFound, ValidationFailed, field_error
 from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
-from registry.models import Dispute, Identifier, Work
+from registry.lookups import pg_array_literal
+from registry.models import Identifier, Work
+from registry.selectors import holder_ids_visible_to, work_open_disputes
 
 from .engine import DeclarationFact, RuleBook, RuleFact, decide
 from .models import ALL_PURPOSES, Declaration, Jurisdiction, Rule, Scope
 from .vocabulary import purpose_chain, validate_jurisdiction, validate_purpose
 
-__all__ = ["rulebook", "lookup_many", "lookup_one", "work_decisions", "iso_z"]
+__all__ = [
+    "declarations_visible_to", "declarations_filter", "work_declarations_in_force",
+    "rulebook", "lookup_many", "lookup_one", "work_decisions", "iso_z",
+]
 
 
-def _pg_array_literal(values) -> str:
-    """PostgreSQL array input syntax, every element quoted: `{"a","b\\"c"}`."""
-    values = [v if type(v) is str else str(v) for v in values]
-    everything = "".join(values)
-    if "\\" in everything or '"' in everything:  # rare: escape element by element
-        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
-    return '{"' + '","'.join(values) + '"}' if values else "{}"
+# ----------------------------------------------------------------------------------------- holders' declarations
+
+def declarations_visible_to(*, user) -> QuerySet[Declaration]:
+    """Every declaration, current and past, of the holders `user` may see (their own and their mandated
+    principals'; all for operators), with its holder and filing agent."""
+    ids = holder_ids_visible_to(user)
+    qs = Declaration.objects.select_related("holder", "filed_by_agent")
+    return qs if ids is None else qs.filter(holder_id__in=ids)
 
 
-@Field.register_lookup
-class AnyOf(Lookup):
-    """`field__any_of=[...]`: on PostgreSQL `field = ANY(%s::type[])` with the whole list as ONE parameter.
-
-    `__in` with 10,000 values costs more than the query itself: Django prepares every value and psycopg splices
-    10,000 placeholders into the SQL (and dumps a list parameter element by element in Python). Values must
-    already be in the column's form (str, UUID or its text). Other databases get a plain IN list.
-    """
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        values = list(self.rhs)
-        if connection.vendor == "postgresql":
-            db_type = self.lhs.output_field.db_type(connection)
-            # Never varchar(n)[]: casting to it would silently truncate a longer value into a false match.
-            element = "text" if db_type.startswith(("varchar", "char")) else db_type
-            return f"{lhs} = ANY(%s::{element}[])", [*lhs_params, _pg_array_literal(values)]
-        if not values:
-            return "1 = 0", list(lhs_params)
-        field = self.lhs.output_field
-        values = [field.get_db_prep_value(v, connection, prepared=False) for v in values]  # e.g. SQLite's uuid hex
-        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+def declarations_filter(*, declarations: QuerySet[Declaration], holder: str = "",
+                        work=None) -> QuerySet[Declaration]:
+    """`declarations` narrowed to one holder code and one work id (its own declarations). Empty criteria filter
+    nothing."""
+    if holder:
+        declarations = declarations.filter(holder__code=holder)
+    if work:
+        declarations = declarations.filter(work_id=work)
+    return declarations
 
 
-ForeignObject.register_lookup(AnyOf)  # foreign keys keep a lookup registry of their own
+def work_declarations_in_force(*, work: Work) -> list[Declaration]:
+    """The declarations in force now that cover `work`: its own and its holder's catalogue ones, with their holder
+    and filing agent, ordered by scope, purpose and jurisdiction. One query."""
+    now = timezone.now()
+    return list(
+        Declaration.objects.filter(
+            Q(scope=Scope.WORK, work_id=work.pk) | Q(scope=Scope.CATALOGUE, holder_id=work.holder_id),
+            superseded_at__isnull=True, revoked_at__isnull=True, recorded_at__lte=now, effective_from__lte=now,
+        )
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=now))
+        .select_related("holder", "filed_by_agent")
+        .order_by("scope", "purpose", "jurisdiction")
+    )
 
 
 def _rows(queryset) -> list[tuple]:
@@ -110,7 +113,7 @@ def _raw_rows(sql: str, params) -> list[tuple]:
     """Rows of a raw SQL statement on PostgreSQL (Django's cursor), timestamps with psycopg's C loader.
 
     The batch path's raw statements cast uuids to text in SQL, and send each list as one array literal
-    (`_pg_array_literal`), so neither Django nor psycopg walks the lists element by element.
+    (`registry.lookups.pg_array_literal`), so neither Django nor psycopg walks the lists element by element.
     """
     from psycopg.types.datetime import TimestamptzLoader
 
@@ -307,8 +310,8 @@ def _declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at:
         return []
     if _pg(connections["default"]):
         return _raw_rows(_DECLARATIONS_SQL, {
-            "works": _pg_array_literal(work_ids), "holders": _pg_array_literal(holder_ids),
-            "purposes": _pg_array_literal(purposes), "jurisdictions": _pg_array_literal(jurisdictions), "at": at})
+            "works": pg_array_literal(work_ids), "holders": pg_array_literal(holder_ids),
+            "purposes": pg_array_literal(purposes), "jurisdictions": pg_array_literal(jurisdictions), "at": at})
     return _rows(
         Declaration.objects.filter(
             Q(scope=Scope.WORK, work_id__any_of=work_ids) | Q(scope=Scope.CATALOGUE, holder_id__any_of=holder_ids),
@@ -322,23 +325,6 @@ def _declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at:
         .values_list("id", "scope", "work_id", "holder_id", "purpose", "jurisdiction", "consent", "license_url",
                      "recorded_at", "superseded_at", "revoked_at", "effective_from", "effective_until")
     )
-
-
-def _open_disputes(*, work_ids, at: datetime) -> set:
-    """The ids among `work_ids` with a dispute open at `at`. One query.
-
-    registry.selectors.work_open_disputes with the batch's ids as one array parameter (see AnyOf).
-    """
-    if not work_ids:
-        return set()
-    if _pg(connections["default"]):
-        return {row[0] for row in _raw_rows(_DISPUTES_SQL, {"works": _pg_array_literal(work_ids), "at": at})}
-    return {row[0] for row in _rows(
-        Dispute.objects.filter(work_id__any_of=work_ids, opened_at__lte=at)
-        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=at))
-        .order_by()
-        .values_list("work_id")
-    )}
 
 
 def _facts_by_work_and_holder(rows) -> tuple[dict, dict]:
@@ -444,7 +430,7 @@ def _decider_for(*, purpose: str, jurisdiction: str, at: datetime, book: RuleBoo
     rows = _declarations_in_force(work_ids=work_ids, holder_ids=holder_ids, purposes=purpose_chain(purpose),
                                   jurisdictions=book.jurisdiction_chain(jurisdiction), at=at)
     by_work, by_holder = _facts_by_work_and_holder(rows)
-    disputed = _open_disputes(work_ids=work_ids, at=at)
+    disputed = work_open_disputes(work_ids=work_ids, at=at)
     return _Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
                     by_holder=by_holder, disputed=disputed)
 
@@ -514,9 +500,9 @@ def _match_rows_pg(*, wanted: dict, hosts: set, refs: set, at: datetime) -> list
     pairs = sorted((scheme, value) for scheme, values in wanted.items() for value in values)  # index order
     split = sorted(ref.partition("/")[::2] for ref in refs)
     params = {
-        "schemes": _pg_array_literal([p[0] for p in pairs]), "values": _pg_array_literal([p[1] for p in pairs]),
-        "hosts": _pg_array_literal(sorted(hosts)),
-        "codes": _pg_array_literal([r[0] for r in split]), "work_refs": _pg_array_literal([r[1] for r in split]),
+        "schemes": pg_array_literal([p[0] for p in pairs]), "values": pg_array_literal([p[1] for p in pairs]),
+        "hosts": pg_array_literal(sorted(hosts)),
+        "codes": pg_array_literal([r[0] for r in split]), "work_refs": pg_array_literal([r[1] for r in split]),
         "at": at,
     }
     return _raw_rows(_MATCH_SQL, params)
@@ -700,18 +686,14 @@ _ONE_ID_SQL = (
     " WHERE d.scope = 'catalogue' AND d.holder_id = f.holder_id AND " + _ONE_ID_IN_FORCE +
     ") d ON true"
 )
-# Queries 3 and 4 of the batch path on PostgreSQL (the same rows as the ORM forms in _declarations_in_force and
-# _open_disputes, which other databases use).
+# Query 3 of the batch path on PostgreSQL (the same rows as the ORM form in _declarations_in_force, which other
+# databases use); query 4 is registry.selectors.work_open_disputes.
 _BATCH_IN_FORCE = _DECLARATION_IN_FORCE.format(jurisdictions="%(jurisdictions)s::text[]")
 _DECLARATIONS_SQL = (
     "SELECT " + _DECLARATION_COLUMNS + " FROM consent_declaration d "
     "WHERE d.scope = 'work' AND d.work_id = ANY(%(works)s::uuid[]) AND " + _BATCH_IN_FORCE + " "
     "UNION ALL SELECT " + _DECLARATION_COLUMNS + " FROM consent_declaration d "
     "WHERE d.scope = 'catalogue' AND d.holder_id = ANY(%(holders)s::uuid[]) AND " + _BATCH_IN_FORCE
-)
-_DISPUTES_SQL = (
-    "SELECT DISTINCT x.work_id::text FROM registry_dispute x WHERE x.work_id = ANY(%(works)s::uuid[]) "
-    "AND x.opened_at <= %(at)s AND (x.resolved_at IS NULL OR x.resolved_at > %(at)s)"
 )
 _ONE_ID_STATEMENTS = {
     kind: _ONE_ID_SQL.format(hit=hit)
@@ -849,7 +831,7 @@ def work_decisions(*, work: Work, purposes: Sequence[str], jurisdictions: Sequen
     rows = _declarations_in_force(work_ids=work_ids, holder_ids=[row[3] for row in works.values()],
                                   purposes=all_purposes, jurisdictions=all_jurisdictions, at=at)
     by_work, by_holder = _facts_by_work_and_holder(rows)
-    disputed = _open_disputes(work_ids=work_ids, at=at)
+    disputed = work_open_disputes(work_ids=work_ids, at=at)
     answers = {}
     for purpose in purposes:
         for jurisdiction in jurisdictions:

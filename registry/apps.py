@@ -7,6 +7,7 @@ class RegistryConfig(AppConfig):
     verbose_name = _("Registry")
 
     def ready(self):
-        from . import audit_tracking
+        from . import audit_tracking, lookups
 
+        lookups.register()
         audit_tracking.register()

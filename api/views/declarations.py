@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.models import Scope
+from consent.selectors import declarations_filter, declarations_visible_to
 from consent.services import declaration_file, declaration_revoke
 from registry.errors import NotFound, ValidationFailed, field_error
 from registry.models import Work
@@ -15,7 +16,6 @@ from ..auth import IsHolderUser, TokenAuthentication
 from ..fields import AwareDateTimeField, StrictSerializer, query_params
 from ..pagination import DeclarationCursorPagination
 from ..parsers import BoundedJSONParser
-from ..queries import declarations_for
 from ..serializers import DeclarationSerializer
 from .works import filing_holder
 
@@ -26,7 +26,7 @@ class _DeclarationsBase(APIView):
     parser_classes = [BoundedJSONParser]
 
     def _visible(self, request, id):
-        declaration = declarations_for(user=request.user).filter(pk=id).first()
+        declaration = declarations_visible_to(user=request.user).filter(pk=id).first()
         if declaration is None:
             raise NotFound("No such declaration.")
         return declaration
@@ -64,11 +64,8 @@ class DeclarationsApi(_DeclarationsBase):
                    tags=["declarations"])
     def get(self, request):
         query = query_params(DeclarationListQuery, request)
-        qs = declarations_for(user=request.user)
-        if query.get("holder"):
-            qs = qs.filter(holder__code=query["holder"])
-        if query.get("work"):
-            qs = qs.filter(work_id=query["work"])
+        qs = declarations_filter(declarations=declarations_visible_to(user=request.user),
+                                 holder=query.get("holder", ""), work=query.get("work"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(DeclarationSerializer(page, many=True).data)
@@ -96,7 +93,7 @@ class DeclarationsApi(_DeclarationsBase):
             conditions=data.get("conditions", ""), effective_from=data.get("effective_from"),
             effective_until=data.get("effective_until"), actor=request.user, agent=agent,
         )
-        declaration = declarations_for(user=request.user).get(pk=declaration.pk)
+        declaration = declarations_visible_to(user=request.user).get(pk=declaration.pk)
         return Response(DeclarationSerializer(declaration).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

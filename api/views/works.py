@@ -5,17 +5,17 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from consent.selectors import work_declarations_in_force
 from registry.errors import NotFound, ValidationFailed, field_error
 from registry.identifiers import InvalidIdentifier, parse_identifier
 from registry.models import Work, WorkKind
-from registry.selectors import default_holder_code, holder_for_filing
+from registry.selectors import default_holder_code, holder_for_filing, work_get, works_filter, works_readable
 from registry.services import work_register
 
 from ..auth import ApiKeyAuthentication, IsHolderUserOrReadOnlyApiKey, TokenAuthentication, api_key_of
 from ..fields import StrictSerializer, query_params
 from ..pagination import WorkCursorPagination
 from ..parsers import BoundedJSONParser
-from ..queries import work_for_output, work_with_declarations, works_filter, works_for
 from ..serializers import WorkDetailSerializer, WorkSerializer, WorkWriteResultSerializer
 from ..throttling import ApiKeyRateThrottle
 
@@ -29,8 +29,14 @@ def filing_holder(request, code: str | None):
     return holder_for_filing(user=request.user, code=code)
 
 
+def _with_declarations(work: Work) -> Work:
+    """`work` with the `declarations_in_force` its output lists."""
+    work.declarations_in_force = work_declarations_in_force(work=work)
+    return work
+
+
 def _write_result(registration) -> dict:
-    work = work_with_declarations(work_for_output(registration.work.pk))
+    work = _with_declarations(work_get(pk=registration.work.pk))
     work.reported_disputes = [{"id": d.pk, "identifier": f"{d.scheme}:{d.value}",
                       "status": "open" if d.resolved_at is None else "resolved"} for d in registration.disputes]
     return WorkWriteResultSerializer(work).data
@@ -89,8 +95,8 @@ class WorksApi(_WorksBase):
             except InvalidIdentifier as exc:
                 raise ValidationFailed("The identifier is not valid.",
                                        errors=[field_error("identifier", exc.code, exc.detail)]) from None
-        qs = works_filter(works_for(user=request.user, api_key=api_key_of(request)), q=query.get("q", ""),
-                          identifier=identifier, holder=query.get("holder", ""))
+        qs = works_filter(works=works_readable(user=request.user, api_key=api_key_of(request)),
+                          q=query.get("q", ""), identifier=identifier, holder=query.get("holder", ""))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(WorkSerializer(page, many=True).data)
@@ -117,7 +123,7 @@ class WorksApi(_WorksBase):
 
 class WorkApi(_WorksBase):
     def _visible_work(self, request, id) -> Work:
-        work = works_for(user=request.user, api_key=api_key_of(request)).filter(pk=id).first()
+        work = works_readable(user=request.user, api_key=api_key_of(request)).filter(pk=id).first()
         if work is None:
             raise NotFound("No such work.")
         return work
@@ -126,7 +132,7 @@ class WorkApi(_WorksBase):
                    responses={200: WorkDetailSerializer}, tags=["works"])
     def get(self, request, id):
         query_params(serializers.Serializer, request)
-        return Response(WorkDetailSerializer(work_with_declarations(self._visible_work(request, id))).data)
+        return Response(WorkDetailSerializer(_with_declarations(self._visible_work(request, id))).data)
 
     @extend_schema(operation_id="works_update", summary="Amend a work (title, kind, more identifiers)",
                    request=WorkUpdateInput, responses={200: WorkWriteResultSerializer}, tags=["works"])

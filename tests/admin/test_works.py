@@ -165,6 +165,15 @@ def test_work_list_query_count_does_not_grow_with_rows(login, studio_kaze, make_
         client.get(url, {"consent": "reserved", "q": "A work"})
 
 
+def test_work_list_marks_the_work_with_an_open_dispute(login, studio_kaze, hoshi_pub, make_work):
+    disputed = make_work(studio_kaze.holder, "SK-1", identifiers=["isbn:9784990166137"])
+    make_work(studio_kaze.holder, "SK-2")
+    make_work(hoshi_pub.holder, "HP-1", identifiers=["isbn:9784990166137"])
+    response = login(studio_kaze.user).get(reverse("admin:registry_work_changelist"))
+    marked = {work.pk for work in response.context["cl"].result_list if work._disputed}
+    assert marked == {disputed.pk}
+
+
 @pytest.mark.postgres
 def test_a_large_work_list_is_counted_by_the_planners_estimate(login, operator, studio_kaze, make_work,
                                                                monkeypatch):
