@@ -7,17 +7,35 @@ An event's hash is built in two layers so that anyone can re-check the chain fro
     hash         = SHA-256(canonical {"seq", "at", "action", "object_type", "object_id",
                                       "content_hash", "prev_hash"})           (public part)
 
-Canonical JSON: keys sorted, no insignificant whitespace, UTF-8 (not ASCII-escaped). `at` is written in UTC as
+Canonical JSON: keys sorted, no insignificant whitespace, UTF-8 (not ASCII-escaped): exactly what
+`json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` writes. orjson writes the same
+bytes for the values audit events hold (strings, integers, booleans, null, lists and objects with string keys;
+a property test pins it) ten times faster; what it cannot write the same way (integers beyond 64 bits, non-string
+keys, other types) goes through `json` itself. Audit snapshots hold no floats (times are ISO strings); a float
+would be written as orjson writes it (`1e16`, where `json` writes `1e+16`). `at` is written in UTC as
 `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always six fractional digits), exactly as the public feed shows it.
 """
 import hashlib
 import json
 from datetime import UTC, datetime
 
+import orjson
+
 GENESIS_HASH = "0" * 64
 
 
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _json_only(value):
+    raise TypeError(type(value).__name__)  # sends the whole value to `json`, which owns every other case
+
+
 def canonical_json(value) -> str:
+    try:
+        return orjson.dumps(value, default=_json_only, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError: a type, key or integer it would write differently
+        pass
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 

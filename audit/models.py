@@ -1,20 +1,27 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import CanonicalJSONField
+
 
 class AuditEvent(models.Model):
-    """One append-only, hash-chained record of a change. `hash` covers every field and the previous hash."""
+    """One append-only, hash-chained record of a change. `hash` covers every field and the previous hash.
 
-    seq = models.BigIntegerField(_("sequence"), unique=True)
-    at = models.DateTimeField(_("time"), db_index=True)
+    Its sequence number is the key: events are written millions at a time by bulk imports, so the table carries
+    only the indexes something reads through (the key, and each object's history). A `hash` is not declared unique:
+    each one covers its predecessor, and `verify_audit` recomputes them all.
+    """
+
+    seq = models.BigIntegerField(_("sequence"), primary_key=True)
+    at = models.DateTimeField(_("time"))
     actor = models.CharField(_("actor"), max_length=200)
     action = models.CharField(_("action"), max_length=64)
     object_type = models.CharField(_("object type"), max_length=64)
     object_id = models.CharField(_("object id"), max_length=64)
-    before = models.JSONField(_("before"), null=True, blank=True)
-    after = models.JSONField(_("after"), null=True, blank=True)
+    before = CanonicalJSONField(_("before"), null=True, blank=True)
+    after = CanonicalJSONField(_("after"), null=True, blank=True)
     prev_hash = models.CharField(_("previous hash"), max_length=64)
-    hash = models.CharField(_("hash"), max_length=64, unique=True)
+    hash = models.CharField(_("hash"), max_length=64)
 
     class Meta:
         ordering = ["seq"]

@@ -1,22 +1,37 @@
-"""Writing the audit log. Every service that changes registry data calls these inside its transaction."""
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+"""Writing the audit log. Every service that changes registry data calls these inside its transaction.
 
-from django.db import transaction
+Two ways in, one chain: `audit_record_many` for the services' handful of events (model instances returned), and
+`audit_record_bulk` for bulk imports (millions of events; on PostgreSQL a `COPY`, with no model instances).
+Both hash through `_chained`, so there is one implementation of the chain's layout (`audit.chain`).
+"""
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from functools import lru_cache
+from hashlib import sha256
+from typing import Any, NamedTuple
+
+from django.db import connection, transaction
 from django.utils import timezone
 
-from .chain import event_hash
+from .chain import canonical_json, canonical_time
 from .models import AuditEvent, AuditHead
 
 
-@dataclass(frozen=True)
-class PendingEvent:
+class PendingEvent(NamedTuple):
     action: str
     object_type: str
     object_id: str
     before: Any = None
     after: Any = None
+
+
+class _Chained(NamedTuple):
+    seq: int
+    event: PendingEvent
+    before_json: str | None  # canonical text of `before` (None: no value), as stored and as hashed
+    after_json: str | None
+    prev_hash: str
+    hash: str
 
 
 def actor_label(user) -> str:
@@ -26,9 +41,38 @@ def actor_label(user) -> str:
     return f"user:{user.pk}"
 
 
-def _lock_head() -> AuditHead:
-    head, _ = AuditHead.objects.get_or_create(id=1)
+def audit_head_lock() -> AuditHead:
+    """Take the chain head's row lock (every audited writer does, so writers serialise) and return the head."""
+    AuditHead.objects.get_or_create(id=1)
     return AuditHead.objects.select_for_update().get(id=1)
+
+
+@lru_cache(maxsize=256)
+def _name_json(name: str) -> str:
+    """Actions and object types: a few dozen names, serialised millions of times in a bulk import."""
+    return canonical_json(name)
+
+
+def _chained(events: Iterable[PendingEvent], *, actor: str, at: datetime, seq: int, prev: str) -> Iterator[_Chained]:
+    """Number and hash events after (seq, prev), exactly as `audit.chain.event_hash` does.
+
+    Each `before`/`after` is serialised once, for the stored text and for the hash alike: the content hash covers
+    canonical {"actor", "after", "before"}, whose keys sort in that order, so it is assembled from the parts.
+    """
+    at_json = canonical_json(canonical_time(at))
+    actor_json = canonical_json(actor)
+    for event in events:
+        seq += 1
+        before = None if event.before is None else canonical_json(event.before)
+        after = None if event.after is None else canonical_json(event.after)
+        content = sha256(
+            f'{{"actor":{actor_json},"after":{after or "null"},"before":{before or "null"}}}'.encode()).hexdigest()
+        public = (f'{{"action":{_name_json(event.action)},"at":{at_json},"content_hash":"{content}",'
+                  f'"object_id":{canonical_json(str(event.object_id))},'
+                  f'"object_type":{_name_json(event.object_type)},"prev_hash":"{prev}","seq":{seq}}}')
+        digest = sha256(public.encode()).hexdigest()
+        yield _Chained(seq, event, before, after, prev, digest)
+        prev = digest
 
 
 def audit_record_many(*, actor, events: Iterable[PendingEvent], at=None) -> list[AuditEvent]:
@@ -38,26 +82,16 @@ def audit_record_many(*, actor, events: Iterable[PendingEvent], at=None) -> list
         return []
     label = actor if isinstance(actor, str) else actor_label(actor)
     with transaction.atomic():
-        head = _lock_head()
+        head = audit_head_lock()
         at = at or timezone.now()
-        seq, prev = head.seq, head.hash
-        rows = []
-        for event in events:
-            seq += 1
-            digest = event_hash(
-                seq=seq, at=at, actor=label, action=event.action, object_type=event.object_type,
-                object_id=str(event.object_id), before=event.before, after=event.after, prev_hash=prev,
-            )
-            rows.append(
-                AuditEvent(
-                    seq=seq, at=at, actor=label, action=event.action, object_type=event.object_type,
-                    object_id=str(event.object_id), before=event.before, after=event.after,
-                    prev_hash=prev, hash=digest,
-                )
-            )
-            prev = digest
+        rows = [
+            AuditEvent(seq=c.seq, at=at, actor=label, action=c.event.action, object_type=c.event.object_type,
+                       object_id=str(c.event.object_id), before=c.event.before, after=c.event.after,
+                       prev_hash=c.prev_hash, hash=c.hash)
+            for c in _chained(events, actor=label, at=at, seq=head.seq, prev=head.hash)
+        ]
         AuditEvent.objects.bulk_create(rows, batch_size=2000)
-        AuditHead.objects.filter(id=1).update(seq=seq, hash=prev)
+        AuditHead.objects.filter(id=1).update(seq=rows[-1].seq, hash=rows[-1].hash)
     return rows
 
 
@@ -68,3 +102,74 @@ def audit_record(*, actor, action: str, object_type: str, object_id, before=None
                              before=before, after=after)],
         at=at,
     )[0]
+
+
+class AuditBatch(NamedTuple):
+    """Events numbered and hashed after a given chain head, ready to `COPY` (PostgreSQL's text format)."""
+
+    after_seq: int
+    after_hash: str
+    seq: int  # the head once written
+    hash: str
+    count: int
+    text: str
+
+
+def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: datetime, after_seq: int,
+                       after_hash: str) -> AuditBatch:
+    """Number and hash events as if the chain head were (after_seq, after_hash). Reads and writes nothing, so it
+    can run ahead of the write; `audit_bulk_write` refuses it unless the head is still there."""
+    at_cell, actor_cell = at.isoformat(), _copy_text(actor)
+    lines = []
+    seq, digest = after_seq, after_hash
+    for chained in _chained(events, actor=actor, at=at, seq=after_seq, prev=after_hash):
+        event = chained.event
+        lines.append(
+            f"{chained.seq}\t{at_cell}\t{actor_cell}\t{_copy_text(event.action)}\t{_copy_text(event.object_type)}\t"
+            f"{_copy_text(str(event.object_id))}\t{_copy_text(chained.before_json)}\t"
+            f"{_copy_text(chained.after_json)}\t{chained.prev_hash}\t{chained.hash}\n")
+        seq, digest = chained.seq, chained.hash
+    return AuditBatch(after_seq, after_hash, seq, digest, len(lines), "".join(lines))
+
+
+class HeadMoved(Exception):
+    """The chain head is no longer where a prepared batch was hashed from."""
+
+
+def audit_bulk_write(batch: AuditBatch) -> None:
+    """Append a prepared batch (PostgreSQL), inside the caller's transaction, which holds the head lock."""
+    head = audit_head_lock()
+    if (head.seq, head.hash) != (batch.after_seq, batch.after_hash):
+        raise HeadMoved(f"head #{head.seq}, batch prepared after #{batch.after_seq}")
+    if not batch.count:
+        return
+    with connection.cursor() as cursor, cursor.copy(
+            'COPY "audit_auditevent" ("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", '
+            '"prev_hash", "hash") FROM STDIN') as copy:
+        copy.write(batch.text)
+    AuditHead.objects.filter(id=1).update(seq=batch.seq, hash=batch.hash)
+
+
+def audit_record_bulk(*, actor: str, events: Sequence[PendingEvent], at: datetime) -> int:
+    """Append many events at once (bulk imports); returns how many. Must run inside the caller's transaction.
+
+    On PostgreSQL the rows go in with one `COPY` of the very canonical text that was hashed; elsewhere through
+    `audit_record_many`.
+    """
+    if not events:
+        return 0
+    if connection.vendor != "postgresql":
+        return len(audit_record_many(actor=actor, events=events, at=at))
+    head = audit_head_lock()
+    batch = audit_bulk_prepare(actor=actor, events=events, at=at, after_seq=head.seq, after_hash=head.hash)
+    audit_bulk_write(batch)
+    return batch.count
+
+
+def _copy_text(value: str | None) -> str:
+    """A value as a cell of PostgreSQL's text COPY format."""
+    if value is None:
+        return "\\N"
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value

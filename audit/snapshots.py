@@ -5,6 +5,7 @@ rows without importing the apps that own them.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db.models import Model, QuerySet
 
@@ -32,4 +33,11 @@ def snapshot_of(object_type: str, obj: Model) -> dict:
 
 
 def iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
+    # Bulk imports snapshot millions of rows stamped with a handful of distinct times (a chunk's own, mostly).
+    # Equal datetimes can still print differently (another zone, or fold), so those are part of the key.
+    return None if value is None else _iso(value, getattr(value, "tzinfo", None), getattr(value, "fold", 0))
+
+
+@lru_cache(maxsize=256)
+def _iso(value, tzinfo, fold) -> str:
+    return value.isoformat()

@@ -80,8 +80,9 @@ def test_verify_audit_names_the_first_event_changed_by_raw_sql(busy_registry, ca
     target = AuditEvent.objects.filter(object_type="declaration").order_by("seq").first()
     with trigger_disabled("audit_auditevent", "audit_event_append_only") as cursor:
         cursor.execute(
-            "UPDATE audit_auditevent SET after = jsonb_set(after, '{consent}', '\"grant\"') WHERE seq = %s",
-            [target.seq])
+            "UPDATE audit_auditevent SET after = replace(after, '\"consent\":\"reserve\"', '\"consent\":\"grant\"') "
+            "WHERE seq = %s", [target.seq])
+        assert cursor.rowcount == 1
 
     assert run("verify_audit") == 1
     err = capsys.readouterr().err
@@ -99,7 +100,7 @@ def test_verify_audit_catches_a_rewrite_that_recomputes_the_event_hash(busy_regi
                              object_type=target.object_type, object_id=target.object_id, before=target.before,
                              after=forged_after, prev_hash=target.prev_hash)
     with trigger_disabled("audit_auditevent", "audit_event_append_only") as cursor:
-        cursor.execute("UPDATE audit_auditevent SET after = %s::jsonb, hash = %s WHERE seq = %s",
+        cursor.execute("UPDATE audit_auditevent SET after = %s, hash = %s WHERE seq = %s",
                        [json.dumps(forged_after), forged_hash, target.seq])
 
     assert str(audit_verify()[0]) == f"event #{target.seq + 1}: previous hash does not match the chain"
