@@ -1,11 +1,10 @@
 """Bulk claim submissions: a CSV file, its processing state and counts, and the rows it rejected."""
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from uuid_utils.compat import uuid7
 
 from registry.models import Holder
 
@@ -24,7 +23,7 @@ FINAL_STATUSES = (Status.DONE, Status.DONE_WITH_ERRORS, Status.FAILED)
 class Submission(models.Model):
     """One uploaded claims file. Counts are checkpointed after each chunk, so a retried task resumes exactly."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="claim_submissions",
                                help_text=_("The holder the file is submitted as; only its users see it."))
     agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True, related_name="+",

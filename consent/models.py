@@ -1,10 +1,9 @@
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from uuid_utils.compat import uuid7
 
 from registry.models import Holder, Work
 
@@ -39,7 +38,7 @@ class Rule(models.Model):
     Versioned: a change ends one row and starts another, so old answers keep the rule that applied then.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     jurisdiction = models.ForeignKey(Jurisdiction, on_delete=models.PROTECT, related_name="rules",
                                      verbose_name=_("jurisdiction"))
     purpose = models.CharField(_("purpose"), max_length=32, default=ALL_PURPOSES,
@@ -84,12 +83,12 @@ class Declaration(models.Model):
     per slot (two partial unique constraints, because a catalogue declaration has no work).
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="declarations",
                                verbose_name=_("holder"))
     scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
     work = models.ForeignKey(Work, on_delete=models.PROTECT, null=True, blank=True, related_name="declarations",
-                             verbose_name=_("work"))
+                             verbose_name=_("work"), db_index=False)  # declaration_work_idx leads with it
     purpose = models.CharField(_("purpose"), max_length=32)
     jurisdiction = models.CharField(_("jurisdiction"), max_length=3)
     consent = models.CharField(_("consent"), max_length=8, choices=Consent.choices)
@@ -98,18 +97,20 @@ class Declaration(models.Model):
     effective_from = models.DateTimeField(_("effective from"))
     effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    # Who filed or revoked is read with the declaration, never searched by: no index on these three keys (a bulk
+    # import would maintain them for millions of rows). Deleting a user or a holder is not a registry operation.
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                 related_name="+", verbose_name=_("filed by"))
+                                 related_name="+", verbose_name=_("filed by"), db_index=False)
     filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="declarations_filed_as_agent",
-                                       verbose_name=_("filed by collective"))
+                                       verbose_name=_("filed by collective"), db_index=False)
     superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
     superseded_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
                                          related_name="supersedes",
                                          verbose_name=_("superseded by"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+", verbose_name=_("revoked by"))
+                                   related_name="+", verbose_name=_("revoked by"), db_index=False)
 
     class Meta:
         ordering = ["-recorded_at"]

@@ -1,10 +1,9 @@
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from uuid_utils.compat import uuid7
 
 
 class HolderKind(models.TextChoices):
@@ -18,7 +17,7 @@ class HolderKind(models.TextChoices):
 class Holder(models.Model):
     """A rights holder: a studio, publisher, label, collective or individual creator."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     code = models.SlugField(_("code"), max_length=64, unique=True, allow_unicode=False,
                             help_text=_("Lower-case slug used in CSV files, commands and ref: identifiers."))
     name = models.CharField(_("name"), max_length=300)
@@ -72,7 +71,7 @@ class Membership(models.Model):
 class Mandate(models.Model):
     """A collective (agent) may act for a principal holder during [valid_from, valid_until)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     agent = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_held",
                               verbose_name=_("collective (agent)"))
     principal = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="mandates_given",
@@ -116,14 +115,18 @@ class WorkKind(models.TextChoices):
 class Work(models.Model):
     """A work belongs to exactly one holder; (holder, work_ref) is the key for idempotent re-filing."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="works", verbose_name=_("holder"))
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    # Indexed by (holder, work_ref) and (holder, created_at); a third index on holder alone would only cost writes.
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="works", verbose_name=_("holder"),
+                               db_index=False)
     work_ref = models.CharField(_("catalogue number"), max_length=200)
     title = models.CharField(_("title"), max_length=1000)
     original_title = models.CharField(_("original title"), max_length=1000, blank=True)
     kind = models.CharField(_("kind"), max_length=16, choices=WorkKind.choices, default=WorkKind.OTHER)
+    # Not indexed: nothing reads works by filing collective, and holders are never deleted (PROTECT).
     filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
-                                       related_name="works_filed_as_agent", verbose_name=_("filed by collective"))
+                                       related_name="works_filed_as_agent", verbose_name=_("filed by collective"),
+                                       db_index=False)
     created_at = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -153,8 +156,9 @@ class Identifier(models.Model):
     to the work that held the identifier then. At most one current row per (scheme, value) in the registry.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="identifiers", verbose_name=_("work"))
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="identifiers", verbose_name=_("work"),
+                             db_index=False)  # identifier_work_idx
     scheme = models.CharField(_("scheme"), max_length=16)
     value = models.CharField(_("value"), max_length=2048)
     # Host of url / url-prefix / domain identifiers, so that prefix and domain matches are index look-ups.
@@ -191,7 +195,7 @@ class DisputeResolution(models.TextChoices):
 class Dispute(models.Model):
     """A claim on an identifier already registered to another holder's work. While open, that work is denied."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     scheme = models.CharField(_("scheme"), max_length=16)
     value = models.CharField(_("value"), max_length=2048)
     work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("work"),
