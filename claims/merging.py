@@ -6,22 +6,29 @@ by key, current identifiers, open disputes, current declarations), following exa
 on PostgreSQL `COPY` straight into the tables for new rows (the plan already knows they conflict with nothing: the
 chunk runs under the audit head's row lock, which every audited writer takes) and one `UPDATE` per kind of change;
 on other databases `bulk_create` / `bulk_update`. Audit events get exactly the snapshots the services record, so
-`audit_verify` stays clean; on PostgreSQL they are hash-chained here and copied in, elsewhere
-`audit.services.audit_record_many` writes them.
+`audit_verify` stays clean, and go in through `audit.services.audit_record_bulk` (a `COPY` on PostgreSQL).
+
+New rows get time-ordered (version 7) UUIDs, as everywhere in the registry: a million new keys then land at the
+right-hand edge of each index instead of on random pages.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from hashlib import sha256
+from types import SimpleNamespace
 
+import uuid_utils
 from django.db import connection
 
-from audit.chain import canonical_time, event_hash
-from audit.models import AuditEvent, AuditHead
-from audit.services import PendingEvent, audit_record_many
+from audit.services import (
+    AuditBatch,
+    PendingEvent,
+    audit_bulk_prepare,
+    audit_bulk_write,
+    audit_head_lock,
+    audit_record_bulk,
+)
+from audit.snapshots import iso
 from consent.audit_tracking import declaration_snapshot
 from consent.models import Declaration
 from consent.services import _same_statement
@@ -31,31 +38,12 @@ from registry.models import Dispute, DisputeResolution, Identifier, Work
 from .validation import ClaimRow, RowError
 
 
-def new_ids(count: int) -> list[str]:
-    """Random (version 4) UUIDs as text, many at once: uuid.uuid4() makes one system call per id."""
-    raw = os.urandom(16 * count).hex()
-    ids = []
-    for start in range(0, 32 * count, 32):
-        h = raw[start:start + 32]
-        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}")
-    return ids
+def _new_id() -> str:
+    return str(uuid_utils.uuid7())
 
 
-class _Ids:
-    def __init__(self):
-        self._pool: list[str] = []
-
-    def __call__(self) -> str:
-        if not self._pool:
-            self._pool = new_ids(4096)
-        return self._pool.pop()
-
-
-class Row:
+class Row(SimpleNamespace):
     """A row of a registry table as the snapshot functions read it (attribute access), without a model instance."""
-
-    def __init__(self, **values):
-        self.__dict__.update(values)
 
 
 @dataclass
@@ -71,6 +59,12 @@ class ChunkPlan:
     declarations_new: list[Row] = field(default_factory=list)
     declarations_superseded: list[Row] = field(default_factory=list)  # existing rows, superseded at `at`
     events: list[PendingEvent] = field(default_factory=list)
+    # The registry as this plan leaves it, for the keys its rows named: what the next chunk, planned while this
+    # one is still being written, reads instead of the database (`pending`).
+    works: dict = field(default_factory=dict)
+    identifiers: dict = field(default_factory=dict)
+    disputes: dict = field(default_factory=dict)
+    slots: dict = field(default_factory=dict)
 
     @property
     def works_created(self) -> int:
@@ -101,10 +95,28 @@ DECLARATION_FIELDS = (
 )
 
 
-def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
-    """Decide every change the rows make, in file order, against the registry as it is now. Writes nothing."""
+def _written(row: Row) -> Row:
+    """A pending plan's row as the next plan sees it: a copy (the writer may still be reading the original) that
+    exists by the time the next plan is written."""
+    return Row(**{**row.__dict__, "existing": True})
+
+
+def _overlay(found: dict, pending: dict, keys) -> None:
+    for key in keys:
+        row = pending.get(key)
+        if row is not None:
+            found[key] = _written(row)
+
+
+def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: ChunkPlan | None = None) -> ChunkPlan:
+    """Decide every change the rows make, in file order, against the registry as it is now. Writes nothing.
+
+    `pending`: the plan of the previous chunk when it may not be committed yet; its effects are read from it
+    instead of the database. The writer only writes a plan made this way when nothing else was written to the
+    registry in between (see `claims.services`), so the two agree.
+    """
     plan = ChunkPlan(at=at)
-    new_id = _Ids()
+    new_id = _new_id
     work_rows = [r for r in rows if r.scope == "work"]
 
     # Query 1: the works these rows name (by holder and work_ref).
@@ -113,13 +125,16 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
         holder_ids = {r.holder_id for r in work_rows}
         refs = {r.work_ref for r in work_rows}
         if connection.vendor == "postgresql":
-            # A join with two array parameters: cheap to send and to plan (a row-valued IN over thousands of
-            # placeholders, or over unnest(), is planned as a per-row subplan and gets quadratic).
+            # Two array parameters (cheap to send and to plan; a row-valued IN over thousands of placeholders is
+            # planned as a per-row subplan), each key looked up through the unique index: as a plain join, the
+            # planner sees thousands of keys and hashes them against a scan of the whole table, once per chunk.
+            # LIMIT 1 (there is one row per key) keeps the lateral look-up from being flattened into that join.
             keys = list({(r.holder_id, r.work_ref) for r in work_rows})
             found = _pg_rows(
-                f"SELECT w.{', w.'.join(_cols(Work, WORK_FIELDS))} FROM {Work._meta.db_table} w "
-                f"JOIN unnest(%s::uuid[], %s::text[]) AS k(holder_id, work_ref) "
-                f"ON w.holder_id = k.holder_id AND w.work_ref = k.work_ref",
+                f"SELECT w.{', w.'.join(_cols(Work, WORK_FIELDS))} "
+                f"FROM unnest(%s::uuid[], %s::text[]) AS k(holder_id, work_ref) CROSS JOIN LATERAL ("
+                f"SELECT * FROM {Work._meta.db_table} x WHERE x.holder_id = k.holder_id AND x.work_ref = k.work_ref "
+                f"LIMIT 1) w",
                 [[k[0] for k in keys], [k[1] for k in keys]], WORK_FIELDS)
         else:
             found = Work.objects.filter(holder_id__in=holder_ids, work_ref__in=refs).values(*WORK_FIELDS)
@@ -128,6 +143,9 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
             values["filed_by_agent_id"] = _s(values["filed_by_agent_id"])
             works[(values["holder_id"], values["work_ref"])] = Row(**values, existing=True)
 
+    if pending is not None:
+        _overlay(works, pending.works, {(r.holder_id, r.work_ref) for r in work_rows})
+
     # Query 2: current identifiers the rows name, with the holder of their work.
     current: dict[tuple[str, str], Row] = {}
     pairs = {(i.scheme, i.value) for r in work_rows for i in r.identifiers}
@@ -135,11 +153,12 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
         fields = ("id", "work_id", "scheme", "value", "valid_from", "valid_until", "host", "work__holder_id")
         if connection.vendor == "postgresql":
             listed = list(pairs)
+            # Looked up key by key through the current-identifier index, as the works above.
             found = _pg_rows(
                 f"SELECT i.id, i.work_id, i.scheme, i.value, i.valid_from, i.valid_until, i.host, w.holder_id "
-                f"FROM {Identifier._meta.db_table} i JOIN unnest(%s::text[], %s::text[]) AS k(scheme, value) "
-                f"ON i.scheme = k.scheme AND i.value = k.value JOIN {Work._meta.db_table} w ON w.id = i.work_id "
-                f"WHERE i.valid_until IS NULL",
+                f"FROM unnest(%s::text[], %s::text[]) AS k(scheme, value) CROSS JOIN LATERAL ("
+                f"SELECT * FROM {Identifier._meta.db_table} y WHERE y.scheme = k.scheme AND y.value = k.value "
+                f"AND y.valid_until IS NULL LIMIT 1) i JOIN {Work._meta.db_table} w ON w.id = i.work_id",
                 [[p[0] for p in listed], [p[1] for p in listed]], fields)
         else:
             found = Identifier.objects.filter(valid_until__isnull=True, scheme__in={p[0] for p in pairs},
@@ -150,6 +169,9 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
                 current[key] = Row(id=str(values["id"]), work_id=str(values["work_id"]), scheme=key[0],
                                    value=key[1], host=values["host"], valid_from=values["valid_from"],
                                    valid_until=None, holder_id=str(values["work__holder_id"]), existing=True)
+
+    if pending is not None:
+        _overlay(current, pending.identifiers, pairs)
 
     # Query 3: disputes already filed by these claimants over identifiers held by others (the same claim again
     # opens nothing; one the operators kept is not re-opened).
@@ -163,20 +185,37 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id) -> ChunkPlan:
         for values in found:  # oldest first, so the latest wins
             disputes[(values["scheme"], values["value"], str(values["claimant_id"]), str(values["work_id"]))] = Row(
                 **values, existing=True)
+    if pending is not None:
+        _overlay(disputes, pending.disputes, [claim for claim in pending.disputes if claim[:2] in contested])
 
     # Query 4 (and 5): declarations in force in the slots the rows file into.
     slots: dict[tuple, Row] = {}
     existing_work_ids = [w.id for w in works.values()]
+    work_ids = set(existing_work_ids)
     catalogue_holders = {r.holder_id for r in rows if r.scope == "catalogue" and r.slots}
     if existing_work_ids and any(r.slots for r in work_rows):
         if connection.vendor == "postgresql":
-            in_works = Declaration.objects.filter(scope="work").extra(
-                where=['"consent_declaration"."work_id" = ANY(%s::uuid[])'], params=[existing_work_ids])
+            # Work by work through the one-current-per-slot index, (holder, work) leading; OFFSET 0 keeps the
+            # look-up per work, as above.
+            owned = [w for w in works.values() if w.existing]
+            in_works = _pg_rows(
+                f"SELECT d.{', d.'.join(_cols(Declaration, DECLARATION_FIELDS))} "
+                f"FROM unnest(%s::uuid[], %s::uuid[]) AS k(holder_id, work_id) CROSS JOIN LATERAL ("
+                f"SELECT * FROM {Declaration._meta.db_table} x WHERE x.holder_id = k.holder_id "
+                f"AND x.work_id = k.work_id AND x.scope = 'work' AND x.superseded_at IS NULL "
+                f"AND x.revoked_at IS NULL OFFSET 0) d",
+                [[w.holder_id for w in owned], [w.id for w in owned]], DECLARATION_FIELDS)
         else:
-            in_works = Declaration.objects.filter(scope="work", work_id__in=existing_work_ids)
+            in_works = _current(Declaration.objects.filter(scope="work", work_id__in=existing_work_ids))
         _load_slots(slots, in_works)
     if catalogue_holders:
-        _load_slots(slots, Declaration.objects.filter(scope="catalogue", holder_id__in=catalogue_holders))
+        _load_slots(slots, _current(Declaration.objects.filter(scope="catalogue", holder_id__in=catalogue_holders)))
+
+    if pending is not None:
+        _overlay(slots, pending.slots, [
+            slot for slot in pending.slots
+            if (slot[1] == "catalogue" and slot[0] in catalogue_holders) or slot[2] in work_ids])
+    plan.works, plan.identifiers, plan.disputes, plan.slots = works, current, disputes, slots
 
     events = plan.events
     for row in rows:
@@ -259,8 +298,12 @@ def _pg_rows(sql: str, params: list, names) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _load_slots(slots: dict, queryset) -> None:
-    for values in queryset.filter(superseded_at__isnull=True, revoked_at__isnull=True).values(*DECLARATION_FIELDS):
+def _current(declarations):
+    return declarations.filter(superseded_at__isnull=True, revoked_at__isnull=True).values(*DECLARATION_FIELDS)
+
+
+def _load_slots(slots: dict, found) -> None:
+    for values in found:
         for name in ("id", "holder_id", "work_id", "filed_by_agent_id", "superseded_by_id"):
             values[name] = _s(values[name])
         row = Row(**values, existing=True)
@@ -302,9 +345,33 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row, current: dict, 
 
 # ------------------------------------------------------------------------------------------------------ writing
 
-def write_plan(plan: ChunkPlan, *, actor_label: str) -> None:
-    """Write a plan inside the caller's transaction (which holds the audit head lock on PostgreSQL)."""
+@dataclass
+class Prepared:
+    """A plan turned into what PostgreSQL is sent: `COPY` text per table and the hashed audit batch."""
+
+    tables: list  # (COPY statement, text)
+    audit: AuditBatch
+
+
+def prepare_plan(plan: ChunkPlan, *, actor_label: str, after_seq: int, after_hash: str) -> Prepared:
+    """Everything of a plan's write that takes Python time, done ahead of it (PostgreSQL only)."""
+    return Prepared(tables=_copy_texts(plan),
+                    audit=audit_bulk_prepare(actor=actor_label, events=plan.events, at=plan.at, after_seq=after_seq,
+                                             after_hash=after_hash))
+
+
+def write_plan(plan: ChunkPlan, *, actor_label: str, prepared: Prepared | None = None) -> None:
+    """Write a plan inside the caller's transaction, which holds the audit head's lock.
+
+    With `prepared` (PostgreSQL), its text is sent as it is; `audit.services.HeadMoved` when the chain head is
+    no longer the one it was hashed after.
+    """
     at = plan.at
+    if connection.vendor == "postgresql" and prepared is None:
+        head = audit_head_lock()
+        prepared = prepare_plan(plan, actor_label=actor_label, after_seq=head.seq, after_hash=head.hash)
+    if prepared is not None:
+        audit_bulk_write(prepared.audit)  # first: it checks the head before anything else is written
     if plan.works_changed:
         Work.objects.bulk_update(
             [Work(id=w.id, title=w.title, kind=w.kind, original_title=w.original_title, updated_at=at)
@@ -317,18 +384,19 @@ def write_plan(plan: ChunkPlan, *, actor_label: str) -> None:
             [Declaration(id=d.id, superseded_at=at, superseded_by_id=d.superseded_by_id)
              for d in plan.declarations_superseded],
             ["superseded_at", "superseded_by"], batch_size=1000)
-    if connection.vendor == "postgresql":
-        _copy_rows(plan)
-        _copy_audit(plan.events, actor_label=actor_label, at=at)
+    if prepared is not None:
+        with connection.cursor() as cursor:
+            for statement, text in prepared.tables:
+                with cursor.copy(statement) as copy:
+                    copy.write(text)
     else:
         _bulk_create_rows(plan)
-        audit_record_many(actor=actor_label, events=plan.events, at=at)
+        audit_record_bulk(actor=actor_label, events=plan.events, at=at)
 
 
 def lock_audit_head() -> None:
     """Serialise with every audited writer for the chunk: they all take this row lock to append their events."""
-    AuditHead.objects.get_or_create(id=1)
-    AuditHead.objects.select_for_update().get(id=1)
+    audit_head_lock()
 
 
 def _bulk_create_rows(plan: ChunkPlan) -> None:
@@ -364,7 +432,7 @@ def _text(value) -> str:
 
 
 def _when(value) -> str:
-    return NULL if value is None else value.isoformat()
+    return NULL if value is None else iso(value)
 
 
 def _id(value) -> str:
@@ -393,79 +461,25 @@ def _copy_sql(model, names) -> str:
     return f'COPY "{model._meta.db_table}" ({columns}) FROM STDIN'
 
 
-def _copy(cursor, model, names, lines) -> None:
-    if not lines:
-        return
-    with cursor.copy(_copy_sql(model, names)) as copy:
-        for start in range(0, len(lines), 2000):
-            copy.write("".join(lines[start:start + 2000]))
+def _copy_text(model, names, lines) -> list:
+    return [(_copy_sql(model, names), "".join(lines))] if lines else []
 
 
-def _copy_rows(plan: ChunkPlan) -> None:
+def _copy_texts(plan: ChunkPlan) -> list:
     t, w, i = _text, _when, _id
-    with connection.cursor() as cursor:
-        _copy(cursor, Work, _WORK_COPY, [
+    return (
+        _copy_text(Work, _WORK_COPY, [
             f"{r.id}\t{r.holder_id}\t{t(r.work_ref)}\t{t(r.title)}\t{t(r.original_title)}\t{r.kind}\t"
             f"{i(r.filed_by_agent_id)}\t{w(r.created_at)}\t{w(r.updated_at)}\n" for r in plan.works_new])
-        _copy(cursor, Identifier, _IDENTIFIER_COPY, [
+        + _copy_text(Identifier, _IDENTIFIER_COPY, [
             f"{r.id}\t{r.work_id}\t{r.scheme}\t{t(r.value)}\t{t(r.host)}\t{w(r.valid_from)}\t{w(r.valid_until)}\n"
             for r in plan.identifiers_new])
-        _copy(cursor, Dispute, _DISPUTE_COPY, [
+        + _copy_text(Dispute, _DISPUTE_COPY, [
             f"{r.id}\t{r.scheme}\t{t(r.value)}\t{r.work_id}\t{r.holder_id}\t{r.claimant_id}\t"
             f"{i(r.claimant_work_id)}\t{t(r.evidence)}\t{w(r.opened_at)}\t\\N\t\t\n" for r in plan.disputes_new])
-        _copy(cursor, Declaration, _DECLARATION_COPY, [
+        + _copy_text(Declaration, _DECLARATION_COPY, [
             f"{r.id}\t{r.holder_id}\t{r.scope}\t{i(r.work_id)}\t{r.purpose}\t{r.jurisdiction}\t{r.consent}\t"
             f"{t(r.license_url)}\t{t(r.conditions)}\t{w(r.effective_from)}\t{w(r.effective_until)}\t"
             f"{w(r.recorded_at)}\t{i(_s(r.filed_by_id))}\t{i(r.filed_by_agent_id)}\t"
             f"{w(r.superseded_at)}\t{i(r.superseded_by_id)}\t\\N\n" for r in plan.declarations_new])
-
-
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
-
-
-class AuditChainMismatch(RuntimeError):
-    """The fast path no longer hashes like audit.chain: refuse to write a chain that would not verify."""
-
-
-def _copy_audit(events: list[PendingEvent], *, actor_label: str, at: datetime) -> None:
-    """audit_record_many's chain, written with COPY.
-
-    Hashes follow audit.chain (content hash over actor/before/after, then the public hash), but the canonical JSON
-    is assembled from each part's JSON so that `before`/`after` are serialised once, for the hash and the row
-    alike. The first event of every chunk is also hashed by `audit.chain.event_hash` itself and compared, so a
-    change to the chain's format stops the import instead of writing a chain that does not verify.
-    """
-    if not events:
-        return
-    head = AuditHead.objects.select_for_update().get(id=1)
-    seq, prev = head.seq, head.hash
-    at_public = _dumps(canonical_time(at))
-    at_cell = at.isoformat()
-    actor_json = _dumps(actor_label)
-    actor_cell = _text(actor_label)
-    lines = []
-    for event in events:
-        seq += 1
-        before = _dumps(event.before)
-        after = _dumps(event.after)
-        object_id = str(event.object_id)
-        content = sha256(f'{{"actor":{actor_json},"after":{after},"before":{before}}}'.encode()).hexdigest()
-        public = (f'{{"action":{_dumps(event.action)},"at":{at_public},"content_hash":"{content}",'
-                  f'"object_id":{_dumps(object_id)},"object_type":{_dumps(event.object_type)},'
-                  f'"prev_hash":"{prev}","seq":{seq}}}')
-        digest = sha256(public.encode()).hexdigest()
-        if not lines:
-            reference = event_hash(seq=seq, at=at, actor=actor_label, action=event.action,
-                                   object_type=event.object_type, object_id=object_id, before=event.before,
-                                   after=event.after, prev_hash=prev)
-            if reference != digest:
-                raise AuditChainMismatch("claims.merging hashes audit events differently from audit.chain")
-        before_cell = NULL if event.before is None else before.replace("\\", "\\\\")
-        after_cell = NULL if event.after is None else after.replace("\\", "\\\\")
-        lines.append(f"{seq}\t{at_cell}\t{actor_cell}\t{event.action}\t{event.object_type}\t{object_id}\t"
-                     f"{before_cell}\t{after_cell}\t{prev}\t{digest}\n")
-        prev = digest
-    with connection.cursor() as cursor:
-        _copy(cursor, AuditEvent, ("seq", "at", "actor", "action", "object_type", "object_id", "before", "after",
-                                   "prev_hash", "hash"), lines)
-    AuditHead.objects.filter(id=1).update(seq=seq, hash=prev)
+    )

@@ -12,6 +12,7 @@ Processing is two passes over the stored file:
 """
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,6 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from audit.services import actor_label
@@ -27,10 +27,11 @@ from registry.errors import DomainError, NotFound, ValidationFailed, field_error
 from registry.models import Holder, Mandate
 from registry.selectors import default_holder_code, holder_for_filing, mandate_active_q
 
-from . import merging, reading
+from . import merging, reading, writing
 from .models import FINAL_STATUSES, RowError, Status, Submission
 from .validation import VALUE_ECHO_MAX, FilingRights, validate_row
 from .validation import RowError as Problem
+from .writing import SubmissionBusy  # noqa: F401 - raised here, caught by the task
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,6 @@ class QueueUnavailable(DomainError):
     status = 503
     code = "queue-unavailable"
     title = "Service unavailable"
-
-
-class SubmissionBusy(Exception):
-    """Another live worker is processing this submission right now."""
 
 
 def limits() -> reading.Limits:
@@ -181,7 +178,34 @@ def _filing_rights(submission: Submission, at) -> FilingRights:
     return FilingRights(holders=holders)
 
 
+def _writer(submission: Submission):
+    """Plan ahead on a second connection where it can pay: a real import on PostgreSQL, outside any transaction
+    of the caller's (a thread's connection would not see that transaction's rows)."""
+    if submission.dry_run or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return writing.InlineWriter(submission, _row_error)
+    return writing.ThreadedWriter(submission, _row_error)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """An import allocates millions of short-lived objects without reference cycles (rows, snapshots, text), which
+    reference counting frees; Python's cycle collector would walk them again and again, for a third of the
+    planning time. Switched off for the run, and back on after it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _process(submission: Submission) -> None:
+    with _no_cyclic_gc():
+        _process_rows(submission)
+
+
+def _process_rows(submission: Submission) -> None:
     if not submission.file:
         raise reading.FileProblem("The file is no longer stored; submit it again.")
     opener = _opener(submission)
@@ -192,26 +216,36 @@ def _process(submission: Submission) -> None:
     chunk_rows = max(1, settings.KYODAKU_CLAIMS_CHUNK_ROWS)
     done = submission.rows_done
     seen = 0
-    chunk: list = []
-    for line, cells in reading.data_rows(opener, scan):
-        seen += 1
-        if seen <= done:
-            continue  # counted by an earlier run of this task
-        chunk.append((line, cells))
-        if len(chunk) >= chunk_rows:
-            done = _process_chunk(submission, chunk, scan, rights, max_field_chars, done)
-            chunk = []
-    if chunk:
-        done = _process_chunk(submission, chunk, scan, rights, max_field_chars, done)
+    lines: list = []
+    writer = _writer(submission)
+    try:
+        for line, cells in reading.data_rows(opener, scan):
+            seen += 1
+            if seen <= done:
+                continue  # counted by an earlier run of this task
+            lines.append((line, cells))
+            if len(lines) >= chunk_rows:
+                writer.submit(_chunk(submission, lines, scan, rights, max_field_chars, done, writer))
+                done += len(lines)
+                lines = []
+        if lines:
+            writer.submit(_chunk(submission, lines, scan, rights, max_field_chars, done, writer))
+    except BaseException:
+        writer.abort()
+        raise
+    replanned = writer.close()
+    if replanned:
+        logger.info("claims submission %s: %s chunks planned again", submission.pk, replanned)
     submission.refresh_from_db()
     _finish(submission, Status.DONE_WITH_ERRORS if submission.rows_failed else Status.DONE)
 
 
-def _process_chunk(submission: Submission, chunk, scan: reading.Scan, rights: FilingRights, max_field_chars: int,
-                   done_before: int) -> int:
+def _chunk(submission: Submission, lines, scan: reading.Scan, rights: FilingRights, max_field_chars: int,
+           done_before: int, writer) -> writing.Chunk:
+    """Validate a chunk's rows and, when the writer takes plans made ahead, plan it now."""
     rejected: list = []
     valid = []
-    for line, cells in chunk:
+    for line, cells in lines:
         key = _row_key(cells, scan.columns)
         if key is not None and scan.duplicates.get(key, line) != line:
             rejected.append([Problem(line, "work_ref", "duplicate-row",
@@ -223,31 +257,21 @@ def _process_chunk(submission: Submission, chunk, scan: reading.Scan, rights: Fi
             rejected.append(result)
         else:
             valid.append(result)
-    user = submission.submitted_by
-    with transaction.atomic():
-        if not submission.dry_run and connection.vendor == "postgresql":
-            # Safe without waiting for the WAL flush: the checkpoint commits with the rows, so a crash that loses
-            # this transaction loses both, and the retried task redoes the chunk.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            merging.lock_audit_head()
-        at = timezone.now()
-        plan = merging.plan_chunk(valid, at=at, filed_by_id=user.pk if user is not None else None)
-        rejected.extend([error] for error in plan.rejected)
-        if not submission.dry_run:
-            merging.write_plan(plan, actor_label=actor_label(user))
-        RowError.objects.bulk_create([_row_error(submission, errors) for errors in rejected], batch_size=1000)
-        updated = Submission.objects.filter(pk=submission.pk, rows_done=done_before).update(
-            rows_done=F("rows_done") + len(chunk), rows_ok=F("rows_ok") + plan.rows_ok,
-            rows_failed=F("rows_failed") + len(rejected), works_created=F("works_created") + plan.works_created,
-            works_updated=F("works_updated") + plan.works_updated,
-            declarations_created=F("declarations_created") + plan.declarations_created,
-            disputes_opened=F("disputes_opened") + plan.disputes_opened,
-        )
-        if updated != 1:
-            # Another run checkpointed these rows meanwhile: roll this chunk back rather than count it twice.
-            raise SubmissionBusy(str(submission.pk))
-    return done_before + len(chunk)
+    chunk = writing.Chunk(lines=len(lines), done_before=done_before, valid=valid, rejected=rejected)
+    if writer.plans_ahead:
+        # Plan and prepare now, against the registry plus the chunk still being written, if any. The writer
+        # checks that the chain head is still the one this plan read (see claims.writing).
+        in_flight = writer.in_flight()
+        if in_flight is None:
+            head = chunk.head = writing.head_now()  # read before the plan reads the registry
+        else:
+            head = (in_flight.prepared.audit.seq, in_flight.prepared.audit.hash)
+        user = submission.submitted_by
+        chunk.plan = merging.plan_chunk(valid, at=timezone.now(), filed_by_id=user.pk if user is not None else None,
+                                        pending=in_flight.plan if in_flight is not None else None)
+        chunk.prepared = merging.prepare_plan(chunk.plan, actor_label=actor_label(user), after_seq=head[0],
+                                              after_hash=head[1])
+    return chunk
 
 
 def _row_key(cells, columns) -> tuple[str, str] | None:
