@@ -112,7 +112,7 @@ class AuditBatch(NamedTuple):
     seq: int  # the head once written
     hash: str
     count: int
-    text: str
+    text: bytes
 
 
 def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: datetime, after_seq: int,
@@ -120,16 +120,18 @@ def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: dateti
     """Number and hash events as if the chain head were (after_seq, after_hash). Reads and writes nothing, so it
     can run ahead of the write; `audit_bulk_write` refuses it unless the head is still there."""
     at_cell, actor_cell = at.isoformat(), _copy_text(actor)
-    lines = []
-    seq, digest = after_seq, after_hash
+    # Built as the UTF-8 bytes that are sent, line by line: a list of lines joined at the end would hold the
+    # batch three times over (lines, joined text, encoded bytes).
+    text = bytearray()
+    seq, digest, count = after_seq, after_hash, 0
     for chained in _chained(events, actor=actor, at=at, seq=after_seq, prev=after_hash):
         event = chained.event
-        lines.append(
+        text += (
             f"{chained.seq}\t{at_cell}\t{actor_cell}\t{_copy_text(event.action)}\t{_copy_text(event.object_type)}\t"
             f"{_copy_text(str(event.object_id))}\t{_copy_text(chained.before_json)}\t"
-            f"{_copy_text(chained.after_json)}\t{chained.prev_hash}\t{chained.hash}\n")
-        seq, digest = chained.seq, chained.hash
-    return AuditBatch(after_seq, after_hash, seq, digest, len(lines), "".join(lines))
+            f"{_copy_text(chained.after_json)}\t{chained.prev_hash}\t{chained.hash}\n").encode()
+        seq, digest, count = chained.seq, chained.hash, count + 1
+    return AuditBatch(after_seq, after_hash, seq, digest, count, bytes(text))
 
 
 class HeadMoved(Exception):

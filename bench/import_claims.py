@@ -66,7 +66,7 @@ def main():
     parser.add_argument("--db", default="kyodaku_bench_claims")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
-    parser.add_argument("--chunk", type=int, default=5000)
+    parser.add_argument("--chunk", type=int, default=2500)
     parser.add_argument("--ie-rows", type=int, default=20_000)
     parser.add_argument("--keep-db", action="store_true", help="Do not re-create the database first.")
     args = parser.parse_args()

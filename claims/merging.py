@@ -354,9 +354,13 @@ class Prepared:
 
 
 def prepare_plan(plan: ChunkPlan, *, actor_label: str, after_seq: int, after_hash: str) -> Prepared:
-    """Everything of a plan's write that takes Python time, done ahead of it (PostgreSQL only)."""
+    """Everything of a plan's write that takes Python time, done ahead of it (PostgreSQL only).
+
+    The plan's events are handed over to the audit batch (the plan keeps none): their snapshots are the larger
+    part of a plan's memory, and two plans are alive at a time."""
+    events, plan.events = plan.events, []
     return Prepared(tables=_copy_texts(plan),
-                    audit=audit_bulk_prepare(actor=actor_label, events=plan.events, at=plan.at, after_seq=after_seq,
+                    audit=audit_bulk_prepare(actor=actor_label, events=events, at=plan.at, after_seq=after_seq,
                                              after_hash=after_hash))
 
 
@@ -462,24 +466,28 @@ def _copy_sql(model, names) -> str:
 
 
 def _copy_text(model, names, lines) -> list:
-    return [(_copy_sql(model, names), "".join(lines))] if lines else []
+    """One table's COPY statement and its rows as UTF-8 bytes, encoded line by line (see audit_bulk_prepare)."""
+    text = bytearray()
+    for line in lines:
+        text += line.encode()
+    return [(_copy_sql(model, names), bytes(text))] if text else []
 
 
 def _copy_texts(plan: ChunkPlan) -> list:
     t, w, i = _text, _when, _id
     return (
-        _copy_text(Work, _WORK_COPY, [
+        _copy_text(Work, _WORK_COPY, (
             f"{r.id}\t{r.holder_id}\t{t(r.work_ref)}\t{t(r.title)}\t{t(r.original_title)}\t{r.kind}\t"
-            f"{i(r.filed_by_agent_id)}\t{w(r.created_at)}\t{w(r.updated_at)}\n" for r in plan.works_new])
-        + _copy_text(Identifier, _IDENTIFIER_COPY, [
+            f"{i(r.filed_by_agent_id)}\t{w(r.created_at)}\t{w(r.updated_at)}\n" for r in plan.works_new))
+        + _copy_text(Identifier, _IDENTIFIER_COPY, (
             f"{r.id}\t{r.work_id}\t{r.scheme}\t{t(r.value)}\t{t(r.host)}\t{w(r.valid_from)}\t{w(r.valid_until)}\n"
-            for r in plan.identifiers_new])
-        + _copy_text(Dispute, _DISPUTE_COPY, [
+            for r in plan.identifiers_new))
+        + _copy_text(Dispute, _DISPUTE_COPY, (
             f"{r.id}\t{r.scheme}\t{t(r.value)}\t{r.work_id}\t{r.holder_id}\t{r.claimant_id}\t"
-            f"{i(r.claimant_work_id)}\t{t(r.evidence)}\t{w(r.opened_at)}\t\\N\t\t\n" for r in plan.disputes_new])
-        + _copy_text(Declaration, _DECLARATION_COPY, [
+            f"{i(r.claimant_work_id)}\t{t(r.evidence)}\t{w(r.opened_at)}\t\\N\t\t\n" for r in plan.disputes_new))
+        + _copy_text(Declaration, _DECLARATION_COPY, (
             f"{r.id}\t{r.holder_id}\t{r.scope}\t{i(r.work_id)}\t{r.purpose}\t{r.jurisdiction}\t{r.consent}\t"
             f"{t(r.license_url)}\t{t(r.conditions)}\t{w(r.effective_from)}\t{w(r.effective_until)}\t"
             f"{w(r.recorded_at)}\t{i(_s(r.filed_by_id))}\t{i(r.filed_by_agent_id)}\t"
-            f"{w(r.superseded_at)}\t{i(r.superseded_by_id)}\t\\N\n" for r in plan.declarations_new])
+            f"{w(r.superseded_at)}\t{i(r.superseded_by_id)}\t\\N\n" for r in plan.declarations_new))
     )
