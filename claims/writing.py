@@ -18,6 +18,7 @@ lock, and so is the next one (its plan read this one's stale plan).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -130,9 +131,15 @@ class ThreadedWriter:
 
     plans_ahead = True
     _STOP = object()
+    # The writer thread runs Python only between two database calls, but each time it must wait for the GIL,
+    # which the planning thread holds for up to sys.getswitchinterval() (5 ms by default): enough to leave
+    # PostgreSQL idle for a fifth of the run. 0.5 ms while writing (measured: 26 s -> 21 s per 100,000 rows).
+    SWITCH_INTERVAL = 0.0005
 
     def __init__(self, submission: Submission, make_error):
         self._submission, self._make_error, self._state = submission, make_error, _State()
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._next: object | None = None  # a Chunk handed over, or _STOP
@@ -169,6 +176,7 @@ class ThreadedWriter:
             self._next = self._STOP
             self._ready.notify_all()
         self._thread.join()
+        sys.setswitchinterval(self._switch_interval)
 
     def _raise_error(self) -> None:
         if self._error is not None:
