@@ -160,3 +160,14 @@ def test_changing_a_rule_versions_it_instead_of_editing(operator):
     old.refresh_from_db()
     assert old.valid_until == new.valid_from and old.regime == "opt-out"
     assert rule_set(jurisdiction="GB", regime="prior-permission", basis="Hypothetical statute, s. 1") == new
+
+
+def test_deleting_the_user_who_filed_and_revoked_keeps_the_declaration_and_forgets_the_user(studio_kaze, kaze_work):
+    """The user references have no database constraint (bulk imports would check one per row); Django keeps them
+    right: on_delete=SET_NULL, which the append-only trigger allows."""
+    declaration, _ = file(studio_kaze, kaze_work, actor=studio_kaze.user)
+    declaration_revoke(declaration=declaration, actor=studio_kaze.user)
+    studio_kaze.user.delete()
+    declaration.refresh_from_db()
+    assert (declaration.filed_by_id, declaration.revoked_by_id, declaration.consent) == (None, None, "reserve")
+    assert declaration.revoked_at is not None
