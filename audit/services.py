@@ -25,15 +25,6 @@ class PendingEvent(NamedTuple):
     after: Any = None
 
 
-class _Chained(NamedTuple):
-    seq: int
-    event: PendingEvent
-    before_json: str | None  # canonical text of `before` (None: no value), as stored and as hashed
-    after_json: str | None
-    prev_hash: str
-    hash: str
-
-
 def actor_label(user) -> str:
     """What the log says about who acted: a stable user id, never a name or an e-mail address."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -53,25 +44,27 @@ def _name_json(name: str) -> str:
     return canonical_json(name)
 
 
-def _chained(events: Iterable[PendingEvent], *, actor: str, at: datetime, seq: int, prev: str) -> Iterator[_Chained]:
+def _chained(events: Iterable[PendingEvent], *, actor: str, at: datetime, seq: int, prev: str) -> Iterator[tuple]:
     """Number and hash events after (seq, prev), exactly as `audit.chain.event_hash` does.
 
-    Each `before`/`after` is serialised once, for the stored text and for the hash alike: the content hash covers
-    canonical {"actor", "after", "before"}, whose keys sort in that order, so it is assembled from the parts.
+    Yields (seq, event, before JSON or None, after JSON or None, prev_hash, hash): plain tuples, as this runs
+    millions of times in a bulk import. Each `before`/`after` is serialised once, for the stored text and for the
+    hash alike: the content hash covers canonical {"actor", "after", "before"}, whose keys sort in that order, so
+    it is assembled from the parts.
     """
     at_json = canonical_json(canonical_time(at))
-    actor_json = canonical_json(actor)
+    content_start = f'{{"actor":{canonical_json(actor)},"after":'
     for event in events:
         seq += 1
-        before = None if event.before is None else canonical_json(event.before)
-        after = None if event.after is None else canonical_json(event.after)
-        content = sha256(
-            f'{{"actor":{actor_json},"after":{after or "null"},"before":{before or "null"}}}'.encode()).hexdigest()
-        public = (f'{{"action":{_name_json(event.action)},"at":{at_json},"content_hash":"{content}",'
-                  f'"object_id":{canonical_json(str(event.object_id))},'
-                  f'"object_type":{_name_json(event.object_type)},"prev_hash":"{prev}","seq":{seq}}}')
-        digest = sha256(public.encode()).hexdigest()
-        yield _Chained(seq, event, before, after, prev, digest)
+        action, object_type, object_id, before, after = event
+        before = None if before is None else canonical_json(before)
+        after = None if after is None else canonical_json(after)
+        content = sha256(f'{content_start}{after or "null"},"before":{before or "null"}}}'.encode()).hexdigest()
+        digest = sha256(
+            f'{{"action":{_name_json(action)},"at":{at_json},"content_hash":"{content}",'
+            f'"object_id":{canonical_json(str(object_id))},"object_type":{_name_json(object_type)},'
+            f'"prev_hash":"{prev}","seq":{seq}}}'.encode()).hexdigest()
+        yield seq, event, before, after, prev, digest
         prev = digest
 
 
@@ -85,10 +78,10 @@ def audit_record_many(*, actor, events: Iterable[PendingEvent], at=None) -> list
         head = audit_head_lock()
         at = at or timezone.now()
         rows = [
-            AuditEvent(seq=c.seq, at=at, actor=label, action=c.event.action, object_type=c.event.object_type,
-                       object_id=str(c.event.object_id), before=c.event.before, after=c.event.after,
-                       prev_hash=c.prev_hash, hash=c.hash)
-            for c in _chained(events, actor=label, at=at, seq=head.seq, prev=head.hash)
+            AuditEvent(seq=seq, at=at, actor=label, action=event.action, object_type=event.object_type,
+                       object_id=str(event.object_id), before=event.before, after=event.after, prev_hash=prev,
+                       hash=digest)
+            for seq, event, _, _, prev, digest in _chained(events, actor=label, at=at, seq=head.seq, prev=head.hash)
         ]
         AuditEvent.objects.bulk_create(rows, batch_size=2000)
         AuditHead.objects.filter(id=1).update(seq=rows[-1].seq, hash=rows[-1].hash)
@@ -124,13 +117,13 @@ def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: dateti
     # batch three times over (lines, joined text, encoded bytes).
     text = bytearray()
     seq, digest, count = after_seq, after_hash, 0
-    for chained in _chained(events, actor=actor, at=at, seq=after_seq, prev=after_hash):
-        event = chained.event
+    for seq, event, before, after, prev, digest in _chained(events, actor=actor, at=at, seq=after_seq,
+                                                           prev=after_hash):
         text += (
-            f"{chained.seq}\t{at_cell}\t{actor_cell}\t{_copy_text(event.action)}\t{_copy_text(event.object_type)}\t"
-            f"{_copy_text(str(event.object_id))}\t{_copy_text(chained.before_json)}\t"
-            f"{_copy_text(chained.after_json)}\t{chained.prev_hash}\t{chained.hash}\n").encode()
-        seq, digest, count = chained.seq, chained.hash, count + 1
+            f"{seq}\t{at_cell}\t{actor_cell}\t{_copy_name(event.action)}\t{_copy_name(event.object_type)}\t"
+            f"{_copy_text(str(event.object_id))}\t{_copy_text(before)}\t{_copy_text(after)}\t{prev}\t{digest}\n"
+        ).encode()
+        count += 1
     return AuditBatch(after_seq, after_hash, seq, digest, count, bytes(text))
 
 
@@ -166,6 +159,11 @@ def audit_record_bulk(*, actor: str, events: Sequence[PendingEvent], at: datetim
     batch = audit_bulk_prepare(actor=actor, events=events, at=at, after_seq=head.seq, after_hash=head.hash)
     audit_bulk_write(batch)
     return batch.count
+
+
+@lru_cache(maxsize=256)
+def _copy_name(name: str) -> str:
+    return _copy_text(name)
 
 
 def _copy_text(value: str | None) -> str:

@@ -5,7 +5,6 @@ rows without importing the apps that own them.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.db.models import Model, QuerySet
 
@@ -33,11 +32,21 @@ def snapshot_of(object_type: str, obj: Model) -> dict:
 
 
 def iso(value) -> str | None:
-    # Bulk imports snapshot millions of rows stamped with a handful of distinct times (a chunk's own, mostly).
-    # Equal datetimes can still print differently (another zone, or fold), so those are part of the key.
-    return None if value is None else _iso(value, getattr(value, "tzinfo", None), getattr(value, "fold", 0))
+    """ISO 8601 text of a date or time. Bulk imports snapshot millions of rows stamped with the same time object
+    (their chunk's), so the last one is remembered by identity: the same object always prints the same."""
+    if value is None:
+        return None
+    last = _last_iso
+    if last[0] is value:
+        return last[1]
+    text = value.isoformat()
+    _remember(value, text)
+    return text
 
 
-@lru_cache(maxsize=256)
-def _iso(value, tzinfo, fold) -> str:
-    return value.isoformat()
+_last_iso: tuple = (None, None)
+
+
+def _remember(value, text) -> None:
+    global _last_iso
+    _last_iso = (value, text)  # one assignment of a tuple: safe with concurrent readers

@@ -37,6 +37,9 @@ from registry.models import Dispute, DisputeResolution, Identifier, Work
 
 from .validation import ClaimRow, RowError
 
+# PendingEvent from a tuple by tuple.__new__: no Python-level constructor for each of millions of events.
+_event = PendingEvent._make
+
 
 def _new_id() -> str:
     return str(uuid_utils.uuid7())
@@ -239,7 +242,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                            filed_by_agent_id=row.agent_id, created_at=at, updated_at=at, existing=False)
                 works[key] = work
                 plan.works_new.append(work)
-                events.append(PendingEvent("work.register", "work", work.id, None, work_snapshot(work)))
+                events.append(_event(("work.register", "work", work.id, None, work_snapshot(work))))
             else:
                 before = work_snapshot(work)
                 if row.title:
@@ -253,7 +256,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                     work.updated_at = at
                     if work.existing and work not in plan.works_changed:
                         plan.works_changed.append(work)
-                    events.append(PendingEvent("work.update", "work", work.id, before, after))
+                    events.append(_event(("work.update", "work", work.id, before, after)))
             work_id = work.id
             _plan_identifiers(plan, row, work, current, disputes, new_id)
         for purpose, jurisdiction in row.slots:
@@ -273,16 +276,16 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                 existing=False,
             )
             plan.declarations_new.append(declaration)
-            events.append(PendingEvent("declaration.file", "declaration", declaration.id, None,
-                                       declaration_snapshot(declaration)))
+            events.append(_event(("declaration.file", "declaration", declaration.id, None,
+                                  declaration_snapshot(declaration))))
             if in_force is not None:
                 before = declaration_snapshot(in_force)
                 in_force.superseded_at = at
                 in_force.superseded_by_id = declaration.id
                 if in_force.existing:
                     plan.declarations_superseded.append(in_force)
-                events.append(PendingEvent("declaration.supersede", "declaration", in_force.id, before,
-                                           declaration_snapshot(in_force)))
+                events.append(_event(("declaration.supersede", "declaration", in_force.id, before,
+                                      declaration_snapshot(in_force))))
             slots[slot] = declaration
         plan.rows_ok += 1
     return plan
@@ -327,7 +330,7 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row, current: dict, 
                           evidence="", opened_at=at, resolved_at=None, resolution="", resolution_note="")
             disputes[claim] = dispute
             plan.disputes_new.append(dispute)
-            events.append(PendingEvent("dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute)))
+            events.append(_event(("dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute))))
             continue
         if held is not None:
             # The holder moves its own identifier from one of its works to another.
@@ -335,12 +338,12 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row, current: dict, 
             held.valid_until = at
             if held.existing:
                 plan.identifiers_ended.append(held.id)
-            events.append(PendingEvent("identifier.end", "identifier", held.id, before, identifier_snapshot(held)))
+            events.append(_event(("identifier.end", "identifier", held.id, before, identifier_snapshot(held))))
         added = Row(id=new_id(), work_id=work.id, scheme=item.scheme, value=item.value, host=item.host,
                     valid_from=at, valid_until=None, holder_id=work.holder_id, existing=False)
         current[key] = added
         plan.identifiers_new.append(added)
-        events.append(PendingEvent("identifier.add", "identifier", added.id, None, identifier_snapshot(added)))
+        events.append(_event(("identifier.add", "identifier", added.id, None, identifier_snapshot(added))))
 
 
 # ------------------------------------------------------------------------------------------------------ writing
