@@ -31,7 +31,7 @@ from . import merging, reading, writing
 from .models import FINAL_STATUSES, RowError, Status, Submission
 from .validation import VALUE_ECHO_MAX, FilingRights, validate_row
 from .validation import RowError as Problem
-from .writing import SubmissionBusy  # noqa: F401 - raised here, caught by the task
+from .writing import SubmissionBusy
 
 logger = logging.getLogger(__name__)
 
