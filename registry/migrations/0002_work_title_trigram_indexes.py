@@ -30,7 +30,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("registry", "0002_work_ref_index"),
+        ("registry", "0001_initial"),
     ]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
