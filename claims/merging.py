@@ -33,6 +33,7 @@ from consent.audit_tracking import declaration_snapshot
 from consent.models import Declaration
 from consent.services import _same_statement
 from registry.audit_tracking import dispute_snapshot, identifier_snapshot, work_snapshot
+from registry.lookups import pg_array_literal
 from registry.models import Dispute, DisputeResolution, Identifier, Work
 
 from .validation import ClaimRow, RowError
@@ -138,7 +139,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                 f"FROM unnest(%s::uuid[], %s::text[]) AS k(holder_id, work_ref) CROSS JOIN LATERAL ("
                 f"SELECT * FROM {Work._meta.db_table} x WHERE x.holder_id = k.holder_id AND x.work_ref = k.work_ref "
                 f"LIMIT 1) w",
-                [[k[0] for k in keys], [k[1] for k in keys]], WORK_FIELDS)
+                _arrays(keys), WORK_FIELDS)
         else:
             found = Work.objects.filter(holder_id__in=holder_ids, work_ref__in=refs).values(*WORK_FIELDS)
         for values in found:
@@ -162,7 +163,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                 f"FROM unnest(%s::text[], %s::text[]) AS k(scheme, value) CROSS JOIN LATERAL ("
                 f"SELECT * FROM {Identifier._meta.db_table} y WHERE y.scheme = k.scheme AND y.value = k.value "
                 f"AND y.valid_until IS NULL LIMIT 1) i JOIN {Work._meta.db_table} w ON w.id = i.work_id",
-                [[p[0] for p in listed], [p[1] for p in listed]], fields)
+                _arrays(listed), fields)
         else:
             found = Identifier.objects.filter(valid_until__isnull=True, scheme__in={p[0] for p in pairs},
                                               value__in={p[1] for p in pairs}).values(*fields)
@@ -207,7 +208,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                 f"SELECT * FROM {Declaration._meta.db_table} x WHERE x.holder_id = k.holder_id "
                 f"AND x.work_id = k.work_id AND x.scope = 'work' AND x.superseded_at IS NULL "
                 f"AND x.revoked_at IS NULL OFFSET 0) d",
-                [[w.holder_id for w in owned], [w.id for w in owned]], DECLARATION_FIELDS)
+                _arrays([(w.holder_id, w.id) for w in owned]), DECLARATION_FIELDS)
         else:
             in_works = _current(Declaration.objects.filter(scope="work", work_id__in=existing_work_ids))
         _load_slots(slots, in_works)
@@ -293,6 +294,12 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
 
 def _cols(model, names) -> list[str]:
     return [_column(model, name) for name in names]
+
+
+def _arrays(pairs) -> list[str]:
+    """Two array parameters from (a, b) pairs, as PostgreSQL array literals: one string each, instead of lists
+    psycopg would dump element by element in Python."""
+    return [pg_array_literal([pair[0] for pair in pairs]), pg_array_literal([pair[1] for pair in pairs])]
 
 
 def _pg_rows(sql: str, params: list, names) -> list[dict]:

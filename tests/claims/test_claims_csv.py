@@ -452,3 +452,14 @@ def test_finished_submission_file_is_removed_unless_kept(studio_kaze, submit, se
     settings.KYODAKU_CLAIMS_KEEP_FILES = True
     kept = submit(studio_kaze, csv_text("holder,work_ref,title", "studio-kaze,KZ-2,T"))
     assert kept.file and Path(kept.file.path).exists()
+
+
+def test_studio_kaze_keys_with_quotes_commas_braces_and_backslashes_are_found_again(studio_kaze, submit):
+    """The chunk's look-ups send keys as PostgreSQL array literals: characters that literal syntax gives meaning
+    to must still find the same work and identifier on the second import."""
+    row = 'studio-kaze,"KZ ""1"", {a\\b}",Title,,film,"url:https://kaze.example/a,b?q=""x""",train-ai,JP,reserve,work'
+    first = submit(studio_kaze, csv_text(HEADER, row))
+    second = submit(studio_kaze, csv_text(HEADER, row))
+    assert (first.works_created, first.declarations_created) == (1, 1), errors_of(first)
+    assert (second.works_created, second.works_updated, second.declarations_created, second.rows_ok) == (0, 0, 0, 1)
+    assert Work.objects.get().work_ref == 'KZ "1", {a\\b}'
