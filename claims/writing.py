@@ -94,7 +94,7 @@ def write_chunk(submission: Submission, chunk: Chunk, state: _State, make_error)
             # Another run checkpointed these rows meanwhile: roll this chunk back rather than count it twice.
             raise SubmissionBusy(str(submission.pk))
     if replanned:
-        logger.info("claims submission %s: chunk after line %s planned again (the registry changed meanwhile)",
+        logger.info("claims submission %s: the chunk after row %s planned again (the registry changed meanwhile)",
                     submission.pk, chunk.done_before)
         state.chunks_replanned += 1
     state.replanned = replanned
