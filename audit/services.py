@@ -112,7 +112,7 @@ def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: dateti
                        after_hash: str) -> AuditBatch:
     """Number and hash events as if the chain head were (after_seq, after_hash). Reads and writes nothing, so it
     can run ahead of the write; `audit_bulk_write` refuses it unless the head is still there."""
-    at_cell, actor_cell = at.isoformat(), _copy_text(actor)
+    at_cell, actor_cell = at.isoformat(), copy_cell(actor)
     # Built as the UTF-8 bytes that are sent, line by line: a list of lines joined at the end would hold the
     # batch three times over (lines, joined text, encoded bytes).
     text = bytearray()
@@ -121,7 +121,7 @@ def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: dateti
                                                            prev=after_hash):
         text += (
             f"{seq}\t{at_cell}\t{actor_cell}\t{_copy_name(event.action)}\t{_copy_name(event.object_type)}\t"
-            f"{_copy_text(str(event.object_id))}\t{_copy_text(before)}\t{_copy_text(after)}\t{prev}\t{digest}\n"
+            f"{copy_cell(str(event.object_id))}\t{copy_cell(before)}\t{copy_cell(after)}\t{prev}\t{digest}\n"
         ).encode()
         count += 1
     return AuditBatch(after_seq, after_hash, seq, digest, count, bytes(text))
@@ -163,11 +163,11 @@ def audit_record_bulk(*, actor: str, events: Sequence[PendingEvent], at: datetim
 
 @lru_cache(maxsize=256)
 def _copy_name(name: str) -> str:
-    return _copy_text(name)
+    return copy_cell(name)
 
 
-def _copy_text(value: str | None) -> str:
-    """A value as a cell of PostgreSQL's text COPY format."""
+def copy_cell(value: str | None) -> str:
+    """A value as a cell of PostgreSQL's text COPY format (also used by claims for its own tables)."""
     if value is None:
         return "\\N"
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:

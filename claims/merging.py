@@ -25,8 +25,8 @@ from audit.services import (
     PendingEvent,
     audit_bulk_prepare,
     audit_bulk_write,
-    audit_head_lock,
     audit_record_bulk,
+    copy_cell,
 )
 from audit.snapshots import iso
 from consent.audit_tracking import declaration_snapshot
@@ -381,9 +381,6 @@ def write_plan(plan: ChunkPlan, *, actor_label: str, prepared: Prepared | None =
     no longer the one it was hashed after.
     """
     at = plan.at
-    if connection.vendor == "postgresql" and prepared is None:
-        head = audit_head_lock()
-        prepared = prepare_plan(plan, actor_label=actor_label, after_seq=head.seq, after_hash=head.hash)
     if prepared is not None:
         audit_bulk_write(prepared.audit)  # first: it checks the head before anything else is written
     if plan.works_changed:
@@ -398,19 +395,15 @@ def write_plan(plan: ChunkPlan, *, actor_label: str, prepared: Prepared | None =
             [Declaration(id=d.id, superseded_at=at, superseded_by_id=d.superseded_by_id)
              for d in plan.declarations_superseded],
             ["superseded_at", "superseded_by"], batch_size=1000)
-    if prepared is not None:
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            for statement, text in prepared.tables:
+            for statement, text in (prepared.tables if prepared is not None else _copy_texts(plan)):
                 with cursor.copy(statement) as copy:
                     copy.write(text)
     else:
         _bulk_create_rows(plan)
+    if prepared is None:
         audit_record_bulk(actor=actor_label, events=plan.events, at=at)
-
-
-def lock_audit_head() -> None:
-    """Serialise with every audited writer for the chunk: they all take this row lock to append their events."""
-    audit_head_lock()
 
 
 def _bulk_create_rows(plan: ChunkPlan) -> None:
@@ -437,12 +430,7 @@ def _bulk_create_rows(plan: ChunkPlan) -> None:
 NULL = "\\N"
 
 
-def _text(value) -> str:
-    if value is None:
-        return NULL
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
+_text = copy_cell
 
 
 def _when(value) -> str:

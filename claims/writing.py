@@ -26,8 +26,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH
-from audit.models import AuditHead
+from audit.selectors import audit_head
 from audit.services import actor_label, audit_head_lock
 
 from . import merging
@@ -102,9 +101,9 @@ def write_chunk(submission: Submission, chunk: Chunk, state: _State, make_error)
 
 
 def head_now() -> tuple:
-    """The chain head (seq, hash) as committed now, or as this transaction sees it."""
-    head = AuditHead.objects.filter(id=1).values_list("seq", "hash").first()
-    return tuple(head) if head is not None else (0, GENESIS_HASH)
+    """The chain head as (seq, hash), as committed now or as this transaction sees it."""
+    head = audit_head()
+    return head["seq"], head["hash"]
 
 
 class InlineWriter:
