@@ -38,14 +38,15 @@ def process(studio_kaze, settings, tmp_path):
     test is transactional)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from claims.services import claims_submission_create, claims_submission_process
+    from claims.services import claims_submission_create
 
     settings.MEDIA_ROOT = tmp_path / "media"
 
     def _process(*rows):
         upload = SimpleUploadedFile("claims.csv", csv_text(HEADER, *rows).encode(), content_type="text/csv")
         submission = claims_submission_create(user=studio_kaze.user, file=upload)
-        return claims_submission_process(submission_id=submission.pk)  # already final: returns it as it is
+        submission.refresh_from_db()
+        return submission
 
     return _process
 
