@@ -54,10 +54,7 @@ class KeyAdmin(APIKeyModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            created, plain = api_key_create(name=obj.name, rate=obj.rate)
-            if obj.expiry_date:
-                created.expiry_date = obj.expiry_date
-                created.save(update_fields=["expiry_date"])
+            created, plain = api_key_create(name=obj.name, rate=obj.rate, expiry_date=obj.expiry_date)
             for name in ("pk", "prefix", "hashed_key", "created"):
                 setattr(obj, name, getattr(created, name))
             obj._state.adding = False

@@ -19,7 +19,7 @@ def api_key_rate_validate(rate: str | None) -> str:
         raise ValidationFailed(str(exc), errors=[field_error("rate", "invalid-rate", str(exc))]) from None
 
 
-def api_key_create(*, name: str, rate: str | None = None) -> tuple[APIKey, str]:
+def api_key_create(*, name: str, rate: str | None = None, expiry_date=None) -> tuple[APIKey, str]:
     """Issue a key. Returns (the stored key, the plain key to hand over once)."""
     name = (name or "").strip()
     if not name or len(name) > 50:
@@ -27,7 +27,7 @@ def api_key_create(*, name: str, rate: str | None = None) -> tuple[APIKey, str]:
                                errors=[field_error("name", "invalid", "1 to 50 characters.")])
     rate = api_key_rate_validate(rate)
     # Not written to the audit log: its events are public, and a key is not registry data.
-    api_key, plain = APIKey.objects.create_key(name=name, rate=rate)
+    api_key, plain = APIKey.objects.create_key(name=name, rate=rate, expiry_date=expiry_date)
     return api_key, plain
 
 

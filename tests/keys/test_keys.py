@@ -143,3 +143,14 @@ def test_changes_through_the_services_apply_at_once_despite_the_key_cache(db):
     assert client.get("/api/v1/lookup", params).status_code == 429
     api_key_revoke(api_key=api_key)
     assert client.get("/api/v1/lookup", params).status_code == 401
+
+
+def test_key_issued_with_an_expiry_date_stops_working_after_it(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    current, current_plain = api_key_create(name="Trial", expiry_date=timezone.now() + timedelta(days=30))
+    lapsed, lapsed_plain = api_key_create(name="Old trial", expiry_date=timezone.now() - timedelta(days=1))
+    assert APIKey.objects.get(pk=current.pk).expiry_date == current.expiry_date
+    assert APIKey.objects.is_valid(current_plain) and not APIKey.objects.is_valid(lapsed_plain)
