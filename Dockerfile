@@ -13,9 +13,11 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
-# Static files and translations are built into the image; the build needs a placeholder secret only.
+# Static files and translations are built into the image; the build needs placeholder settings only (nothing
+# connects to these addresses during the build).
 RUN SECRET_KEY=build-only-placeholder-build-only-placeholder-build-only DATABASE_URL=sqlite:////tmp/build.db \
-    ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
+    ALLOWED_HOSTS=localhost REDIS_URL=redis://build-only:6379/1 CELERY_BROKER_URL=redis://build-only:6379/0 \
+    KYODAKU_BASE_URL=https://build-only.invalid python manage.py collectstatic --noinput \
     && python manage.py compile_translations -v0 \
     && mkdir -p /var/lib/kyodaku/media /var/lib/kyodaku/signing-keys \
     && chown -R kyodaku /var/lib/kyodaku

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test install install-dev migrate seed lint worker schema messages clean
+.PHONY: run test install install-dev migrate seed lint audit worker schema messages clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +34,14 @@ test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 worker: install
-	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} \
+		$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2
 
 lint: install-dev
 	$(BIN)/ruff check .
+
+audit: install-dev
+	$(PY) .ci/audit_dependencies.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media var staticfiles test-artifacts

@@ -92,6 +92,8 @@ def start_gunicorn(redis_url: str) -> subprocess.Popen:
         "ALLOWED_HOSTS": HOST,
         "SECURE_SSL_REDIRECT": "0",
         "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", redis_url),  # required; lookups send no task
+        "KYODAKU_BASE_URL": f"http://{HOST}:{PORT}",
         "LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(

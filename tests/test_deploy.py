@@ -1,4 +1,5 @@
-"""Deployment guarantees: production settings refuse to start without secrets and pass Django's deploy checks."""
+"""Deployment guarantees: production settings refuse to start without secrets and services, pass Django's deploy
+checks; the Celery app never falls back to local settings; compose publishes the web port on loopback only."""
 import os
 import secrets
 import subprocess
@@ -9,29 +10,94 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+PRODUCTION_ENV = {
+    "SECRET_KEY": secrets.token_urlsafe(64),
+    "ALLOWED_HOSTS": "kyodaku.example.org",
+    "DATABASE_URL": "sqlite:////tmp/kyodaku-deploy-check.sqlite3",
+    "REDIS_URL": "redis://127.0.0.1:1/1",  # never connected to by `check`
+    "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+    "KYODAKU_BASE_URL": "https://kyodaku.example.org",
+}
+# What the process inherits from the developer's shell must not make a missing setting look present.
+SCRUBBED = {*PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE", "TEST_CELERY_BROKER_URL"}
+
+
+def clean_env(**env):
+    return {**{k: v for k, v in os.environ.items() if k not in SCRUBBED}, **env}
+
 
 def manage(*args, env):
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"}}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean_env(**env),
                           capture_output=True, text=True, timeout=120)
 
 
 def test_production_refuses_to_start_without_a_secret_key():
-    result = manage("check", "--settings=config.settings.production",
-                    env={"DATABASE_URL": "sqlite:////tmp/kyodaku-deploy-check.sqlite3", "ALLOWED_HOSTS": "x"})
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    result = manage("check", "--settings=config.settings.production", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
 
+@pytest.mark.parametrize("missing", ["REDIS_URL", "CELERY_BROKER_URL", "KYODAKU_BASE_URL", "DATABASE_URL"])
+def test_operator_deploying_without_a_required_service_setting_is_stopped_at_start(missing):
+    """Rule: production never falls back to SQLite, a per-process cache, eager tasks or a 127.0.0.1 issuer."""
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = manage("check", "--settings=config.settings.production", env=env)
+    assert result.returncode != 0
+    assert "Production needs these settings" in result.stderr and missing in result.stderr
+
+
+def test_a_blank_required_setting_counts_as_missing():
+    result = manage("check", "--settings=config.settings.production", env={**PRODUCTION_ENV, "REDIS_URL": "  "})
+    assert result.returncode != 0 and "REDIS_URL" in result.stderr
+
+
 def test_production_settings_pass_the_deploy_check():
     result = manage("check", "--deploy", "--fail-level", "WARNING", "--settings=config.settings.production",
-                    env={"SECRET_KEY": secrets.token_urlsafe(64), "ALLOWED_HOSTS": "kyodaku.example.org",
-                         "DATABASE_URL": "sqlite:////tmp/kyodaku-deploy-check.sqlite3"})
+                    env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(not Path("/usr/bin/docker-compose").exists(), reason="Debian's docker-compose is not installed")
+def test_celery_app_without_a_settings_module_uses_production_settings_not_local_ones():
+    """Rule: a worker started without DJANGO_SETTINGS_MODULE refuses to run on local settings' public secret."""
+    code = "import os, config.celery; print(os.environ['DJANGO_SETTINGS_MODULE'])"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "config.settings.production"
+    # And with nothing configured, loading the app's settings stops it (as gunicorn would be stopped).
+    code = "import config.celery; from django.conf import settings; settings.INSTALLED_APPS"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean_env(), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr
+
+
+compose = pytest.mark.skipif(not Path("/usr/bin/docker-compose").exists(),
+                             reason="Debian's docker-compose is not installed")
+
+
+def docker_compose_config(**env):
+    return subprocess.run(["docker-compose", "config"], cwd=ROOT, capture_output=True, text=True,
+                          env={**{k: v for k, v in os.environ.items() if not k.startswith("KYODAKU_")}, **env},
+                          timeout=60)
+
+
+@compose
 def test_docker_compose_file_is_valid():
     result = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, capture_output=True, text=True,
                             env={k: v for k, v in os.environ.items() if k != "SECRET_KEY"}, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@compose
+def test_compose_publishes_the_web_port_on_loopback_unless_told_otherwise():
+    """Rule: outsiders reach the web process only through the proxy in front of it."""
+    import yaml
+
+    published = yaml.safe_load(docker_compose_config().stdout)["services"]["web"]["ports"]
+    assert [str(p).rsplit("/", 1)[0] for p in published] == ["127.0.0.1:8000:8000"]
+    published = yaml.safe_load(docker_compose_config(KYODAKU_WEB_BIND="0.0.0.0").stdout)["services"]["web"]["ports"]
+    assert [str(p).rsplit("/", 1)[0] for p in published] == ["0.0.0.0:8000:8000"]
+    # Nothing else publishes a port: the database and Redis stay on compose's private network.
+    services = yaml.safe_load(docker_compose_config().stdout)["services"]
+    assert [name for name, service in services.items() if service.get("ports")] == ["web"]

@@ -8,8 +8,17 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
 if not SECRET_KEY or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be set (at least 50 characters) in production.")
-if not env("DATABASE_URL", default=""):
-    raise ImproperlyConfigured("DATABASE_URL must be set in production.")
+# Without these, base.py would quietly fall back to what suits a laptop: SQLite, a per-process cache (every gunicorn
+# worker its own rate-limit counters), tasks run inside the web request, and receipts issued for 127.0.0.1.
+_REQUIRED = {
+    "DATABASE_URL": "the PostgreSQL database",
+    "REDIS_URL": "the shared cache (API-key rate limits, rule cache)",
+    "CELERY_BROKER_URL": "the Celery broker (claims are processed by the worker, not in the web request)",
+    "KYODAKU_BASE_URL": "the registry's public URL (the `iss` of receipts)",
+}
+_missing = [f"{name} ({why})" for name, why in _REQUIRED.items() if not env(name, default="").strip()]
+if _missing:
+    raise ImproperlyConfigured("Production needs these settings: " + "; ".join(_missing) + ".")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 # Receipt-signing keys are provisioned (setting or key directory, `manage.py rotate_signing_key`), never improvised.
 KYODAKU_SIGNING_KEY_AUTOCREATE = env.bool("KYODAKU_SIGNING_KEY_AUTOCREATE", default=False)
