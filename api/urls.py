@@ -7,4 +7,5 @@ urlpatterns = [
     path("v1/", include("api.routes.core")),
     path("v1/", include("api.routes.claims")),
     path("v1/", include("api.routes.evidence")),
+    path("v1/", include("api.routes.interop")),
 ]

@@ -8,19 +8,10 @@ from rest_framework.views import APIView
 
 from consent.models import ALL_PURPOSES, Jurisdiction, Rule
 from consent.selectors import rulebook
-from consent.vocabulary import PURPOSE_LABELS, PURPOSES
+from consent.vocabulary import PURPOSE_LABELS, PURPOSES, same_as
 
 from ..fields import query_params
 from ..serializers import REGIMES
-
-# How other vocabularies name each purpose (domain.md, "Purposes").
-SAME_AS = {
-    "tdm": ["TDMRep tdm:mine", "C2PA data_mining", "AI-pref (-02) all"],
-    "train-ai": ["AI-pref train-ai", "C2PA ai_training", "Content Signals ai-train"],
-    "train-genai": ["AI-pref (-02) train-genai", "C2PA ai_generative_training"],
-    "ai-use": ["AI-pref ai-use", "C2PA ai_inference", "Content Signals ai-input"],
-    "search": ["AI-pref search", "Content Signals search"],
-}
 
 
 class _Public(APIView):
@@ -48,7 +39,7 @@ class PurposeListApi(_Public):
         query_params(NoQuery, request)
         data = [
             {"code": code, "parent": parent, "label": PURPOSE_LABELS[code],
-             "children": [c for c, p in PURPOSES.items() if p == code], "same_as": SAME_AS.get(code, [])}
+             "children": [c for c, p in PURPOSES.items() if p == code], "same_as": same_as(code)}
             for code, parent in PURPOSES.items()
         ]
         return Response(data)
