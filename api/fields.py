@@ -62,3 +62,28 @@ def query_params(serializer_class, request, *, allowed_extra=()):
     serializer = serializer_class(data={k: v for k, v in request.query_params.items() if k in fields})
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class ReceiptModeField(serializers.ChoiceField):
+    """`receipt`: `true` (a receipt per answer), `false` (none) or `batch` (one signature over the batch, a proof
+    per answer). JSON booleans and the usual spellings of a boolean (`1`, `yes`, `on`, ...) are accepted too."""
+
+    TRUE = {"true", "1", "yes", "on"}
+    FALSE = {"false", "0", "no", "off", ""}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", "false")  # as given: defaults skip to_internal_value
+        super().__init__(choices=["true", "false", "batch"], **kwargs)
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return "single" if data else "none"
+        text = data.strip().lower() if isinstance(data, str) else None
+        if text in self.TRUE:
+            return "single"
+        if text in self.FALSE:
+            return "none"
+        if text == "batch":
+            return "batch"
+        self.fail("invalid_choice", input=data)

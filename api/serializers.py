@@ -50,6 +50,12 @@ class LookupDeclarationSerializer(serializers.Serializer):
     effective_until = serializers.DateTimeField(allow_null=True)
 
 
+class BatchProofSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The answer's leaf index in the batch (its position in `results`).")
+    hashes = serializers.ListField(child=serializers.CharField(), help_text=(
+        "The RFC 6962 audit path from the leaf up to the signed root, SHA-256 digests in lower-case hex."))
+
+
 class LookupResultSerializer(serializers.Serializer):
     """The answer for one identifier (api.md, "One result")."""
 
@@ -68,6 +74,7 @@ class LookupResultSerializer(serializers.Serializer):
     license_url = serializers.URLField(allow_null=True, help_text="Where to ask for permission or a licence.")
     disputed = serializers.BooleanField()
     receipt = serializers.CharField(required=False, help_text="With receipt=true: a compact JWS (EdDSA) of the answer.")
+    proof = BatchProofSerializer(required=False, help_text="With receipt=batch: the answer's Merkle inclusion proof.")
 
 
 class LookupIdErrorSerializer(serializers.Serializer):
@@ -80,6 +87,7 @@ class LookupErrorEntrySerializer(serializers.Serializer):
 
     id = serializers.CharField()
     error = LookupIdErrorSerializer()
+    proof = BatchProofSerializer(required=False, help_text="With receipt=batch: the entry's Merkle inclusion proof.")
 
 
 class DeclarationSerializer(serializers.Serializer):

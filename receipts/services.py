@@ -56,8 +56,9 @@ class ReceiptSigner:
     def header(self) -> dict:
         return {"alg": ALGORITHM, "kid": self.kid, "typ": RECEIPT_TYPE}
 
-    def sign(self, payload: bytes) -> str:
-        signing_input = self.header_segment + b"." + urlsafe_b64encode(payload)
+    def sign(self, payload: bytes, *, typ: str = RECEIPT_TYPE) -> str:
+        header_segment = self.header_segment if typ == RECEIPT_TYPE else json_b64encode({**self.header, "typ": typ})
+        signing_input = header_segment + b"." + urlsafe_b64encode(payload)
         signature = JWS_REGISTRY.get_alg(ALGORITHM).sign(signing_input, self.key)
         return (signing_input + b"." + urlsafe_b64encode(signature)).decode("ascii")
 

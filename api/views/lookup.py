@@ -10,12 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.selectors import lookup_many
+from receipts.batch import batch_receipt_attach
 from receipts.services import receipts_attach
 from registry.errors import ValidationFailed, field_error
 
-from ..auth import ApiKeyAuthentication, HasApiKey
+from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of
 from ..errors import RequestTooLarge
-from ..fields import AwareDateTimeField, StrictSerializer, query_params
+from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params
 from ..parsers import BoundedJSONParser
 from ..serializers import LookupErrorEntrySerializer, LookupResultSerializer
 from ..throttling import ApiKeyRateThrottle
@@ -71,6 +72,14 @@ class _LookupBase(APIView):
             receipts_attach(results)
 
 
+def _receipt_mode(*modes: str) -> str:
+    """`batch` if the query or the body asks for it, else `single` if either asks for receipts, else `none`."""
+    for wanted in ("batch", "single"):
+        if wanted in modes:
+            return wanted
+    return "none"
+
+
 class LookupGetQuery(serializers.Serializer):
     id = serializers.CharField(max_length=MAX_ID_CHARS, trim_whitespace=False,
                                help_text="The work's identifier, `scheme:value` (isbn, issn, isrc, iswc, doi, url, "
@@ -82,6 +91,10 @@ class LookupGetQuery(serializers.Serializer):
                                        help_text="Add a signed receipt (JWS) to the answer.")
 
 
+RECEIPT_HELP = ("`true`: a signed receipt (JWS) per answer; `batch`: one signed `batch_receipt` over the Merkle "
+                "root of all answers and a `proof` per answer (docs/evidence.md); `false` (default): none.")
+
+
 class LookupBatchInput(StrictSerializer):
     ids = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), min_length=1,
                                 max_length=10_000,
@@ -89,15 +102,17 @@ class LookupBatchInput(StrictSerializer):
     purpose = serializers.CharField(max_length=64)
     jurisdiction = serializers.CharField(max_length=8)
     as_of = AwareDateTimeField(required=False)
-    receipt = serializers.BooleanField(required=False, default=False)
+    receipt = ReceiptModeField(help_text=RECEIPT_HELP)
 
 
 class LookupBatchOutput(serializers.Serializer):
     results = BatchEntry
+    batch_receipt = serializers.CharField(
+        required=False, help_text="With receipt=batch: a compact JWS (EdDSA) over the Merkle root of `results`.")
 
 
 class LookupBatchReceiptQuery(serializers.Serializer):
-    receipt = serializers.BooleanField(required=False, default=False)
+    receipt = ReceiptModeField(help_text=RECEIPT_HELP)
 
 
 def _ids_of(data) -> list[str]:
@@ -172,5 +187,11 @@ class LookupApi(_LookupBase):
         fields = serializer.validated_data
         results = lookup_many(ids=ids, purpose=fields["purpose"], jurisdiction=fields["jurisdiction"],
                               as_of=fields.get("as_of"))
-        self._attach_receipts(results, query["receipt"] or fields["receipt"])
+        mode = _receipt_mode(query["receipt"], fields["receipt"])
+        if mode == "batch":
+            api_key = api_key_of(request)
+            token = batch_receipt_attach(results, sub=api_key.prefix if api_key else None,
+                                         purpose=fields["purpose"], jurisdiction=fields["jurisdiction"])
+            return Response({"results": results, "batch_receipt": token})
+        self._attach_receipts(results, mode == "single")
         return Response({"results": results})

@@ -3,52 +3,82 @@ import sys
 
 from django.core.management.base import CommandError
 
-from receipts.selectors import receipt_verify
+from receipts.selectors import batch_receipt_verify, is_batch_receipt, keys_from_jwks, receipt_verify
 from registry.management.output import KyodakuCommand
 
 
-def receipts_in(text: str) -> list[str]:
-    """The receipts a file holds: a bare compact JWS, one lookup result with a `receipt`, or a whole lookup
-    response (every result's receipt)."""
+def receipts_in(text: str) -> list[tuple[str, list | None]]:
+    """The receipts a file holds, each as (token, the answers a batch receipt covers or None): a bare compact JWS,
+    one lookup result with a `receipt`, or a whole lookup response (every result's receipt, or its
+    `batch_receipt` with every result's proof)."""
     text = text.strip()
     if not text.startswith(("{", "[")):
-        return [text]
+        return [(text, None)]
     try:
         document = json.loads(text)
     except ValueError as exc:
         raise CommandError(f"The file is neither a compact JWS nor JSON ({exc}).") from exc
     results = document.get("results", [document]) if isinstance(document, dict) else document
-    found = [r["receipt"] for r in results if isinstance(r, dict) and isinstance(r.get("receipt"), str)]
+    if isinstance(document, dict) and isinstance(document.get("batch_receipt"), str):
+        return [(document["batch_receipt"], results if isinstance(results, list) else [])]
+    found = [(r["receipt"], None) for r in results if isinstance(r, dict) and isinstance(r.get("receipt"), str)]
     if not found:
-        raise CommandError("The JSON holds no `receipt`.")
+        raise CommandError("The JSON holds no `receipt` and no `batch_receipt`.")
     return found
 
 
+def _read(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise CommandError(f"Cannot read {path}: {exc.strerror}.") from exc
+
+
+def _line(check, *, batch: bool, results) -> str:
+    if not check.ok:
+        return f"FAIL {'; '.join(check.problems)}"
+    p = check.payload
+    head = f"key {check.header['kid']} ({check.key_status}), audit head #{p['audit_head']['seq']}"
+    if batch:
+        answers = "signature only, no answers given" if results is None else f"all {p['count']} proofs lead to it"
+        return (f"OK   batch of {p['count']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: root "
+                f"{p['root'][:16]}..., {answers}; {head}")
+    return (f"OK   {p['identifier']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: "
+            f"{p['outcome']} ({p['basis']}); {head}")
+
+
 class Command(KyodakuCommand):
-    help = ("Verify a receipt against this registry: its EdDSA signature with the published key named by its kid "
-            "(active or retired), its issuer, and that the audit log still holds the head it recorded. FILE holds a "
-            "compact JWS, a lookup result or a whole lookup response ('-' reads standard input). Exit code 0 when "
-            "every receipt verifies, 1 otherwise.")
+    help = ("Verify receipts: their EdDSA signature with the published key named by their kid (active or retired), "
+            "their issuer, and that the audit log still holds the head they recorded. FILE holds a compact JWS, a "
+            "lookup result or a whole lookup response; for a batch receipt (receipt=batch) every result's proof is "
+            "checked against the signed root. '-' reads standard input. With --jwks (a saved GET /api/v1/keys) the "
+            "check is offline: signatures and proofs only, no database. Exit code 0 when every receipt verifies, "
+            "1 otherwise.")
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="File with the receipt(s); '-' for standard input.")
+        parser.add_argument("--jwks", metavar="FILE",
+                            help="Verify offline against this saved JWKS instead of this registry's database.")
 
     def handle(self, *args, **options):
-        try:
-            text = sys.stdin.read() if options["file"] == "-" else open(options["file"], encoding="utf-8").read()
-        except OSError as exc:
-            raise CommandError(f"Cannot read {options['file']}: {exc.strerror}.") from exc
-        checks = [receipt_verify(token=token) for token in receipts_in(text)]
-        lines = []
-        for check in checks:
-            if check.ok:
-                p = check.payload
-                lines.append(f"OK   {p['identifier']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: "
-                             f"{p['outcome']} ({p['basis']}); key {check.header['kid']} ({check.key_status}), "
-                             f"audit head #{p['audit_head']['seq']}")
+        text = _read(options["file"])
+        keys = None
+        if options.get("jwks"):
+            try:
+                keys = keys_from_jwks(json.loads(_read(options["jwks"])))
+            except ValueError as exc:
+                raise CommandError(f"{options['jwks']} is not a JWKS ({exc}).") from exc
+        checks, lines = [], []
+        for token, results in receipts_in(text):
+            batch = results is not None or is_batch_receipt(token)
+            if batch:
+                check = batch_receipt_verify(token=token, results=results, keys=keys)
             else:
-                lines.append(f"FAIL {'; '.join(check.problems)}")
+                check = receipt_verify(token=token, keys=keys)
+            checks.append(check)
+            lines.append(_line(check, batch=batch, results=results))
         failed = sum(not c.ok for c in checks)
-        self.emit(options, {"ok": not failed, "receipts": [c.as_dict() for c in checks]}, "\n".join(lines))
+        self.emit(options, {"ok": not failed, "offline": keys is not None, "receipts": [c.as_dict() for c in checks]},
+                  "\n".join(lines))
         if failed:
             raise CommandError(f"{failed} of {len(checks)} receipt(s) failed verification.")
