@@ -46,28 +46,56 @@ def api_key_of(request) -> APIKey | None:
     return request.auth if isinstance(request.auth, APIKey) else None
 
 
+ALL_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+KEY_REFUSED = ("An API key is valid here only for lookups, reading works (GET /api/v1/works) and reading a "
+               "declaration (GET /api/v1/declarations/{{id}}). {what} is for rights holders' users "
+               "('Authorization: Token <token>' or the web admin) and operators.")
+
+
+def api_key_methods(view) -> frozenset[str]:
+    """The HTTP methods for which `view`'s permissions admit an API key (the schema lists the key only there).
+
+    Each permission class says so in `api_key_methods`; one without it admits keys for nothing."""
+    methods = ALL_METHODS
+    for permission in view.get_permissions():
+        methods &= getattr(permission, "api_key_methods", frozenset())
+    return methods
+
+
 class HasApiKey(permissions.BasePermission):
     message = "This endpoint needs an API key: 'Authorization: Api-Key <key>'."
+    api_key_methods = ALL_METHODS
 
     def has_permission(self, request, view):
         return api_key_of(request) is not None
 
 
-class IsHolderUser(permissions.BasePermission):
-    """A logged-in user (a holder's member or an operator). API keys are for lookups and reading works only."""
+def _user_is_active(request) -> bool:
+    return bool(request.user and request.user.is_authenticated and request.user.is_active)
 
-    message = "This endpoint is for rights holders' users and operators (token or session), not API keys."
+
+class IsHolderUser(permissions.BasePermission):
+    """A logged-in user (a holder's member or an operator). A valid API key is told that it is the wrong
+    credential here (403), not that no credentials were given: views list ApiKeyAuthentication last for that."""
+
+    api_key_methods = frozenset()
 
     def has_permission(self, request, view):
         if api_key_of(request) is not None:
+            self.message = KEY_REFUSED.format(what="This endpoint")
             return False
-        return bool(request.user and request.user.is_authenticated and request.user.is_active)
+        return _user_is_active(request)
 
 
 class IsHolderUserOrReadOnlyApiKey(permissions.BasePermission):
-    message = "API keys may only read works."
+    """Holders' users read and write; an API key reads (GET) only."""
+
+    api_key_methods = frozenset(permissions.SAFE_METHODS)
 
     def has_permission(self, request, view):
         if api_key_of(request) is not None:
-            return request.method in permissions.SAFE_METHODS
-        return IsHolderUser().has_permission(request, view)
+            if request.method in permissions.SAFE_METHODS:
+                return True
+            self.message = KEY_REFUSED.format(what=f"{request.method} on this endpoint")
+            return False
+        return _user_is_active(request)

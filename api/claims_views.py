@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,12 +17,13 @@ from claims.selectors import claims_errors_csv, claims_submission_get_for_user, 
 from claims.services import claims_submission_create
 from registry.errors import ValidationFailed, field_error
 
-from .auth import TokenAuthentication
+from .auth import ApiKeyAuthentication, IsHolderUser, TokenAuthentication
 
 
 class _ClaimsBase(APIView):
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated]
+    # The API key last: it is recognised only to be told that claims are for holders' users (403, not 401).
+    authentication_classes = [TokenAuthentication, SessionAuthentication, ApiKeyAuthentication]
+    permission_classes = [IsHolderUser]
 
 
 def _status_url(request, submission) -> str:

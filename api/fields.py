@@ -1,4 +1,5 @@
 """Input fields with the strictness the contract asks for: zone-aware times, no unknown fields."""
+import re
 from datetime import UTC
 
 from django.utils import timezone
@@ -12,7 +13,12 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         "naive": "Give a time with a zone, e.g. 2026-11-28T12:00:00Z.",
         "out-of-range": "This time is out of range.",
+        "plus-not-encoded": ("{value!r} looks like a time whose '+' was not URL-encoded: in a query string '+' "
+                             "means a space. Write the zone as %2B09:00 (e.g. as_of=2026-11-28T21:00:00%2B09:00), "
+                             "or give the time in UTC with Z."),
     }
+    # What `...T21:00:00+09:00` becomes when the `+` of a query string is decoded as a space.
+    _PLUS_DECODED_AS_SPACE = re.compile(r"^\d{4}-\d{2}-\d{2}T[\d:.]+ \d{2}(:?\d{2})?$")
 
     def to_internal_value(self, value):
         if isinstance(value, str):
@@ -20,6 +26,8 @@ class AwareDateTimeField(serializers.DateTimeField):
                 parsed = parse_datetime(value.strip())
             except ValueError:  # well-formed but impossible, e.g. month 13
                 parsed = None
+            if parsed is None and self._PLUS_DECODED_AS_SPACE.match(value.strip()):
+                self.fail("plus-not-encoded", value=value)
             if parsed is None:
                 self.fail("invalid", format="ISO 8601 with a zone, e.g. 2026-11-28T12:00:00Z")
             if timezone.is_naive(parsed):

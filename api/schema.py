@@ -4,6 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import is_list_serializer
 
+from .auth import api_key_methods
 from .errors import PROBLEM_CONTENT_TYPE
 from .serializers import ProblemSerializer
 
@@ -26,6 +27,13 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "`Api-Key <key>`: keys are issued by operators (admin or manage.py create_api_key)."}
+
+    def get_security_requirement(self, auto_schema):
+        """Listed only on operations whose permissions admit a key for that method (a key is recognised on holder
+        endpoints only to be told it is the wrong credential there)."""
+        if auto_schema.method.upper() not in api_key_methods(auto_schema.view):
+            return None
+        return super().get_security_requirement(auto_schema)
 
 
 class ProblemAutoSchema(AutoSchema):

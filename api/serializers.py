@@ -106,8 +106,9 @@ class DeclarationSerializer(serializers.Serializer):
     superseded_at = serializers.DateTimeField(allow_null=True)
     superseded_by = serializers.UUIDField(source="superseded_by_id", allow_null=True)
     revoked_at = serializers.DateTimeField(allow_null=True)
-    filed_by_agent = serializers.CharField(source="filed_by_agent.code", allow_null=True,
-                                           help_text="The collective that filed it under a mandate, if any.")
+    filed_by_agent = serializers.CharField(source="filed_by_agent.code", allow_null=True, required=False,
+                                           help_text="The collective that filed it under a mandate, if any. "
+                                                     "Shown to the holder's users, not to API keys.")
     status = serializers.SerializerMethodField()
 
     def get_status(self, obj) -> str:
@@ -116,6 +117,13 @@ class DeclarationSerializer(serializers.Serializer):
         if obj.superseded_at is not None:
             return "superseded"
         return "current"
+
+
+class DeclarationPublicSerializer(DeclarationSerializer):
+    """A declaration as an API key sees it: the statement and its history, not who filed it for the holder (a
+    collective acting under a mandate is the holder's private arrangement)."""
+
+    filed_by_agent = None
 
 
 class WorkSerializer(serializers.Serializer):

@@ -1,9 +1,13 @@
 """Per-key rate limits through the Django cache (Redis in production): a fixed window counter per key.
 
 One request is one request, however many identifiers a batch carries. Over the limit: 429 with Retry-After.
+Every answer to a rate-limited key carries the key's state in `RateLimit-Limit`, `RateLimit-Remaining` and
+`RateLimit-Reset` (requests per window, requests left in this window, seconds until the window ends), as the
+IETF RateLimit header fields draft names them; a key without a limit (`none`) gets none of them.
 """
 import math
 import time
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
@@ -11,6 +15,18 @@ from rest_framework.throttling import BaseThrottle
 from keys.services import api_key_rate
 
 from .auth import api_key_of
+
+RATE_LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset: int  # seconds until the current window ends
+
+    def headers(self) -> dict[str, str]:
+        return dict(zip(RATE_LIMIT_HEADERS, (str(self.limit), str(self.remaining), str(self.reset)), strict=True))
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -33,10 +49,22 @@ class ApiKeyRateThrottle(BaseThrottle):
         except ValueError:  # expired between add and incr
             cache.add(key, 1, timeout=rate.period + 1)
             count = 1
-        if count <= rate.requests:
-            return True
         self._wait = max(1, math.ceil((window + 1) * rate.period - now))
-        return False
+        request.rate_limit_state = RateLimitState(limit=rate.requests, remaining=max(0, rate.requests - count),
+                                                  reset=self._wait)
+        return count <= rate.requests
 
     def wait(self):
         return getattr(self, "_wait", 1)
+
+
+class RateLimitHeadersMixin:
+    """For views throttled by ApiKeyRateThrottle: the key's rate-limit state on every response, 429s included."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        state = getattr(request, "rate_limit_state", None)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        return response

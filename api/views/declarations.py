@@ -12,21 +12,29 @@ from registry.errors import NotFound, ValidationFailed, field_error
 from registry.models import Work
 from registry.selectors import holder_for_filing
 
-from ..auth import IsHolderUser, TokenAuthentication
+from ..auth import (
+    ApiKeyAuthentication,
+    IsHolderUser,
+    IsHolderUserOrReadOnlyApiKey,
+    TokenAuthentication,
+    api_key_of,
+)
 from ..fields import AwareDateTimeField, StrictSerializer, query_params
 from ..pagination import DeclarationCursorPagination
 from ..parsers import BoundedJSONParser
-from ..serializers import DeclarationSerializer
+from ..serializers import DeclarationPublicSerializer, DeclarationSerializer
+from ..throttling import ApiKeyRateThrottle, RateLimitHeadersMixin
 from .works import filing_holder
 
 
 class _DeclarationsBase(APIView):
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    # The API key last: without credentials the 401 asks for a Token; a key is told what it may do here (403).
+    authentication_classes = [TokenAuthentication, SessionAuthentication, ApiKeyAuthentication]
     permission_classes = [IsHolderUser]
     parser_classes = [BoundedJSONParser]
 
     def _visible(self, request, id):
-        declaration = declarations_visible_to(user=request.user).filter(pk=id).first()
+        declaration = declarations_visible_to(user=request.user, api_key=api_key_of(request)).filter(pk=id).first()
         if declaration is None:
             raise NotFound("No such declaration.")
         return declaration
@@ -98,12 +106,21 @@ class DeclarationsApi(_DeclarationsBase):
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class DeclarationApi(_DeclarationsBase):
+class DeclarationApi(RateLimitHeadersMixin, _DeclarationsBase):
+    permission_classes = [IsHolderUserOrReadOnlyApiKey]
+    throttle_classes = [ApiKeyRateThrottle]
+
     @extend_schema(operation_id="declarations_retrieve", summary="A declaration (superseded and revoked ones too)",
+                   description=("Holders' users read their own holder's declarations (and their mandated "
+                                "principals'). An API key reads any declaration, e.g. the one a lookup answer or a "
+                                "receipt names, with its public fields only: no `filed_by_agent`."),
                    responses={200: DeclarationSerializer}, tags=["declarations"])
     def get(self, request, id):
         query_params(serializers.Serializer, request)
-        return Response(DeclarationSerializer(self._visible(request, id)).data)
+        declaration = self._visible(request, id)
+        if api_key_of(request) is not None:
+            return Response(DeclarationPublicSerializer(declaration).data)
+        return Response(DeclarationSerializer(declaration).data)
 
 
 class DeclarationRevokeApi(_DeclarationsBase):

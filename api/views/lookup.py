@@ -1,7 +1,9 @@
 """Lookups for AI developers: one identifier by GET, up to KYODAKU_LOOKUP_BATCH_MAX by POST. API key only."""
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     PolymorphicProxySerializer,
     extend_schema,
 )
@@ -19,7 +21,7 @@ from ..errors import RequestTooLarge
 from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params
 from ..parsers import BoundedJSONParser
 from ..serializers import LookupErrorEntrySerializer, LookupResultSerializer
-from ..throttling import ApiKeyRateThrottle
+from ..throttling import RATE_LIMIT_HEADERS, ApiKeyRateThrottle, RateLimitHeadersMixin
 
 MAX_ID_CHARS = 8192
 
@@ -60,7 +62,17 @@ BatchEntry = PolymorphicProxySerializer(
 )
 
 
-class _LookupBase(APIView):
+RATE_LIMIT_RESPONSE_HEADERS = [
+    OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200, 429], description=text)
+    for name, text in zip(RATE_LIMIT_HEADERS, (
+        "Requests the key may make per window (absent for a key without a limit).",
+        "Requests left in the current window.",
+        "Seconds until the current window ends.",
+    ), strict=True)
+]
+
+
+class _LookupBase(RateLimitHeadersMixin, APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
@@ -142,7 +154,7 @@ class LookupApi(_LookupBase):
         summary="May this work be used for this purpose here?",
         description=("Answers for one identifier. Anything but `outcome: allowed` (including any error or timeout) "
                      "means: do not use the work. Needs `Authorization: Api-Key <key>`."),
-        parameters=[LookupGetQuery],
+        parameters=[LookupGetQuery, *RATE_LIMIT_RESPONSE_HEADERS],
         responses={200: LookupResultSerializer},
         examples=[OpenApiExample("registered, reserved", value=RESULT_EXAMPLE, response_only=True),
                   OpenApiExample("not registered, opt-out", value=UNREGISTERED_EXAMPLE, response_only=True)],
@@ -165,7 +177,7 @@ class LookupApi(_LookupBase):
         description=("One entry per id, in the same order. A bad id gets an `error` entry; the rest of the batch is "
                      "answered. More than KYODAKU_LOOKUP_BATCH_MAX ids: 413. A batch counts as one request for the "
                      "rate limit. `receipt=true` as a query parameter or in the body adds signed receipts."),
-        parameters=[LookupBatchReceiptQuery],
+        parameters=[LookupBatchReceiptQuery, *RATE_LIMIT_RESPONSE_HEADERS],
         request=LookupBatchInput,
         responses={200: LookupBatchOutput},
         examples=[

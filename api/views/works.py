@@ -17,7 +17,7 @@ from ..fields import StrictSerializer, query_params
 from ..pagination import WorkCursorPagination
 from ..parsers import BoundedJSONParser
 from ..serializers import WorkDetailSerializer, WorkSerializer, WorkWriteResultSerializer
-from ..throttling import ApiKeyRateThrottle
+from ..throttling import ApiKeyRateThrottle, RateLimitHeadersMixin
 
 
 def filing_holder(request, code: str | None):
@@ -42,7 +42,7 @@ def _write_result(registration) -> dict:
     return WorkWriteResultSerializer(work).data
 
 
-class _WorksBase(APIView):
+class _WorksBase(RateLimitHeadersMixin, APIView):
     permission_classes = [IsHolderUserOrReadOnlyApiKey]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [BoundedJSONParser]

@@ -73,7 +73,8 @@ def test_hoshi_pub_cannot_see_studio_kaze_submission_or_its_errors(kaze, hoshi,
 
 def test_anonymous_and_api_keys_cannot_submit(anonymous, ai_developer, django_capture_on_commit_callbacks):
     assert anonymous.post("/api/v1/claims", {}, format="multipart").status_code == 401
-    assert ai_developer.post("/api/v1/claims", {}, format="multipart").status_code in (401, 403)
+    body = assert_problem(ai_developer.post("/api/v1/claims", {}, format="multipart"), 403, "permission-denied")
+    assert "API key" in body["detail"] and "not provided" not in body["detail"], body
     assert not Submission.objects.exists()
 
 

@@ -101,9 +101,42 @@ def test_operator_sees_every_holders_declarations(staff, kaze_reservation, hoshi
 
 
 def test_api_keys_and_anonymous_callers_are_refused(ai_developer, anonymous, kaze_reservation):
-    assert_problem(ai_developer.get(URL), 401)  # an API key is not a holder credential here
+    # A valid API key is told what is wrong (403: the wrong credential here), not that none was given.
+    for response in (ai_developer.get(URL),
+                     ai_developer.post(URL, {"scope": "catalogue", "purpose": "tdm", "consent": "grant"},
+                                       format="json"),
+                     ai_developer.post(f"{URL}/{kaze_reservation.pk}/revoke")):
+        body = assert_problem(response, 403, "permission-denied")
+        assert "API key" in body["detail"] and "Token" in body["detail"], body
+        assert "not provided" not in body["detail"]
+    assert Declaration.objects.get(pk=kaze_reservation.pk).revoked_at is None
     assert_problem(anonymous.get(URL), 401)
     assert_problem(anonymous.post(f"{URL}/{kaze_reservation.pk}/revoke"), 401)
+    assert_problem(anonymous.get(f"{URL}/{kaze_reservation.pk}"), 401)
+
+
+def test_ai_developer_reads_any_declaration_by_id_with_public_fields_only(ai_developer, jaa, collective, tsubasa):
+    """A lookup answer or a receipt names a declaration: its terms and history must be readable with the key, but
+    not the holder's private arrangements (which collective filed it under a mandate)."""
+    work = work_register(holder=tsubasa.holder, work_ref="TB-1", title="Skyward", kind="series").work
+    grant, _ = declaration_file(holder=tsubasa.holder, scope="work", work=work, purpose="train-genai",
+                                jurisdiction="JP", consent="grant", license_url="https://tsubasa.example/terms",
+                                conditions="Non-commercial research models only", agent=collective.holder)
+    later, _ = declaration_file(holder=tsubasa.holder, scope="work", work=work, purpose="train-genai",
+                                jurisdiction="JP", consent="reserve")
+    old = ai_developer.get(f"{URL}/{grant.pk}")
+    assert old.status_code == 200, old.content
+    body = old.json()
+    assert (body["id"], body["holder"]["code"], body["work"], body["consent"]) == (
+        str(grant.pk), "tsubasa-anime", str(work.pk), "grant")
+    assert (body["license_url"], body["conditions"]) == ("https://tsubasa.example/terms",
+                                                         "Non-commercial research models only")
+    assert (body["status"], body["superseded_by"]) == ("superseded", str(later.pk))
+    assert "filed_by_agent" not in body
+    assert "RateLimit-Limit" not in old  # the fixture's key has no limit
+    assert_problem(ai_developer.get(f"{URL}/00000000-0000-4000-8000-000000000000"), 404)
+    # The collective's own users still see that they filed it.
+    assert jaa.get(f"{URL}/{grant.pk}").json()["filed_by_agent"] == "jaa"
 
 
 @pytest.mark.parametrize(("payload", "field"), [

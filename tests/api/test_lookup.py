@@ -74,6 +74,8 @@ def test_as_of_before_the_reservation_answers_as_then(ai_developer, reserved_man
     ({"id": ISBN, "purpose": "train-ai", "jurisdiction": "UK"}, "jurisdiction", "unknown-jurisdiction"),
     ({"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP", "as_of": "yesterday"}, "as_of", "invalid"),
     ({"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP", "as_of": "2026-11-28T12:00:00"}, "as_of", "naive"),
+    ({"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP", "as_of": "2026-11-28T21:00:00 09:00"}, "as_of",
+     "plus-not-encoded"),
     ({"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP", "colour": "blue"}, "colour", "unknown-parameter"),
     ({"purpose": "train-ai", "jurisdiction": "JP"}, "id", "required"),
 ])
@@ -113,6 +115,43 @@ def test_rate_limit_answers_429_with_retry_after_and_a_batch_counts_once(db):
     response = client.get(URL, {"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP"})
     assert_problem(response, 429, "rate-limited")
     assert 1 <= int(response["Retry-After"]) <= 60
+
+
+def test_unencoded_plus_in_as_of_gets_a_hint_to_url_encode_it(ai_developer, reserved_manga):
+    """`as_of=...+09:00` pasted into a URL arrives as `... 09:00`: the developer is told why, not just "wrong"."""
+    response = ai_developer.get(f"{URL}?id={ISBN}&purpose=train-ai&jurisdiction=JP&as_of=2026-11-28T21:00:00+09:00")
+    body = assert_problem(response, 400)
+    assert body["errors"][0]["code"] == "plus-not-encoded"
+    assert "%2B09:00" in body["detail"] and "'+'" in body["detail"], body
+    encoded = ai_developer.get(f"{URL}?id={ISBN}&purpose=train-ai&jurisdiction=JP&as_of=2026-11-28T21:00:00%2B09:00")
+    assert encoded.status_code == 200 and encoded.json()["as_of"] == "2026-11-28T12:00:00Z"
+
+
+def test_lower_case_jurisdictions_are_normalised_in_get_and_batch(ai_developer, reserved_manga):
+    one = ai_developer.get(URL, {"id": ISBN, "purpose": "train-ai", "jurisdiction": "jp"}).json()
+    batch = ai_developer.post(URL, {"ids": [ISBN], "purpose": "train-ai", "jurisdiction": "eu"},
+                              format="json").json()["results"][0]
+    assert (one["jurisdiction"], batch["jurisdiction"]) == ("JP", "EU")
+
+
+def test_successful_lookups_carry_the_keys_rate_limit_state(db):
+    cache.clear()
+    _, plain = api_key_create(name="Metered plan", rate="5/min")
+    client = client_for(api_key=plain)
+    params = {"id": ISBN, "purpose": "train-ai", "jurisdiction": "JP"}
+    first = client.get(URL, params)
+    assert first.status_code == 200
+    assert (first["RateLimit-Limit"], first["RateLimit-Remaining"]) == ("5", "4")
+    assert 1 <= int(first["RateLimit-Reset"]) <= 60
+    batch = client.post(URL, {"ids": [ISBN] * 20, "purpose": "train-ai", "jurisdiction": "JP"}, format="json")
+    assert (batch.status_code, batch["RateLimit-Remaining"]) == (200, "3")  # a batch counts once
+    for _ in range(3):
+        client.get(URL, params)
+    refused = client.get(URL, params)
+    assert refused.status_code == 429
+    assert (refused["RateLimit-Remaining"], refused["Retry-After"]) == ("0", refused["RateLimit-Reset"])
+    _, unlimited = api_key_create(name="Operator bulk job", rate="none")
+    assert "RateLimit-Limit" not in client_for(api_key=unlimited).get(URL, params)
 
 
 def test_default_rate_comes_from_the_setting(db, settings):

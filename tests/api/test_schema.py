@@ -36,3 +36,28 @@ def test_lookup_examples_are_in_the_schema(client, db):
     post = schema["paths"]["/api/v1/lookup"]["post"]
     assert post["requestBody"]["content"]["application/json"]["examples"]
     assert schema["paths"]["/api/v1/lookup"]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+
+
+def test_api_keys_are_listed_only_where_a_key_is_accepted(client, db):
+    """An AI developer reading the schema sees the key on lookups, reading works and reading a declaration, and not
+    on writes that refuse it (POST /works, PATCH /works/{id}) nor on holder-only endpoints."""
+    paths = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"]
+
+    def schemes(path, method):
+        return {name for requirement in paths[path][method].get("security", []) for name in requirement}
+
+    for path, method in [("/api/v1/lookup", "get"), ("/api/v1/lookup", "post"), ("/api/v1/works", "get"),
+                         ("/api/v1/works/{id}", "get"), ("/api/v1/declarations/{id}", "get")]:
+        assert "ApiKey" in schemes(path, method), (path, method)
+    for path, method in [("/api/v1/works", "post"), ("/api/v1/works/{id}", "patch"), ("/api/v1/declarations", "get"),
+                         ("/api/v1/declarations", "post"), ("/api/v1/declarations/{id}/revoke", "post"),
+                         ("/api/v1/claims", "post")]:
+        assert "ApiKey" not in schemes(path, method), (path, method)
+        assert schemes(path, method), (path, method)  # the holder credentials are still listed
+
+
+def test_lookups_document_their_rate_limit_headers(client, db):
+    paths = yaml.safe_load(client.get("/api/v1/schema/").content)["paths"]
+    for method in ("get", "post"):
+        headers = paths["/api/v1/lookup"][method]["responses"]["200"]["headers"]
+        assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(headers), method

@@ -112,7 +112,8 @@ def test_ai_developer_searches_all_works_read_only(ai_developer, kaze_film, hosh
     assert ai_developer.get(f"{URL}/{kaze_film.pk}").status_code == 200
     assert_problem(ai_developer.post(URL, {"holder": "studio-kaze", "work_ref": "X", "title": "T"},
                                      format="json"), 403)
-    assert_problem(ai_developer.patch(f"{URL}/{kaze_film.pk}", {"title": "T"}, format="json"), 403)
+    body = assert_problem(ai_developer.patch(f"{URL}/{kaze_film.pk}", {"title": "T"}, format="json"), 403)
+    assert "PATCH" in body["detail"] and "Token" in body["detail"], body
 
 
 def test_no_credentials_is_401(anonymous, db):
