@@ -12,9 +12,11 @@ API_KEY_KEYWORD = "Api-Key"
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Api-Key <prefix>.<secret>`. The request's user stays anonymous; `request.auth` is the key."""
 
+    keywords: tuple[bytes, ...] = (API_KEY_KEYWORD.lower().encode(),)
+
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != API_KEY_KEYWORD.lower().encode():
+        if not header or header[0].lower() not in self.keywords:
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Send the key as 'Authorization: Api-Key <key>'.")
@@ -36,6 +38,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return API_KEY_KEYWORD
+
+
+class SpawningApiKeyAuthentication(ApiKeyAuthentication):
+    """The same keys, also in Spawning's spelling `Authorization: API <key>` (what datadiligence sends)."""
+
+    keywords = (API_KEY_KEYWORD.lower().encode(), b"api")
 
 
 class TokenAuthentication(authentication.TokenAuthentication):

@@ -36,6 +36,15 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         return super().get_security_requirement(auto_schema)
 
 
+class SpawningApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "api.auth.SpawningApiKeyAuthentication"
+    name = "SpawningApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`API <key>` (Spawning's form, what datadiligence sends) or `Api-Key <key>`."}
+
+
 class ProblemAutoSchema(AutoSchema):
     """Every operation documents its problem responses, so clients and schemathesis know their shape."""
 

@@ -1,6 +1,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from .views.spawning import SpawningUrlsQueryApi
+
 urlpatterns = [
     path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
@@ -8,4 +10,6 @@ urlpatterns = [
     path("v1/", include("api.routes.claims")),
     path("v1/", include("api.routes.evidence")),
     path("v1/", include("api.routes.interop")),
+    # Spawning's path, so that datadiligence needs only the host changed (interop.md).
+    path("v2/query/urls/", SpawningUrlsQueryApi.as_view(), name="spawning-query-urls"),
 ]

@@ -9,7 +9,14 @@ from registry.errors import DomainError
 from registry.selectors import is_operator
 
 from .models import APIKey
-from .services import api_key_create, api_key_rate_validate, api_key_revoke, api_key_update
+from .services import (
+    api_key_create,
+    api_key_default_jurisdiction_validate,
+    api_key_default_purpose_validate,
+    api_key_rate_validate,
+    api_key_revoke,
+    api_key_update,
+)
 
 # The library registers its own (unused) model; keys live in ours, which adds the rate limit.
 if admin.site.is_registered(LibraryAPIKey):
@@ -19,19 +26,30 @@ if admin.site.is_registered(LibraryAPIKey):
 class APIKeyForm(forms.ModelForm):
     class Meta:
         model = APIKey
-        fields = ["name", "rate", "expiry_date", "revoked"]
+        fields = ["name", "rate", "default_purpose", "default_jurisdiction", "expiry_date", "revoked"]
 
-    def clean_rate(self):
+    @staticmethod
+    def _checked(validate, value):
         try:
-            return api_key_rate_validate(self.cleaned_data.get("rate"))
+            return validate(value)
         except DomainError as exc:
             raise forms.ValidationError(exc.detail) from None
+
+    def clean_rate(self):
+        return self._checked(api_key_rate_validate, self.cleaned_data.get("rate"))
+
+    def clean_default_purpose(self):
+        return self._checked(api_key_default_purpose_validate, self.cleaned_data.get("default_purpose"))
+
+    def clean_default_jurisdiction(self):
+        return self._checked(api_key_default_jurisdiction_validate, self.cleaned_data.get("default_jurisdiction"))
 
 
 @admin.register(APIKey)
 class KeyAdmin(APIKeyModelAdmin):
     form = APIKeyForm
-    list_display = ("prefix", "name", "rate", "created", "expiry_date", "_has_expired", "revoked")
+    list_display = ("prefix", "name", "rate", "default_purpose", "default_jurisdiction", "created", "expiry_date",
+                    "_has_expired", "revoked")
     list_filter = ("revoked", "created")
     actions = ["revoke_keys"]
 
@@ -54,7 +72,9 @@ class KeyAdmin(APIKeyModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            created, plain = api_key_create(name=obj.name, rate=obj.rate, expiry_date=obj.expiry_date)
+            created, plain = api_key_create(name=obj.name, rate=obj.rate, expiry_date=obj.expiry_date,
+                                            default_purpose=obj.default_purpose,
+                                            default_jurisdiction=obj.default_jurisdiction)
             for name in ("pk", "prefix", "hashed_key", "created"):
                 setattr(obj, name, getattr(created, name))
             obj._state.adding = False
@@ -69,7 +89,8 @@ class KeyAdmin(APIKeyModelAdmin):
             obj.revoked = False  # the service sets it, under a lock
             api_key_revoke(api_key=obj)
             obj.revoked = True
-        update = [f for f in ("name", "rate", "expiry_date") if f in form.changed_data]
+        update = [f for f in ("name", "rate", "expiry_date", "default_purpose", "default_jurisdiction")
+                  if f in form.changed_data]
         if update:
             api_key_update(api_key=obj, **{f: getattr(obj, f) for f in update})
 

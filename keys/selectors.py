@@ -11,7 +11,8 @@ from django.core.cache import cache
 from .models import APIKey
 
 KEY_CACHE_SECONDS = 60
-_FIELDS = ("id", "prefix", "hashed_key", "revoked", "expiry_date", "rate", "name")
+_FIELDS = ("id", "prefix", "hashed_key", "revoked", "expiry_date", "rate", "name", "default_purpose",
+           "default_jurisdiction")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 
 

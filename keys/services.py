@@ -2,6 +2,7 @@
 from django.conf import settings
 from django.db import transaction
 
+from consent.vocabulary import UnknownJurisdiction, UnknownPurpose, validate_jurisdiction, validate_purpose
 from registry.errors import Conflict, ValidationFailed, field_error
 
 from .models import APIKey
@@ -19,15 +20,40 @@ def api_key_rate_validate(rate: str | None) -> str:
         raise ValidationFailed(str(exc), errors=[field_error("rate", "invalid-rate", str(exc))]) from None
 
 
-def api_key_create(*, name: str, rate: str | None = None, expiry_date=None) -> tuple[APIKey, str]:
+def api_key_default_purpose_validate(purpose: str | None) -> str:
+    """A key's default purpose: '' (train-ai at lookup time) or a purpose code, else ValidationFailed."""
+    if not purpose:
+        return ""
+    try:
+        return validate_purpose(purpose)
+    except UnknownPurpose as exc:
+        raise ValidationFailed(str(exc), errors=[field_error("default_purpose", exc.code, str(exc))]) from None
+
+
+def api_key_default_jurisdiction_validate(jurisdiction: str | None) -> str:
+    """A key's default jurisdiction: '' (none) or a canonical jurisdiction code, else ValidationFailed."""
+    if not jurisdiction:
+        return ""
+    try:
+        return validate_jurisdiction(jurisdiction)
+    except UnknownJurisdiction as exc:
+        raise ValidationFailed(str(exc), errors=[field_error("default_jurisdiction", exc.code, str(exc))]) from None
+
+
+def api_key_create(*, name: str, rate: str | None = None, expiry_date=None, default_purpose: str | None = None,
+                   default_jurisdiction: str | None = None) -> tuple[APIKey, str]:
     """Issue a key. Returns (the stored key, the plain key to hand over once)."""
     name = (name or "").strip()
     if not name or len(name) > 50:
         raise ValidationFailed("An API key needs a name of at most 50 characters.",
                                errors=[field_error("name", "invalid", "1 to 50 characters.")])
     rate = api_key_rate_validate(rate)
+    default_purpose = api_key_default_purpose_validate(default_purpose)
+    default_jurisdiction = api_key_default_jurisdiction_validate(default_jurisdiction)
     # Not written to the audit log: its events are public, and a key is not registry data.
-    api_key, plain = APIKey.objects.create_key(name=name, rate=rate, expiry_date=expiry_date)
+    api_key, plain = APIKey.objects.create_key(name=name, rate=rate, expiry_date=expiry_date,
+                                                   default_purpose=default_purpose,
+                                                   default_jurisdiction=default_jurisdiction)
     return api_key, plain
 
 
@@ -46,12 +72,16 @@ def api_key_revoke(*, api_key: APIKey) -> APIKey:
 
 
 def api_key_update(*, api_key: APIKey, **changes) -> APIKey:
-    """Change a key's name, rate or expiry (not its secret, not `revoked`: see api_key_revoke)."""
-    unknown = set(changes) - {"name", "rate", "expiry_date"}
+    """Change a key's name, rate, expiry or defaults (not its secret, not `revoked`: see api_key_revoke)."""
+    unknown = set(changes) - {"name", "rate", "expiry_date", "default_purpose", "default_jurisdiction"}
     if unknown:
         raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))} of an API key.")
     if "rate" in changes:
         changes["rate"] = api_key_rate_validate(changes["rate"])
+    if "default_purpose" in changes:
+        changes["default_purpose"] = api_key_default_purpose_validate(changes["default_purpose"])
+    if "default_jurisdiction" in changes:
+        changes["default_jurisdiction"] = api_key_default_jurisdiction_validate(changes["default_jurisdiction"])
     with transaction.atomic():
         APIKey.objects.filter(pk=api_key.pk).update(**changes)
         api_key_forget(api_key.prefix)
