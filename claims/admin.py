@@ -47,8 +47,8 @@ class UploadForm(forms.ModelForm):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ("original_name", "holder", "status", "progress", "rows_ok", "rows_failed", "dry_run",
-                    "created_at")
+    list_display = ("original_name", "holder_label", "status", "progress", "rows_ok_label", "rows_failed_label",
+                    "dry_run", "created_at")
     list_filter = ("status", "dry_run")
     list_select_related = ("holder",)
     search_fields = ("original_name",)
@@ -57,7 +57,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     change_form_template = "admin/claims/submission/change_form.html"
     # Status, counts and error are in the progress panel above these fields, which it keeps current while the
     # worker runs; these do not change.
-    readonly_fields = ("original_name", "holder", "agent", "submitted_by", "dry_run", "encoding", "created_at")
+    readonly_fields = ("original_name", "holder_label", "agent_label", "submitter", "dry_run", "encoding",
+                       "created_at")
 
     # ---- scope: the submitter's holder (or the collective that filed it), as claims.selectors decides ----
     def get_queryset(self, request):
@@ -89,6 +90,28 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    # The model's counters and keys have no translatable names (a label change would be a migration of a table
+    # that bulk imports write); the admin names them here.
+    @admin.display(description=_("holder"), ordering="holder__code")
+    def holder_label(self, obj):
+        return str(obj.holder)
+
+    @admin.display(description=_("filed by collective"))
+    def agent_label(self, obj):
+        return str(obj.agent) if obj.agent_id else "–"
+
+    @admin.display(description=_("submitted by"))
+    def submitter(self, obj):
+        return obj.submitted_by.get_username() if obj.submitted_by_id else "–"
+
+    @admin.display(description=_("rows accepted"), ordering="rows_ok")
+    def rows_ok_label(self, obj):
+        return f"{obj.rows_ok:,}"
+
+    @admin.display(description=_("rows rejected"), ordering="rows_failed")
+    def rows_failed_label(self, obj):
+        return f"{obj.rows_failed:,}"
 
     @admin.display(description=_("progress"))
     def progress(self, obj):

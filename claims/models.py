@@ -63,7 +63,7 @@ class Submission(models.Model):
         indexes = [models.Index(fields=["holder", "created_at"], name="claims_sub_holder_created_idx")]
 
     def __str__(self):
-        return f"{self.original_name or self.pk} ({self.status})"
+        return f"{self.original_name or self.pk} ({self.get_status_display()})"
 
 
 class RowError(models.Model):

@@ -26,6 +26,15 @@ from registry.errors import DomainError
 from registry.models import Dispute, Work
 from registry.selectors import holder_for_filing, is_operator, work_open_disputes
 
+from .labels import (
+    BASIS_NAMES,
+    OUTCOME_NAMES,
+    PURPOSE_CHOICES,
+    PURPOSE_NAMES,
+    jurisdiction_label,
+    jurisdiction_name,
+    rule_basis_label,
+)
 from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
 from .selectors import work_decisions
 from .services import declaration_file, declaration_revoke, declaration_validate, rule_set
@@ -34,22 +43,6 @@ from .vocabulary import PURPOSES
 # The jurisdictions a work's page answers for: Japan, the EU and the US (domain.md's key regimes).
 ANSWER_JURISDICTIONS = ("JP", "EU", "US")
 
-PURPOSE_NAMES = {
-    "tdm": _("text and data mining (any automated processing)"),
-    "train-ai": _("training an AI model"),
-    "train-genai": _("training a generative AI model"),
-    "ai-use": _("input to an AI system at inference time"),
-    "search": _("search indexing"),
-}
-OUTCOME_NAMES = {"allowed": _("allowed"), "denied": _("denied")}
-BASIS_NAMES = {
-    "granted": _("the holder granted it"),
-    "reserved": _("the holder reserved it"),
-    "disputed": _("the work is disputed"),
-    "permission-required": _("permission is required and none was granted"),
-    "not-reserved": _("not reserved (opt-out regime)"),
-}
-PURPOSE_CHOICES = [(code, f"{code}: {PURPOSE_NAMES[code]}") for code in PURPOSES]
 
 
 def in_force_q(now, prefix: str = "") -> Q:
@@ -83,7 +76,7 @@ class PurposeFilter(admin.SimpleListFilter):
     parameter_name = "purpose"
 
     def lookups(self, request, model_admin):
-        return [(code, code) for code in PURPOSES]
+        return [(code, PURPOSE_CHOICES[index][1]) for index, code in enumerate(PURPOSES)]
 
     def queryset(self, request, queryset):
         return queryset.filter(purpose=self.value()) if self.value() else queryset
@@ -94,7 +87,7 @@ class JurisdictionFilter(admin.SimpleListFilter):
     parameter_name = "jurisdiction"
 
     def lookups(self, request, model_admin):
-        return [("*", "*"), *[(code, code) for code in ANSWER_JURISDICTIONS]]
+        return [(code, jurisdiction_label(code)) for code in (*ANSWER_JURISDICTIONS, "*")]
 
     def queryset(self, request, queryset):
         return queryset.filter(jurisdiction=self.value()) if self.value() else queryset
@@ -319,10 +312,18 @@ class ReferenceDataAdmin(admin.ModelAdmin):
 class RuleAdmin(ReferenceDataAdmin):
     """A rule is versioned: saving one ends the current version and starts a new one (consent.services.rule_set)."""
 
-    list_display = ("jurisdiction", "purpose", "regime", "valid_from", "valid_until")
+    list_display = ("jurisdiction", "purpose_label", "regime", "basis_label", "valid_from", "valid_until")
     list_filter = ("regime", "jurisdiction")
     list_select_related = ("jurisdiction",)
     form = RuleForm
+
+    @admin.display(description=_("purpose"), ordering="purpose")
+    def purpose_label(self, obj):
+        return gettext("all purposes") if obj.purpose == ALL_PURPOSES else obj.purpose
+
+    @admin.display(description=_("legal basis"))
+    def basis_label(self, obj):
+        return rule_basis_label(obj.basis)
 
     def has_change_permission(self, request, obj=None):
         return is_operator(request.user) and (obj is None or obj.valid_until is None)
@@ -330,14 +331,16 @@ class RuleAdmin(ReferenceDataAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("jurisdiction_code", "purpose", "regime", "basis")
-        return ("jurisdiction", "purpose", "regime", "basis", "valid_from", "valid_until")
+        if not self.has_change_permission(request, obj):
+            return ("jurisdiction", "purpose_label", "regime", "basis_label", "valid_from", "valid_until")
+        return ("jurisdiction", "purpose_label", "regime", "basis", "valid_from", "valid_until")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
         if not self.has_change_permission(request, obj):
-            return ("jurisdiction", "purpose", "regime", "basis", "valid_from", "valid_until")
-        return ("jurisdiction", "purpose", "valid_from", "valid_until")
+            return ("jurisdiction", "purpose_label", "regime", "basis_label", "valid_from", "valid_until")
+        return ("jurisdiction", "purpose_label", "valid_from", "valid_until")
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -375,8 +378,14 @@ class RuleAdmin(ReferenceDataAdmin):
 
 @admin.register(Jurisdiction)
 class JurisdictionAdmin(ReferenceDataAdmin):
-    list_display = ("code", "name", "parent")
+    list_display = ("code", "local_name", "parent")
     search_fields = ("code", "name")
+    fields = ("code", "local_name", "parent")
+    readonly_fields = ("local_name",)
+
+    @admin.display(description=_("name"), ordering="name")
+    def local_name(self, obj):
+        return jurisdiction_name(obj.code, obj.name)
 
     def has_add_permission(self, request):
         return False

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from uuid_utils.compat import uuid7
 
@@ -29,7 +30,9 @@ class Jurisdiction(models.Model):
         verbose_name_plural = _("jurisdictions")
 
     def __str__(self):
-        return f"{self.code} ({self.name})"
+        from .labels import jurisdiction_label
+
+        return jurisdiction_label(self.code, self.name)
 
 
 class Rule(models.Model):
@@ -63,7 +66,8 @@ class Rule(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.jurisdiction_id}/{self.purpose}: {self.regime}"
+        purpose = gettext("all purposes") if self.purpose == ALL_PURPOSES else self.purpose
+        return f"{self.jurisdiction_id} / {purpose}: {self.get_regime_display()}"
 
 
 class Scope(models.TextChoices):
@@ -155,8 +159,15 @@ class Declaration(models.Model):
         ]
 
     def __str__(self):
-        target = self.work_id if self.scope == Scope.WORK else "catalogue"
-        return f"{self.consent} {self.purpose}@{self.jurisdiction} ({target})"
+        # What the admin's messages, titles and recent actions name: the statement, then what it covers (the
+        # work's title only when it is already loaded: a name must not cost a query).
+        if self.scope == Scope.CATALOGUE:
+            target = gettext("the whole catalogue")
+        elif Declaration.work.is_cached(self) and self.work is not None:
+            target = str(self.work)
+        else:
+            target = gettext("work %(id)s") % {"id": str(self.work_id)[:8]}
+        return f"{self.get_consent_display()} {self.purpose} @ {self.jurisdiction}: {target}"
 
     @property
     def ended_at(self):

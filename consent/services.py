@@ -3,6 +3,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.services import PendingEvent, audit_record, audit_record_many
 from registry.errors import Conflict, ValidationFailed, field_error
@@ -21,13 +22,14 @@ def declaration_validate(*, holder: Holder, scope: str, work: Work | None, purpo
     """Check a declaration's fields; returns (purpose, jurisdiction, consent) canonical, or raises with every error."""
     errors = []
     if scope not in Scope.values:
-        errors.append(field_error("scope", "invalid-scope", "Scope must be 'work' or 'catalogue'."))
+        errors.append(field_error("scope", "invalid-scope", gettext("Scope must be 'work' or 'catalogue'.")))
     elif scope == Scope.WORK and work is None:
-        errors.append(field_error("work", "missing-value", "A work-scope declaration names its work."))
+        errors.append(field_error("work", "missing-value", gettext("A work-scope declaration names its work.")))
     elif scope == Scope.CATALOGUE and work is not None:
-        errors.append(field_error("work", "invalid-scope", "A catalogue declaration covers every work; name none."))
+        errors.append(field_error("work", "invalid-scope",
+                                  gettext("A catalogue declaration covers every work; name none.")))
     if work is not None and work.holder_id != holder.pk:
-        errors.append(field_error("work", "not-found", "No such work of this holder."))
+        errors.append(field_error("work", "not-found", gettext("No such work of this holder.")))
     try:
         purpose = validate_purpose(purpose)
     except UnknownPurpose as exc:
@@ -38,11 +40,12 @@ def declaration_validate(*, holder: Holder, scope: str, work: Work | None, purpo
         errors.append(field_error("jurisdiction", "unknown-jurisdiction", str(exc)))
     canonical_consent = CONSENT_ALIASES.get(consent.lower() if isinstance(consent, str) else consent)
     if canonical_consent is None:
-        errors.append(field_error("consent", "invalid-consent", "Consent must be 'grant' or 'reserve'."))
+        errors.append(field_error("consent", "invalid-consent", gettext("Consent must be 'grant' or 'reserve'.")))
     if effective_from and effective_until and effective_until <= effective_from:
-        errors.append(field_error("effective_until", "invalid-date", "effective_until must be after effective_from."))
+        errors.append(field_error("effective_until", "invalid-date",
+                                  gettext("effective_until must be after effective_from.")))
     if errors:
-        raise ValidationFailed("The declaration is not valid.", errors=errors)
+        raise ValidationFailed(gettext("The declaration is not valid."), errors=errors)
     return purpose, jurisdiction, canonical_consent
 
 
@@ -110,9 +113,9 @@ def declaration_revoke(*, declaration: Declaration, actor=None, at: datetime | N
     with transaction.atomic():
         declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
         if declaration.superseded_at is not None:
-            raise Conflict("This declaration was superseded; revoke the one in force instead.")
+            raise Conflict(gettext("This declaration was superseded; revoke the one in force instead."))
         if declaration.revoked_at is not None:
-            raise Conflict("This declaration is already revoked.")
+            raise Conflict(gettext("This declaration is already revoked."))
         before = declaration_snapshot(declaration)
         declaration.revoked_at = at
         declaration.revoked_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -128,11 +131,11 @@ def rule_set(*, jurisdiction: str, purpose: str = ALL_PURPOSES, regime: str, bas
 
     Old answers keep theirs."""
     if regime not in Regime.values:
-        raise ValidationFailed(f"Regime must be one of {', '.join(Regime.values)}.")
+        raise ValidationFailed(gettext("Regime must be one of %(choices)s.") % {"choices": ", ".join(Regime.values)})
     if purpose != ALL_PURPOSES:
         purpose = validate_purpose(purpose)
     if not basis:
-        raise ValidationFailed("A rule carries the citation of its legal basis.")
+        raise ValidationFailed(gettext("A rule carries the citation of its legal basis."))
     at = at or timezone.now()
     with transaction.atomic():
         juris = Jurisdiction.objects.filter(code=jurisdiction).first()

@@ -442,8 +442,8 @@ class WorkAdmin(ScopedAdmin):
         for dispute in registration.disputes:
             self.message_user(
                 request,
-                gettext("%(identifier)s is registered to another holder's work: a dispute is open, and operators "
-                        "will decide who holds it.") % {"identifier": f"{dispute.scheme}:{dispute.value}"},
+                gettext("The identifier %(identifier)s is registered to another holder's work: a dispute is open, "
+                        "and operators will decide who holds it.") % {"identifier": f"{dispute.scheme}:{dispute.value}"},
                 messages.WARNING)
 
 

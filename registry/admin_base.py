@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.selectors import audit_events_for_object
 
+from .admin_history import readable_events
 from .errors import DomainError
 from .models import Holder
 from .selectors import holder_ids_visible_to, is_operator, mandate_active_q, user_membership
@@ -203,7 +204,7 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, admin.utils.unquote(object_id))
-        context = {"audit_events": self.audit_events(obj), **(extra_context or {})}
+        context = {"audit_events": readable_events(self.audit_events(obj)), **(extra_context or {})}
         return super().history_view(request, object_id, extra_context=context)
 
 

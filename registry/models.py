@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from uuid_utils.compat import uuid7
 
@@ -61,7 +62,7 @@ class Membership(models.Model):
         constraints = [models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid")]
 
     def __str__(self):
-        return f"{self.user} @ {self.holder.code} ({self.role})"
+        return f"{self.user} @ {self.holder.code} ({self.get_role_display()})"
 
     @property
     def can_write(self) -> bool:
@@ -229,7 +230,8 @@ class Dispute(models.Model):
         indexes = [models.Index(fields=["work", "opened_at"], name="dispute_work_opened_idx")]
 
     def __str__(self):
-        return f"{self.scheme}:{self.value} ({self.claimant.code} vs {self.holder.code})"
+        return gettext("%(identifier)s (claimed by %(claimant)s from %(holder)s)") % {
+            "identifier": f"{self.scheme}:{self.value}", "claimant": self.claimant.code, "holder": self.holder.code}
 
     @property
     def is_open(self) -> bool:

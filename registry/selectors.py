@@ -2,6 +2,7 @@
 from django.db import connections
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .errors import NotAuthorizedForHolder, ReadOnlyRole
 from .lookups import pg_array_literal
@@ -52,20 +53,20 @@ def holder_for_filing(*, user, code: str, at=None) -> tuple[Holder, Holder | Non
     at = at or timezone.now()
     holder = Holder.objects.filter(code=code).first() if isinstance(code, str) else None
     if holder is None:
-        raise NotAuthorizedForHolder(f"No holder '{code}' that you may file for.")
+        raise NotAuthorizedForHolder(gettext("No holder '%(code)s' that you may file for.") % {"code": code})
     if is_operator(user):
         return holder, None
     membership = user_membership(user)
     if membership is None:
-        raise NotAuthorizedForHolder(f"No holder '{code}' that you may file for.")
+        raise NotAuthorizedForHolder(gettext("No holder '%(code)s' that you may file for.") % {"code": code})
     if membership.holder_id == holder.id:
         agent = None
     elif Mandate.objects.filter(mandate_active_q(at), agent_id=membership.holder_id, principal=holder).exists():
         agent = membership.holder
     else:
-        raise NotAuthorizedForHolder(f"No holder '{code}' that you may file for.")
+        raise NotAuthorizedForHolder(gettext("No holder '%(code)s' that you may file for.") % {"code": code})
     if not membership.can_write:
-        raise ReadOnlyRole("Your role at this holder is read-only.")
+        raise ReadOnlyRole(gettext("Your role at this holder is read-only."))
     return holder, agent
 
 

@@ -7,6 +7,7 @@ import pycountry
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.services import PendingEvent, audit_record, audit_record_many
 
@@ -18,6 +19,7 @@ from .audit_tracking import (
     work_snapshot,
 )
 from .errors import Conflict, ValidationFailed, field_error
+from .identifier_messages import translate_identifier_problem
 from .identifiers import InvalidIdentifier, ParsedIdentifier, parse_identifier
 from .models import (
     Dispute,
@@ -40,19 +42,24 @@ def holder_create(*, code: str, name: str, kind: str, country: str = "", licensi
                   verified: bool = False, actor=None) -> Holder:
     errors = []
     if not code or not HOLDER_CODE_RE.match(code) or len(code) > 64:
-        errors.append(field_error("code", "invalid", "A holder code is a lower-case slug: a-z, 0-9 and hyphens."))
+        errors.append(field_error("code", "invalid",
+                                  gettext("A holder code is a lower-case slug: a-z, 0-9 and hyphens.")))
     if not name:
-        errors.append(field_error("name", "missing-value", "A holder needs a name."))
+        errors.append(field_error("name", "missing-value", gettext("A holder needs a name.")))
     if kind not in HolderKind.values:
-        errors.append(field_error("kind", "invalid-choice", f"Kind must be one of {', '.join(HolderKind.values)}."))
+        errors.append(field_error("kind", "invalid-choice",
+                                  gettext("Kind must be one of %(choices)s.")
+                                  % {"choices": ", ".join(HolderKind.values)}))
     country = (country or "").upper()
     if country and pycountry.countries.get(alpha_2=country) is None:
-        errors.append(field_error("country", "invalid", f"'{country}' is not an ISO 3166-1 alpha-2 country code."))
+        errors.append(field_error("country", "invalid",
+                                  gettext("'%(country)s' is not an ISO 3166-1 alpha-2 country code.")
+                                  % {"country": country}))
     if errors:
-        raise ValidationFailed("The holder is not valid.", errors=errors)
+        raise ValidationFailed(gettext("The holder is not valid."), errors=errors)
     with transaction.atomic():
         if Holder.objects.filter(code=code).exists():
-            raise Conflict(f"A holder with code '{code}' already exists.")
+            raise Conflict(gettext("A holder with code '%(code)s' already exists.") % {"code": code})
         holder = Holder.objects.create(code=code, name=name, kind=kind, country=country,
                                        licensing_url=licensing_url or "", verified=verified)
         audit_record(actor=actor, action="holder.create", object_type="holder", object_id=holder.pk,
@@ -64,7 +71,8 @@ def holder_update(*, holder: Holder, actor=None, **changes) -> Holder:
     allowed = {"name", "kind", "country", "licensing_url", "verified"}
     unknown = set(changes) - allowed
     if unknown:
-        raise ValidationFailed(f"Cannot change {', '.join(sorted(unknown))} of a holder.")
+        raise ValidationFailed(
+            gettext("Cannot change %(fields)s of a holder.") % {"fields": ", ".join(sorted(unknown))})
     with transaction.atomic():
         before = holder_snapshot(holder)
         for key, value in changes.items():
@@ -82,7 +90,7 @@ def holder_user_create(*, holder: Holder, username: str, role: str = Role.EDITOR
                        password: str | None = None, actor=None):
     """A user of `holder` who can log into the web admin with the role's rights (created, or re-attached)."""
     if role not in Role.values:
-        raise ValidationFailed(f"Role must be one of {', '.join(Role.values)}.")
+        raise ValidationFailed(gettext("Role must be one of %(choices)s.") % {"choices": ", ".join(Role.values)})
     User = get_user_model()
     with transaction.atomic():
         user, created = User.objects.get_or_create(username=username, defaults={"email": email})
@@ -95,7 +103,7 @@ def holder_user_create(*, holder: Holder, username: str, role: str = Role.EDITOR
         user.save()
         membership = Membership.objects.filter(user=user).first()
         if membership and membership.holder_id != holder.id:
-            raise Conflict(f"User '{username}' already belongs to another holder.")
+            raise Conflict(gettext("User '%(username)s' already belongs to another holder.") % {"username": username})
         if membership is None:
             membership = Membership.objects.create(user=user, holder=holder, role=role)
         elif membership.role != role:
@@ -109,12 +117,13 @@ def holder_user_create(*, holder: Holder, username: str, role: str = Role.EDITOR
 def mandate_create(*, agent: Holder, principal: Holder, valid_from: datetime | None = None,
                    valid_until: datetime | None = None, actor=None) -> Mandate:
     if agent.kind != HolderKind.COLLECTIVE:
-        raise ValidationFailed(f"Only a collective can hold a mandate; '{agent.code}' is a {agent.kind}.")
+        raise ValidationFailed(gettext("Only a collective can hold a mandate; '%(code)s' is a %(kind)s.") % {
+            "code": agent.code, "kind": agent.kind})
     if agent.pk == principal.pk:
-        raise ValidationFailed("A holder cannot hold a mandate for itself.")
+        raise ValidationFailed(gettext("A holder cannot hold a mandate for itself."))
     valid_from = valid_from or timezone.now()
     if valid_until is not None and valid_until <= valid_from:
-        raise ValidationFailed("A mandate must end after it starts.")
+        raise ValidationFailed(gettext("A mandate must end after it starts."))
     with transaction.atomic():
         mandate = Mandate.objects.create(agent=agent, principal=principal, valid_from=valid_from,
                                          valid_until=valid_until)
@@ -143,16 +152,18 @@ def identifiers_parse(values, *, field_name: str = "identifiers") -> list[Parsed
             item = text if isinstance(text, ParsedIdentifier) else parse_identifier(text)
         except InvalidIdentifier as exc:
             shown = text if not isinstance(text, str) or len(text) <= 80 else text[:77] + "..."
-            errors.append(field_error(f"{field_name}[{index}]", "invalid-identifier", f"{shown!r}: {exc.detail}"))
+            errors.append(field_error(f"{field_name}[{index}]", "invalid-identifier",
+                                      f"{shown!r}: {translate_identifier_problem(exc.detail)}"))
             continue
         if item.scheme == "ref":
             errors.append(field_error(f"{field_name}[{index}]", "invalid-identifier",
-                                      "ref: identifiers are derived from the holder code and work_ref, not filed."))
+                                      gettext("ref: identifiers are derived from the holder code and work_ref, "
+                                              "not filed.")))
             continue
         if item not in parsed:
             parsed.append(item)
     if errors:
-        raise ValidationFailed("Some identifiers are not valid.", errors=errors)
+        raise ValidationFailed(gettext("Some identifiers are not valid."), errors=errors)
     return parsed
 
 
@@ -177,19 +188,23 @@ def work_register(*, holder: Holder, work_ref: str, title: str | None = None, ki
     work_ref = (work_ref or "").strip()
     errors = []
     if not work_ref:
-        errors.append(field_error("work_ref", "missing-value", "A work needs its catalogue number (work_ref)."))
+        errors.append(field_error("work_ref", "missing-value",
+                                  gettext("A work needs its catalogue number (work_ref).")))
     if kind is not None and kind not in WorkKind.values:
-        errors.append(field_error("kind", "invalid-kind", f"Kind must be one of {', '.join(WorkKind.values)}."))
+        errors.append(field_error("kind", "invalid-kind",
+                                  gettext("Kind must be one of %(choices)s.")
+                                  % {"choices": ", ".join(WorkKind.values)}))
     for name, limit in WORK_TEXT_LIMITS.items():
         value = {"work_ref": work_ref, "title": title, "original_title": original_title}[name]
         if value and len(value) > limit:
-            errors.append(field_error(name, "field-too-long", f"At most {limit} characters."))
+            errors.append(field_error(name, "field-too-long",
+                                      gettext("At most %(limit)d characters.") % {"limit": limit}))
     try:
         parsed = identifiers_parse(identifiers)
     except ValidationFailed as exc:
         errors.extend(exc.errors)
     if errors:
-        raise ValidationFailed("The work is not valid.", errors=errors)
+        raise ValidationFailed(gettext("The work is not valid."), errors=errors)
 
     at = at or timezone.now()
     with transaction.atomic():
@@ -197,8 +212,9 @@ def work_register(*, holder: Holder, work_ref: str, title: str | None = None, ki
         events: list[PendingEvent] = []
         if work is None:
             if not title:
-                raise ValidationFailed("A new work needs a title.",
-                                       errors=[field_error("title", "missing-value", "A new work needs a title.")])
+                raise ValidationFailed(gettext("A new work needs a title."),
+                                       errors=[field_error("title", "missing-value",
+                                                           gettext("A new work needs a title."))])
             work = Work.objects.create(holder=holder, work_ref=work_ref, title=title, kind=kind or WorkKind.OTHER,
                                        original_title=original_title or "", filed_by_agent=agent,
                                        created_at=at, updated_at=at)
@@ -298,14 +314,15 @@ def dispute_open(*, scheme: str, value: str, work: Work, claimant: Holder, claim
 def dispute_resolve(*, dispute: Dispute, resolution: str, note: str = "", actor=None, at=None) -> Dispute:
     """Operators keep the identifier with its holder or transfer it to the claimant's work."""
     if resolution not in DisputeResolution.values:
-        raise ValidationFailed(f"Resolution must be one of {', '.join(DisputeResolution.values)}.")
+        raise ValidationFailed(
+            gettext("Resolution must be one of %(choices)s.") % {"choices": ", ".join(DisputeResolution.values)})
     at = at or timezone.now()
     with transaction.atomic():
         dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
         if dispute.resolved_at is not None:
-            raise Conflict("This dispute is already resolved.")
+            raise Conflict(gettext("This dispute is already resolved."))
         if resolution == DisputeResolution.TRANSFERRED and dispute.claimant_work_id is None:
-            raise ValidationFailed("The claimant has no work to transfer the identifier to.")
+            raise ValidationFailed(gettext("The claimant has no work to transfer the identifier to."))
         before = dispute_snapshot(dispute)
         events = []
         if resolution == DisputeResolution.TRANSFERRED:
