@@ -443,7 +443,8 @@ class WorkAdmin(ScopedAdmin):
             self.message_user(
                 request,
                 gettext("The identifier %(identifier)s is registered to another holder's work: a dispute is open, "
-                        "and operators will decide who holds it.") % {"identifier": f"{dispute.scheme}:{dispute.value}"},
+                        "and operators will decide who holds it.")
+                % {"identifier": f"{dispute.scheme}:{dispute.value}"},
                 messages.WARNING)
 
 
