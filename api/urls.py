@@ -9,6 +9,7 @@ urlpatterns = [
     path("v1/", include("api.routes.core")),
     path("v1/", include("api.routes.claims")),
     path("v1/", include("api.routes.evidence")),
+    path("v1/", include("api.routes.sync")),
     path("v1/", include("api.routes.interop")),
     # Spawning's path, so that datadiligence needs only the host changed (interop.md).
     path("v2/query/urls/", SpawningUrlsQueryApi.as_view(), name="spawning-query-urls"),

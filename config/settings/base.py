@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "keys",
     "receipts",
     "claims",
+    "sync",
     "api",
 ]
 
