@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 HOST ?= 127.0.0.1:8000
+# `make run HOST=127.0.0.1:9000`: receipts' `iss` and the demo's banner name the address actually served, unless
+# KYODAKU_BASE_URL is set in the environment or in .env (a deployment's public URL wins).
+BASE_URL_ENV := $(if $(KYODAKU_BASE_URL)$(shell grep -s '^KYODAKU_BASE_URL=' .env),,KYODAKU_BASE_URL=http://$(HOST))
 
 .PHONY: run test install install-dev migrate seed lint audit worker schema messages clean
 
@@ -21,11 +24,11 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(BASE_URL_ENV) $(PY) manage.py seed_demo
 
 run: seed
 	$(PY) manage.py compile_translations -v0
-	$(PY) manage.py runserver $(HOST)
+	$(BASE_URL_ENV) $(PY) manage.py runserver $(HOST)
 
 test: install-dev
 	$(PY) manage.py compile_translations -v0

@@ -1,6 +1,11 @@
 """`manage.py verify_receipt FILE`: exit code 0 when every receipt verifies, 1 otherwise, with the reason."""
+import base64
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command, execute_from_command_line
@@ -15,6 +20,7 @@ from registry.services import work_register
 pytestmark = [pytest.mark.django_db]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -112,3 +118,69 @@ def test_verify_receipt_fails_when_the_audit_history_it_recorded_was_rewritten(l
 
     assert run("verify_receipt", str(path)) == 1
     assert f"event #{seq} no longer has the hash" in capsys.readouterr().out
+
+
+# --- offline, from a saved JWKS, on JSON lines (issue 19) ---------------------------------------------------------
+
+@pytest.fixture
+def saved_run(lookup_response, tmp_path):
+    """What an AI developer keeps: answers as JSON lines (an error entry without a receipt among them), as
+    docs/examples/check_ids.py writes them, and a copy of GET /api/v1/keys."""
+    from receipts.selectors import signing_keys_jwks
+
+    answers = [*lookup_response["results"], {"id": "isbn:123", "error": {"code": "invalid-identifier",
+                                                                          "detail": "ISBN checksum does not match"}}]
+    path = tmp_path / "answers.jsonl"
+    path.write_text("".join(json.dumps(answer) + "\n" for answer in answers))
+    jwks = tmp_path / "keys.json"
+    jwks.write_text(json.dumps(signing_keys_jwks()))
+    return path, jwks, answers
+
+
+def offline(*argv: str) -> subprocess.CompletedProcess:
+    """`manage.py verify_receipt` in a process of its own whose database does not exist: nothing may touch it."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "verify_receipt", *argv], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+             "DATABASE_URL": "postgres://nobody@127.0.0.1:1/no_such_database"}, timeout=120)
+
+
+def test_ai_developer_verifies_json_lines_offline_from_a_saved_jwks_without_any_database(saved_run, settings):
+    path, jwks, answers = saved_run
+    done = offline(str(path), "--jwks", str(jwks), "--iss", settings.KYODAKU_BASE_URL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("OK ")]) == 2  # the error entry carries no receipt
+    assert f"issued by {settings.KYODAKU_BASE_URL}" in lines[0]
+    done = offline(str(path), "--jwks", str(jwks), "--json")
+    assert json.loads(done.stdout.splitlines()[-1])["offline"] is True
+
+
+def test_offline_verification_names_a_tampered_line_another_issuer_and_a_broken_line(saved_run, tmp_path):
+    path, jwks, answers = saved_run
+    token = answers[1]["receipt"]
+    head, payload, signature = token.split(".")
+    forged = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged["outcome"] = "allowed"
+    forged_payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    tampered = tmp_path / "tampered.jsonl"
+    tampered.write_text(json.dumps(answers[0]) + "\n" + json.dumps({**answers[1], "receipt": ".".join(
+        [head, forged_payload, signature])}) + "\n")
+    done = offline(str(tampered), "--jwks", str(jwks))
+    assert done.returncode == 1 and "signature does not verify" in done.stdout, done.stdout + done.stderr
+
+    done = offline(str(path), "--jwks", str(jwks), "--iss", "https://another-registry.example")
+    assert done.returncode == 1 and "not by 'https://another-registry.example'" in done.stdout
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(path.read_text() + '{"id": "isbn:97\n')
+    done = offline(str(broken), "--jwks", str(jwks))
+    assert done.returncode == 1 and "Line 4 is not JSON" in done.stderr, done.stderr
+
+
+def test_one_compact_jws_per_line_is_a_file_of_receipts(lookup_response, tmp_path, capsys):
+    path = tmp_path / "receipts.txt"
+    path.write_text("".join(r["receipt"] + "\n" for r in lookup_response["results"]))
+
+    assert run("verify_receipt", str(path)) == 0
+    assert capsys.readouterr().out.count("OK ") == 2

@@ -48,3 +48,14 @@ def test_running_the_demo_twice_loads_nothing_twice_but_issues_a_new_key():
     first, second = seed(), seed()
     assert second["loaded"] is False and second["api_key"] != first["api_key"]
     assert Holder.objects.count() == 5
+
+
+def test_the_banner_names_the_address_served_not_always_port_8000(settings):
+    """`make run HOST=127.0.0.1:9123` passes KYODAKU_BASE_URL=http://127.0.0.1:9123 (tests/test_make_run.py)."""
+    settings.KYODAKU_BASE_URL = "http://127.0.0.1:9123"
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    banner = out.getvalue()
+    assert "Web admin: http://127.0.0.1:9123/" in banner
+    assert "'http://127.0.0.1:9123/api/v1/lookup?id=" in banner
+    assert "8000" not in banner

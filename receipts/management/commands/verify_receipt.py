@@ -8,23 +8,44 @@ from registry.management.output import KyodakuCommand
 
 
 def receipts_in(text: str) -> list[tuple[str, list | None]]:
-    """The receipts a file holds, each as (token, the answers a batch receipt covers or None): a bare compact JWS,
-    one lookup result with a `receipt`, or a whole lookup response (every result's receipt, or its
-    `batch_receipt` with every result's proof)."""
+    """The receipts a file holds, each as (token, the answers a batch receipt covers or None): compact JWSs (one
+    per line), one lookup result with a `receipt`, a whole lookup response (every result's receipt, or its
+    `batch_receipt` with every result's proof), or JSON lines of those (one result or response per line, as
+    docs/examples/check_ids.py writes answers.jsonl; lines without a receipt are skipped)."""
     text = text.strip()
     if not text.startswith(("{", "[")):
-        return [(text, None)]
+        return [(line.strip(), None) for line in text.splitlines() if line.strip()]
     try:
-        document = json.loads(text)
+        documents = [json.loads(text)]
     except ValueError as exc:
-        raise CommandError(f"The file is neither a compact JWS nor JSON ({exc}).") from exc
-    results = document.get("results", [document]) if isinstance(document, dict) else document
-    if isinstance(document, dict) and isinstance(document.get("batch_receipt"), str):
-        return [(document["batch_receipt"], results if isinstance(results, list) else [])]
-    found = [(r["receipt"], None) for r in results if isinstance(r, dict) and isinstance(r.get("receipt"), str)]
+        documents = _json_lines(text, exc)
+    found = [receipt for document in documents for receipt in _receipts_of(document)]
     if not found:
         raise CommandError("The JSON holds no `receipt` and no `batch_receipt`.")
     return found
+
+
+def _json_lines(text: str, whole_error: ValueError) -> list:
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if len(lines) < 2:
+        raise CommandError(f"The file is neither a compact JWS nor JSON ({whole_error}).")
+    documents = []
+    for number, line in lines:
+        try:
+            documents.append(json.loads(line))
+        except ValueError as exc:
+            raise CommandError(f"Line {number} is not JSON ({exc}); a file of JSON lines holds one lookup result "
+                               "or response per line.") from exc
+    return documents
+
+
+def _receipts_of(document) -> list[tuple[str, list | None]]:
+    results = document.get("results", [document]) if isinstance(document, dict) else document
+    if isinstance(document, dict) and isinstance(document.get("batch_receipt"), str):
+        return [(document["batch_receipt"], results if isinstance(results, list) else [])]
+    if not isinstance(results, list):
+        return []
+    return [(r["receipt"], None) for r in results if isinstance(r, dict) and isinstance(r.get("receipt"), str)]
 
 
 def _read(path: str) -> str:
@@ -34,11 +55,13 @@ def _read(path: str) -> str:
         raise CommandError(f"Cannot read {path}: {exc.strerror}.") from exc
 
 
-def _line(check, *, batch: bool, results) -> str:
+def _line(check, *, batch: bool, results, offline: bool) -> str:
     if not check.ok:
         return f"FAIL {'; '.join(check.problems)}"
     p = check.payload
     head = f"key {check.header['kid']} ({check.key_status}), audit head #{p['audit_head']['seq']}"
+    if offline:
+        head += f", issued by {p['iss']}"
     if batch:
         answers = "signature only, no answers given" if results is None else f"all {p['count']} proofs lead to it"
         return (f"OK   batch of {p['count']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: root "
@@ -47,18 +70,28 @@ def _line(check, *, batch: bool, results) -> str:
             f"{p['outcome']} ({p['basis']}); {head}")
 
 
+def _expect_issuer(check, iss: str | None) -> None:
+    if iss and check.payload is not None and check.payload.get("iss") != iss.rstrip("/"):
+        check.problems.append(f"issued by {check.payload.get('iss')!r}, not by {iss.rstrip('/')!r}")
+        check.ok = False
+
+
 class Command(KyodakuCommand):
     help = ("Verify receipts: their EdDSA signature with the published key named by their kid (active or retired), "
             "their issuer, and that the audit log still holds the head they recorded. FILE holds a compact JWS, a "
             "lookup result or a whole lookup response; for a batch receipt (receipt=batch) every result's proof is "
             "checked against the signed root. '-' reads standard input. With --jwks (a saved GET /api/v1/keys) the "
-            "check is offline: signatures and proofs only, no database. Exit code 0 when every receipt verifies, "
-            "1 otherwise.")
+            "check is offline: signatures and proofs only, no database; --iss adds the issuer you expect. FILE may "
+            "also hold JSON lines (one result or response per line, e.g. check_ids.py's answers.jsonl) or one JWS per "
+            "line. Exit code 0 when every receipt verifies, 1 otherwise.")
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="File with the receipt(s); '-' for standard input.")
         parser.add_argument("--jwks", metavar="FILE",
                             help="Verify offline against this saved JWKS instead of this registry's database.")
+        parser.add_argument("--iss", metavar="URL",
+                            help="The registry's base URL every receipt must name as `iss` (offline: otherwise "
+                                 "the issuer is only shown).")
 
     def handle(self, *args, **options):
         text = _read(options["file"])
@@ -75,8 +108,9 @@ class Command(KyodakuCommand):
                 check = batch_receipt_verify(token=token, results=results, keys=keys)
             else:
                 check = receipt_verify(token=token, keys=keys)
+            _expect_issuer(check, options.get("iss"))
             checks.append(check)
-            lines.append(_line(check, batch=batch, results=results))
+            lines.append(_line(check, batch=batch, results=results, offline=keys is not None))
         failed = sum(not c.ok for c in checks)
         self.emit(options, {"ok": not failed, "offline": keys is not None, "receipts": [c.as_dict() for c in checks]},
                   "\n".join(lines))

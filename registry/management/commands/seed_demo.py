@@ -2,6 +2,7 @@ import json
 from datetime import timedelta
 from io import StringIO
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import transaction
@@ -75,13 +76,14 @@ class Command(KyodakuCommand):
         payload = {"loaded": created, "operator": {"username": "operator", "password": DEMO_PASSWORD},
                    "holder_users": [{"username": u, "password": DEMO_PASSWORD} for u in ("kaze", "jaa", "hoshi")],
                    "api_key": key}
+        base = settings.KYODAKU_BASE_URL.rstrip("/")  # what `make run HOST=...` serves (and receipts' `iss`)
         summary = "\n".join([
             "Demo data " + ("loaded." if created else "already present; left as it was."),
-            f"Web admin: http://127.0.0.1:8000/  operator / {DEMO_PASSWORD}",
+            f"Web admin: {base}/  operator / {DEMO_PASSWORD}",
             "Holder users (same password): kaze (Studio Kaze), jaa (the collective), hoshi (Hoshi Publishing)",
             f"API key (shown once): {key}",
             "Try: curl -H 'Authorization: Api-Key " + key + "' "
-            "'http://127.0.0.1:8000/api/v1/lookup?id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP'",
+            f"'{base}/api/v1/lookup?id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP'",
         ])
         self.emit(options, payload, summary)
 
