@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def test_a_server_killed_mid_run_leaves_the_rest_unchecked_and_the_script_exits_
             if answers.exists() and len(answers.read_text().splitlines()) >= 60:
                 break
             time.sleep(0.005)
+        keys = urllib.request.urlopen(server.url + "/api/v1/keys", timeout=30).read()  # what a developer keeps
         server.kill()  # SIGKILL, gunicorn and its workers: mid-request or between requests
         _, stderr = process.communicate(timeout=120)
     finally:
@@ -157,6 +159,14 @@ def test_a_server_killed_mid_run_leaves_the_rest_unchecked_and_the_script_exits_
     for identifier in outcomes["denied"]:
         assert by_id[identifier]["outcome"] == "denied"
     assert all("error" in by_id[i] for i in outcomes["invalid"])
+    # The receipts kept in answers.jsonl verify offline, with the keys saved from the server before it died.
+    (tmp_path / "keys.json").write_bytes(keys)
+    verified = subprocess.run([sys.executable, "manage.py", "verify_receipt", str(tmp_path / "out" / "answers.jsonl"),
+                               "--jwks", str(tmp_path / "keys.json"), "--json"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120)
+    assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
+    report = json.loads(verified.stdout.splitlines()[-1])
+    assert len(report["receipts"]) == len(lines) - len(outcomes["invalid"])
 
 
 def test_a_server_down_from_the_start_is_unchecked_not_denied(tmp_path):
