@@ -41,6 +41,8 @@ PURPOSE = "train-genai"
 
 
 def start_gunicorn(redis_url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    from joserfc.jwk import OKPKey
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -50,8 +52,8 @@ def start_gunicorn(redis_url: str, workers: int) -> tuple[subprocess.Popen, str]
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", redis_url),  # required; lookups send no task
         "KYODAKU_BASE_URL": "http://127.0.0.1",
-        "KYODAKU_SIGNING_KEY_AUTOCREATE": "true",
-        "KYODAKU_SIGNING_KEY_DIR": tempfile.mkdtemp(prefix="kyodaku-bench-keys-"),
+        # A fresh key for each run, given as the setting: it is published (retiring the last run's) on first use.
+        "KYODAKU_SIGNING_KEY": OKPKey.generate_key("Ed25519").as_pem(private=True).decode(),
         "LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(
