@@ -134,8 +134,9 @@ class WorkSerializer(serializers.Serializer):
     original_title = serializers.CharField(allow_blank=True)
     kind = serializers.ChoiceField(choices=WorkKind.choices)
     identifiers = serializers.SerializerMethodField()
-    filed_by_agent = serializers.CharField(source="filed_by_agent.code", allow_null=True,
-                                           help_text="The collective that filed it under a mandate, if any.")
+    filed_by_agent = serializers.CharField(source="filed_by_agent.code", allow_null=True, required=False,
+                                           help_text="The collective that filed it under a mandate, if any. "
+                                                     "Shown to the holder's users, not to API keys.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -146,6 +147,18 @@ class WorkSerializer(serializers.Serializer):
 class WorkDetailSerializer(WorkSerializer):
     declarations = DeclarationSerializer(many=True, source="declarations_in_force",
                                          help_text="The work's and its holder's catalogue declarations in force now.")
+
+
+class WorkPublicSerializer(WorkSerializer):
+    """A work as an API key sees it: no `filed_by_agent` (a holder's arrangement with its collective)."""
+
+    filed_by_agent = None
+
+
+class WorkDetailPublicSerializer(WorkPublicSerializer):
+    declarations = DeclarationPublicSerializer(many=True, source="declarations_in_force",
+                                               help_text="The work's and its holder's catalogue declarations in "
+                                                         "force now.")
 
 
 class DisputeBriefSerializer(serializers.Serializer):

@@ -16,7 +16,13 @@ from ..auth import ApiKeyAuthentication, IsHolderUserOrReadOnlyApiKey, TokenAuth
 from ..fields import StrictSerializer, query_params
 from ..pagination import WorkCursorPagination
 from ..parsers import BoundedJSONParser
-from ..serializers import WorkDetailSerializer, WorkSerializer, WorkWriteResultSerializer
+from ..serializers import (
+    WorkDetailPublicSerializer,
+    WorkDetailSerializer,
+    WorkPublicSerializer,
+    WorkSerializer,
+    WorkWriteResultSerializer,
+)
 from ..throttling import ApiKeyRateThrottle, RateLimitHeadersMixin
 
 
@@ -99,7 +105,8 @@ class WorksApi(_WorksBase):
                           q=query.get("q", ""), identifier=identifier, holder=query.get("holder", ""))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(WorkSerializer(page, many=True).data)
+        serializer = WorkPublicSerializer if api_key_of(request) is not None else WorkSerializer
+        return paginator.get_paginated_response(serializer(page, many=True).data)
 
     @extend_schema(operation_id="works_register", summary="Register a work, or update it by work_ref",
                    description=("201 with the new work; re-posting the same `work_ref` for the same holder updates "
@@ -132,7 +139,8 @@ class WorkApi(_WorksBase):
                    responses={200: WorkDetailSerializer}, tags=["works"])
     def get(self, request, id):
         query_params(serializers.Serializer, request)
-        return Response(WorkDetailSerializer(_with_declarations(self._visible_work(request, id))).data)
+        serializer = WorkDetailPublicSerializer if api_key_of(request) is not None else WorkDetailSerializer
+        return Response(serializer(_with_declarations(self._visible_work(request, id))).data)
 
     @extend_schema(operation_id="works_update", summary="Amend a work (title, kind, more identifiers)",
                    request=WorkUpdateInput, responses={200: WorkWriteResultSerializer}, tags=["works"])

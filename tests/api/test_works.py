@@ -1,6 +1,7 @@
 """Works over the API: each holder sees its own (and mandated principals'), never another's; API keys read all."""
 import pytest
 
+from consent.services import declaration_file
 from registry.models import Dispute, Work
 from registry.services import work_register
 
@@ -105,11 +106,16 @@ def test_operator_sees_all_and_files_for_any_holder(staff, kaze_film, hoshi_book
 
 
 def test_ai_developer_searches_all_works_read_only(ai_developer, kaze_film, hoshi_book):
+    declaration_file(holder=kaze_film.holder, scope="work", work=kaze_film, purpose="train-ai", consent="reserve")
     results = ai_developer.get(URL, {"q": "umi"}).json()["results"]
     assert [w["id"] for w in results] == [str(hoshi_book.pk)]
     by_identifier = ai_developer.get(URL, {"identifier": "isbn:978-4-9901661-3-7"}).json()["results"]
     assert [w["id"] for w in by_identifier] == [str(kaze_film.pk)]
-    assert ai_developer.get(f"{URL}/{kaze_film.pk}").status_code == 200
+    detail = ai_developer.get(f"{URL}/{kaze_film.pk}")
+    assert detail.status_code == 200
+    # A key sees the public record, not who filed it for the holder (a collective under a mandate).
+    assert "filed_by_agent" not in detail.json() and all("filed_by_agent" not in r for r in results)
+    assert detail.json()["declarations"] and all("filed_by_agent" not in d for d in detail.json()["declarations"])
     assert_problem(ai_developer.post(URL, {"holder": "studio-kaze", "work_ref": "X", "title": "T"},
                                      format="json"), 403)
     body = assert_problem(ai_developer.patch(f"{URL}/{kaze_film.pk}", {"title": "T"}, format="json"), 403)
