@@ -34,7 +34,7 @@ from consent.models import Declaration
 from consent.services import _same_statement
 from registry.audit_tracking import dispute_snapshot, identifier_snapshot, work_snapshot
 from registry.lookups import pg_array_literal
-from registry.models import Dispute, DisputeResolution, Identifier, Work
+from registry.models import CLAIM_SETTLED, Dispute, Identifier, Work
 
 from .validation import ClaimRow, RowError
 
@@ -330,7 +330,7 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row, current: dict, 
         if held is not None and held.holder_id != work.holder_id:
             claim = (item.scheme, item.value, work.holder_id, held.work_id)
             earlier = disputes.get(claim)
-            if earlier is not None and (earlier.resolved_at is None or earlier.resolution == DisputeResolution.KEPT):
+            if earlier is not None and (earlier.resolved_at is None or earlier.resolution in CLAIM_SETTLED):
                 continue
             dispute = Row(id=new_id(), scheme=item.scheme, value=item.value, work_id=held.work_id,
                           holder_id=held.holder_id, claimant_id=work.holder_id, claimant_work_id=work.id,

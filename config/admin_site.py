@@ -35,6 +35,15 @@ class KyodakuAdminSite(admin.AdminSite):
     login_form = MemberAuthenticationForm
     site_url = None  # the admin is the site: no "View site" link back to itself
 
+    def index(self, request, extra_context=None):
+        # The needs-attention list: open disputes about the user's works, and those the user's holder opened.
+        from registry.admin_base import visible_holder_ids
+        from registry.selectors import disputes_needing_attention
+
+        attention = disputes_needing_attention(holder_ids=visible_holder_ids(request)) \
+            if self.has_permission(request) else {"about": [], "claimed": []}
+        return super().index(request, {"attention": attention, **(extra_context or {})})
+
     def has_permission(self, request):
         user = request.user
         if not (user.is_authenticated and user.is_active):

@@ -8,8 +8,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, password_validation
 from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.formats import localize
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +26,7 @@ from .admin_base import (
     may_look,
     may_write,
     request_membership,
+    visible_holder_ids,
 )
 from .errors import DomainError
 from .identifiers import InvalidIdentifier, parse_identifier
@@ -31,6 +34,7 @@ from .models import Dispute, DisputeResolution, Holder, Identifier, Mandate, Mem
 from .selectors import holder_for_filing, is_operator
 from .services import (
     dispute_resolve,
+    dispute_withdraw,
     holder_create,
     holder_update,
     holder_user_create,
@@ -453,8 +457,9 @@ admin.site.register(Work, WorkAdmin)
 
 # ---- disputes -----------------------------------------------------------------------------------------------
 class DisputeResolveForm(forms.ModelForm):
-    resolution = forms.ChoiceField(label=_("resolution"), choices=DisputeResolution.choices,
-                                   widget=forms.RadioSelect)
+    resolution = forms.ChoiceField(label=_("resolution"), widget=forms.RadioSelect, choices=[
+        (DisputeResolution.KEPT, DisputeResolution.KEPT.label),
+        (DisputeResolution.TRANSFERRED, DisputeResolution.TRANSFERRED.label)])  # withdrawing is the claimant's
 
     class Meta:
         model = Dispute
@@ -469,18 +474,21 @@ class DisputeResolveForm(forms.ModelForm):
 
 @admin.register(Dispute)
 class DisputeAdmin(ScopedAdmin):
-    """Holders see disputes about their works and those they opened; operators resolve them (keep or transfer)."""
+    """Holders see disputes about their works and those they opened; operators resolve them (keep or transfer);
+    the claimant may withdraw its own (a button on the page and a list action)."""
 
     holder_paths_for_visibility = ("holder", "claimant")
     audit_object_type = "dispute"
-    list_display = ("identifier", "work", "holder", "claimant", "opened_at", "status")
+    list_display = ("identifier", "work_shown", "holder", "claimant", "opened_at", "status")
     list_select_related = ("work", "holder", "claimant")
     list_filter = ("resolution", "opened_at")
     search_fields = ("value",)
-    fields = ("identifier", "work", "holder", "claimant", "claimant_work", "evidence", "opened_at", "resolved_at",
-              "resolution", "resolution_note")
-    readonly_fields = ("identifier", "work", "holder", "claimant", "claimant_work", "evidence", "opened_at",
-                       "resolved_at")
+    fields = ("identifier", "work_shown", "holder", "claimant", "claimant_work_shown", "evidence", "opened_at",
+              "status", "resolved_at", "resolution", "resolution_note")
+    readonly_fields = ("identifier", "work_shown", "holder", "claimant", "claimant_work_shown", "evidence",
+                       "opened_at", "status", "resolved_at")
+    actions = ("withdraw_disputes",)
+    change_form_template = "admin/registry/dispute/change_form.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("claimant_work")
@@ -493,16 +501,50 @@ class DisputeAdmin(ScopedAdmin):
     def status(self, obj):
         return obj.get_resolution_display() if obj.resolution else gettext("open")
 
+    def get_object(self, request, object_id, from_field=None):
+        dispute = super().get_object(request, object_id, from_field)
+        dispute._viewer_holder_ids = visible_holder_ids(request)  # for the work columns below
+        return dispute
+
+    @staticmethod
+    def _work_shown(dispute, work):
+        """The work's title and catalogue number; a link only for those who may open it (the other side of a
+        dispute gets the name, not a link that would answer 404). The list shows names only."""
+        if work is None:
+            return "–"
+        if not hasattr(dispute, "_viewer_holder_ids"):
+            return str(work)
+        ids = dispute._viewer_holder_ids
+        if ids is not None and work.holder_id not in ids:
+            return str(work)
+        return format_html('<a href="{}">{}</a>', reverse("admin:registry_work_change", args=[work.pk]), work)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and self.has_change_permission(request, obj):
+            return self.readonly_fields
+        return self.fields
+
+    @admin.display(description=_("work"))
+    def work_shown(self, obj):
+        return self._work_shown(obj, obj.work)
+
+    @admin.display(description=_("claimant's work"))
+    def claimant_work_shown(self, obj):
+        return self._work_shown(obj, obj.claimant_work if obj.claimant_work_id else None)
+
     def has_add_permission(self, request):
         return False  # disputes open when a claim names another holder's identifier
 
     def has_change_permission(self, request, obj=None):
         return is_operator(request.user) and (obj is None or obj.is_open)
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and self.has_change_permission(request, obj):
-            return self.readonly_fields
-        return self.fields
+    def has_withdraw_permission(self, request, obj=None):
+        if is_operator(request.user):
+            return obj is None or obj.is_open
+        membership = request_membership(request)
+        if membership is None or not membership.can_write:
+            return False
+        return obj is None or (obj.is_open and obj.claimant_id in (visible_holder_ids(request) or ()))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and self.has_change_permission(request, obj):
@@ -513,3 +555,39 @@ class DisputeAdmin(ScopedAdmin):
         data = form.cleaned_data
         dispute_resolve(dispute=obj, resolution=data["resolution"], note=data.get("resolution_note", ""),
                         actor=request.user)
+
+    # ---- withdrawing: the claimant's own act ----------------------------------------------------------------
+    def get_urls(self):
+        return [path("<path:object_id>/withdraw/", self.admin_site.admin_view(self.withdraw_view),
+                     name="registry_dispute_withdraw"), *super().get_urls()]
+
+    def withdraw_view(self, request, object_id):
+        dispute = self.get_object(request, admin.utils.unquote(object_id))
+        if request.method != "POST" or not self.has_withdraw_permission(request, dispute):
+            raise Http404(_("Not found."))
+        self._withdraw(request, dispute)
+        return HttpResponseRedirect(reverse("admin:registry_dispute_change", args=[dispute.pk]))
+
+    def _withdraw(self, request, dispute) -> bool:
+        try:
+            dispute_withdraw(dispute=dispute, actor=request.user, note=request.POST.get("note", ""))
+        except DomainError as exc:
+            self.message_user(request, f"{dispute}: {exc.detail}", messages.ERROR)
+            return False
+        self.message_user(request, gettext("The dispute over %(identifier)s is withdrawn; the work's answers no "
+                                           "longer say it is disputed.")
+                          % {"identifier": f"{dispute.scheme}:{dispute.value}"}, messages.SUCCESS)
+        return True
+
+    @admin.action(description=_("Withdraw the selected disputes (your own claims)"), permissions=["withdraw"])
+    def withdraw_disputes(self, request, queryset):
+        for dispute in queryset.select_related("claimant", "holder"):
+            if self.has_withdraw_permission(request, dispute):
+                self._withdraw(request, dispute)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dispute = self.get_object(request, admin.utils.unquote(object_id))
+        context = {"may_withdraw": self.has_withdraw_permission(request, dispute),
+                   "withdraw_url": reverse("admin:registry_dispute_withdraw", args=[dispute.pk]),
+                   **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)

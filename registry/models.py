@@ -191,6 +191,11 @@ class Identifier(models.Model):
 class DisputeResolution(models.TextChoices):
     KEPT = "kept", _("kept by the current holder")
     TRANSFERRED = "transferred", _("transferred to the claimant")
+    WITHDRAWN = "withdrawn", _("withdrawn by the claimant")
+
+
+# A dispute closed this way ends the claim: filing the same claim again (a CSV re-submitted) opens no new one.
+CLAIM_SETTLED = (DisputeResolution.KEPT, DisputeResolution.WITHDRAWN)
 
 
 class Dispute(models.Model):

@@ -136,3 +136,16 @@ def work_open_disputes(*, work_ids, at) -> set[str]:
         .order_by()
         .values_list("work_id", flat=True)
     )}
+
+
+def disputes_needing_attention(*, holder_ids, limit: int = 20) -> dict[str, list[Dispute]]:
+    """Open disputes for a holder's admin index: those about its works (it must answer them) and those it opened.
+
+    `holder_ids` None (operators): every open dispute, under "about". Two queries at most, `limit` rows each.
+    """
+    open_disputes = Dispute.objects.filter(resolved_at__isnull=True).select_related(
+        "work", "holder", "claimant").order_by("-opened_at")
+    if holder_ids is None:
+        return {"about": list(open_disputes[:limit]), "claimed": []}
+    return {"about": list(open_disputes.filter(holder_id__in=holder_ids)[:limit]),
+            "claimed": list(open_disputes.filter(claimant_id__in=holder_ids)[:limit])}

@@ -22,6 +22,7 @@ from .errors import Conflict, ValidationFailed, field_error
 from .identifier_messages import translate_identifier_problem
 from .identifiers import InvalidIdentifier, ParsedIdentifier, parse_identifier
 from .models import (
+    CLAIM_SETTLED,
     Dispute,
     DisputeResolution,
     Holder,
@@ -33,6 +34,8 @@ from .models import (
     Work,
     WorkKind,
 )
+from .notifications import dispute_notify
+from .selectors import holder_for_filing
 
 HOLDER_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 WORK_TEXT_LIMITS = {"work_ref": 200, "title": 1000, "original_title": 1000}
@@ -298,7 +301,7 @@ def dispute_open(*, scheme: str, value: str, work: Work, claimant: Holder, claim
     at = at or timezone.now()
     existing = Dispute.objects.filter(scheme=scheme, value=value, claimant=claimant, work=work).order_by(
         "-opened_at").first()
-    if existing is not None and (existing.resolved_at is None or existing.resolution == DisputeResolution.KEPT):
+    if existing is not None and (existing.resolved_at is None or existing.resolution in CLAIM_SETTLED):
         return (existing if existing.resolved_at is None else None), False
     dispute = Dispute.objects.create(scheme=scheme, value=value, work=work, holder_id=work.holder_id,
                                      claimant=claimant, claimant_work=claimant_work, evidence=evidence or "",
@@ -308,14 +311,14 @@ def dispute_open(*, scheme: str, value: str, work: Work, claimant: Holder, claim
         audit_record_many(actor="system", events=[event], at=at)
     else:
         events.append(event)
+    transaction.on_commit(lambda: dispute_notify(dispute=dispute, event="opened"))
     return dispute, True
 
 
 def dispute_resolve(*, dispute: Dispute, resolution: str, note: str = "", actor=None, at=None) -> Dispute:
     """Operators keep the identifier with its holder or transfer it to the claimant's work."""
-    if resolution not in DisputeResolution.values:
-        raise ValidationFailed(
-            gettext("Resolution must be one of %(choices)s.") % {"choices": ", ".join(DisputeResolution.values)})
+    if resolution not in (DisputeResolution.KEPT, DisputeResolution.TRANSFERRED):  # withdrawing is the claimant's
+        raise ValidationFailed(gettext("Resolution must be one of %(choices)s.") % {"choices": "kept, transferred"})
     at = at or timezone.now()
     with transaction.atomic():
         dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
@@ -345,6 +348,30 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, note: str = "", actor=
         events.insert(0, PendingEvent("dispute.resolve", "dispute", str(dispute.pk), before,
                                       dispute_snapshot(dispute)))
         audit_record_many(actor=actor, events=events, at=at)
+        transaction.on_commit(lambda: dispute_notify(dispute=dispute, event="resolved"))
+    return dispute
+
+
+def dispute_withdraw(*, dispute: Dispute, actor, note: str = "", at=None) -> Dispute:
+    """The claimant gives up its claim: the dispute closes at once and the work's answers are no longer denied.
+
+    Only users who may file for the claimant (its editors and admins, or a collective's under a mandate) and
+    operators withdraw; anyone else is told the dispute does not exist, as for any object outside their scope.
+    """
+    holder_for_filing(user=actor, code=dispute.claimant.code)
+    at = at or timezone.now()
+    with transaction.atomic():
+        dispute = Dispute.objects.select_for_update().select_related("claimant", "holder").get(pk=dispute.pk)
+        if dispute.resolved_at is not None:
+            raise Conflict(gettext("This dispute is already closed."))
+        before = dispute_snapshot(dispute)
+        dispute.resolved_at = at
+        dispute.resolution = DisputeResolution.WITHDRAWN
+        dispute.resolution_note = note or ""
+        dispute.save(update_fields=["resolved_at", "resolution", "resolution_note"])
+        audit_record(actor=actor, action="dispute.withdraw", object_type="dispute", object_id=dispute.pk,
+                     before=before, after=dispute_snapshot(dispute), at=at)
+        transaction.on_commit(lambda: dispute_notify(dispute=dispute, event="withdrawn"))
     return dispute
 
 

@@ -26,7 +26,7 @@ from registry.errors import ValidationFailed, field_error
 from registry.models import Holder, Identifier, Work
 
 IDENTIFIER_ACTIONS = ("identifier.add", "identifier.end")
-DISPUTE_ACTIONS = ("dispute.open", "dispute.resolve")
+DISPUTE_ACTIONS = ("dispute.open", "dispute.resolve", "dispute.withdraw")
 DECLARATION_ACTIONS = ("declaration.file", "declaration.supersede", "declaration.revoke")
 WORK_ACTIONS = ("work.update",)
 HOLDER_ACTIONS = ("holder.update",)

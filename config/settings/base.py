@@ -16,6 +16,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The registry's public base URL: the `iss` of receipts and the origin of links in answers.
 KYODAKU_BASE_URL = env("KYODAKU_BASE_URL", default="http://127.0.0.1:8000")
 
+# Mail (dispute notices): printed to the console unless EMAIL_URL names a server (smtp+tls://user:pass@host:587).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Kyodaku <kyodaku@localhost>")
+
 INSTALLED_APPS = [
     "config.apps.KyodakuAdminConfig",  # django.contrib.admin with Kyodaku's site as admin.site
     "django.contrib.auth",

@@ -1,0 +1,69 @@
+"""Telling both holders of a dispute when it opens and when it closes (domain.md "Disputes").
+
+E-mail through Django's mail framework (`EMAIL_BACKEND`; the console by default, so nothing leaves the machine
+until an operator configures SMTP). Each holder's active users with an address get one message, in Japanese and
+in English, with a link to the dispute in the admin. Sent after the transaction commits; a mail server that is
+down is logged and does not undo the dispute (the admin's needs-attention list shows it either way).
+"""
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
+
+from .models import Dispute, Membership
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = {
+    "opened": gettext_noop("A dispute was opened: %(identifier)s"),
+    "resolved": gettext_noop("A dispute was resolved: %(identifier)s"),
+    "withdrawn": gettext_noop("A dispute was withdrawn: %(identifier)s"),
+}
+
+
+def _recipients(holder_ids) -> list[str]:
+    return sorted(set(Membership.objects.filter(holder_id__in=holder_ids, user__is_active=True)
+                      .exclude(user__email="").values_list("user__email", flat=True)))
+
+
+def _text(dispute: Dispute, event: str, language: str) -> tuple[str, str]:
+    with translation.override(language):
+        identifier = f"{dispute.scheme}:{dispute.value}"
+        subject = gettext(SUBJECTS[event]) % {"identifier": identifier}
+        lines = [
+            subject,
+            "",
+            gettext("Identifier: %(identifier)s") % {"identifier": identifier},
+            gettext("Work: %(work)s (held by %(holder)s)") % {"work": dispute.work, "holder": dispute.holder},
+            gettext("Claimed by: %(claimant)s") % {"claimant": dispute.claimant},
+            gettext("Status: %(status)s") % {
+                "status": dispute.get_resolution_display() if dispute.resolution else gettext("open")},
+        ]
+        if dispute.evidence:
+            lines.append(gettext("Evidence: %(evidence)s") % {"evidence": dispute.evidence})
+        if event == "opened":
+            lines.append(gettext("While the dispute is open, AI developers are told that the work may not be used."))
+        lines.append(gettext("Details: %(url)s") % {
+            "url": settings.KYODAKU_BASE_URL.rstrip("/") + reverse("admin:registry_dispute_change",
+                                                                   args=[dispute.pk])})
+        return subject, "\n".join(lines)
+
+
+def dispute_notify(*, dispute: Dispute, event: str) -> int:
+    """Mail both holders' users about `event` (opened, resolved, withdrawn); returns the messages sent."""
+    dispute = Dispute.objects.select_related("work", "holder", "claimant").get(pk=dispute.pk)
+    recipients = _recipients([dispute.holder_id, dispute.claimant_id])
+    if not recipients:
+        return 0
+    subject_ja, body_ja = _text(dispute, event, "ja")
+    subject_en, body_en = _text(dispute, event, "en")
+    subject = f"[Kyodaku] {subject_ja} / {subject_en}"
+    body = f"{body_ja}\n\n---\n\n{body_en}\n"
+    try:
+        return send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients])
+    except OSError:
+        logger.exception("dispute %s: the %s notice could not be sent", dispute.pk, event)
+        return 0
