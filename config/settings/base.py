@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from static files: no CDN at run time
     "audit",
     "registry",
+    "domains",
     "consent",
     "keys",
     "receipts",
@@ -119,6 +120,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 *
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_IGNORE_RESULT = True
+# `celery -A config beat` (docker-compose's `beat` service) re-checks verified domains.
+CELERY_BEAT_SCHEDULE = {
+    "domains-recheck": {"task": "domains.tasks.domain_claims_recheck", "schedule": 3600.0},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -154,6 +159,14 @@ SPECTACULAR_SETTINGS = {
 # Kyodaku's own settings (each can be set in the environment).
 KYODAKU_LOOKUP_BATCH_MAX = env.int("KYODAKU_LOOKUP_BATCH_MAX", default=10_000)
 KYODAKU_API_KEY_DEFAULT_RATE = env("KYODAKU_API_KEY_DEFAULT_RATE", default="100/s")
+# Domain control checks (interop.md): seconds per network operation, bytes read, hours between re-checks.
+KYODAKU_DOMAIN_CHECK_TIMEOUT = env.float("KYODAKU_DOMAIN_CHECK_TIMEOUT", default=3.0)
+KYODAKU_DOMAIN_CHECK_MAX_BYTES = env.int("KYODAKU_DOMAIN_CHECK_MAX_BYTES", default=4096)
+KYODAKU_DOMAIN_RECHECK_HOURS = env.int("KYODAKU_DOMAIN_RECHECK_HOURS", default=24)
+# Test hooks, never set in production: private addresses allowed, another port than 443, an extra CA file.
+KYODAKU_DOMAIN_CHECK_ALLOW_PRIVATE = False
+KYODAKU_DOMAIN_CHECK_PORT = 443
+KYODAKU_DOMAIN_CHECK_CA_FILE = ""
 KYODAKU_CLAIMS_MAX_FILE_BYTES = env.int("KYODAKU_CLAIMS_MAX_FILE_BYTES", default=512 * 1024 * 1024)
 KYODAKU_CLAIMS_MAX_ROWS = env.int("KYODAKU_CLAIMS_MAX_ROWS", default=5_000_000)
 KYODAKU_CLAIMS_MAX_FIELD_CHARS = env.int("KYODAKU_CLAIMS_MAX_FIELD_CHARS", default=10_000)

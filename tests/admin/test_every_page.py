@@ -24,6 +24,10 @@ def registry_with_everything(studio_kaze, hoshi_pub, collective, tsubasa, make_w
         claims_submission_create(user=studio_kaze.user, holder_code="studio-kaze", file=SimpleUploadedFile(
             "c.csv", b"holder,work_ref,title,purpose\nstudio-kaze,SK-9,T,nope\n"))
     assert Dispute.objects.count() == 1
+    from domains.services import domain_claim_create, domain_verify_operator
+
+    claim, _ = domain_claim_create(holder=studio_kaze.holder, domain="kaze.example")
+    domain_verify_operator(claim=claim, note="registrar letter", actor="test")
 
 
 def page_names():
