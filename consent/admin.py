@@ -28,6 +28,7 @@ from registry.selectors import holder_for_filing, is_operator, work_open_dispute
 
 from .labels import (
     BASIS_NAMES,
+    CONSENT_VERBS,
     OUTCOME_NAMES,
     PURPOSE_CHOICES,
     PURPOSE_NAMES,
@@ -36,12 +37,13 @@ from .labels import (
     rule_basis_label,
 )
 from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
-from .selectors import work_decisions
+from .selectors import work_decisions, work_declarations_in_force
 from .services import declaration_file, declaration_revoke, declaration_validate, rule_set
 from .vocabulary import PURPOSES
 
-# The jurisdictions a work's page answers for: Japan, the EU and the US (domain.md's key regimes).
-ANSWER_JURISDICTIONS = ("JP", "EU", "US")
+# The jurisdictions a work's page answers for: Japan, the EU and the US (domain.md's key regimes), and everywhere
+# else (`*`, the protective default and what a catalogue-wide "everywhere" declaration speaks to).
+ANSWER_JURISDICTIONS = ("JP", "EU", "US", "*")
 
 
 
@@ -457,6 +459,35 @@ class DeclarationHistoryInline(admin.TabularInline):
         return False
 
 
+def answer_cell(jurisdiction: str, answer: dict) -> dict:
+    """One cell of the work page's answers: the outcome, why, and what decided it (the work's own declaration,
+    a catalogue-wide one, linked, or the jurisdiction's rule when no declaration applies)."""
+    declaration = answer.get("declaration") or None
+    regime = answer.get("regime")
+    if declaration:
+        scope_label = gettext("this work's declaration") if declaration["scope"] == Scope.WORK else gettext(
+            "catalogue-wide declaration")
+        decided_by = f"{scope_label}: {CONSENT_VERBS[declaration['consent']]} {declaration['purpose']} @ " \
+                     f"{declaration['jurisdiction']}"
+    elif answer["basis"] == "disputed":
+        decided_by = gettext("an open dispute about the work")
+    else:
+        decided_by = gettext("the rule (%(regime)s)") % {"regime": Regime(regime).label if regime else "–"}
+    return {
+        "jurisdiction": jurisdiction,
+        "outcome": answer["outcome"],
+        "outcome_label": OUTCOME_NAMES.get(answer["outcome"], answer["outcome"]),
+        "basis": answer["basis"],
+        "basis_label": BASIS_NAMES.get(answer["basis"], answer["basis"]),
+        "regime": regime,
+        "decided_by": decided_by,
+        "decided_scope": declaration["scope"] if declaration else ("dispute" if answer["basis"] == "disputed"
+                                                                   else "rule"),
+        "declaration_url": reverse("admin:consent_declaration_change", args=[declaration["id"]])
+        if declaration else None,
+    }
+
+
 class WorkChangeList(ChangeList):
     """Adds each listed work's consent state with two queries for the page (not per row, and not as EXISTS
     columns, which PostgreSQL would answer by hashing every declaration in the registry for a page of 50)."""
@@ -499,20 +530,8 @@ class WorkWithConsentAdmin(WorkAdmin):
         decisions = work_decisions(work=work, purposes=list(PURPOSES), jurisdictions=list(ANSWER_JURISDICTIONS))
         rows = []
         for purpose in PURPOSES:
-            cells = []
-            for jurisdiction in ANSWER_JURISDICTIONS:
-                answer = decisions[(purpose, jurisdiction)]
-                declaration = answer.get("declaration") or None
-                cells.append({
-                    "jurisdiction": jurisdiction,
-                    "outcome": answer["outcome"],
-                    "outcome_label": OUTCOME_NAMES.get(answer["outcome"], answer["outcome"]),
-                    "basis": answer["basis"],
-                    "basis_label": BASIS_NAMES.get(answer["basis"], answer["basis"]),
-                    "regime": answer.get("regime"),
-                    "declaration_url": reverse("admin:consent_declaration_change", args=[declaration["id"]])
-                    if declaration else None,
-                })
+            cells = [answer_cell(jurisdiction, decisions[(purpose, jurisdiction)])
+                     for jurisdiction in ANSWER_JURISDICTIONS]
             rows.append({"purpose": purpose, "purpose_label": PURPOSE_NAMES[purpose], "cells": cells})
         return rows
 
@@ -523,9 +542,11 @@ class WorkWithConsentAdmin(WorkAdmin):
         except DomainError as exc:  # e.g. no rule for a jurisdiction: the page still opens, and says why
             answers = None
             self.message_user(request, exc.detail, messages.WARNING)
+        catalogue = [d for d in work_declarations_in_force(work=work) if d.scope == Scope.CATALOGUE]
         context = {
             "answers": answers,
-            "answer_jurisdictions": ANSWER_JURISDICTIONS,
+            "answer_jurisdictions": [(code, jurisdiction_name(code)) for code in ANSWER_JURISDICTIONS],
+            "catalogue_declarations": catalogue,
             "file_declaration_url": reverse("admin:consent_declaration_add") + f"?holder={work.holder_id}"
             f"&scope={Scope.WORK}&work={work.pk}",
             "may_file": self.has_change_permission(request, work),

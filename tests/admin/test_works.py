@@ -193,3 +193,49 @@ def test_a_large_work_list_is_counted_by_the_planners_estimate(login, operator, 
     assert response.status_code == 200
     assert not any(q["sql"].startswith("SELECT COUNT(*)") for q in queries.captured_queries)
     assert any(q["sql"].startswith("EXPLAIN") for q in queries.captured_queries)
+
+
+def cell(client, work, purpose, jurisdiction):
+    rows = client.get(reverse("admin:registry_work_change", args=[work.pk])).context["answers"]
+    row = next(r for r in rows if r["purpose"] == purpose)
+    return next(c for c in row["cells"] if c["jurisdiction"] == jurisdiction)
+
+
+def test_each_answer_names_the_declaration_that_decides_it_catalogue_wide_included(login, studio_kaze,
+                                                                                     make_work, reserve):
+    """Rule (domain.md "Deciding" step 4): the work's own declaration beats a catalogue-wide one; with neither,
+    the rule decides. The page says which, per answer, and links the declaration; `*` has its own column."""
+    from consent.services import declaration_file
+
+    work = make_work(studio_kaze.holder, "SK-1")
+    catalogue, _ = declaration_file(holder=studio_kaze.holder, scope="catalogue", purpose="train-ai",
+                                    jurisdiction="*", consent="reserve")
+    own = reserve(work, purpose="train-genai", jurisdiction="JP", consent="grant")
+    client = login(studio_kaze.user)
+    everywhere = cell(client, work, "train-ai", "*")
+    assert (everywhere["outcome"], everywhere["decided_scope"]) == ("denied", "catalogue")
+    assert everywhere["declaration_url"] == reverse("admin:consent_declaration_change", args=[catalogue.pk])
+    assert cell(client, work, "train-ai", "EU")["decided_scope"] == "catalogue"
+    japan = cell(client, work, "train-genai", "JP")
+    assert (japan["outcome"], japan["decided_scope"]) == ("allowed", "work")
+    assert japan["declaration_url"] == reverse("admin:consent_declaration_change", args=[own.pk])
+    search = cell(client, work, "search", "US")
+    assert (search["decided_scope"], search["declaration_url"]) == ("rule", None)
+    page = client.get(reverse("admin:registry_work_change", args=[work.pk])).content.decode()
+    assert 'th scope="col" data-jurisdiction="*"' in page
+
+
+def test_the_work_page_lists_the_catalogue_wide_declarations_that_apply(login, studio_kaze, hoshi_pub, make_work):
+    from consent.services import declaration_file, declaration_revoke
+
+    work = make_work(studio_kaze.holder, "SK-1")
+    applying, _ = declaration_file(holder=studio_kaze.holder, scope="catalogue", purpose="search",
+                                   jurisdiction="EU", consent="grant")
+    revoked, _ = declaration_file(holder=studio_kaze.holder, scope="catalogue", purpose="tdm", jurisdiction="JP",
+                                  consent="reserve")
+    declaration_revoke(declaration=revoked)
+    others, _ = declaration_file(holder=hoshi_pub.holder, scope="catalogue", purpose="tdm", jurisdiction="*",
+                                 consent="reserve")
+    page = login(studio_kaze.user).get(reverse("admin:registry_work_change", args=[work.pk])).content.decode()
+    assert f'data-declaration="{applying.pk}"' in page
+    assert f'data-declaration="{revoked.pk}"' not in page and f'data-declaration="{others.pk}"' not in page
