@@ -19,7 +19,7 @@ RUN SECRET_KEY=build-only-placeholder-build-only-placeholder-build-only DATABASE
     ALLOWED_HOSTS=localhost REDIS_URL=redis://build-only:6379/1 CELERY_BROKER_URL=redis://build-only:6379/0 \
     KYODAKU_BASE_URL=https://build-only.invalid python manage.py collectstatic --noinput \
     && python manage.py compile_translations -v0 \
-    && mkdir -p /var/lib/kyodaku/media /var/lib/kyodaku/signing-keys \
+    && mkdir -p /var/lib/kyodaku/media /var/lib/kyodaku/signing-keys /var/lib/kyodaku/snapshots \
     && chown -R kyodaku /var/lib/kyodaku
 
 USER kyodaku

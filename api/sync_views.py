@@ -1,10 +1,14 @@
-"""Answers at dataset scale (sync.md): the change feed. API key only."""
-from drf_spectacular.utils import OpenApiExample, extend_schema
+"""Answers at dataset scale (sync.md): the change feed, snapshots and their files. API key only."""
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.errors import NotFound
 from sync.changes import DEFAULT_LIMIT, MAX_LIMIT, changes_wait
+from sync.snapshots import CONTENT_TYPES, FILE_NAMES, snapshot_file, snapshot_request, snapshot_storage
 
 from .auth import ApiKeyAuthentication, HasApiKey
 from .fields import query_params
@@ -55,3 +59,55 @@ class ChangesListApi(_ApiKeyView):
         params = query_params(self.InputSerializer, request)
         entries, next_cursor = changes_wait(after=params.get("after"), limit=params["limit"], wait=params["wait"])
         return Response({"results": entries, "next": next_cursor})
+
+
+RETRY_AFTER_SECONDS = 30
+
+
+class SnapshotApi(_ApiKeyView):
+    class InputSerializer(serializers.Serializer):
+        purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
+        jurisdiction = serializers.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, `EU` or `*`.")
+
+    class OutputSerializer(serializers.Serializer):
+        manifest = serializers.CharField(help_text=(
+            "A compact JWS (EdDSA, the receipt keys, typ kyodaku-snapshot+jwt) whose payload names purpose, "
+            "jurisdiction, regime, cursor, audit_head, created_at and files (name, url, sha256, bytes, count)."))
+
+    class BuildingSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=["queued", "building"])
+        detail = serializers.CharField()
+
+    @extend_schema(
+        operation_id="snapshot_manifest", summary="The newest snapshot of every registered key's answer",
+        description=("The signed manifest of the newest snapshot for the pair; 202 with `Retry-After` while the "
+                     "first one is built. See docs/sync.md."),
+        parameters=[InputSerializer],
+        responses={200: OutputSerializer, 202: BuildingSerializer}, tags=["sync"])
+    def get(self, request):
+        params = query_params(self.InputSerializer, request)
+        snapshot = snapshot_request(purpose=params["purpose"], jurisdiction=params["jurisdiction"])
+        if snapshot is None:
+            response = Response({"status": "building", "detail": "The first snapshot for this pair is being built; "
+                                 f"ask again in {RETRY_AFTER_SECONDS} seconds."}, status=202)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        return Response({"manifest": snapshot.manifest})
+
+
+class SnapshotFileApi(_ApiKeyView):
+    @extend_schema(
+        operation_id="snapshot_file", summary="A snapshot's file (answers or filter)",
+        description="`answers`: gzip JSON lines; `filter`: the Bloom filter (docs/sync.md). Check its `sha256`.",
+        responses={200: OpenApiResponse(OpenApiTypes.BINARY, description="The file's bytes.")}, tags=["sync"])
+    def get(self, request, id, name):
+        found = snapshot_file(snapshot_id=id, name=name) if name in FILE_NAMES else None
+        if found is None:
+            raise NotFound("No such snapshot file.")
+        _, entry = found
+        response = FileResponse(snapshot_storage().open(entry["path"], "rb"), content_type=CONTENT_TYPES[name],
+                                as_attachment=True, filename=FILE_NAMES[name])
+        response["Content-Length"] = str(entry["bytes"])
+        response["ETag"] = f'"{entry["sha256"]}"'
+        response["Cache-Control"] = "private, max-age=31536000, immutable"  # a snapshot's files never change
+        return response

@@ -103,10 +103,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+KYODAKU_SNAPSHOT_ROOT = Path(env("KYODAKU_SNAPSHOT_ROOT", default=str(BASE_DIR / "var" / "snapshots")))
+# Snapshots and filters are written through Django's storage API under the "snapshots" alias: a local directory
+# by default; any django-storages backend in production (docs/sync.md, "Storage").
+SNAPSHOT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(KYODAKU_SNAPSHOT_ROOT)}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "snapshots": SNAPSHOT_STORAGE,
 }
+KYODAKU_SNAPSHOT_FILTER_FPR = env.float("KYODAKU_SNAPSHOT_FILTER_FPR", default=0.01)
+KYODAKU_SNAPSHOT_CHUNK = env.int("KYODAKU_SNAPSHOT_CHUNK", default=5000)
+KYODAKU_SNAPSHOT_MAX_AGE = env.int("KYODAKU_SNAPSHOT_MAX_AGE", default=24 * 3600)
+# Pairs the beat task keeps fresh even before anyone asked ("train-genai/JP,tdm/EU"); asked-for pairs are kept too.
+KYODAKU_SNAPSHOT_PAIRS = env.list("KYODAKU_SNAPSHOT_PAIRS", default=[])
 
 # Celery: with no broker configured, tasks run eagerly in the calling process.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
@@ -120,9 +131,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 *
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_IGNORE_RESULT = True
-# `celery -A config beat` (docker-compose's `beat` service) re-checks verified domains.
+# `celery -A config beat` (docker-compose's `beat` service) re-checks verified domains and refreshes stale snapshots.
 CELERY_BEAT_SCHEDULE = {
     "domains-recheck": {"task": "domains.tasks.domain_claims_recheck", "schedule": 3600.0},
+    "snapshots-refresh": {"task": "sync.snapshots_refresh",
+                          "schedule": env.int("KYODAKU_SNAPSHOT_REFRESH_SECONDS", default=3600)},
 }
 
 REST_FRAMEWORK = {

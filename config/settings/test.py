@@ -10,6 +10,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "snapshots": SNAPSHOT_STORAGE,  # noqa: F405  (tests point it at a temporary directory)
 }
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="")
 # A test that starts a real Celery worker runs it (and dispatches to it) with TEST_CELERY_EAGER=0.
