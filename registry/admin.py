@@ -29,7 +29,7 @@ from .admin_base import (
     visible_holder_ids,
 )
 from .errors import DomainError
-from .identifiers import InvalidIdentifier, parse_identifier
+from .identifiers import InvalidIdentifier, infer_scheme, parse_identifier
 from .models import Dispute, DisputeResolution, Holder, Identifier, Mandate, Membership, Role, Work
 from .selectors import holder_for_filing, is_operator
 from .services import (
@@ -385,7 +385,7 @@ class WorkAdmin(ScopedAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if ":" in term:
+        if ":" in term or infer_scheme(term):
             try:
                 parsed = parse_identifier(term)
             except InvalidIdentifier:

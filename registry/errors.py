@@ -46,3 +46,13 @@ class Conflict(DomainError):
 
 def field_error(field: str, code: str, detail: str) -> dict:
     return {"field": field, "code": code, "detail": detail}
+
+
+class InvalidIdentifier(ValueError):
+    """An identifier that cannot be parsed; ``detail`` is a sentence a person can act on (registry.identifiers)."""
+
+    code = "invalid-identifier"
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail

@@ -95,7 +95,9 @@ def _receipt_mode(*modes: str) -> str:
 class LookupGetQuery(serializers.Serializer):
     id = serializers.CharField(max_length=MAX_ID_CHARS, trim_whitespace=False,
                                help_text="The work's identifier, `scheme:value` (isbn, issn, isrc, iswc, doi, url, "
-                                         "url-prefix, domain, sha256, iscc, ref).")
+                                         "url-prefix, domain, sha256, iscc, ref). The scheme may be left out "
+                                         "when the value is unambiguous: an http(s) URL, an ISBN with a valid "
+                                         "check digit, a DOI (`10.`...`/`), 64 hex digits (SHA-256), `ISCC:`.")
     purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
     jurisdiction = serializers.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, `EU` or `*`.")
     as_of = AwareDateTimeField(required=False, help_text="Answer as of this time (default: now).")
@@ -110,7 +112,8 @@ RECEIPT_HELP = ("`true`: a signed receipt (JWS) per answer; `batch`: one signed 
 class LookupBatchInput(StrictSerializer):
     ids = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), min_length=1,
                                 max_length=10_000,
-                                help_text="Up to KYODAKU_LOOKUP_BATCH_MAX (10,000) identifiers, `scheme:value`.")
+                                help_text="Up to KYODAKU_LOOKUP_BATCH_MAX (10,000) identifiers, `scheme:value` "
+                                          "(the scheme may be left out when unambiguous, as for `id`).")
     purpose = serializers.CharField(max_length=64)
     jurisdiction = serializers.CharField(max_length=8)
     as_of = AwareDateTimeField(required=False)

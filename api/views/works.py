@@ -60,7 +60,8 @@ class _WorksBase(RateLimitHeadersMixin, APIView):
 class WorkListQuery(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=200,
                               help_text="Words of the title or original title, or an exact work_ref.")
-    identifier = serializers.CharField(required=False, max_length=8192, help_text="`scheme:value`, exact match.")
+    identifier = serializers.CharField(required=False, max_length=8192, help_text="`scheme:value`, exact match; the "
+                                       "scheme may be left out for an http(s) URL, ISBN, DOI, SHA-256 or ISCC.")
     holder = serializers.SlugField(required=False, max_length=64, help_text="A holder code.")
     cursor = serializers.CharField(required=False, help_text="From `next` / `previous`.")
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
@@ -74,7 +75,9 @@ class WorkCreateInput(StrictSerializer):
     original_title = serializers.CharField(required=False, allow_blank=True, max_length=1000)
     kind = serializers.ChoiceField(required=False, choices=WorkKind.choices)
     identifiers = serializers.ListField(child=serializers.CharField(max_length=8192), required=False,
-                                        max_length=1000, help_text="`scheme:value` items.")
+                                        max_length=1000,
+                                        help_text="`scheme:value` items (the scheme may be left out when "
+                                                  "unambiguous: http(s) URL, ISBN, DOI, SHA-256, ISCC).")
 
 
 class WorkUpdateInput(StrictSerializer):

@@ -104,7 +104,8 @@ def test_an_existing_catalogue_number_is_an_error_on_the_form(login, studio_kaze
     assert response.context["adminform"].form.non_field_errors() or response.context["adminform"].form.errors
 
 
-@pytest.mark.parametrize("term", ["風の谷", "kaze no", "SK-1", "isbn:4-9901661-3-2"])
+@pytest.mark.parametrize("term", ["風の谷", "kaze no", "SK-1", "isbn:4-9901661-3-2",
+                                  "4-9901661-3-2", "９７８４９９０１６６１３７"])  # the scheme left out
 def test_work_search_by_either_title_catalogue_number_or_identifier(login, studio_kaze, make_work, term):
     make_work(studio_kaze.holder, "SK-1", title="Kaze no Tani", original_title="風の谷",
               identifiers=["isbn:9784990166137"])

@@ -463,3 +463,16 @@ def test_studio_kaze_keys_with_quotes_commas_braces_and_backslashes_are_found_ag
     assert (first.works_created, first.declarations_created) == (1, 1), errors_of(first)
     assert (second.works_created, second.works_updated, second.declarations_created, second.rows_ok) == (0, 0, 0, 1)
     assert Work.objects.get().work_ref == 'KZ "1", {a\\b}'
+
+
+def test_studio_kaze_identifiers_without_a_scheme_where_unambiguous(studio_kaze, submit):
+    # claims-csv.md / domain.md: an ISBN, a URL, a DOI, a SHA-256 may be written bare; "KZ-99" may not.
+    row = ('studio-kaze,KZ-1,Title,,film,"978-4-9901661-3-7;https://Studio-Kaze.example/kz1;10.5555/KZ.1",'
+           "train-ai,JP,reserve,work")
+    bad = "studio-kaze,KZ-2,Two,,film,KZ-99,train-ai,JP,reserve,work"
+    submission = submit(studio_kaze, csv_text(HEADER, row, bad))
+    assert (submission.rows_ok, submission.rows_failed) == (1, 1)
+    work = Work.objects.get(holder=studio_kaze.holder, work_ref="KZ-1")
+    assert sorted(f"{i.scheme}:{i.value}" for i in Identifier.objects.filter(work=work)) == [
+        "doi:10.5555/kz.1", "isbn:9784990166137", "url:https://studio-kaze.example/kz1"]
+    assert errors_of(submission) == [(3, "identifiers", "invalid-identifier")]

@@ -71,17 +71,17 @@ def test_parsed_identifier_is_immutable():
         parsed.value = "x"  # type: ignore[misc]
 
 
-def test_identifier_without_colon_must_be_written_scheme_value():
-    assert detail_of("9784990166137") == "identifier must be written scheme:value"
-    assert detail_of(":9784990166137") == "identifier must be written scheme:value"
+def test_ambiguous_value_without_scheme_must_be_written_scheme_value():
+    assert detail_of("HP-100").startswith("identifier must be written scheme:value (the scheme may be left out")
+    assert detail_of(":HP-100").startswith("identifier must be written scheme:value")
 
 
 def test_unknown_scheme_is_named_in_the_detail():
     assert detail_of("foo:bar") == "unknown scheme 'foo'"
 
 
-def test_bare_web_address_is_an_unknown_scheme_with_a_hint():
-    assert detail_of("https://example.com/").startswith("unknown scheme 'https'; write a web address as url:")
+def test_bare_web_address_is_read_as_a_url():
+    assert parse_identifier("HTTPS://Example.com") == ParsedIdentifier("url", "https://example.com/")
 
 
 def test_empty_value_is_rejected():
@@ -96,6 +96,7 @@ def test_non_string_input_is_an_invalid_identifier(bad):
 
 def test_empty_text_is_an_invalid_identifier():
     assert detail_of("") == "identifier must be written scheme:value"
+    assert detail_of("   ") == "identifier must be written scheme:value"
 
 
 @pytest.mark.parametrize("text", ["ref:a/" + "x" * 3000, "url:https://example.com/" + "a" * 2100, "x" * 1_000_000])
@@ -507,7 +508,14 @@ def test_ref_work_ref_must_not_contain_control_characters():
 
 
 def test_domain_chain_lists_the_host_then_each_parent_nearest_first():
-    assert domain_chain("a.b.example.co.jp") == ["a.b.example.co.jp", "b.example.co.jp", "example.co.jp", "co.jp", "jp"]
+    assert domain_chain("a.b.example.co.jp") == ["a.b.example.co.jp", "b.example.co.jp", "example.co.jp"]
+    assert domain_chain("a.b.example.test") == ["a.b.example.test", "b.example.test", "example.test", "test"]
+
+
+def test_domain_chain_stops_above_the_public_suffix():
+    assert domain_chain("hoshi-pub.github.io") == ["hoshi-pub.github.io"]
+    assert domain_chain("github.io") == []
+    assert domain_chain("www.city.kyoto.jp") == ["www.city.kyoto.jp", "city.kyoto.jp"]
 
 
 def test_domain_chain_of_a_single_label_is_that_label():
