@@ -10,6 +10,8 @@ FIXED_MESSAGES = (
     gettext_noop('ISBN must have 10 or 13 digits'),
     gettext_noop('identifier must be a string'),
     gettext_noop('identifier must be written scheme:value'),
+    gettext_noop('identifier must be written scheme:value (the scheme may be left out only for an http(s) URL, '
+                 'an ISBN, a DOI, a SHA-256 or an ISCC code)'),
     gettext_noop('identifier scheme must be a string'),
     gettext_noop('identifier value must be a string'),
     gettext_noop('URL must be absolute http(s)'),

@@ -55,10 +55,12 @@ def test_every_project_string_has_its_japanese_translation(tmp_path, monkeypatch
 def test_the_identifier_parsers_fixed_messages_are_all_listed_for_translation():
     """Rule: registry.identifiers is pure Python and speaks English; every fixed message it raises is listed in
     registry.identifier_messages so that the admin shows it in Japanese. A new message there fails this test."""
-    tree = ast.parse((BASE / "registry" / "identifiers.py").read_text(encoding="utf-8"))
-    raised = {node.args[0].value for node in ast.walk(tree)
-              if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "InvalidIdentifier"
-              and node.args and isinstance(node.args[0], ast.Constant)}
+    raised = set()
+    for module in ("identifiers.py", "identifier_numbers.py", "identifier_codes.py"):
+        tree = ast.parse((BASE / "registry" / module).read_text(encoding="utf-8"))
+        raised |= {node.args[0].value for node in ast.walk(tree)
+                   if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "InvalidIdentifier"
+                   and node.args and isinstance(node.args[0], ast.Constant)}
     assert raised <= set(FIXED_MESSAGES), sorted(raised - set(FIXED_MESSAGES))
 
 
