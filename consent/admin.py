@@ -183,7 +183,7 @@ class DeclarationAdmin(ScopedAdmin):
         items = format_html_join(
             "", '<li><a href="{}">{}</a>: {} ({}){}</li>',
             ((reverse("admin:consent_declaration_change", args=[row.pk]),
-              timezone.localtime(row.recorded_at).strftime("%Y-%m-%d %H:%M:%S"), row.get_consent_display(),
+              timezone.localtime(row.recorded_at).strftime("%Y-%m-%d %H:%M:%S %Z"), row.get_consent_display(),
               self.state(row), " ◀" if row.pk == obj.pk else "") for row in rows))
         return format_html('<ol class="slot-history">{}</ol>', items)
 
