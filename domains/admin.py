@@ -94,9 +94,30 @@ class DomainClaimAdmin(ScopedAdmin):
 
     @admin.display(description=_("signals"))
     def signals_links(self, obj):
+        """The files Kyodaku writes for this domain (jurisdiction EU), fetched from the signals API by the page
+        (so the admin shows exactly what crawlers get), with a copy button and the lines explained."""
+        if domain_claim_verification(obj, at=timezone.now()) is None:
+            return _("Signals are written once control of the domain is verified.")
         base = f"/api/v1/signals/{obj.domain}"
-        return format_html('<a href="{}/robots.txt">robots.txt</a> · <a href="{}/tdmrep.json">tdmrep.json</a>',
-                           base, base)
+        return format_html(
+            '<p>{}</p>'
+            '<h4>robots.txt (<a href="{}/robots.txt">{}</a>)</h4><pre data-kyodaku-signal="{}/robots.txt"></pre>'
+            '<button type="button" class="button" data-kyodaku-copy>{}</button>'
+            '<h4>/.well-known/tdmrep.json (<a href="{}/tdmrep.json">{}</a>)</h4>'
+            '<pre data-kyodaku-signal="{}/tdmrep.json"></pre>'
+            '<button type="button" class="button" data-kyodaku-copy>{}</button>'
+            '<script>document.querySelectorAll("pre[data-kyodaku-signal]").forEach(function (pre) {{'
+            ' fetch(pre.dataset.kyodakuSignal, {{credentials: "same-origin"}})'
+            '.then(function (r) {{ return r.text(); }}).then(function (t) {{ pre.textContent = t; }}); }});'
+            'document.querySelectorAll("button[data-kyodaku-copy]").forEach(function (b) {{'
+            ' b.addEventListener("click", function () {{'
+            ' navigator.clipboard.writeText(b.previousElementSibling.textContent); }}); }});</script>',
+            _("Lines starting with # name the declarations each rule comes from. Content-Usage carries the IETF "
+              "AI preferences (train-ai: training generative models; search; y allowed, n not), one rule per "
+              "path, the most specific last; Content-Signal carries Cloudflare's Content Signals; tdmrep.json "
+              "carries the TDM reservation (1: reserved) and where to ask for a licence. Only your own "
+              "declarations are written, for the EU."),
+            base, _("the file"), base, _("Copy"), base, _("the file"), base, _("Copy"))
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -55,3 +55,19 @@ def domain_claims_to_recheck(*, checked_before: datetime) -> QuerySet[DomainClai
     operator_verified = DomainVerification.objects.filter(ended_at__isnull=True, method="operator").values("claim_id")
     return (DomainClaim.objects.filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=checked_before))
             .exclude(pk__in=operator_verified))
+
+
+def signals_claim_for(*, domains: Iterable[str], user, at: datetime) -> DomainClaim | None:
+    """The verified claim (at `at`) on the first of `domains` whose signals `user` may read: their own holders'
+    (operators: any), else one whose holder made the signals public. None: nothing to show (a 404)."""
+    domains = list(domains)
+    verified = DomainVerification.objects.filter(_in_force_at(at)).values("claim_id")
+    claims = list(DomainClaim.objects.filter(domain__in=domains, pk__in=verified).select_related("holder"))
+    if not claims:
+        return None
+    visible = holder_ids_visible_to(user) if user is not None and user.is_authenticated else set()
+    order = {domain: i for i, domain in enumerate(domains)}
+    for claim in sorted(claims, key=lambda c: (order[c.domain], not c.signals_public)):
+        if visible is None or claim.holder_id in visible or claim.signals_public:
+            return claim
+    return None

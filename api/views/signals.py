@@ -1,0 +1,122 @@
+"""Signals out (interop.md): what a holder with a verified domain can publish, regenerated on every request.
+Public when the holder marks the domain's signals public, else visible to the holder's users only (404 to others)."""
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from consent.signals import (
+    cawg_assertion,
+    domain_signals,
+    headers_for,
+    robots_txt,
+    tdmrep_json,
+    url_work,
+    work_signals,
+)
+from consent.vocabulary import validate_jurisdiction
+from domains.selectors import signals_claim_for
+from domains.services import domain_normalise
+from registry.errors import NotFound, ValidationFailed, field_error
+from registry.identifiers import InvalidIdentifier, domain_chain
+from registry.models import Work
+from registry.selectors import works_readable
+
+from ..auth import ApiKeyAuthentication, IsHolderUserOrReadOnlyApiKey, TokenAuthentication, api_key_of
+from ..fields import query_params
+
+
+class SignalsQuery(serializers.Serializer):
+    jurisdiction = serializers.CharField(required=False, default="EU", max_length=8,
+                                         help_text="Whose rules the holder's declarations are read for (default EU).")
+
+
+class HeadersQuery(SignalsQuery):
+    url = serializers.CharField(max_length=8192, help_text="An http(s) URL on a verified domain.")
+
+
+class _Signals(APIView):
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [AllowAny]
+
+    @staticmethod
+    def _query(serializer_class, request) -> dict:
+        query = query_params(serializer_class, request)
+        query["jurisdiction"] = validate_jurisdiction(query["jurisdiction"])
+        return query
+
+    @staticmethod
+    def _claim(domains, request):
+        claim = signals_claim_for(domains=domains, user=request.user, at=timezone.now())
+        if claim is None:
+            raise NotFound("No verified domain with signals you may read.")
+        return claim
+
+    def _domain_entries(self, request, domain):
+        query = self._query(SignalsQuery, request)
+        try:
+            domain = domain_normalise(domain)
+        except ValidationFailed:
+            raise NotFound("No verified domain with signals you may read.") from None
+        claim = self._claim([domain], request)
+        return claim, query["jurisdiction"], domain_signals(holder=claim.holder, domain=claim.domain,
+                                                            jurisdiction=query["jurisdiction"])
+
+
+class DomainRobotsApi(_Signals):
+    @extend_schema(operation_id="signals_robots", summary="robots.txt fragment for a verified domain",
+                   parameters=[SignalsQuery], responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["signals"])
+    def get(self, request, domain):
+        claim, jurisdiction, entries = self._domain_entries(request, domain)
+        text = robots_txt(holder=claim.holder, domain=claim.domain, jurisdiction=jurisdiction, entries=entries)
+        return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+class DomainTdmrepApi(_Signals):
+    @extend_schema(operation_id="signals_tdmrep", summary="/.well-known/tdmrep.json for a verified domain",
+                   parameters=[SignalsQuery], responses={200: OpenApiResponse(OpenApiTypes.OBJECT)}, tags=["signals"])
+    def get(self, request, domain):
+        _claim, _jurisdiction, entries = self._domain_entries(request, domain)
+        return Response(tdmrep_json(entries=entries))
+
+
+class SignalHeadersApi(_Signals):
+    @extend_schema(operation_id="signals_headers", summary="Response headers a site would send for one URL",
+                   parameters=[HeadersQuery], responses={200: OpenApiResponse(OpenApiTypes.OBJECT)}, tags=["signals"])
+    def get(self, request):
+        query = self._query(HeadersQuery, request)
+        try:
+            url, host = url_work(query["url"])
+        except InvalidIdentifier as exc:
+            raise ValidationFailed(f"Not an http(s) URL: {exc}",
+                                   errors=[field_error("url", "invalid-identifier", str(exc))]) from None
+        claim = self._claim(domain_chain(host), request)
+        from consent.selectors import lookup_many
+
+        answer = lookup_many(ids=[f"url:{url}"], purpose="tdm", jurisdiction=query["jurisdiction"])[0]
+        if not answer.get("registered") or answer["holder"]["id"] != str(claim.holder_id):
+            raise NotFound("No work of this domain's holder at this URL.")
+        work = Work.objects.select_related("holder").get(pk=answer["work"]["id"])
+        entry = work_signals(work=work, jurisdiction=query["jurisdiction"], identifier=answer["identifier"])
+        return Response(headers_for(entry))
+
+
+class WorkCawgApi(_Signals):
+    """Readable by whoever may read the work (its holder's users; API keys)."""
+
+    authentication_classes = [TokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsHolderUserOrReadOnlyApiKey]
+
+    @extend_schema(operation_id="works_cawg", summary="The cawg.training-mining assertion for one work",
+                   parameters=[SignalsQuery], responses={200: OpenApiResponse(OpenApiTypes.OBJECT)}, tags=["signals"])
+    def get(self, request, id):
+        query = self._query(SignalsQuery, request)
+        work = works_readable(user=request.user, api_key=api_key_of(request)).filter(pk=id).first()
+        if work is None:
+            raise NotFound("No such work.")
+        return Response(cawg_assertion(work_signals(work=work, jurisdiction=query["jurisdiction"])))
