@@ -59,3 +59,17 @@ def test_the_banner_names_the_address_served_not_always_port_8000(settings):
     assert "Web admin: http://127.0.0.1:9123/" in banner
     assert "'http://127.0.0.1:9123/api/v1/lookup?id=" in banner
     assert "8000" not in banner
+
+
+def test_demo_shows_a_verified_domain_its_signals_and_the_spawning_recipe(client):
+    """Issue 13: the demo's studio has a verified domain whose robots.txt and tdmrep.json anyone can read, and the
+    demo key answers the Spawning-compatible endpoint without parameters (its default jurisdiction is JP)."""
+    payload = seed()
+    robots = client.get("/api/v1/signals/studio-kaze.example/robots.txt").content.decode()
+    assert "Content-Usage: train-ai=n, search=y" in robots and "Content-Usage: /press/ train-ai=y" in robots
+    tdmrep = client.get("/api/v1/signals/studio-kaze.example/tdmrep.json").json()
+    assert tdmrep == [{"location": "/*", "tdm-reservation": 1, "tdm-policy": "https://studio-kaze.example/licensing"}]
+    answer = client.post("/api/v2/query/urls/", data=b"https://studio-kaze.example/works/kz-0001\n"
+                         b"https://studio-kaze.example/press/a.jpg", content_type="text/plain",
+                         HTTP_AUTHORIZATION=f"API {payload['api_key']}").json()["urls"]
+    assert [(e["optOut"], e["optIn"]) for e in answer] == [(True, False), (False, True)]

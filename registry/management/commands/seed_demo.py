@@ -14,6 +14,7 @@ from registry.models import Holder
 from registry.services import holder_create, holder_user_create, mandate_create, work_register
 
 DEMO_PASSWORD = "kyodaku-demo"
+DEMO_DOMAIN = "studio-kaze.example"
 
 HOLDERS = [
     ("jaa", "Japan Animation Rights Association", "collective", "JP", "https://jaa.example/licensing"),
@@ -31,6 +32,8 @@ WORKS = [
     ("studio-kaze", "KZ-0003", "Rain, Again", "また雨", "illustration",
      ["sha256:9f86d081884c7d659a2feb1a1c0c82b85d34c8c1a8f42f7a91a86c0e9e0b0a3b"]),
     ("studio-kaze", "KZ-SITE", "Studio Kaze website", "", "website", ["domain:studio-kaze.example"]),
+    ("studio-kaze", "KZ-PRESS", "Studio Kaze press kit", "", "website",
+     ["url-prefix:https://studio-kaze.example/press/"]),
     ("tsubasa-anime", "TB-0100", "Skyward Engineers", "空の技師たち", "series",
      ["url-prefix:https://tsubasa-anime.example/skyward/"]),
     ("tsubasa-anime", "TB-0101", "Skyward Engineers: Episode 1", "空の技師たち 第1話", "episode",
@@ -48,6 +51,8 @@ DECLARATIONS = [
     ("studio-kaze", "KZ-0002", ["train-genai"], "JP", "grant", "https://studio-kaze.example/licensing",
      "Non-commercial research models only, attribution required"),
     ("studio-kaze", "KZ-SITE", ["search"], "*", "grant", "", ""),
+    ("studio-kaze", "KZ-SITE", ["tdm"], "EU", "reserve", "https://studio-kaze.example/licensing", ""),
+    ("studio-kaze", "KZ-PRESS", ["train-ai"], "*", "grant", "", "Press images may be used for training"),
     ("tsubasa-anime", None, ["tdm"], "EU", "reserve", "", ""),
     ("tsubasa-anime", "TB-0100", ["ai-use"], "*", "grant", "", "Retrieval with a link back only"),
     ("hoshi-pub", "HP-100", ["train-ai"], "JP", "reserve", "", ""),
@@ -71,7 +76,7 @@ class Command(KyodakuCommand):
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", "operator@kyodaku.example", DEMO_PASSWORD)
         out = StringIO()
-        call_command("create_api_key", "demo-developer", "--json", stdout=out)
+        call_command("create_api_key", "demo-developer", "--jurisdiction", "JP", "--json", stdout=out)
         key = json.loads(out.getvalue().strip().splitlines()[-1])["key"]
         payload = {"loaded": created, "operator": {"username": "operator", "password": DEMO_PASSWORD},
                    "holder_users": [{"username": u, "password": DEMO_PASSWORD} for u in ("kaze", "jaa", "hoshi")],
@@ -84,6 +89,14 @@ class Command(KyodakuCommand):
             f"API key (shown once): {key}",
             "Try: curl -H 'Authorization: Api-Key " + key + "' "
             f"'{base}/api/v1/lookup?id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP'",
+            f"Verified demo domain {DEMO_DOMAIN} (Studio Kaze), its signals public:",
+            f"  {base}/api/v1/signals/{DEMO_DOMAIN}/robots.txt",
+            f"  {base}/api/v1/signals/{DEMO_DOMAIN}/tdmrep.json",
+            "Spawning-compatible (datadiligence; the key's default jurisdiction is JP):",
+            "  curl -H 'Authorization: API " + key + "' -H 'Content-Type: text/plain' --data-binary "
+            f"$'https://{DEMO_DOMAIN}/works/kz-0001\\nhttps://{DEMO_DOMAIN}/press/a.jpg' "
+            f"'{base}/api/v2/query/urls/'",
+            f"  python: SpawningAPI.SPAWNING_AI_API_URL = '{base}/api/v2/query/urls/' (docs/interop.md)",
         ])
         self.emit(options, payload, summary)
 
@@ -113,6 +126,13 @@ class Command(KyodakuCommand):
                 declaration_file(holder=holders[code], scope="catalogue" if ref is None else "work",
                                  work=works[(code, ref)] if ref else None, purpose=purpose,
                                  jurisdiction=jurisdiction, consent=consent, license_url=url, conditions=conditions)
+        # Studio Kaze's site: control shown to the operator (a demo has no DNS to check), its signals public.
+        from domains.services import domain_claim_create, domain_signals_publish, domain_verify_operator
+
+        claim, _ = domain_claim_create(holder=holders["studio-kaze"], domain=DEMO_DOMAIN, actor="command:seed_demo")
+        domain_verify_operator(claim=claim, note="Demo: registrar's letter shown to the operator",
+                               actor="command:seed_demo")
+        domain_signals_publish(claim=claim, public=True, actor="command:seed_demo")
         # Hoshi Publishing says the ISBN of Studio Kaze's film is its own art book: the one open dispute.
         work_register(holder=holders["hoshi-pub"], work_ref="HP-900", title="The Wind Between Towers: Art Book",
                       original_title="塔のあいだの風 画集", kind="book", identifiers=["isbn:978-4-9952601-8-2"],
