@@ -5,7 +5,7 @@ Only the HTTP face: the services and selectors of `claims` do the work (the web 
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -14,7 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from claims.selectors import claims_errors_csv, claims_submission_get_for_user, claims_submission_status
-from claims.services import claims_submission_create
+from claims.services import claims_submission_admit, claims_submission_create
+from claims.uploads import claims_upload_prepare
 from registry.errors import ValidationFailed, field_error
 
 from .auth import ApiKeyAuthentication, IsHolderUser, TokenAuthentication
@@ -40,7 +41,9 @@ class ClaimsSubmissionCreateApi(_ClaimsBase):
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(help_text="The claims CSV (claims-csv.md).")
         holder = serializers.SlugField(required=False, max_length=64,
-                                       help_text="The holder the file is submitted as; default: your own.")
+                                       help_text="The holder the file is submitted as; default: your own. May "
+                                                 "also be given in the query string (`?holder=`), where it is "
+                                                 "checked before the file is read.")
         dry_run = serializers.BooleanField(required=False, default=False,
                                            help_text="Validate and count every row, write nothing.")
 
@@ -49,8 +52,18 @@ class ClaimsSubmissionCreateApi(_ClaimsBase):
         status = serializers.CharField()
         url = serializers.URLField()
 
+    def initial(self, request, *args, **kwargs):
+        # Before anything reads the body (a session's CSRF check in authentication would): bound its reading.
+        claims_upload_prepare(request._request)
+        super().initial(request, *args, **kwargs)
+        # Authenticated, body still unread (token): who files for whom, the role and the queue, first.
+        claims_submission_admit(user=request.user, holder_code=request.query_params.get("holder"), size=None)
+
     @extend_schema(operation_id="claims_submit", summary="Submit a claims CSV",
                    request={"multipart/form-data": InputSerializer},
+                   parameters=[OpenApiParameter("holder", str, OpenApiParameter.QUERY, required=False,
+                                                description="The holder the file is submitted as, checked before "
+                                                            "the file is read (or `holder` in the form).")],
                    responses={202: OutputSerializer})
     def post(self, request):
         if "file" not in request.FILES:
@@ -59,7 +72,8 @@ class ClaimsSubmissionCreateApi(_ClaimsBase):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         submission = claims_submission_create(user=request.user, file=data.validated_data["file"],
-                                              holder_code=data.validated_data.get("holder"),
+                                              holder_code=(data.validated_data.get("holder")
+                                                           or request.query_params.get("holder")),
                                               dry_run=data.validated_data["dry_run"])
         submission.refresh_from_db(fields=["status"])
         url = _status_url(request, submission)

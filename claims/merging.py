@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 import uuid_utils
 from django.db import connection
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import (
     AuditBatch,
@@ -37,6 +38,9 @@ from registry.lookups import pg_array_literal
 from registry.models import CLAIM_SETTLED, Dispute, Identifier, Work
 
 from .validation import ClaimRow, RowError
+
+ENDS_IN_THE_PAST = _("effective_until is in the past: the declaration would never apply.")
+NEW_WORK_NEEDS_TITLE = _("A new work needs a title.")
 
 # PendingEvent from a tuple by tuple.__new__: no Python-level constructor for each of millions of events.
 _event = PendingEvent._make
@@ -226,8 +230,8 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
         if row.slots and row.effective_from is None and row.effective_until is not None and row.effective_until <= at:
             # Without a start the declaration starts now, so its end must be later than now.
             plan.rejected.append(RowError(row.line, "effective_until", "invalid-date",
-                                          "effective_until is in the past: the declaration would never apply.",
-                                          row.effective_until.isoformat()))
+                                          str(ENDS_IN_THE_PAST), row.effective_until.isoformat(),
+                                          row.work_ref, row.title))
             continue
         work_id = None
         if row.scope == "work":
@@ -235,8 +239,8 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
             work = works.get(key)
             if work is None:
                 if not row.title:
-                    plan.rejected.append(RowError(row.line, "title", "missing-value",
-                                                  "A new work needs a title.", ""))
+                    plan.rejected.append(RowError(row.line, "title", "missing-value", str(NEW_WORK_NEEDS_TITLE),
+                                                  "", row.work_ref, row.title))
                     continue
                 work = Row(id=new_id(), holder_id=row.holder_id, work_ref=row.work_ref, title=row.title,
                            original_title=row.original_title, kind=row.kind or "other",

@@ -36,6 +36,8 @@ class Submission(models.Model):
     dry_run = models.BooleanField(_("dry run"), default=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
     encoding = models.CharField(_("encoding"), max_length=16, blank=True)
+    language = models.CharField(_("language"), max_length=8, blank=True,
+                                help_text=_("The submitter's language: the error report's messages are in it."))
     error = models.TextField(_("error"), blank=True)
     rows_total = models.BigIntegerField(null=True, blank=True)
     rows_done = models.BigIntegerField(default=0)
@@ -47,6 +49,12 @@ class Submission(models.Model):
     disputes_opened = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(_("submitted at"), default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Runs started since the checkpoint last moved, and the checkpoint they started from: a file that stops its
+    # worker every time (out of memory, say) fails after a few runs instead of being redelivered forever.
+    stalled_runs = models.PositiveSmallIntegerField(default=0)
+    stalled_at_row = models.BigIntegerField(default=0)
+    # Characters of message and value stored for the rejected rows so far (bounded by a setting).
+    report_chars = models.BigIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -76,6 +84,9 @@ class RowError(models.Model):
     code = models.CharField(_("code"), max_length=32)
     message = models.TextField(_("message"))
     value = models.TextField(_("value"), blank=True)
+    # The row's own work_ref and title as submitted, so a person finds the row in the spreadsheet.
+    work_ref = models.CharField(_("work_ref"), max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["submission", "line"]

@@ -12,6 +12,7 @@ import io
 import os
 import sqlite3
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -24,9 +25,14 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("holder", "work_ref")
 
+# The contract's bound on columns per row (claims-csv.md "Limits"); also bounds the header.
+MAX_COLUMNS = 100
 # Beyond this a single CSV field is not a long value but a broken file (typically a quote never closed, which
 # would swallow the rest of the file into one field); the per-field limit of the contract is a row error.
 CSV_FIELD_HARD_LIMIT = 4 * 1024 * 1024
+# A physical line is read at most this long: a longer one cannot be a row within the limits (100 columns of
+# 10,000 characters are about 1,000,000), so memory stays bounded whatever the file holds.
+MAX_LINE_CHARS = CSV_FIELD_HARD_LIMIT + 1
 
 _SHIFT_JIS_FAMILY = {"cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213"}
 
@@ -54,6 +60,7 @@ class Limits:
     max_bytes: int
     max_rows: int
     max_field_chars: int
+    max_columns: int = MAX_COLUMNS
 
 
 @dataclass
@@ -63,6 +70,7 @@ class Scan:
     encoding: str
     columns: list[str]
     rows_total: int
+    max_columns: int = MAX_COLUMNS
     # (holder, work_ref) -> the line of its last occurrence, only for keys that occur more than once.
     duplicates: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -126,31 +134,68 @@ def _text(raw: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
 
 
-def _lines(text: io.TextIOWrapper) -> Iterator[str]:
-    for line in text:
+def _lines(text: io.TextIOWrapper, max_columns: int) -> Iterator[str]:
+    """Physical lines for csv.reader, bounded before csv builds a record: no line over MAX_LINE_CHARS (read with
+    a limit, so a file without line breaks is never one giant string) and no record with more than `max_columns`
+    cells (counted here, on the text, so a row of millions of commas is refused before millions of cells exist).
+
+    Cells are counted with the quoting state carried across lines: commas inside quotes do not separate cells,
+    and a quoted cell may hold line breaks. A quote in the middle of an unquoted cell is taken literally by csv
+    but flips the state here; csv.reader's own record is then checked again by `records`, so the count is a
+    bound, never the only check.
+    """
+    inside = False  # within a quoted cell at the end of the text read so far
+    commas = 0  # separators of the record read so far
+    number = 0
+    while True:
+        line = text.readline(MAX_LINE_CHARS)
+        if not line:
+            return
+        number += 1
         if "\x00" in line:
             raise FileProblem("The file contains binary data (NUL bytes), not CSV text. " + _SAVE_AS_CSV)
+        if '"' not in line:
+            if not inside:
+                commas += line.count(",")
+        else:
+            for index, part in enumerate(line.split('"')):
+                if index:
+                    inside = not inside
+                if not inside:
+                    commas += part.count(",")
+        if commas >= max_columns:
+            raise FileProblem(f"A row that starts on or before line {number} has more than {max_columns:,} "
+                              f"columns, the limit per row.")
+        if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
+            raise FileProblem(f"Line {number} is longer than {MAX_LINE_CHARS:,} characters; the file is not a "
+                              f"valid claims CSV.")
+        if not inside:
+            commas = 0
         yield line
 
 
-def records(raw: BinaryIO, encoding: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record as a spreadsheet numbers it, cells) for every record, blank ones included."""
+def records(raw: BinaryIO, encoding: str, max_columns: int = MAX_COLUMNS) -> Iterator[tuple[int, list[str]]]:
+    """(row number as a spreadsheet shows it, cells) for every record, blank ones included.
+
+    A spreadsheet numbers records, not physical lines: a record whose quoted cell holds line breaks is one row,
+    and a blank line is one row too (csv.reader yields it as an empty record)."""
     csv.field_size_limit(CSV_FIELD_HARD_LIMIT)
     text = _text(raw, encoding)
-    reader = csv.reader(_lines(text))
-    previous_end = 0
+    reader = csv.reader(_lines(text, max_columns))
+    row = 0
     try:
         for cells in reader:
-            yield previous_end + 1, cells
-            previous_end = reader.line_num
+            row += 1
+            if len(cells) > max_columns:
+                raise FileProblem(f"Line {row} has {len(cells):,} columns; at most {max_columns:,} are allowed.")
+            yield row, cells
     except csv.Error as exc:
-        line = reader.line_num
         if "field larger than field limit" in str(exc):
             raise FileProblem(
-                f"Line {previous_end + 1}: a field runs past {CSV_FIELD_HARD_LIMIT:,} characters; a quote is "
+                f"Line {row + 1}: a field runs past {CSV_FIELD_HARD_LIMIT:,} characters; a quote is "
                 f"probably never closed. The file is not valid CSV."
             ) from None
-        raise FileProblem(f"Line {line}: the file is not valid CSV ({exc}).") from None
+        raise FileProblem(f"Line {row + 1}: the file is not valid CSV ({exc}).") from None
 
 
 def is_blank(cells: list[str]) -> bool:
@@ -168,7 +213,7 @@ def parse_header(cells: list[str]) -> list[str]:
         shown = ", ".join(repr(n[:60]) for n in unknown[:10])
         raise FileProblem(f"Unknown column{'s' if len(unknown) > 1 else ''} in the header: {shown}. "
                           f"Allowed columns: {', '.join(COLUMNS)}.")
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
         raise FileProblem(f"Column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} appear more than once "
                           f"in the header.")
@@ -212,7 +257,7 @@ class _KeyLog:
 
 def _scan_with(opener: Opener, encoding: str, limits: Limits) -> Scan:
     with opener() as raw:
-        stream = records(raw, encoding)
+        stream = records(raw, encoding, limits.max_columns)
         columns = None
         for _line, cells in stream:
             if not is_blank(cells):
@@ -239,7 +284,8 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits) -> Scan:
                     keys.add(holder, work_ref, line)
             if rows == 0:
                 raise FileProblem("The file has a header but no data rows.")
-            return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates())
+            return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates(),
+                        max_columns=limits.max_columns)
         finally:
             keys.close()
 
@@ -282,7 +328,7 @@ def _describe(exc: UnicodeDecodeError | None) -> str:
 def data_rows(opener: Opener, scan_result: Scan) -> Iterator[tuple[int, list[str]]]:
     """Second pass: (line, cells) of every non-blank data row, in file order. Same decoding as the first pass."""
     with opener() as raw:
-        stream = records(raw, scan_result.encoding)
+        stream = records(raw, scan_result.encoding, scan_result.max_columns)
         for _line, cells in stream:
             if not is_blank(cells):
                 break

@@ -20,20 +20,24 @@ from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from audit.services import actor_label
 from registry.errors import DomainError, NotFound, ValidationFailed, field_error
-from registry.models import Holder, Mandate
-from registry.selectors import default_holder_code, holder_for_filing, mandate_active_q
+from registry.models import Holder
+from registry.selectors import default_holder_code, holder_for_filing, holders_user_files_for
 
-from . import merging, reading, writing
+from . import merging, reading, validation, writing
 from .models import FINAL_STATUSES, RowError, Status, Submission
 from .validation import VALUE_ECHO_MAX, FilingRights, validate_row
 from .validation import RowError as Problem
 from .writing import SubmissionBusy
 
 logger = logging.getLogger(__name__)
+
+ALSO = _("Also:")
+REPORT_FULL = _("(message not stored: the error report reached its size limit)")
 
 
 class FileTooLarge(DomainError):
@@ -50,16 +54,30 @@ class QueueUnavailable(DomainError):
 
 def limits() -> reading.Limits:
     return reading.Limits(max_bytes=settings.KYODAKU_CLAIMS_MAX_FILE_BYTES, max_rows=settings.KYODAKU_CLAIMS_MAX_ROWS,
-                          max_field_chars=settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS)
+                          max_field_chars=settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS,
+                          max_columns=settings.KYODAKU_CLAIMS_MAX_COLUMNS)
 
 
-def claims_submission_create(*, user, file, holder_code: str | None = None, dry_run: bool = False) -> Submission:
-    """Store the file and queue its processing (after commit). Returns the queued submission.
+class TooManySubmissions(DomainError):
+    status = 429
+    code = "too-many-submissions"
+    title = "Too many submissions"
 
-    `user` None means a trusted caller (the `import_claims` command) acting as `holder_code`. Refused here only:
-    no file, a file over the size limit, a holder the user may not file for (404, existence not revealed), a
-    read-only role (403). Every other problem with the file is reported by the submission itself.
-    """
+
+def refuse_oversize(size: int | None) -> None:
+    """FileTooLarge when `size` (bytes, None when unknown) is over KYODAKU_CLAIMS_MAX_FILE_BYTES."""
+    cap = settings.KYODAKU_CLAIMS_MAX_FILE_BYTES
+    if size is not None and size > cap:
+        raise FileTooLarge(f"The file is {size:,} bytes, over the limit of {cap:,} bytes.",
+                           errors=[field_error("file", "file-too-large", f"At most {cap:,} bytes.")])
+
+
+def claims_submission_admit(*, user, holder_code: str | None, size: int | None) -> tuple[Holder, Holder | None]:
+    """Everything that refuses a submission before its file is read: who files for whom, the role, the holder's
+    queue, and the size when the client announced it. Returns (holder, filing agent or None).
+
+    Views call it before they touch the request body (api.md: refused only for a missing file, a file over the
+    size limit, or a holder the submitter may not file for; and here a read-only role and a full queue)."""
     if user is None:
         holder = Holder.objects.filter(code=holder_code).first() if holder_code else None
         if holder is None:
@@ -71,18 +89,34 @@ def claims_submission_create(*, user, file, holder_code: str | None = None, dry_
             raise ValidationFailed("Name the holder the file is submitted as.", errors=[
                 field_error("holder", "missing-value", "You belong to no holder; name one.")])
         holder, agent = holder_for_filing(user=user, code=code)
+    refuse_oversize(size)
+    quota = settings.KYODAKU_CLAIMS_MAX_QUEUED_PER_HOLDER
+    if user is not None and Submission.objects.filter(
+            holder=holder, status__in=(Status.QUEUED, Status.RUNNING))[:quota].count() >= quota:
+        raise TooManySubmissions(
+            f"{holder.code} already has {quota} submissions waiting or running; submit this file when one of "
+            f"them has finished.")
+    return holder, agent
+
+
+def claims_submission_create(*, user, file, holder_code: str | None = None, dry_run: bool = False) -> Submission:
+    """Store the file and queue its processing (after commit). Returns the queued submission.
+
+    `user` None means a trusted caller (the `import_claims` command) acting as `holder_code`. Refused here only:
+    no file, a file over the size limit, a holder the user may not file for (404, existence not revealed), a
+    read-only role (403), a holder whose queue is full (429). Every other problem with the file is reported by
+    the submission itself. The error report's messages are in the language active now (the submitter's).
+    """
+    holder, agent = claims_submission_admit(user=user, holder_code=holder_code, size=None)
     if file is None:
         raise ValidationFailed("A claims submission needs a file.",
                                errors=[field_error("file", "missing-value", "Attach the CSV file as `file`.")])
     size = file.size
-    cap = settings.KYODAKU_CLAIMS_MAX_FILE_BYTES
-    if size is not None and size > cap:
-        raise FileTooLarge(f"The file is {size:,} bytes, over the limit of {cap:,} bytes.",
-                           errors=[field_error("file", "file-too-large", f"At most {cap:,} bytes.")])
+    refuse_oversize(size)
     name = (getattr(file, "name", "") or "claims.csv").rsplit("/", 1)[-1][:200]
     with transaction.atomic():
         submission = Submission(holder=holder, agent=agent, dry_run=bool(dry_run), original_name=name,
-                                size_bytes=size or 0,
+                                size_bytes=size or 0, language=translation.get_language() or settings.LANGUAGE_CODE,
                                 submitted_by=user if getattr(user, "is_authenticated", False) else None)
         submission.file.save(name, file, save=False)
         submission.save()
@@ -148,12 +182,35 @@ def claims_submission_process(*, submission_id) -> Submission | None:
         submission.refresh_from_db()
         if submission.status in FINAL_STATUSES:
             return submission
-        try:
-            _process(submission)
-        except reading.FileProblem as problem:
-            _finish(submission, Status.FAILED, error=str(problem))
+        if _stalled(submission):
+            return submission
+        with translation.override(submission.language or settings.LANGUAGE_CODE):
+            try:
+                _process(submission)
+            except reading.FileProblem as problem:
+                _finish(submission, Status.FAILED, error=str(problem))
     submission.refresh_from_db()
     return submission
+
+
+def _stalled(submission: Submission) -> bool:
+    """Count this run; fail the submission when runs keep starting from the same checkpoint.
+
+    With `acks_late` a task whose worker dies is delivered again, so a file that kills its worker (memory, a
+    crash in a library) would take down every worker in turn, forever. A run that starts where the previous one
+    started made no progress; after KYODAKU_CLAIMS_MAX_STALLED_RUNS such runs the submission fails instead."""
+    stalled = submission.stalled_runs + 1 if submission.stalled_at_row == submission.rows_done else 1
+    Submission.objects.filter(pk=submission.pk).update(stalled_runs=stalled, stalled_at_row=submission.rows_done)
+    limit = settings.KYODAKU_CLAIMS_MAX_STALLED_RUNS
+    if stalled <= limit:
+        return False
+    logger.error("claims submission %s: %s runs stopped at row %s; failing it", submission.pk, stalled - 1,
+                 submission.rows_done)
+    _finish(submission, Status.FAILED, error=(
+        f"Processing stopped {limit} times after {submission.rows_done:,} rows without getting further (the "
+        f"worker was stopped each time, for instance out of memory); the rest of the file was not processed."))
+    submission.refresh_from_db()
+    return True
 
 
 def claims_submission_fail(*, submission_id, reason: str) -> None:
@@ -169,13 +226,16 @@ def _opener(submission: Submission):
     return open_binary
 
 
-def _filing_rights(submission: Submission, at) -> FilingRights:
-    holder = submission.holder
-    holders = {holder.code: (str(holder.pk), str(submission.agent_id) if submission.agent_id else None)}
-    for principal_id, code in Mandate.objects.filter(mandate_active_q(at), agent=holder).values_list(
-            "principal_id", "principal__code"):
-        holders.setdefault(code, (str(principal_id), str(holder.pk)))
-    return FilingRights(holders=holders)
+def _filing_rights(submission: Submission) -> FilingRights:
+    """Whom the rows may name, asked now (for every chunk): the submitting user's own rights, never transitive.
+
+    A submission made as a principal under a mandate (`agent` set) names that principal alone: it is the
+    principal's submission, which the principal's users see."""
+    rights = holders_user_files_for(user=submission.submitted_by, acting_as=submission.holder)
+    if submission.agent_id is not None:
+        code = submission.holder.code
+        rights = {code: rights[code]} if code in rights else {}
+    return FilingRights(holders=rights)
 
 
 def _writer(submission: Submission):
@@ -217,7 +277,6 @@ def _process_rows(submission: Submission) -> None:
     opener = _opener(submission)
     scan = reading.scan(opener, size=submission.file.size, limits=limits())
     Submission.objects.filter(pk=submission.pk).update(rows_total=scan.rows_total, encoding=scan.encoding)
-    rights = _filing_rights(submission, timezone.now())
     max_field_chars = settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS
     chunk_rows = max(1, settings.KYODAKU_CLAIMS_CHUNK_ROWS)
     done = submission.rows_done
@@ -231,11 +290,11 @@ def _process_rows(submission: Submission) -> None:
                 continue  # counted by an earlier run of this task
             lines.append((line, cells))
             if len(lines) >= chunk_rows:
-                writer.submit(_chunk(submission, lines, scan, rights, max_field_chars, done, writer))
+                writer.submit(_chunk(submission, lines, scan, max_field_chars, done, writer))
                 done += len(lines)
                 lines = []
         if lines:
-            writer.submit(_chunk(submission, lines, scan, rights, max_field_chars, done, writer))
+            writer.submit(_chunk(submission, lines, scan, max_field_chars, done, writer))
     except BaseException:
         writer.abort()
         raise
@@ -246,9 +305,10 @@ def _process_rows(submission: Submission) -> None:
     _finish(submission, Status.DONE_WITH_ERRORS if submission.rows_failed else Status.DONE)
 
 
-def _chunk(submission: Submission, lines, scan: reading.Scan, rights: FilingRights, max_field_chars: int,
-           done_before: int, writer) -> writing.Chunk:
+def _chunk(submission: Submission, lines, scan: reading.Scan, max_field_chars: int, done_before: int,
+           writer) -> writing.Chunk:
     """Validate a chunk's rows and, when the writer takes plans made ahead, plan it now."""
+    rights = _filing_rights(submission)
     rejected: list = []
     valid = []
     for line, cells in lines:
@@ -256,7 +316,8 @@ def _chunk(submission: Submission, lines, scan: reading.Scan, rights: FilingRigh
         if key is not None and scan.duplicates.get(key, line) != line:
             rejected.append([Problem(line, "work_ref", "duplicate-row",
                                      f"The same holder and work_ref appear again on line {scan.duplicates[key]}; "
-                                     f"the later row wins.", key[1])])
+                                     f"the later row wins.", key[1], key[1],
+                                     validation.cells_of(cells, scan.columns, "title"))])
             continue
         result = validate_row(line, cells, scan.columns, rights, max_field_chars)
         if isinstance(result, list):
@@ -292,15 +353,29 @@ def _row_key(cells, columns) -> tuple[str, str] | None:
     return (cells[holder_at].strip() if holder_at < len(cells) else "", work_ref)
 
 
-def _row_error(submission: Submission, errors) -> RowError:
-    """One line per rejected row (api.md): its first problem, and the others named in the message."""
+# What a rejected row may store: its message (the first problem, then the others named) and its value echo.
+MESSAGE_MAX = 1000
+
+
+def _row_error(submission: Submission, errors, report_chars: int = 0) -> RowError:
+    """One line per rejected row (api.md): its first problem, and the others named in the message.
+
+    Bounded per row (MESSAGE_MAX, VALUE_ECHO_MAX) and per submission: once the stored text reaches
+    KYODAKU_CLAIMS_MAX_REPORT_CHARS, further rows keep line, column and code with a short message, so a file of
+    bad rows cannot grow the database faster than a fixed amount per row."""
     first = errors[0]
+    if report_chars >= settings.KYODAKU_CLAIMS_MAX_REPORT_CHARS:
+        return RowError(submission=submission, line=first.line, column=first.column, code=first.code,
+                        message=str(REPORT_FULL), value="", work_ref=first.work_ref[:200], title=first.title[:200])
     message = first.message
     if len(errors) > 1:
         others = "; ".join(f"{e.column or 'row'}: {e.code} ({e.message})" for e in errors[1:])
-        message = f"{message} Also: {others}"
+        message = f"{message} {ALSO} {others}"
+    if len(message) > MESSAGE_MAX:
+        message = message[:MESSAGE_MAX - 1] + "…"
     return RowError(submission=submission, line=first.line, column=first.column, code=first.code,
-                    message=message[:4000], value=(first.value or "")[:VALUE_ECHO_MAX])
+                    message=message, value=(first.value or "")[:VALUE_ECHO_MAX], work_ref=first.work_ref[:200],
+                    title=first.title[:200])
 
 
 def _finish(submission: Submission, status: str, error: str = "") -> None:

@@ -35,6 +35,9 @@ class RowError:
     code: str
     message: str
     value: str = ""
+    # The row's work_ref and title as submitted (set on a row's first problem): errors.csv names them.
+    work_ref: str = ""
+    title: str = ""
 
 
 @dataclass(slots=True)
@@ -79,6 +82,11 @@ def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(";") if item.strip()]
 
 
+# Dates a declaration may carry: enough for any real statement, and far enough from datetime's own bounds that
+# no later arithmetic (a time zone, a day added) can overflow.
+MOMENT_YEARS = (1900, 9998)
+
+
 def parse_moment(value: str) -> datetime:
     """An ISO date (midnight UTC) or date-time (UTC when no zone is given)."""
     moment = parse_datetime(value)
@@ -89,8 +97,23 @@ def parse_moment(value: str) -> datetime:
         moment = datetime.combine(day, time.min)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    # Stored and audited in UTC, so the audit snapshot equals what the database gives back.
-    return moment.astimezone(UTC)
+    try:
+        # Stored and audited in UTC, so the audit snapshot equals what the database gives back.
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+09:00 is before the first representable moment
+        raise ValueError(value) from None
+    if not MOMENT_YEARS[0] <= moment.year <= MOMENT_YEARS[1]:
+        raise ValueError(value)
+    return moment
+
+
+def cells_of(cells: list[str], columns: list[str], name: str) -> str:
+    """The trimmed cell of column `name`, as submitted ("" when the file has no such column)."""
+    try:
+        index = columns.index(name)
+    except ValueError:
+        return ""
+    return cells[index].strip() if index < len(cells) else ""
 
 
 def validate_row(line: int, cells: list[str], columns: list[str], rights: FilingRights,
@@ -213,6 +236,7 @@ def validate_row(line: int, cells: list[str], columns: list[str], rights: Filing
                 fail("license_url", "invalid-url", "license_url must be an absolute http(s) URL.")
 
     if errors:
+        errors[0].work_ref, errors[0].title = cells_of(cells, columns, "work_ref"), cells_of(cells, columns, "title")
         return errors
     holder_id, agent_id = filing
     slots = [(p, j) for p in purposes for j in jurisdictions]

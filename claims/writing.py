@@ -22,9 +22,10 @@ import sys
 import threading
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.selectors import audit_head
 from audit.services import actor_label, audit_head_lock
@@ -52,6 +53,7 @@ class Chunk:
 
 @dataclass
 class _State:
+    report_chars: int = 0  # characters of rejected rows' messages and values stored so far (Submission's)
     head: tuple | None = None  # where the last chunk written left the chain head
     replanned: bool = False  # the last chunk written was planned again under the lock
     chunks_replanned: int = 0
@@ -81,13 +83,19 @@ def write_chunk(submission: Submission, chunk: Chunk, state: _State, make_error)
             merging.write_plan(plan, actor_label=actor_label(user), prepared=prepared)
             head = head_now()
         rejected = chunk.rejected + [[error] for error in plan.rejected]
-        RowError.objects.bulk_create([make_error(submission, errors) for errors in rejected], batch_size=1000)
+        report_chars = state.report_chars
+        rows = []
+        for errors in rejected:
+            row = make_error(submission, errors, report_chars)
+            report_chars += len(row.message) + len(row.value)
+            rows.append(row)
+        RowError.objects.bulk_create(rows, batch_size=1000)
         updated = Submission.objects.filter(pk=submission.pk, rows_done=chunk.done_before).update(
             rows_done=F("rows_done") + chunk.lines, rows_ok=F("rows_ok") + plan.rows_ok,
             rows_failed=F("rows_failed") + len(rejected), works_created=F("works_created") + plan.works_created,
             works_updated=F("works_updated") + plan.works_updated,
             declarations_created=F("declarations_created") + plan.declarations_created,
-            disputes_opened=F("disputes_opened") + plan.disputes_opened,
+            disputes_opened=F("disputes_opened") + plan.disputes_opened, report_chars=report_chars,
         )
         if updated != 1:
             # Another run checkpointed these rows meanwhile: roll this chunk back rather than count it twice.
@@ -98,6 +106,7 @@ def write_chunk(submission: Submission, chunk: Chunk, state: _State, make_error)
         state.chunks_replanned += 1
     state.replanned = replanned
     state.head = head
+    state.report_chars = report_chars
 
 
 def head_now() -> tuple:
@@ -110,7 +119,8 @@ class InlineWriter:
     plans_ahead = False
 
     def __init__(self, submission: Submission, make_error):
-        self._submission, self._make_error, self._state = submission, make_error, _State()
+        self._submission, self._make_error = submission, make_error
+        self._state = _State(report_chars=submission.report_chars)
 
     def in_flight(self) -> Chunk | None:
         return None
@@ -136,7 +146,8 @@ class ThreadedWriter:
     SWITCH_INTERVAL = 0.0005
 
     def __init__(self, submission: Submission, make_error):
-        self._submission, self._make_error, self._state = submission, make_error, _State()
+        self._submission, self._make_error = submission, make_error
+        self._state = _State(report_chars=submission.report_chars)
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
         self._lock = threading.Lock()
@@ -182,6 +193,8 @@ class ThreadedWriter:
             raise self._error
 
     def _run(self) -> None:
+        # Messages of rows rejected while planning are in the submitter's language (activation is per thread).
+        translation.activate(self._submission.language or settings.LANGUAGE_CODE)
         try:
             while True:
                 with self._ready:

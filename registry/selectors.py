@@ -70,6 +70,33 @@ def holder_for_filing(*, user, code: str, at=None) -> tuple[Holder, Holder | Non
     return holder, agent
 
 
+def holders_user_files_for(*, user, acting_as: Holder, at=None) -> dict[str, tuple[str, str | None]]:
+    """Holder code -> (holder id, filing agent id or None): whom a bulk submission made by `user` as `acting_as`
+    may file rows for, as of `at`.
+
+    Rights are the submitting user's own and never transitive: a user of holder H (with a role that writes) files
+    for H and for the principals H itself holds an active mandate for, never for a principal's principals. A
+    submission made as a principal P by a collective's user therefore names P or the collective's other principals
+    (each with the collective as agent) and the collective itself, nothing that P's own mandates reach. `user` None
+    (the operators' `import_claims --as CODE`) and operators act as `acting_as` with that holder's own rights.
+    Asked again per chunk, so a mandate that ended or a role that was lowered stops the rows that follow.
+    """
+    at = at or timezone.now()
+    if user is None or is_operator(user):
+        own = acting_as
+    else:
+        # Read afresh (not the user's cached membership): a role lowered since the upload counts now.
+        membership = Membership.objects.select_related("holder").filter(user_id=user.pk, user__is_active=True).first()
+        if membership is None or not membership.can_write:
+            return {}
+        own = membership.holder
+    rights = {own.code: (str(own.pk), None)}
+    for principal_id, code in Mandate.objects.filter(mandate_active_q(at), agent_id=own.pk).values_list(
+            "principal_id", "principal__code"):
+        rights.setdefault(code, (str(principal_id), str(own.pk)))
+    return rights
+
+
 def default_holder_code(user) -> str | None:
     membership = user_membership(user)
     return membership.holder.code if membership else None

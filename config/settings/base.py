@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "claims.uploads.ClaimsUploadGuardMiddleware",  # before the CSRF check reads an upload's body
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -185,6 +186,10 @@ KYODAKU_DOMAIN_CHECK_CA_FILE = ""
 KYODAKU_CLAIMS_MAX_FILE_BYTES = env.int("KYODAKU_CLAIMS_MAX_FILE_BYTES", default=512 * 1024 * 1024)
 KYODAKU_CLAIMS_MAX_ROWS = env.int("KYODAKU_CLAIMS_MAX_ROWS", default=5_000_000)
 KYODAKU_CLAIMS_MAX_FIELD_CHARS = env.int("KYODAKU_CLAIMS_MAX_FIELD_CHARS", default=10_000)
+KYODAKU_CLAIMS_MAX_COLUMNS = env.int("KYODAKU_CLAIMS_MAX_COLUMNS", default=100)
+KYODAKU_CLAIMS_MAX_STALLED_RUNS = env.int("KYODAKU_CLAIMS_MAX_STALLED_RUNS", default=3)
+KYODAKU_CLAIMS_MAX_REPORT_CHARS = env.int("KYODAKU_CLAIMS_MAX_REPORT_CHARS", default=20_000_000)
+KYODAKU_CLAIMS_MAX_QUEUED_PER_HOLDER = env.int("KYODAKU_CLAIMS_MAX_QUEUED_PER_HOLDER", default=5)
 KYODAKU_CLAIMS_CHUNK_ROWS = env.int("KYODAKU_CLAIMS_CHUNK_ROWS", default=2_500)
 KYODAKU_CLAIMS_KEEP_FILES = env.bool("KYODAKU_CLAIMS_KEEP_FILES", default=False)
 KYODAKU_SIGNING_KEY_DIR = Path(env("KYODAKU_SIGNING_KEY_DIR", default=str(BASE_DIR / "var" / "signing-keys")))

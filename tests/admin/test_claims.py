@@ -84,3 +84,32 @@ def test_collective_uploads_for_its_principal(login, collective, tsubasa, django
     submission = Submission.objects.get()
     assert (submission.holder, submission.agent, submission.status) == (tsubasa.holder, collective.holder, "done")
     assert Work.objects.get().filed_by_agent == collective.holder
+
+
+# ---- issue 12 item 11: the upload page refuses before the body is read (before the CSRF check would read it).
+
+def _raw_upload(client, length=None):
+    body = b"--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n"
+    return client.generic("POST", reverse("admin:claims_submission_add"), body,
+                          content_type="multipart/form-data; boundary=zz",
+                          **({"CONTENT_LENGTH": str(length)} if length is not None else {}))
+
+
+def test_viewer_upload_is_refused_before_its_body_is_read(login, kaze_viewer):
+    response = _raw_upload(login(kaze_viewer.user))
+    assert response.status_code == 403  # a parsed malformed body would have been a 400
+
+
+def test_editor_upload_announced_over_the_limit_is_refused_before_its_body_is_read(login, studio_kaze, settings):
+    settings.KYODAKU_CLAIMS_MAX_FILE_BYTES = 1000
+    response = _raw_upload(login(studio_kaze.user), length=10**12)
+    assert response.status_code == 413
+
+
+def test_editor_upload_over_the_limit_stops_being_read_at_the_limit(login, studio_kaze, settings,
+                                                                    django_capture_on_commit_callbacks):
+    settings.KYODAKU_CLAIMS_MAX_FILE_BYTES = 5_000
+    response = upload(login(studio_kaze.user), studio_kaze.holder, content=CSV + "studio-kaze,X,y\n" * 1000,
+                      capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 413
+    assert not Submission.objects.exists()

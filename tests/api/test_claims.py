@@ -130,3 +130,37 @@ def test_status_query_count_is_fixed(kaze, django_capture_on_commit_callbacks, d
     # token + user, membership, the submission with its holder
     with django_assert_max_num_queries(4):
         assert kaze.get(url).status_code == 200
+
+
+# ---- issue 12 item 11: holder, role and size are checked before the body is read. A malformed multipart body
+# would be a 400 if anything parsed it, and a Content-Length the body does not have would fail to read: getting
+# the refusal instead proves the body was never touched.
+
+MALFORMED = b"--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n"
+
+
+def _raw_post(client, path="/api/v1/claims", body=MALFORMED, length=None):
+    return client.generic("POST", path, body, content_type="multipart/form-data; boundary=zz",
+                          **({"CONTENT_LENGTH": str(length)} if length is not None else {}))
+
+
+def test_studio_kaze_viewer_is_refused_before_the_body_is_read(viewer):
+    assert_problem(_raw_post(viewer), 403)
+
+
+def test_studio_kaze_naming_hoshi_in_the_query_is_refused_before_the_body_is_read(kaze, hoshi_pub):
+    assert_problem(_raw_post(kaze, "/api/v1/claims?holder=hoshi-pub"), 404)
+
+
+def test_studio_kaze_announced_body_over_the_limit_is_413_before_it_is_read(kaze, settings):
+    settings.KYODAKU_CLAIMS_MAX_FILE_BYTES = 1000
+    assert_problem(_raw_post(kaze, length=10**12), 413, "file-too-large")
+
+
+def test_studio_kaze_file_over_the_limit_stops_being_read_at_the_limit(kaze, settings,
+                                                                       django_capture_on_commit_callbacks):
+    """The body's announced size is within the slack; the upload handler stops the file itself at the cap."""
+    settings.KYODAKU_CLAIMS_MAX_FILE_BYTES = 10_000
+    big = GOOD + b"studio-kaze,KZ-9,x\n" * 2000
+    assert_problem(_post(kaze, data=big, capture=django_capture_on_commit_callbacks), 413, "file-too-large")
+    assert not Submission.objects.exists()

@@ -141,9 +141,9 @@ def test_studio_kaze_crlf_quoted_newlines_blank_lines_and_spaces(studio_kaze, su
     work = Work.objects.get(work_ref="KZ-1")
     assert work.title == 'Rain, "Again"'
     assert Declaration.objects.get(work=work).conditions == "line one\r\nline two"
-    # Spreadsheet line numbers: header 1, blank 2, KZ-1 on 3-4, blank-ish row 5, KZ-2 starts on 6 and spans
-    # three lines, so KZ-3 is on line 9.
-    assert errors_of(submission) == [(6, "consent", "invalid-consent"), (9, "purpose", "unknown-purpose")]
+    # Spreadsheet row numbers: header 1, blank 2, KZ-1 is row 3 (its cell's line break stays inside the row),
+    # the blank-ish row 4, KZ-2 row 5 (three lines of title, one row), KZ-3 row 6.
+    assert errors_of(submission) == [(5, "consent", "invalid-consent"), (6, "purpose", "unknown-purpose")]
     assert submission.rows_ok + submission.rows_failed == submission.rows_total
 
 
