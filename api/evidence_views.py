@@ -8,9 +8,11 @@ from rest_framework.views import APIView
 
 from audit.selectors import audit_events_after, audit_head
 from receipts.selectors import signing_keys_jwks
+from receipts.services import signing_key_check
 
 from .fields import query_params
 
+JWKS_MAX_AGE = 60
 EVENTS_PAGE_DEFAULT = 100
 EVENTS_PAGE_MAX = 1000
 SEQ_MAX = 2**63 - 1  # sequence numbers are PostgreSQL bigints
@@ -45,8 +47,13 @@ class KeysListApi(_Public):
                    responses={200: OutputSerializer}, tags=["evidence"])
     def get(self, request):
         query_params(_NoQuery, request)
+        # The active key is published before it signs anything: make sure it is, so a verifier that fetches the
+        # keys first (as docs/evidence.md says) never caches a set without it.
+        ready, _detail = signing_key_check()
         response = Response(signing_keys_jwks())
-        response["Cache-Control"] = "public, max-age=300"
+        # Short enough that a key rotated in stays unknown to a cache for at most a minute (verifiers refetch on an
+        # unknown kid); a set without an active key is never cached at all.
+        response["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}" if ready else "no-store"
         return response
 
 

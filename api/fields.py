@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from registry.errors import ValidationFailed, field_error
+
 
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with a zone (`2026-11-28T12:00:00Z`); a time without one is refused rather than guessed."""
@@ -37,6 +39,18 @@ class AwareDateTimeField(serializers.DateTimeField):
             except OverflowError:
                 self.fail("out-of-range")
         self.fail("invalid", format="ISO 8601 with a zone")
+
+
+def refuse_future_as_of(as_of) -> None:
+    """api.md, "Evidence": a receipt vouches only for the past and present, so an `as_of` later than the request's
+    own time is a 400 `as-of-in-future`, with or without a receipt (an answer about the future could change)."""
+    if as_of is not None and as_of > timezone.now():
+        raise ValidationFailed(
+            "as_of is later than now: answers (and receipts) are given only for the past and the present.",
+            errors=[field_error("as_of", "as-of-in-future",
+                                f"{as_of.isoformat().replace('+00:00', 'Z')} has not happened yet; omit as_of "
+                                "for now, or give a past time.")],
+            code="as-of-in-future")
 
 
 class StrictSerializer(serializers.Serializer):

@@ -30,11 +30,26 @@ def _broker_ok() -> tuple[bool, str]:
         return False, exc.__class__.__name__
 
 
+def _signing_key_ok(db_ok: bool) -> tuple[bool, str]:
+    """A deployment that cannot sign receipts is not ready (api.md, "Evidence"); checking also publishes the
+    active key, so it is in the JWKS before the first receipt."""
+    if not db_ok:
+        return False, "unknown (database unavailable)"
+    from receipts.services import signing_key_check
+
+    try:
+        return signing_key_check()
+    except Exception as exc:  # the database went away mid-check: not ready, reported, not raised
+        return False, exc.__class__.__name__
+
+
 def readyz(request):
     db_ok, db_detail = _database_ok()
     broker_ok, broker_detail = _broker_ok()
-    ok = db_ok and broker_ok
+    key_ok, key_detail = _signing_key_ok(db_ok)
+    ok = db_ok and broker_ok and key_ok
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "database": db_detail, "broker": broker_detail},
+        {"status": "ok" if ok else "unavailable", "database": db_detail, "broker": broker_detail,
+         "signing_key": key_detail},
         status=200 if ok else 503,
     )

@@ -60,7 +60,7 @@ def main():
     head = {"seq": 123456, "hash": "ab" * 32}
     sample = lookup_many(ids=ids[:1], purpose="train-genai", jurisdiction="JP")[0]
     payloads = [canonical_payload(receipt_payload({**sample, "id": i}, head=head, iat=1_790_000_000,
-                                                  iss="https://kyodaku.example.org")) for i in ids]
+                                                  iss="https://kyodaku.example.org", sub="bench-key")) for i in ids]
 
     figures = {}
     figures["fast signer (ReceiptSigner.sign)"] = timed(lambda: [signer.sign(p) for p in payloads], args.repeat)

@@ -20,7 +20,7 @@ from joserfc.util import json_b64encode, urlsafe_b64encode
 
 from audit.selectors import audit_head
 from audit.services import PendingEvent, audit_record_many
-from registry.errors import Conflict
+from registry.errors import Conflict, DomainError
 
 from . import keystore
 from .audit_tracking import signing_key_snapshot
@@ -66,6 +66,26 @@ class ReceiptSigner:
 _SIGNERS: dict[str, ReceiptSigner] = {}
 
 
+class SigningKeyUnavailable(DomainError, ImproperlyConfigured):
+    """No usable signing key: receipts are refused (503), never signed by an improvised or unpublished key.
+
+    The client sees a fixed sentence; the operator's reason (which setting, which file) is `str(exc)` and logged.
+    """
+
+    status = 503
+    code = "signing-key-unavailable"
+    title = "Service unavailable"
+    PUBLIC_DETAIL = ("Receipts cannot be signed now: this registry has no usable signing key. Ask without "
+                     "receipt=true, or try again later.")
+
+    def __init__(self, reason: str):
+        super().__init__(self.PUBLIC_DETAIL)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 def _audit_key(events: list[PendingEvent], action: str, row: SigningKey, before=None) -> None:
     events.append(PendingEvent(action, "signing_key", row.kid, before, signing_key_snapshot(row)))
 
@@ -106,7 +126,7 @@ def signing_key_ensure(*, actor=None) -> SigningKey:
     if active is not None:
         return active
     if not settings.KYODAKU_SIGNING_KEY_AUTOCREATE:
-        raise ImproperlyConfigured(
+        raise SigningKeyUnavailable(
             "No receipt-signing key: run `manage.py rotate_signing_key` or set KYODAKU_SIGNING_KEY.")
     key = keystore.generate_key()
     keystore.write_key(key)
@@ -171,17 +191,36 @@ def signing_key_rotate(*, actor=None, keep_retired_private_key: bool = False) ->
 
 
 def receipt_signer() -> ReceiptSigner:
-    """The signer for the active key (one query: which key is active)."""
-    row = signing_key_ensure()
+    """The signer for the active key (one query: which key is active).
+
+    The key is published (in the database, so in `GET /api/v1/keys`) before this returns: nothing is ever signed
+    by a key a verifier cannot fetch. No usable key raises SigningKeyUnavailable (a 503 problem over HTTP).
+    """
+    try:
+        row = signing_key_ensure()
+    except SigningKeyUnavailable:
+        raise
+    except ImproperlyConfigured as exc:  # a malformed KYODAKU_SIGNING_KEY, an unwritable key directory
+        raise SigningKeyUnavailable(str(exc)) from exc
     signer = _SIGNERS.get(row.kid)
     if signer is None:
         key = keystore.load_key(row.kid)
         if key is None:
-            raise ImproperlyConfigured(
+            raise SigningKeyUnavailable(
                 f"Signing key {row.kid} is active but its private key is neither in KYODAKU_SIGNING_KEY nor in "
                 f"{keystore.key_path(row.kid)}.")
         signer = _SIGNERS[row.kid] = ReceiptSigner.for_key(key)
     return signer
+
+
+def signing_key_check() -> tuple[bool, str]:
+    """(ready, detail) for /readyz: a deployment that cannot sign receipts is not ready. Publishes the active key
+    (and, where KYODAKU_SIGNING_KEY_AUTOCREATE allows, makes the first one) so it is in the JWKS before first use."""
+    try:
+        return True, receipt_signer().kid
+    except SigningKeyUnavailable as exc:
+        logger.error("receipt signing unavailable: %s", exc.reason)
+        return False, "no usable signing key"
 
 
 def _as_time(value) -> str:
@@ -190,8 +229,9 @@ def _as_time(value) -> str:
     return value
 
 
-def receipt_payload(result: dict, *, head: dict, iat: int, iss: str) -> dict:
-    """The signed content for one lookup result (api.md, "Evidence")."""
+def receipt_payload(result: dict, *, head: dict, iat: int, iss: str, sub: str | None) -> dict:
+    """The signed content for one lookup result (api.md, "Evidence"); `sub` is the asking API key's public prefix,
+    so that one developer's receipt is not another's proof."""
     declaration = result.get("declaration")
     if isinstance(declaration, dict):
         declaration = declaration.get("id")
@@ -207,6 +247,7 @@ def receipt_payload(result: dict, *, head: dict, iat: int, iss: str) -> dict:
         "audit_head": {"seq": head["seq"], "hash": head["hash"]},
         "iat": iat,
         "iss": iss,
+        "sub": sub,
     }
 
 
@@ -214,19 +255,19 @@ def canonical_payload(payload: dict) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def receipts_sign(results: list[dict], *, signer: ReceiptSigner, head: dict,
+def receipts_sign(results: list[dict], *, signer: ReceiptSigner, head: dict, sub: str | None = None,
                   iat: int | None = None) -> list[str | None]:
     """A receipt for each result, None for error entries. Pure: no database."""
     iat = int(time.time()) if iat is None else iat
     iss = settings.KYODAKU_BASE_URL
     return [
         None if "error" in result else signer.sign(canonical_payload(receipt_payload(result, head=head, iat=iat,
-                                                                                        iss=iss)))
+                                                                                        iss=iss, sub=sub)))
         for result in results
     ]
 
 
-def receipts_attach(results: list[dict]) -> None:
+def receipts_attach(results: list[dict], *, sub: str | None = None) -> None:
     """Add a `receipt` (compact JWS, EdDSA) to each non-error result dict, in place.
 
     Two queries whatever the batch size: the active key and the audit log head. The head is read after the
@@ -236,6 +277,6 @@ def receipts_attach(results: list[dict]) -> None:
         return
     signer = receipt_signer()
     head = audit_head()
-    for result, receipt in zip(results, receipts_sign(results, signer=signer, head=head), strict=True):
+    for result, receipt in zip(results, receipts_sign(results, signer=signer, head=head, sub=sub), strict=True):
         if receipt is not None:
             result["receipt"] = receipt

@@ -18,7 +18,7 @@ from registry.errors import ValidationFailed, field_error
 
 from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of
 from ..errors import RequestTooLarge
-from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params
+from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params, refuse_future_as_of
 from ..parsers import BoundedJSONParser
 from ..serializers import LookupErrorEntrySerializer, LookupResultSerializer
 from ..throttling import RATE_LIMIT_HEADERS, ApiKeyRateThrottle, RateLimitHeadersMixin
@@ -79,9 +79,10 @@ class _LookupBase(RateLimitHeadersMixin, APIView):
     parser_classes = [BoundedJSONParser]
 
     @staticmethod
-    def _attach_receipts(results: list[dict], wanted: bool) -> None:
+    def _attach_receipts(request, results: list[dict], wanted: bool) -> None:
         if wanted:
-            receipts_attach(results)
+            api_key = api_key_of(request)
+            receipts_attach(results, sub=api_key.prefix if api_key else None)
 
 
 def _receipt_mode(*modes: str) -> str:
@@ -165,13 +166,14 @@ class LookupApi(_LookupBase):
     )
     def get(self, request):
         query = query_params(LookupGetQuery, request)
+        refuse_future_as_of(query.get("as_of"))
         result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
                              as_of=query.get("as_of"))[0]
         if "error" in result:
             error = result["error"]
             raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
                                    errors=[field_error("id", error["code"], error["detail"])], code=error["code"])
-        self._attach_receipts([result], query["receipt"])
+        self._attach_receipts(request, [result], query["receipt"])
         return Response(result)
 
     @extend_schema(
@@ -200,6 +202,7 @@ class LookupApi(_LookupBase):
         serializer = LookupBatchInput(data={**data, "ids": ["-"]})
         serializer.is_valid(raise_exception=True)
         fields = serializer.validated_data
+        refuse_future_as_of(fields.get("as_of"))
         results = lookup_many(ids=ids, purpose=fields["purpose"], jurisdiction=fields["jurisdiction"],
                               as_of=fields.get("as_of"))
         mode = _receipt_mode(query["receipt"], fields["receipt"])
@@ -208,5 +211,5 @@ class LookupApi(_LookupBase):
             token = batch_receipt_attach(results, sub=api_key.prefix if api_key else None,
                                          purpose=fields["purpose"], jurisdiction=fields["jurisdiction"])
             return Response({"results": results, "batch_receipt": token})
-        self._attach_receipts(results, mode == "single")
+        self._attach_receipts(request, results, mode == "single")
         return Response({"results": results})

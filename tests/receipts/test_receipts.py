@@ -68,7 +68,7 @@ def test_ai_developer_receipt_payload_is_exactly_the_api_md_fields(kaze_reserved
     payload = receipt_verify(token=result["receipt"]).payload
 
     assert set(payload) == {"id", "identifier", "purpose", "jurisdiction", "as_of", "outcome", "basis",
-                            "declaration", "audit_head", "iat", "iss"}
+                            "declaration", "audit_head", "iat", "iss", "sub"}
     assert payload["id"] == f"isbn:{ISBN}"
     assert payload["identifier"] == "isbn:9784990166137"
     assert (payload["purpose"], payload["jurisdiction"]) == ("train-genai", "JP")
