@@ -2,6 +2,7 @@
 template as the `kyodaku_tz` cookie), else the `TIME_ZONE` setting. Stored times stay UTC; only display changes,
 and the formats (config/formats) name the zone shown."""
 import zoneinfo
+from urllib.parse import unquote
 
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ class UserTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        name = request.COOKIES.get(COOKIE, "")
+        name = unquote(request.COOKIES.get(COOKIE, ""))  # the script writes it URL-encoded (Asia%2FTokyo)
         zone = None
         if name and len(name) <= 64:
             try:

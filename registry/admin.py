@@ -358,8 +358,9 @@ class WorkAdmin(ScopedAdmin):
     @admin.display(description=_("identifiers"))
     def identifier_list(self, obj):
         items = getattr(obj, "current_identifiers", None) or []
-        return format_html_join(", ", "<code>{}</code>", ((str(i),) for i in items[:3])) + (
-            " …" if len(items) > 3 else "")
+        # One safe string: a safe string plus a plain one is plain again, and the page showed "<code>".
+        return format_html("{}{}", format_html_join(", ", "<code>{}</code>", ((str(i),) for i in items[:3])),
+                           " …" if len(items) > 3 else "")
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -479,14 +480,14 @@ class DisputeAdmin(ScopedAdmin):
 
     holder_paths_for_visibility = ("holder", "claimant")
     audit_object_type = "dispute"
-    list_display = ("identifier", "work_shown", "holder", "claimant", "opened_at", "status")
+    list_display = ("identifier", "work_shown", "holder_shown", "claimant_shown", "opened_at", "status")
     list_select_related = ("work", "holder", "claimant")
     list_filter = ("resolution", "opened_at")
     search_fields = ("value",)
-    fields = ("identifier", "work_shown", "holder", "claimant", "claimant_work_shown", "evidence", "opened_at",
-              "status", "resolved_at", "resolution", "resolution_note")
-    readonly_fields = ("identifier", "work_shown", "holder", "claimant", "claimant_work_shown", "evidence",
-                       "opened_at", "status", "resolved_at")
+    fields = ("identifier", "work_shown", "holder_shown", "claimant_shown", "claimant_work_shown", "evidence",
+              "opened_at", "status", "resolved_at", "resolution", "resolution_note")
+    readonly_fields = ("identifier", "work_shown", "holder_shown", "claimant_shown", "claimant_work_shown",
+                       "evidence", "opened_at", "status", "resolved_at")
     actions = ("withdraw_disputes",)
     change_form_template = "admin/registry/dispute/change_form.html"
 
@@ -507,17 +508,28 @@ class DisputeAdmin(ScopedAdmin):
         return dispute
 
     @staticmethod
-    def _work_shown(dispute, work):
-        """The work's title and catalogue number; a link only for those who may open it (the other side of a
-        dispute gets the name, not a link that would answer 404). The list shows names only."""
-        if work is None:
+    def _shown(dispute, obj, holder_id, url_name):
+        """A work or holder by name; a link only for those who may open it (the other side of a dispute gets the
+        name, not a link that would answer 404). The list shows names only."""
+        if obj is None:
             return "–"
         if not hasattr(dispute, "_viewer_holder_ids"):
-            return str(work)
+            return str(obj)
         ids = dispute._viewer_holder_ids
-        if ids is not None and work.holder_id not in ids:
-            return str(work)
-        return format_html('<a href="{}">{}</a>', reverse("admin:registry_work_change", args=[work.pk]), work)
+        if ids is not None and holder_id not in ids:
+            return str(obj)
+        return format_html('<a href="{}">{}</a>', reverse(url_name, args=[obj.pk]), obj)
+
+    def _work_shown(self, dispute, work):
+        return self._shown(dispute, work, work.holder_id if work else None, "admin:registry_work_change")
+
+    @admin.display(description=_("current holder"), ordering="holder__code")
+    def holder_shown(self, obj):
+        return self._shown(obj, obj.holder, obj.holder_id, "admin:registry_holder_change")
+
+    @admin.display(description=_("claimant"), ordering="claimant__code")
+    def claimant_shown(self, obj):
+        return self._shown(obj, obj.claimant, obj.claimant_id, "admin:registry_holder_change")
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and self.has_change_permission(request, obj):

@@ -34,7 +34,7 @@ def test_both_holders_are_mailed_when_a_dispute_opens_in_japanese_and_english(di
     assert len(mail.outbox) == 2
     assert {m.to[0] for m in mail.outbox} == {studio_kaze.user.email, hoshi_pub.user.email}
     body = mail.outbox[0].body
-    assert "異議" in mail.outbox[0].subject and "dispute" in mail.outbox[0].subject
+    assert "係争" in mail.outbox[0].subject and "dispute" in mail.outbox[0].subject
     assert ISBN in body and "星降る学園 1" in body and str(dispute.pk) in body
 
 
@@ -91,6 +91,9 @@ def test_the_dispute_page_names_both_works_but_links_only_the_viewers_own(login,
     holder_page = login(hoshi_pub.user).get(url).content.decode()
     assert "風の谷" in holder_page and f'href="{other}"' in holder_page
     assert f'href="{own}"' not in holder_page
+    for page, hidden in ((claimant_page, hoshi_pub.holder), (holder_page, studio_kaze.holder)):
+        assert str(hidden) in page  # the other holder is named, not linked to a page it would 404
+        assert reverse("admin:registry_holder_change", args=[hidden.pk]) not in page
 
 
 def test_the_current_holder_finds_the_dispute_in_its_needs_attention_list(login, studio_kaze, hoshi_pub, tsubasa,
