@@ -1,7 +1,9 @@
 """Settings shared by every environment. Everything that differs comes from the environment."""
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -32,6 +34,8 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from static files: no CDN at run time
+    "axes",  # admin login throttle (below)
+    "csp",
     "audit",
     "registry",
     "domains",
@@ -45,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "api.middleware.ProblemJsonMiddleware",  # errors under /api/ that never reach a DRF view: problem+json too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -56,6 +61,7 @@ MIDDLEWARE = [
     "claims.uploads.ClaimsUploadGuardMiddleware",  # before the CSRF check reads an upload's body
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its 429 page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +93,42 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The admin login (operators and holders' users) is throttled by django-axes: after KYODAKU_LOGIN_FAILURE_LIMIT
+# failed attempts for one username from one client address, that pair is refused for KYODAKU_LOGIN_COOLOFF_MINUTES
+# (every further try restarts the wait). The pair, not the username alone, so that an outsider cannot lock a holder
+# out of their own account from elsewhere. Attempts are kept in the database (AccessAttempt, visible to operators).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("KYODAKU_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("KYODAKU_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.login_throttle.locked_out"
+AXES_CLIENT_IP_CALLABLE = "config.login_throttle.client_ip"
+# How many proxies in front of the web process append to X-Forwarded-For: the client is the address that many
+# hops from the right (never the left-most, which the client writes itself). 0: REMOTE_ADDR.
+KYODAKU_TRUSTED_PROXY_COUNT = env.int("KYODAKU_TRUSTED_PROXY_COUNT", default=0)
+
+# Content-Security-Policy (django-csp) for every page, the admin's above all: scripts and styles only from this
+# origin or inline with the response's nonce (`request.csp_nonce`), nothing framed, no plugins, forms post here only.
+# `data:` images: the admin's and Swagger UI's icons are inline SVGs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -24,6 +24,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 KYODAKU_SIGNING_KEY_AUTOCREATE = env.bool("KYODAKU_SIGNING_KEY_AUTOCREATE", default=False)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind one proxy (compose publishes the web port on loopback for it): the login throttle takes the client's
+# address from the proxy's X-Forwarded-For entry, not from the proxy's own address.
+KYODAKU_TRUSTED_PROXY_COUNT = env.int("KYODAKU_TRUSTED_PROXY_COUNT", default=1)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = True

@@ -50,17 +50,29 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, live_server):
+    """A page in a fresh context. Every page is watched for Content-Security-Policy violations: Chromium reports
+    each blocked script, style or frame on the console, and a test whose pages had one fails (the admin must work
+    under its policy, not merely look as if it does)."""
     contexts = []
+    violations = []
+
+    def watch(message):
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.location.get('url', '')}: {message.text}")
 
     def open_page():
         context = browser.new_context(base_url=live_server.url, accept_downloads=True, locale="en-GB")
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", watch)
+        return page
 
+    open_page.csp_violations = violations  # a test that provokes one on purpose checks and clears it
     yield open_page
     for context in contexts:
         context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.fixture

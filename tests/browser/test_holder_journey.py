@@ -73,7 +73,8 @@ def test_holder_registers_files_uploads_and_is_walled_off(new_page, screenshot, 
     page.click("input[name=_save]")
     page.wait_for_selector("#submission-progress")
     page.wait_for_function(
-        "['done', 'done-with-errors', 'failed'].includes(document.getElementById('submission-status').dataset.status)")
+        "() => ['done', 'done-with-errors', 'failed']"
+        ".includes(document.getElementById('submission-status').dataset.status)")
     assert page.get_attribute("#submission-status", "data-status") == "done-with-errors"
     assert page.inner_text('[data-count="rows_ok"]') == "2"
     assert page.inner_text('[data-count="rows_failed"]') == "1"

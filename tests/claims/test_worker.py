@@ -19,11 +19,14 @@ from claims.models import Submission
 from claims.services import claims_submission_create
 from consent.models import Declaration
 from registry.models import Identifier, Work
+from tests.conftest import redis_url
 
 from .helpers import csv_text, isbn13
 
 pytestmark = [pytest.mark.worker, pytest.mark.redis, pytest.mark.postgres]
-BROKER = os.environ.get("CLAIMS_TEST_BROKER_URL", "redis://127.0.0.1:6379/5")
+# The developer's own Redis database (TEST_REDIS_URL): a fixed one would be shared with, and flushed by, every other
+# test run on the machine, and another run's worker would take this test's task.
+BROKER = os.environ.get("CLAIMS_TEST_BROKER_URL") or redis_url()
 ROOT = Path(__file__).resolve().parents[2]
 
 
