@@ -64,6 +64,9 @@ class DomainClaimAdmin(ScopedAdmin):
     inlines = [VerificationInline]
     actions = ["check_now", "withdraw_verification"]
 
+    class Media:
+        js = ["domains/signals.js"]  # the signals previews and copy buttons (no inline script: CSP)
+
     def get_readonly_fields(self, request, obj=None):
         fixed = ("how_to_verify", "verified_now", "last_checked_at", "last_check", "signals_links")
         return fixed + (("holder", "domain") if obj is not None else ())
@@ -105,13 +108,7 @@ class DomainClaimAdmin(ScopedAdmin):
             '<button type="button" class="button" data-kyodaku-copy>{}</button>'
             '<h4>/.well-known/tdmrep.json (<a href="{}/tdmrep.json">{}</a>)</h4>'
             '<pre data-kyodaku-signal="{}/tdmrep.json"></pre>'
-            '<button type="button" class="button" data-kyodaku-copy>{}</button>'
-            '<script>document.querySelectorAll("pre[data-kyodaku-signal]").forEach(function (pre) {{'
-            ' fetch(pre.dataset.kyodakuSignal, {{credentials: "same-origin"}})'
-            '.then(function (r) {{ return r.text(); }}).then(function (t) {{ pre.textContent = t; }}); }});'
-            'document.querySelectorAll("button[data-kyodaku-copy]").forEach(function (b) {{'
-            ' b.addEventListener("click", function () {{'
-            ' navigator.clipboard.writeText(b.previousElementSibling.textContent); }}); }});</script>',
+            '<button type="button" class="button" data-kyodaku-copy>{}</button>',  # filled by domains/signals.js
             _("Lines starting with # name the declarations each rule comes from. Content-Usage carries the IETF "
               "AI preferences (train-ai: training generative models; search; y allowed, n not), one rule per "
               "path, the most specific last; Content-Signal carries Cloudflare's Content Signals; tdmrep.json "

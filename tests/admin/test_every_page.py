@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 
 from registry.models import Dispute
+from tests.admin.csp import csp_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +46,9 @@ def test_every_list_add_change_and_history_page_renders(request, login, registry
         assert listing.status_code in (200, 403), (name, listing.status_code)
         add = client.get(reverse(f"{name}_add"))
         assert add.status_code in (200, 403), (name, add.status_code)
+        # ...and works under the Content-Security-Policy: nothing inline that the browser would refuse.
+        for page in (listing, add):
+            assert page.status_code != 200 or not csp_problems(page), (name, csp_problems(page))
         if listing.status_code != 200:
             continue
         for obj in list(listing.context["cl"].result_list)[:2]:
@@ -55,3 +59,4 @@ def test_every_list_add_change_and_history_page_renders(request, login, registry
                     continue
                 response = client.get(url)
                 assert response.status_code == 200, (url, response.status_code)
+                assert not csp_problems(response), (url, csp_problems(response))
