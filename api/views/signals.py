@@ -19,16 +19,25 @@ from consent.signals import (
     url_work,
     work_signals,
 )
-from consent.vocabulary import validate_jurisdiction
+from consent.signals_import import signals_import
+from consent.signals_in import KINDS, MAX_BYTES
+from consent.vocabulary import AIPREF_LATEST, validate_jurisdiction
 from domains.selectors import signals_claim_for
 from domains.services import domain_normalise
 from registry.errors import NotFound, ValidationFailed, field_error
 from registry.identifiers import InvalidIdentifier, domain_chain
 from registry.models import Work
-from registry.selectors import works_readable
+from registry.selectors import default_holder_code, holder_for_filing, works_readable
 
-from ..auth import ApiKeyAuthentication, IsHolderUserOrReadOnlyApiKey, TokenAuthentication, api_key_of
-from ..fields import query_params
+from ..auth import (
+    ApiKeyAuthentication,
+    IsHolderUser,
+    IsHolderUserOrReadOnlyApiKey,
+    TokenAuthentication,
+    api_key_of,
+)
+from ..fields import StrictSerializer, query_params
+from ..serializers import ProblemSerializer
 
 
 class SignalsQuery(serializers.Serializer):
@@ -120,3 +129,47 @@ class WorkCawgApi(_Signals):
         if work is None:
             raise NotFound("No such work.")
         return Response(cawg_assertion(work_signals(work=work, jurisdiction=query["jurisdiction"])))
+
+
+class SignalImportApi(APIView):
+    """Signals in: a holder's user hands Kyodaku a file the holder already publishes."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsHolderUser]
+
+    class InputSerializer(StrictSerializer):
+        holder = serializers.CharField(required=False, help_text="Holder code (default: your own).")
+        kind = serializers.CharField(max_length=16, help_text="One of: " + ", ".join(KINDS) + ".")
+        content = serializers.CharField(trim_whitespace=False, max_length=MAX_BYTES,
+                                        help_text="The file's text (robots.txt, ai.txt, tdmrep.json or a CAWG "
+                                                  "assertion as JSON).")
+        domain = serializers.CharField(required=False, max_length=253,
+                                       help_text="The verified domain the file is from (web kinds).")
+        work = serializers.UUIDField(required=False, help_text="The work a CAWG assertion is for.")
+        jurisdiction = serializers.CharField(required=False, default="*", max_length=8)
+        vocabulary = serializers.CharField(required=False, default=AIPREF_LATEST, max_length=64,
+                                           help_text="How robots.txt `Content-Usage` terms are read.")
+        dry_run = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(operation_id="signals_import", summary="File declarations from a robots.txt, ai.txt, "
+                   "tdmrep.json or CAWG assertion", request=InputSerializer,
+                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT),
+                              (409, "application/problem+json"): OpenApiResponse(
+                                  ProblemSerializer, description="The domain is not verified for the holder.")},
+                   tags=["signals"])
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        holder, agent = holder_for_filing(user=request.user,
+                                          code=data.get("holder") or default_holder_code(request.user))
+        work = None
+        if data.get("work"):
+            work = works_readable(user=request.user, api_key=None).filter(pk=data["work"]).first()
+            if work is None:
+                raise NotFound("No such work.")
+        domain = domain_normalise(data["domain"]) if data.get("domain") else None
+        result = signals_import(holder=holder, kind=data["kind"], content=data["content"], domain=domain, work=work,
+                                jurisdiction=data["jurisdiction"], vocabulary_key=data["vocabulary"],
+                                dry_run=data["dry_run"], actor=request.user, agent=agent)
+        return Response(result)
