@@ -16,7 +16,7 @@ from registry.models import Identifier, Work
 from registry.services import work_register
 
 from .services import declaration_file
-from .signals_in import SignalRefused, signals_parse
+from .signals_in import KINDS, SignalRefused, signals_parse
 from .vocabulary import AIPREF_LATEST, UnknownVocabulary, validate_jurisdiction
 
 WEB_KINDS = ("robots.txt", "ai.txt", "tdmrep.json")
@@ -63,6 +63,9 @@ def _in_force(works) -> set:
 
 
 def _check_inputs(*, holder, kind: str, domain: str | None, work: Work | None, jurisdiction: str, vocabulary_key):
+    if kind not in KINDS:
+        detail = f"Unknown kind {kind!r}; expected one of: {', '.join(KINDS)}."
+        raise ValidationFailed(detail, errors=[field_error("kind", "unknown-kind", detail)])
     try:
         jurisdiction = validate_jurisdiction(jurisdiction)
     except ValueError as exc:
