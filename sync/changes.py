@@ -21,7 +21,9 @@ from time import monotonic, sleep
 
 from audit.models import AuditEvent
 from audit.selectors import audit_head
-from consent.selectors import iso_z
+from consent.models import ALL_PURPOSES
+from consent.selectors import iso_z, rulebook
+from consent.vocabulary import purpose_chain
 from registry.errors import ValidationFailed, field_error
 from registry.models import Holder, Identifier, Work
 
@@ -96,10 +98,14 @@ def _entry_keys(action: str, snap: dict, before: dict | None, *, work_keys: dict
     return []
 
 
-def changes_after(*, after: int, limit: int = DEFAULT_LIMIT, head: int | None = None) -> tuple[list[dict], int]:
-    """(up to `limit` entries after sequence number `after`, the cursor to ask with next). Four queries at most:
-    the head (unless given), the events, the works' keys (two), the holders' codes."""
-    head = audit_head()["seq"] if head is None else head
+def _scope(action: str, snap: dict) -> tuple[str, str] | None:
+    """The (purpose, jurisdiction) a declaration or rule is written for; None: the change concerns every pair."""
+    if action in DECLARATION_ACTIONS or action in RULE_ACTIONS:
+        return snap.get("purpose"), snap.get("jurisdiction")
+    return None
+
+
+def _entries(*, after: int, limit: int, head: int) -> tuple[list[tuple[dict, tuple | None]], int]:
     rows = list(
         AuditEvent.objects.filter(seq__gt=after, seq__lte=head, action__in=ANSWER_ACTIONS).order_by("seq")
         .values_list("seq", "at", "action", "object_id", "before", "after")[:limit]
@@ -118,14 +124,34 @@ def changes_after(*, after: int, limit: int = DEFAULT_LIMIT, head: int | None = 
              if holder_ids else {})
     work_keys = _work_keys(work_ids)
     entries = [
-        {"cursor": str(seq), "at": iso_z(at), "kind": action,
-         "keys": _entry_keys(action, snap, before, work_keys=work_keys, codes=codes)}
+        ({"cursor": str(seq), "at": iso_z(at), "kind": action,
+          "keys": _entry_keys(action, snap, before, work_keys=work_keys, codes=codes)}, _scope(action, snap))
         for seq, at, action, snap, before in snaps
     ]
     # A full page ends at its last entry; a short one has read everything up to the head (events that change no
     # answer included), so the next question starts there.
     next_seq = rows[-1][0] if len(rows) == limit else head
     return entries, max(next_seq, after)
+
+
+def changes_after(*, after: int, limit: int = DEFAULT_LIMIT, head: int | None = None) -> tuple[list[dict], int]:
+    """(up to `limit` entries after sequence number `after`, the cursor to ask with next). Five queries at most:
+    the head (unless given), the events, the works' keys (two), the holders' codes."""
+    head = audit_head()["seq"] if head is None else head
+    entries, next_seq = _entries(after=after, limit=limit, head=head)
+    return [entry for entry, _ in entries], next_seq
+
+
+def changes_for_pair(*, purpose: str, jurisdiction: str, after: int, limit: int = DEFAULT_LIMIT,
+                     head: int | None = None) -> tuple[list[dict], int]:
+    """As `changes_after`, without the declarations and rules written for other pairs: those whose purpose is not
+    on `purpose`'s chain (or `*`) or whose jurisdiction is not on `jurisdiction`'s chain (J, its region, `*`)."""
+    head = audit_head()["seq"] if head is None else head
+    purposes = {*purpose_chain(purpose), ALL_PURPOSES}
+    jurisdictions = set(rulebook().jurisdiction_chain(jurisdiction))
+    entries, next_seq = _entries(after=after, limit=limit, head=head)
+    return [entry for entry, scope in entries
+            if scope is None or (scope[0] in purposes and scope[1] in jurisdictions)], next_seq
 
 
 POLL_SECONDS = 0.25  # while a long poll waits: one primary-key read of the chain head per interval

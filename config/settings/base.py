@@ -161,6 +161,9 @@ STORAGES = {
 KYODAKU_SNAPSHOT_FILTER_FPR = env.float("KYODAKU_SNAPSHOT_FILTER_FPR", default=0.01)
 KYODAKU_SNAPSHOT_CHUNK = env.int("KYODAKU_SNAPSHOT_CHUNK", default=5000)
 KYODAKU_SNAPSHOT_MAX_AGE = env.int("KYODAKU_SNAPSHOT_MAX_AGE", default=24 * 3600)
+KYODAKU_WEBHOOK_TIMEOUT = env.float("KYODAKU_WEBHOOK_TIMEOUT", default=5.0)
+# Private, loopback and link-local webhook targets (and plain http) are refused; only test settings allow them.
+KYODAKU_WEBHOOK_ALLOW_PRIVATE = False  # not from the environment: a deployment cannot open this by mistake
 # Pairs the beat task keeps fresh even before anyone asked ("train-genai/JP,tdm/EU"); asked-for pairs are kept too.
 KYODAKU_SNAPSHOT_PAIRS = env.list("KYODAKU_SNAPSHOT_PAIRS", default=[])
 
@@ -176,11 +179,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=6 *
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_IGNORE_RESULT = True
-# `celery -A config beat` (docker-compose's `beat` service) re-checks verified domains and refreshes stale snapshots.
+# `celery -A config beat` (docker-compose's `beat` service) re-checks verified domains, refreshes stale snapshots
+# and sends webhook messages.
 CELERY_BEAT_SCHEDULE = {
     "domains-recheck": {"task": "domains.tasks.domain_claims_recheck", "schedule": 3600.0},
     "snapshots-refresh": {"task": "sync.snapshots_refresh",
                           "schedule": env.int("KYODAKU_SNAPSHOT_REFRESH_SECONDS", default=3600)},
+    "webhooks-dispatch": {"task": "sync.webhooks_dispatch",
+                          "schedule": env.int("KYODAKU_WEBHOOK_DISPATCH_SECONDS", default=10)},
 }
 
 REST_FRAMEWORK = {

@@ -19,3 +19,5 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 # Static files are not collected for tests; Django's own finders serve what the browser tests need.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+KYODAKU_WEBHOOK_ALLOW_PRIVATE = True  # tests post to local HTTP servers; the refusal has its own tests
+KYODAKU_WEBHOOK_TIMEOUT = 2.0
