@@ -240,3 +240,14 @@ def test_the_work_page_lists_the_catalogue_wide_declarations_that_apply(login, s
     page = login(studio_kaze.user).get(reverse("admin:registry_work_change", args=[work.pk])).content.decode()
     assert f'data-declaration="{applying.pk}"' in page
     assert f'data-declaration="{revoked.pk}"' not in page and f'data-declaration="{others.pk}"' not in page
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_the_works_list_shows_identifiers_as_code_not_as_escaped_markup(login, studio_kaze, make_work, count):
+    # Issue 12, item 13: a safe string concatenated with a plain one was escaped again on the page.
+    identifiers = [f"doi:10.5555/<b>kz-{n}" for n in range(count)]
+    make_work(studio_kaze.holder, "SK-1", identifiers=identifiers)
+    page = login(studio_kaze.user).get(reverse("admin:registry_work_changelist")).content.decode()
+    assert "<code>doi:10.5555/&lt;b&gt;kz-0</code>" in page  # the markup is ours; the value is still escaped
+    assert "&lt;code&gt;" not in page
+    assert (" …" in page) is (count > 3)

@@ -155,7 +155,7 @@ def test_bad_ids_and_filters_are_4xx_problems(kaze, db):
     assert_problem(kaze.get(f"{URL}/not-a-uuid"), 404)
     assert_problem(kaze.get(f"{URL}/00000000-0000-0000-0000-000000000000"), 404)
     assert_problem(kaze.get(URL, {"identifier": "isbn:1"}), 400)
-    assert_problem(kaze.get(URL, {"cursor": "garbage"}), 404)
+    assert_problem(kaze.get(URL, {"cursor": "garbage"}), 400, "invalid-cursor")
     assert_problem(kaze.get(URL, {"sort": "title"}), 400, "invalid")
     assert_problem(kaze.delete(URL), 405)
 
