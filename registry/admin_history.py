@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import localize
 from django.utils.timezone import localtime
@@ -58,14 +59,38 @@ class ReadableEvent:
     changes: list[Change] = field(default_factory=list)
 
 
-def _field_labels(object_type: str) -> dict[str, tuple[str, dict]]:
-    """field name -> (its label, its choices' labels)."""
+def _field_labels(object_type: str) -> dict[str, tuple[str, dict, type | None]]:
+    """field name -> (its label, its choices' labels, the model it points to if it is a foreign key)."""
     label = OBJECT_MODELS.get(object_type)
     if label is None:
         return {}
     model = apps.get_model(label)
-    return {f.name: (str(f.verbose_name), {str(k): v for k, v in (f.choices or ())})
+    return {f.name: (str(f.verbose_name), {str(k): v for k, v in (f.choices or ())},
+                     f.related_model if f.many_to_one or f.one_to_one else None)
             for f in model._meta.get_fields() if hasattr(f, "verbose_name")}
+
+
+def _names_of_references(events, labels_by_type) -> dict[str, str]:
+    """The names of the rows the events' foreign keys point at (holders, works, users): one query per model."""
+    wanted: dict[type, set] = {}
+    for event in events:
+        labels = labels_by_type[event.object_type]
+        for snapshot in (event.before or {}, event.after or {}):
+            for key, value in snapshot.items():
+                related = labels.get(key, (None, None, None))[2]
+                if related is not None and isinstance(value, (str, int)) and str(value):
+                    wanted.setdefault(related, set()).add(str(value))
+    names = {}
+    for model, ids in wanted.items():
+        field = model._meta.pk
+        valid = set()
+        for pk in ids:
+            try:
+                valid.add(field.to_python(pk))
+            except ValidationError:
+                continue
+        names.update({str(pk): str(obj) for pk, obj in model._default_manager.in_bulk(valid).items()})
+    return names
 
 
 def _shown(value, choices=None) -> str:
@@ -95,17 +120,19 @@ def _actor_names(events) -> dict[str, str]:
 def readable_events(events) -> list[ReadableEvent]:
     """The events, each with its actor's name, a sentence for its action and the fields it changed."""
     names = _actor_names(events)
-    labels_by_type: dict[str, dict[str, str]] = {}
+    labels_by_type = {event.object_type: _field_labels(event.object_type) for event in events}
+    references = _names_of_references(events, labels_by_type)
     readable = []
     for event in events:
-        labels = labels_by_type.setdefault(event.object_type, _field_labels(event.object_type))
+        labels = labels_by_type[event.object_type]
         before, after = event.before or {}, event.after or {}
         changes = []
         for key in sorted(set(before) | set(after)):
             if before.get(key) == after.get(key):
                 continue
-            name, choices = labels.get(key, (key, {}))
-            changes.append(Change(name, _shown(before.get(key), choices), _shown(after.get(key), choices)))
+            name, choices, related = labels.get(key, (key, {}, None))
+            shown = references if related is not None else choices
+            changes.append(Change(name, _shown(before.get(key), shown), _shown(after.get(key), shown)))
         actor = names.get(event.actor) or (gettext("the system") if event.actor == "system" else event.actor)
         readable.append(ReadableEvent(
             seq=event.seq, at=event.at, actor=actor, action=event.action,

@@ -107,6 +107,7 @@ def test_a_japanese_holder_reads_the_history_as_sentences_not_dicts(japanese, st
     assert "kaze-editor" in page or studio_kaze.user.username in page
     assert ">user:" not in page and ">work.register<" not in page and "{&#x27;" not in page
     assert "映画" in page  # the kind's label, not `film`
+    assert str(studio_kaze.holder) in page and str(studio_kaze.holder.pk) not in page  # names, not ids
 
 
 @pytestmark_db

@@ -39,6 +39,12 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"ja-{name}.png"), full_page=True)
 
 
+def shot_of(page, selector: str, name: str) -> None:
+    """One element, for the docs (docs/img/ holds reduced copies of these)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(selector).screenshot(path=str(SCREENSHOTS / f"ja-{name}.png"))
+
+
 def in_japanese(page) -> None:
     page.goto("/")
     if page.get_attribute("html", "lang") != "ja":
@@ -88,6 +94,8 @@ def test_the_work_page_explains_a_catalogue_wide_answer(japanese_page, studio_ka
     assert japan.get_attribute("data-decided-by") == "rule" and "事前許諾" in japan.inner_text()
     page.locator("#answers").scroll_into_view_if_needed()
     shot(page, "03-work-answers")
+    shot_of(page, "#answers", "answers-panel")
+    shot_of(page, "#catalogue-declarations", "catalogue-declarations")
     cell.locator("a").click()
     page.wait_for_url(f"**/consent/declaration/{catalogue.pk}/change/")
     assert "カタログ全体" in page.inner_text("#content")
@@ -98,6 +106,7 @@ def test_the_work_page_explains_a_catalogue_wide_answer(japanese_page, studio_ka
     assert "作品を登録" in history and "システム" in history
     assert "JST" in history and "work.register" not in history
     shot(page, "05-history")
+    shot_of(page, "#change-history", "history-panel")
 
 
 def test_a_dispute_withdrawn_by_its_claimant(japanese_page, studio_kaze, hoshi_pub, make_work,
@@ -113,6 +122,7 @@ def test_a_dispute_withdrawn_by_its_claimant(japanese_page, studio_kaze, hoshi_p
     in_japanese(holder)
     assert ISBN in holder.inner_text("#attention-about")
     shot(holder, "06-needs-attention")
+    shot_of(holder, "#needs-attention", "needs-attention-panel")
 
     claimant = japanese_page()
     log_in(claimant, "kaze-editor")
@@ -123,6 +133,7 @@ def test_a_dispute_withdrawn_by_its_claimant(japanese_page, studio_kaze, hoshi_p
     other_work = f"/registry/work/{dispute.work_id}/change/"
     assert claimant.locator(f'a[href="{other_work}"]').count() == 0  # ...but not linked: it would be a 404
     shot(claimant, "07-dispute-claimant")
+    shot_of(claimant, "#content", "dispute-page")
     claimant.once("dialog", lambda dialog: dialog.accept())
     claimant.click("#withdraw-dispute button")
     claimant.wait_for_selector(".messagelist .success")
