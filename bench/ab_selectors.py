@@ -1,10 +1,14 @@
-"""A/B of consent.selectors against an older version of the file, same process, same data, same ids, interleaved.
+"""A/B of the lookup path (consent.lookup) against an older version of it, same process, same data, same ids,
+interleaved.
 
+    # an older lookup package (after the split of consent/selectors.py):
+    mkdir /tmp/old_lookup && git archive <commit> consent/lookup | tar -x -C /tmp/old_lookup --strip-components=2
+    # or a version from before the split, when consent/selectors.py held the whole path:
     git show <commit>:consent/selectors.py > /tmp/old_selectors.py
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kyodaku_bench_engine \\
-        .venv/bin/python bench/ab_selectors.py /tmp/old_selectors.py
+        .venv/bin/python bench/ab_selectors.py /tmp/old_lookup   # or /tmp/old_selectors.py
 
-Loads the old file as module `consent._old_selectors` (its relative imports resolve in the consent package), warms
+Loads the old version as `consent._old_lookup` (its relative imports resolve in the consent package), warms
 both, then alternates them batch by batch (lookup_many, --batches batches of --batch ids of bench/decide.py's mix)
 and id by id (lookup_one, --singles ids), so machine load falls on both alike. Reports each one's rate.
 """
@@ -25,9 +29,22 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DEBUG"] = "0"
 
 
+def _load_old(path: Path):
+    """The older lookup path as module (a single file) or package (a directory) `consent._old_lookup`."""
+    if path.is_dir():
+        spec = importlib.util.spec_from_file_location("consent._old_lookup", path / "__init__.py",
+                                                      submodule_search_locations=[str(path)])
+    else:
+        spec = importlib.util.spec_from_file_location("consent._old_lookup", path)
+    old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old  # before running it, so its own submodules can import it
+    spec.loader.exec_module(old)
+    return old
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("old", help="path of the older consent/selectors.py")
+    parser.add_argument("old", help="an older consent/lookup directory (or consent/selectors.py, before the split)")
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--singles", type=int, default=1_000)
@@ -39,11 +56,9 @@ def main() -> None:
     django.setup()
     import decide
 
-    from consent import selectors as new
+    from consent import lookup as new
 
-    spec = importlib.util.spec_from_file_location("consent._old_selectors", args.old)
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)
+    old = _load_old(Path(args.old))
 
     rng = random.Random(args.seed)
     ids = decide.lookup_ids(args.batch * args.batches + args.singles, works=1_000_000, holders=1_000, sites=50_000,

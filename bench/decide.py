@@ -9,11 +9,11 @@
    psycopg's COPY and triggers off (`session_replication_role = replica`): the data is consistent by construction,
    and this is a benchmark database, not a registry (nothing here is audited).
 2. Decide --lookups random identifiers (registered and unregistered ISBNs, url matched exactly, by prefix and by
-   domain, domain:, ref:, a few invalid) in batches of --batch through consent.selectors.lookup_many, each batch
+   domain, domain:, ref:, a few invalid) in batches of --batch through consent.lookup.lookup_many, each batch
    with its own purpose and jurisdiction. One untimed pass records the SQL of every batch and warms the caches.
 3. Replay exactly that SQL with a bare psycopg cursor (execute + fetchall, no Django, no Python work on the rows):
    the physical floor. Report decisions/s for both and their ratio.
-4. Unless --singles 0: the same for one id at a time (consent.selectors.lookup_one, one prepared statement per id)
+4. Unless --singles 0: the same for one id at a time (consent.lookup.lookup_one, one prepared statement per id)
    against a bare psycopg replay of the same prepared statements with the same parameters.
 
 Refuses to load into a database whose name does not contain "bench" (it empties the registry tables).
@@ -201,7 +201,7 @@ def single_rates(ids: list[str], *, purpose: str, jurisdiction: str, as_of=None)
     import psycopg
     from django.db import connection
 
-    from consent.selectors import lookup_one
+    from consent.lookup import lookup_one
 
     recorded: list[list] = []
 
@@ -235,7 +235,7 @@ def run_lookups(*, works: int, holders: int, sites: int, lookups: int, batch: in
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from consent.selectors import lookup_many
+    from consent.lookup import lookup_many
 
     rng = random.Random(seed + 1)
     ids = lookup_ids(lookups, works=works, holders=holders, sites=sites, rng=rng)

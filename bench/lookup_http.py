@@ -5,7 +5,7 @@
 
 1. Load (unless --skip-load) with the engine benchmark's loader (bench/decide.py `load`: 1,000 holders, --works works
    with an ISBN each, 50,000 web sites, --declarations declarations, 1,000 open disputes).
-2. Bare SQL floors, as in bench/decide.py: record the SQL that consent.selectors.lookup_many issues for batches of
+2. Bare SQL floors, as in bench/decide.py: record the SQL that consent.lookup.lookup_many issues for batches of
    10,000 ids, replay it with a bare psycopg cursor, report ids/s; the same for lookup_one on 1,000 single ids
    (its one statement per id replayed prepared, as lookup_one sends it).
 3. Start gunicorn (production settings, DEBUG off, Redis cache for the rate limiter), issue an API key with a high
@@ -54,7 +54,7 @@ def bare_sql_rate(ids: list[str], batch: int) -> tuple[float, float]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from consent.selectors import lookup_many
+    from consent.lookup import lookup_many
 
     batches = [ids[k:k + batch] for k in range(0, len(ids), batch)]
     recorded = []

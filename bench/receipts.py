@@ -50,7 +50,7 @@ def main():
     from jwcrypto import jwk as jwcrypto_jwk
     from jwcrypto import jws as jwcrypto_jws
 
-    from consent.selectors import lookup_many
+    from consent.lookup import lookup_many
     from receipts.selectors import signing_keys_jwks
     from receipts.services import canonical_payload, receipt_payload, receipt_signer, receipts_attach
 

@@ -12,7 +12,6 @@ Processing is two passes over the stored file:
 """
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import actor_label
+from core.gc_policy import paced_for_bulk
 from registry.errors import DomainError, NotFound, ValidationFailed, field_error
 from registry.models import Holder
 from registry.selectors import default_holder_code, holder_for_filing, holders_user_files_for
@@ -246,28 +246,8 @@ def _writer(submission: Submission):
     return writing.ThreadedWriter(submission, _row_error)
 
 
-class _ChunkGC:
-    """Garbage collection paced for bulk work. An import allocates millions of objects per minute; with Python's
-    default thresholds the cyclic collector runs every 700 allocations and keeps walking the chunk being planned
-    (a third of the planning time). For the run, everything alive at its start is frozen out of the collector's
-    sight and young collections wait for 50,000 allocations; they still run, so the few cycles a chunk leaves
-    (database cursors and their adapters, which hold query results) are freed and memory stays flat."""
-
-    THRESHOLD = 50_000
-
-    def __enter__(self):
-        self._thresholds = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(self.THRESHOLD, *self._thresholds[1:])
-        return self
-
-    def __exit__(self, *exc_info):
-        gc.set_threshold(*self._thresholds)
-        gc.unfreeze()
-
-
 def _process(submission: Submission) -> None:
-    with _ChunkGC():
+    with paced_for_bulk():
         _process_rows(submission)
 
 

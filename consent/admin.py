@@ -36,8 +36,9 @@ from .labels import (
     jurisdiction_name,
     rule_basis_label,
 )
+from .lookup import work_decisions
 from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
-from .selectors import work_decisions, work_declarations_in_force
+from .selectors import work_declarations_in_force
 from .services import declaration_file, declaration_revoke, declaration_validate, rule_set
 from .vocabulary import PURPOSES
 

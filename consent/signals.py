@@ -15,7 +15,7 @@ from django.utils import timezone
 from registry.identifiers import InvalidIdentifier, parse_identifier, url_host
 from registry.models import Identifier, Work
 
-from .selectors import iso_z, work_decisions
+from .lookup import iso_z, work_decisions
 from .vocabulary import GRANT, PURPOSES, RESERVE, vocabulary, written_consent
 
 CONTENT_USAGE = "aipref-vocab-08"  # written with draft-ietf-aipref-attach-05

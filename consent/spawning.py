@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from .selectors import lookup_many
+from .lookup import lookup_many
 from .vocabulary import validate_jurisdiction, validate_purpose
 
 DEFAULT_PURPOSE = "train-ai"

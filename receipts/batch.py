@@ -84,7 +84,7 @@ def batch_receipt_attach(results: list[dict], *, sub: str | None, purpose: str, 
     """Add `proof` to every result (in place) and return the batch receipt. Two queries: the active key and the
     audit head, read after the answers were computed so that it covers every change they could have seen.
 
-    Results of the same work share nested dicts (consent.selectors.lookup_many), never the result dicts themselves,
+    Results of the same work share nested dicts (consent.lookup.lookup_many), never the result dicts themselves,
     so setting `proof` on each is safe.
     """
     signer = receipt_signer()

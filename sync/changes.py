@@ -21,8 +21,9 @@ from time import monotonic, sleep
 
 from audit.models import AuditEvent
 from audit.selectors import audit_head
+from consent.lookup import iso_z
 from consent.models import ALL_PURPOSES
-from consent.selectors import iso_z, rulebook
+from consent.rulebook import rulebook
 from consent.vocabulary import purpose_chain
 from registry.errors import ValidationFailed, field_error
 from registry.models import Holder, Identifier, Work

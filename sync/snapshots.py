@@ -4,7 +4,7 @@ gzip JSON lines, a filter of the keys whose outcome differs from the regime's, a
 A build reads in one REPEATABLE READ transaction (PostgreSQL), so the answers, the audit head it names as its
 `cursor`, and the rules all describe the same moment: a client holding the snapshot plus every change after its
 cursor has the API's answers. Identifiers stream from a server-side cursor in chunks; each chunk is answered by
-the batch lookup itself (consent.selectors.lookup_many: the one implementation of an answer), written out, and
+the batch lookup itself (consent.lookup.lookup_many: the one implementation of an answer), written out, and
 dropped, so memory stays flat whatever the number of keys.
 """
 import gzip
@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from audit.selectors import audit_head
 from consent.engine import decide
-from consent.selectors import iso_z, lookup_many, rulebook
+from consent.lookup import iso_z, lookup_many
+from consent.rulebook import rulebook
 from consent.vocabulary import validate_jurisdiction, validate_purpose
 from receipts.services import receipt_signer
 from registry.models import Identifier

@@ -19,7 +19,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from audit.selectors import audit_head
-from consent.selectors import iso_z
+from consent.lookup import iso_z
 from consent.vocabulary import validate_jurisdiction, validate_purpose
 from registry.errors import NotFound, ValidationFailed, field_error
 

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from consent.selectors import lookup_many
+from consent.lookup import lookup_many
 from receipts.batch import batch_receipt_attach
 from receipts.services import receipts_attach
 from registry.errors import ValidationFailed, field_error

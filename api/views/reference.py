@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.models import ALL_PURPOSES, Jurisdiction, Rule
-from consent.selectors import rulebook
+from consent.rulebook import rulebook
 from consent.vocabulary import PURPOSE_LABELS, PURPOSES, same_as
 
 from ..fields import query_params

@@ -105,7 +105,7 @@ class SignalHeadersApi(_Signals):
             raise ValidationFailed(f"Not an http(s) URL: {exc}",
                                    errors=[field_error("url", "invalid-identifier", str(exc))]) from None
         claim = self._claim(domain_chain(host), request)
-        from consent.selectors import lookup_many
+        from consent.lookup import lookup_many
 
         answer = lookup_many(ids=[f"url:{url}"], purpose="tdm", jurisdiction=query["jurisdiction"])[0]
         if not answer.get("registered") or answer["holder"]["id"] != str(claim.holder_id):

@@ -8,7 +8,7 @@ from django.core import mail
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from consent.selectors import work_decisions
+from consent.lookup import work_decisions
 from registry.errors import NotAuthorizedForHolder, ReadOnlyRole
 from registry.models import Dispute
 from registry.services import dispute_withdraw

@@ -1,4 +1,4 @@
-"""The batch decision path through the database (consent.selectors): matching, as_of, errors, shape, precedence.
+"""The batch decision path through the database (consent.lookup): matching, as_of, errors, shape, precedence.
 
 Data is made through the services (work_register, declaration_file, dispute_resolve, rule_set) so that what the
 lookups read is exactly what the registry writes. The pure rules of "Deciding" are tested in test_engine.py; these
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import iscc_core
 import pytest
 
-from consent.selectors import lookup_many, lookup_one, work_decisions
+from consent.lookup import lookup_many, lookup_one, work_decisions
 from consent.services import declaration_file, declaration_revoke, rule_set
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose
 from registry.models import Dispute, Identifier

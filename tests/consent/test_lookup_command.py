@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from consent.selectors import lookup_one
+from consent.lookup import lookup_one
 from consent.services import declaration_file
 from registry.services import work_register
 

@@ -1,4 +1,4 @@
-"""The one-id path (consent.selectors.lookup_one: one SQL statement) answers exactly as the batch path does.
+"""The one-id path (consent.lookup.lookup_one: one SQL statement) answers exactly as the batch path does.
 
 lookup_one, a GET and a batch of one id go through one prepared statement; batches of two ids or more through the
 four batch queries. These tests build a registry with every kind of match, time and dispute through the services,
@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from consent.lookup import lookup_many, lookup_one
 from consent.models import Rule
-from consent.selectors import lookup_many, lookup_one, rulebook
+from consent.rulebook import rulebook
 from consent.services import declaration_file, declaration_revoke
 from registry.models import Identifier
 from registry.services import identifier_remove, work_register

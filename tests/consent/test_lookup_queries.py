@@ -5,8 +5,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from consent.lookup import lookup_many, work_decisions
 from consent.models import Declaration
-from consent.selectors import lookup_many, rulebook, work_decisions
+from consent.rulebook import rulebook
 from registry.models import Identifier, Work
 from registry.services import work_register
 
@@ -16,7 +17,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 AS_OF = T0 + timedelta(days=1)
 N = 5_000
 
-# The whole budget of a batch of two ids or more, named (consent/selectors.py, docs/engine.md):
+# The whole budget of a batch of two ids or more, named (consent/lookup/batch.py, docs/engine.md):
 #   1. the rule tables' fingerprint (the cached RuleBook is rebuilt only when it changes; warm here);
 #   2. identifiers valid at T (exact pairs + url-prefixes of the batch's hosts) UNION works named by ref:,
 #      joined to works and holders;

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consent.lookup import lookup_many, lookup_one
 from consent.models import Rule
-from consent.selectors import lookup_many, lookup_one
 from consent.services import declaration_file, declaration_revoke, rule_set
 from receipts import services as receipt_services
 from receipts.selectors import receipt_verify

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from datadiligence.rules import SpawningAPI
 
-from consent.selectors import lookup_many
+from consent.lookup import lookup_many
 from keys.services import api_key_create
 
 from .spawning_world import build_world, url_mix

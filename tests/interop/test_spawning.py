@@ -3,7 +3,7 @@ Spawning to Kyodaku by changing one URL. Persona: an AI developer's crawler with
 import pytest
 from django.core.management import CommandError, call_command
 
-from consent.selectors import lookup_many
+from consent.lookup import lookup_many
 from keys.models import APIKey
 from keys.services import api_key_create
 from registry.errors import ValidationFailed

@@ -12,7 +12,7 @@ from joserfc import jws as joserfc_jws
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
 
-from consent.selectors import lookup_many
+from consent.lookup import lookup_many
 from consent.services import declaration_file
 from receipts import keystore
 from receipts.models import KeyStatus, SigningKey

@@ -12,7 +12,7 @@ from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 from django.db import connection
 
-from consent.selectors import lookup_many
+from consent.lookup import lookup_many
 from consent.services import declaration_file
 from receipts.services import receipts_attach
 from registry.services import work_register

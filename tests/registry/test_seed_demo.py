@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from audit.selectors import audit_verify
-from consent.selectors import lookup_one
+from consent.lookup import lookup_one
 from registry.models import Dispute, Holder, Identifier, Mandate
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.selectors import audit_head
-from consent.selectors import lookup_many
+from consent.lookup import lookup_many
 from consent.services import declaration_file, declaration_revoke, rule_set
 from consent.vocabulary import purpose_chain
 from registry.models import Dispute, Identifier

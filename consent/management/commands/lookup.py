@@ -3,7 +3,7 @@ import json
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
-from consent.selectors import lookup_one
+from consent.lookup import lookup_one
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose
 from registry.management.output import KyodakuCommand
 

@@ -1,0 +1,252 @@
+"""The batch decision path: parse the ids, match them to works, load what decides, answer each id.
+
+A fixed number of queries whatever the number of ids (docs/engine.md, "Query budget"):
+
+1. the rule tables' fingerprint (consent.rulebook; the book is rebuilt, with one more query, only when it changed);
+2. `match`: identifiers valid at T for every exact (scheme, value) of the batch and every url-prefix of the batch's
+   hosts, and works named by `ref:<holder>/<work_ref>`, in one UNION, joined to their works and holders;
+3. `declarations_in_force`: the declarations that could be in force at T for the found works and their holders'
+   catalogues, already narrowed to P's purpose chain and J's jurisdiction chain;
+4. the works among them with a dispute open at T (registry.selectors.work_open_disputes).
+
+On PostgreSQL queries 2 and 3 are the statements of sql.py; other databases get the equivalent ORM queries (with
+registry's `field__any_of=[...]` lookup, registry/lookups.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Concat
+
+from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
+from registry.lookups import pg_array_literal
+from registry.models import Identifier, Work
+from registry.selectors import work_open_disputes
+
+from ..engine import RuleBook
+from ..models import Declaration, Scope
+from ..rulebook import rulebook
+from ..vocabulary import purpose_chain, validate_jurisdiction, validate_purpose
+from .request import as_of_or_now, rule_or_error
+from .results import Decider, facts_by_work_and_holder
+from .rows import on_postgresql, queryset_rows, sql_rows
+from .sql import DECLARATIONS_SQL, MATCH_SQL
+
+__all__ = ["decide_many", "parse_ids", "match", "declarations_in_force", "decider_for", "WORK_FIELDS"]
+
+URL, URL_PREFIX, DOMAIN, REF = "url", "url-prefix", "domain", "ref"
+
+# A work row as the match queries return it after (scheme, value, host, work_id).
+WORK_FIELDS = ("title", "kind", "work_ref", "holder_id", "holder__code", "holder__name", "holder__licensing_url")
+
+
+def decide_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: datetime | None) -> list[dict]:
+    """One api.md result per id, in input order (consent.lookup.lookup_many is the entry point)."""
+    purpose = validate_purpose(purpose)
+    jurisdiction = validate_jurisdiction(jurisdiction)
+    at = as_of_or_now(as_of)
+    book = rulebook()  # query 1
+    rule_or_error(book, jurisdiction, purpose, at)
+    parsed = parse_ids(ids)
+    matches = match(parsed, at=at)  # query 2
+    decider = decider_for(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book,
+                          works=matches.works)  # queries 3 and 4
+    return answer(ids, parsed, matches, decider)
+
+
+@dataclass(slots=True)
+class ParsedIds:
+    """Every id parsed, and what the match query must fetch for them."""
+
+    items: list = field(default_factory=list)  # per id: (scheme, value, host, domain chain), or InvalidIdentifier
+    wanted: dict = field(default_factory=dict)  # scheme -> the values to fetch
+    hosts: set = field(default_factory=set)  # hosts of url: ids (their url-prefixes are fetched)
+    ref_codes: set = field(default_factory=set)
+    ref_work_refs: set = field(default_factory=set)
+    refs: set = field(default_factory=set)  # "<code>/<work_ref>"
+
+
+def parse_ids(ids: Sequence[str]) -> ParsedIds:
+    """Parse every id; an invalid one is kept as its InvalidIdentifier (its entry's error)."""
+    parsed = ParsedIds()
+    items, wanted = parsed.items, parsed.wanted
+    urls: set[str] = set()
+    domains: set[str] = set()
+    for raw in ids:
+        try:
+            item = parse_identifier(raw)
+        except InvalidIdentifier as exc:
+            items.append(exc)
+            continue
+        scheme, value = item.scheme, item.value
+        if scheme == URL:
+            host = url_host(value)
+            chain = domain_chain(host)
+            items.append((scheme, value, host, chain))
+            urls.add(value)
+            parsed.hosts.add(host)
+            domains.update(chain)
+            continue
+        if scheme == DOMAIN:
+            chain = domain_chain(value)
+            items.append((scheme, value, value, chain))
+            domains.update(chain)
+            continue
+        items.append((scheme, value, None, None))
+        if scheme == REF:
+            code, _, work_ref = value.partition("/")
+            parsed.ref_codes.add(code)
+            parsed.ref_work_refs.add(work_ref)
+            parsed.refs.add(value)
+        else:
+            wanted.setdefault(scheme, set()).add(value)
+    if urls:
+        wanted.setdefault(URL, set()).update(urls)
+    if domains:
+        wanted.setdefault(DOMAIN, set()).update(domains)
+    return parsed
+
+
+@dataclass(slots=True)
+class Matches:
+    works: dict = field(default_factory=dict)  # work_id -> (title, kind, work_ref, holder_id, code, name, url)
+    found: dict = field(default_factory=dict)  # (scheme, value) -> work_id
+    prefixes: dict = field(default_factory=dict)  # host -> [(url-prefix value, work_id)], longest first
+
+
+def match(parsed: ParsedIds, *, at: datetime) -> Matches:
+    """Query 2: every kind of match with its work and holder, in one round trip."""
+    matches = Matches()
+    if not parsed.wanted and not parsed.ref_codes:
+        return matches
+    if on_postgresql():
+        rows = _match_rows_pg(wanted=parsed.wanted, hosts=parsed.hosts, refs=parsed.refs, at=at)
+    else:
+        rows = _match_rows_orm(wanted=parsed.wanted, hosts=parsed.hosts, ref_codes=parsed.ref_codes,
+                               ref_work_refs=parsed.ref_work_refs, at=at)
+    found, works, prefixes = matches.found, matches.works, matches.prefixes
+    for scheme, value, host, work_id, *work in rows:
+        found[(scheme, value)] = work_id
+        works[work_id] = work
+        if scheme == URL_PREFIX and host is not None:
+            prefixes.setdefault(host, []).append((value, work_id))
+    for candidates in prefixes.values():
+        candidates.sort(key=lambda c: len(c[0]), reverse=True)
+    return matches
+
+
+def answer(ids: Sequence[str], parsed: ParsedIds, matches: Matches, decider: Decider) -> list[dict]:
+    """Each id's result: its exact match, else (url:) its longest url-prefix, else its nearest domain."""
+    found, prefixes = matches.found, matches.prefixes
+    results: list[dict] = []
+    append = results.append
+    for raw, item in zip(ids, parsed.items, strict=True):
+        if type(item) is not tuple:
+            append({"id": raw, "error": {"code": item.code, "detail": item.detail}})
+            continue
+        scheme, value, host, chain = item
+        work_id = found.get((scheme, value))
+        if work_id is None and chain is not None:
+            if scheme == URL:
+                for prefix, candidate in prefixes.get(host, ()):
+                    if value.startswith(prefix):
+                        work_id = candidate
+                        break
+            if work_id is None:
+                for domain in chain:
+                    work_id = found.get((DOMAIN, domain))
+                    if work_id is not None:
+                        break
+        append(decider.answer(work_id, raw, f"{scheme}:{value}"))
+    return results
+
+
+def _valid_at_q(at: datetime) -> Q:
+    return Q(valid_from__lte=at) & (Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+
+
+def _match_rows_orm(*, wanted: dict, hosts: set, ref_codes: set, ref_work_refs: set, at: datetime) -> list:
+    """Query 2 off PostgreSQL: (scheme, value, host, work_id, title, kind, work_ref, holder_id, code, name,
+    licensing_url) rows for every exact (scheme, value), every url-prefix of `hosts`, and works named by ref:."""
+    parts = []
+    if wanted:
+        # identifiers valid at T: every (scheme, value) of the batch, one index scan per scheme, and every
+        # url-prefix of its hosts
+        condition = Q()
+        for scheme, values in wanted.items():
+            condition |= Q(scheme=scheme, value__any_of=values)
+        if hosts:
+            condition |= Q(scheme=URL_PREFIX, host__any_of=hosts)
+        parts.append(
+            Identifier.objects.filter(condition, _valid_at_q(at), work__created_at__lte=at)
+            .order_by()
+            .values_list("scheme", "value", "host", "work_id", *(f"work__{f}" for f in WORK_FIELDS))
+        )
+    if ref_codes:
+        # works by holder code + work_ref, shaped like identifier rows (scheme "ref", value "<code>/<work_ref>")
+        parts.append(
+            Work.objects.filter(holder__code__any_of=ref_codes, work_ref__any_of=ref_work_refs, created_at__lte=at)
+            .order_by()
+            .annotate(ref_scheme=Value(REF), ref_value=Concat("holder__code", Value("/"), "work_ref"),
+                      no_host=Value(None, output_field=CharField()))
+            .values_list("ref_scheme", "ref_value", "no_host", "id", *WORK_FIELDS)
+        )
+    if not parts:
+        return []
+    return queryset_rows(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+
+
+def _match_rows_pg(*, wanted: dict, hosts: set, refs: set, at: datetime) -> list:
+    """Query 2 on PostgreSQL (sql.MATCH_SQL), same rows as `_match_rows_orm`. Arrays go as one literal each."""
+    pairs = sorted((scheme, value) for scheme, values in wanted.items() for value in values)  # index order
+    split = sorted(ref.partition("/")[::2] for ref in refs)
+    params = {
+        "schemes": pg_array_literal([p[0] for p in pairs]), "values": pg_array_literal([p[1] for p in pairs]),
+        "hosts": pg_array_literal(sorted(hosts)),
+        "codes": pg_array_literal([r[0] for r in split]), "work_refs": pg_array_literal([r[1] for r in split]),
+        "at": at,
+    }
+    return sql_rows(MATCH_SQL, params)
+
+
+def declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at: datetime) -> list[tuple]:
+    """Query 3: declarations that could be in force at `at`, for these works and their holders' catalogues.
+
+    Rows: (id, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at,
+    superseded_at, revoked_at, effective_from, effective_until).
+    """
+    if not work_ids and not holder_ids:
+        return []
+    if on_postgresql():
+        return sql_rows(DECLARATIONS_SQL, {
+            "works": pg_array_literal(work_ids), "holders": pg_array_literal(holder_ids),
+            "purposes": pg_array_literal(purposes), "jurisdictions": pg_array_literal(jurisdictions), "at": at})
+    return queryset_rows(
+        Declaration.objects.filter(
+            Q(scope=Scope.WORK, work_id__any_of=work_ids) | Q(scope=Scope.CATALOGUE, holder_id__any_of=holder_ids),
+            purpose__any_of=purposes, jurisdiction__any_of=jurisdictions,
+            recorded_at__lte=at, effective_from__lte=at,
+        )
+        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=at))
+        .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        .order_by()
+        .values_list("id", "scope", "work_id", "holder_id", "purpose", "jurisdiction", "consent", "license_url",
+                     "recorded_at", "superseded_at", "revoked_at", "effective_from", "effective_until")
+    )
+
+
+def decider_for(*, purpose: str, jurisdiction: str, at: datetime, book: RuleBook, works: dict) -> Decider:
+    """Load the declarations and disputes of `works` ({work_id: work row}) and return their decider. Two queries."""
+    # sets, not lists: the ORM walks every element of a list parameter looking for expressions
+    work_ids = set(works)
+    holder_ids = {row[3] for row in works.values()}
+    rows = declarations_in_force(work_ids=work_ids, holder_ids=holder_ids, purposes=purpose_chain(purpose),
+                                 jurisdictions=book.jurisdiction_chain(jurisdiction), at=at)
+    by_work, by_holder = facts_by_work_and_holder(rows)
+    disputed = work_open_disputes(work_ids=work_ids, at=at)
+    return Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
+                   by_holder=by_holder, disputed=disputed)

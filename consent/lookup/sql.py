@@ -1,0 +1,163 @@
+"""Every SQL statement of the lookup path on PostgreSQL, one constant per statement, named for what it answers.
+
+Why hand-written: the batch path reads tens of thousands of rows per call and the ORM's query building, per-value
+parameter handling and model-free row conversion cost more than the queries themselves (docs/performance.md); the
+one-id path is a single prepared statement that the ORM cannot express (a lateral join over a UNION, the rule
+tables' fingerprint as a scalar sub-query). Other databases get the equivalent ORM queries (batch.py); the tests
+compare the two forms (tests/consent/test_lookup.py, test_lookup_one_id.py).
+
+Conventions: lists are sent as one array literal each (`registry.lookups.pg_array_literal`), uuids are read as
+text (`::text`), table names come from the models' `_meta`.
+"""
+from __future__ import annotations
+
+from registry.models import Dispute, Holder, Identifier, Work
+
+from ..models import Declaration, Jurisdiction
+from ..rulebook import RULES_STAMP_EXPR
+
+__all__ = ["MATCH_SQL", "DECLARATIONS_SQL", "ONE_ID_STATEMENTS"]
+
+_IDENTIFIER = Identifier._meta.db_table
+_WORK = Work._meta.db_table
+_HOLDER = Holder._meta.db_table
+_DISPUTE = Dispute._meta.db_table
+_DECLARATION = Declaration._meta.db_table
+_JURISDICTION = Jurisdiction._meta.db_table
+
+
+def _valid_at(t: str) -> str:
+    """An identifier row `t` valid at %(at)s."""
+    return f"{t}.valid_from <= %(at)s AND ({t}.valid_until IS NULL OR {t}.valid_until > %(at)s)"
+
+
+# --------------------------------------------------------------------------------------------- batch: query 2
+
+# Every kind of match of a batch with its work and holder, in one round trip. The (scheme, value) pairs are joined
+# from unnest() of two arrays, so each is one probe of identifier_scheme_value_idx; written with ORs of
+# `value = ANY(...)` per scheme the planner chose a parallel sequential scan of the whole registry_identifier table
+# (1.2 million rows) for a batch of 10,000 (EXPLAIN ANALYZE on the 1,000,000-work benchmark database, same 10,000
+# ids: 502 ms, against 327 ms for this form, most of it reading work rows). Refs are joined the same way on exact
+# (code, work_ref) pairs instead of every code x every work_ref.
+# Rows: (scheme, value, host, work_id, title, kind, work_ref, holder_id, code, name, licensing_url).
+_MATCH_COLUMNS = "i.work_id::text, w.title, w.kind, w.work_ref, w.holder_id::text, h.code, h.name, h.licensing_url"
+MATCH_SQL = f"""
+SELECT i.scheme, i.value, i.host, {_MATCH_COLUMNS}
+  FROM unnest(%(schemes)s::text[], %(values)s::text[]) AS q(scheme, value)
+  JOIN {_IDENTIFIER} i ON i.scheme = q.scheme AND i.value = q.value
+  JOIN {_WORK} w ON w.id = i.work_id
+  JOIN {_HOLDER} h ON h.id = w.holder_id
+ WHERE w.created_at <= %(at)s AND {_valid_at("i")}
+UNION ALL
+SELECT i.scheme, i.value, i.host, {_MATCH_COLUMNS}
+  FROM {_IDENTIFIER} i
+  JOIN {_WORK} w ON w.id = i.work_id
+  JOIN {_HOLDER} h ON h.id = w.holder_id
+ WHERE i.scheme = 'url-prefix' AND i.host = ANY(%(hosts)s::text[]) AND w.created_at <= %(at)s
+   AND {_valid_at("i")}
+UNION ALL
+SELECT 'ref', h.code || '/' || w.work_ref, NULL, w.id::text, w.title, w.kind, w.work_ref, h.id::text, h.code,
+       h.name, h.licensing_url
+  FROM unnest(%(codes)s::text[], %(work_refs)s::text[]) AS r(code, work_ref)
+  JOIN {_HOLDER} h ON h.code = r.code
+  JOIN {_WORK} w ON w.holder_id = h.id AND w.work_ref = r.work_ref
+ WHERE w.created_at <= %(at)s"""
+
+
+# ------------------------------------------------------------------------------ declarations that could be in force
+
+# Rows: (id, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at, superseded_at,
+# revoked_at, effective_from, effective_until).
+_DECLARATION_COLUMNS = (
+    "d.id::text, d.scope, d.work_id::text, d.holder_id::text, d.purpose, d.jurisdiction, d.consent, "
+    "d.license_url, d.recorded_at, d.superseded_at, d.revoked_at, d.effective_from, d.effective_until"
+)
+
+
+def _declaration_in_force(jurisdictions: str) -> str:
+    """A declaration `d` for P's purpose chain and `jurisdictions`, that could be in force at %(at)s."""
+    return f"""d.purpose = ANY(%(purposes)s::text[]) AND d.jurisdiction = ANY({jurisdictions})
+   AND d.recorded_at <= %(at)s AND d.effective_from <= %(at)s
+   AND (d.superseded_at IS NULL OR d.superseded_at > %(at)s) AND (d.revoked_at IS NULL OR d.revoked_at > %(at)s)
+   AND (d.effective_until IS NULL OR d.effective_until > %(at)s)"""
+
+
+# Query 3 of the batch path: the same rows as the ORM form in batch.declarations_in_force, which other databases
+# use. Query 4 is registry.selectors.work_open_disputes.
+_BATCH_IN_FORCE = _declaration_in_force("%(jurisdictions)s::text[]")
+DECLARATIONS_SQL = f"""
+SELECT {_DECLARATION_COLUMNS}
+  FROM {_DECLARATION} d
+ WHERE d.scope = 'work' AND d.work_id = ANY(%(works)s::uuid[]) AND {_BATCH_IN_FORCE}
+UNION ALL
+SELECT {_DECLARATION_COLUMNS}
+  FROM {_DECLARATION} d
+ WHERE d.scope = 'catalogue' AND d.holder_id = ANY(%(holders)s::uuid[]) AND {_BATCH_IN_FORCE}"""
+
+
+# ----------------------------------------------------------------------------------------------- one-id statement
+
+# The identifier resolved to its work: (work_id, rank1, rank2), best first after ORDER BY 2, 3.
+def _identifier_hit(rank: str, rank2: str, where: str) -> str:
+    return f"""SELECT i.work_id, {rank} AS rank1, {rank2} AS rank2
+  FROM {_IDENTIFIER} i
+  JOIN {_WORK} w ON w.id = i.work_id AND w.created_at <= %(at)s
+ WHERE {where} AND {_valid_at("i")}"""
+
+
+_HIT_EXACT = _identifier_hit("0", "0", "i.scheme = %(scheme)s AND i.value = %(value)s")
+_HIT_DOMAINS = _identifier_hit(  # the nearest domain of the chain
+    "2", "array_position(%(chain)s::text[], i.value::text)",
+    "i.scheme = 'domain' AND i.value = ANY(%(chain)s::text[])")
+_HIT_URL_PREFIX = _identifier_hit(  # the longest url-prefix of the same host that the url starts with
+    "1", "-length(i.value)",
+    "i.scheme = 'url-prefix' AND i.host = %(host)s AND starts_with(%(value)s::text, i.value::text)")
+_HIT_URL = f"{_HIT_EXACT}\nUNION ALL\n{_HIT_URL_PREFIX}\nUNION ALL\n{_HIT_DOMAINS}"
+_HIT_REF = f"""SELECT w.id AS work_id, 0 AS rank1, 0 AS rank2
+  FROM {_WORK} w
+  JOIN {_HOLDER} h ON h.id = w.holder_id
+ WHERE h.code = %(code)s AND w.work_ref = %(work_ref)s AND w.created_at <= %(at)s"""
+
+# J's chain (J, its region, *) read in the same statement.
+_ONE_ID_IN_FORCE = _declaration_in_force(
+    f"ARRAY[%(jurisdiction)s::text, "
+    f"(SELECT j.parent_id FROM {_JURISDICTION} j WHERE j.code = %(jurisdiction)s::text), '*'::text]")
+
+
+def _one_id_sql(hit: str) -> str:
+    """One id in ONE statement (one_id.py): the rule tables' fingerprint, the identifier resolved to its work
+    (`hit`), the work and its holder, whether a dispute is open at T, and every declaration that could be in force
+    at T for the work and its holder's catalogue. Rows: (stamp, work_id, title, kind, work_ref, holder_id, code,
+    name, licensing_url, disputed, *declaration columns); one row with NULLs after the stamp when nothing matched.
+    """
+    return f"""
+WITH hit AS ({hit} ORDER BY 2, 3 LIMIT 1),
+found AS (
+    SELECT w.id AS work_id, w.title, w.kind, w.work_ref, h.id AS holder_id, h.code, h.name, h.licensing_url,
+           EXISTS (SELECT 1 FROM {_DISPUTE} x
+                    WHERE x.work_id = w.id AND x.opened_at <= %(at)s
+                      AND (x.resolved_at IS NULL OR x.resolved_at > %(at)s)) AS disputed
+      FROM hit
+      JOIN {_WORK} w ON w.id = hit.work_id
+      JOIN {_HOLDER} h ON h.id = w.holder_id)
+SELECT {RULES_STAMP_EXPR}, f.work_id::text, f.title, f.kind, f.work_ref, f.holder_id::text, f.code,
+       f.name, f.licensing_url, f.disputed, d.*
+  FROM (SELECT 1) AS one
+  LEFT JOIN found f ON true
+  LEFT JOIN LATERAL (
+      SELECT {_DECLARATION_COLUMNS} FROM {_DECLARATION} d
+       WHERE d.scope = 'work' AND d.work_id = f.work_id AND {_ONE_ID_IN_FORCE}
+      UNION ALL
+      SELECT {_DECLARATION_COLUMNS} FROM {_DECLARATION} d
+       WHERE d.scope = 'catalogue' AND d.holder_id = f.holder_id AND {_ONE_ID_IN_FORCE}
+  ) d ON true"""
+
+
+# One statement per kind of id: exact (scheme, value); url (exact, else longest url-prefix, else nearest domain);
+# domain (nearest of its chain); ref (holder code + work_ref).
+ONE_ID_STATEMENTS = {
+    "exact": _one_id_sql(_HIT_EXACT),
+    "url": _one_id_sql(_HIT_URL),
+    "domain": _one_id_sql(_HIT_DOMAINS),
+    "ref": _one_id_sql(_HIT_REF),
+}
