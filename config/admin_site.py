@@ -44,6 +44,15 @@ class KyodakuAdminSite(admin.AdminSite):
             if self.has_permission(request) else {"about": [], "claimed": []}
         return super().index(request, {"attention": attention, **(extra_context or {})})
 
+    def get_urls(self):
+        from django.urls import path
+
+        from consent.admin_signals import signals_import_view
+
+        urls = [path("signals/import/", self.admin_view(lambda request: signals_import_view(request, self)),
+                     name="signals-import")]
+        return urls + super().get_urls()
+
     def has_permission(self, request):
         user = request.user
         if not (user.is_authenticated and user.is_active):

@@ -2,6 +2,7 @@
 read the signals Kyodaku writes for it; operators verify by other evidence or withdraw a verification."""
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -108,13 +109,16 @@ class DomainClaimAdmin(ScopedAdmin):
             '<button type="button" class="button" data-kyodaku-copy>{}</button>'
             '<h4>/.well-known/tdmrep.json (<a href="{}/tdmrep.json">{}</a>)</h4>'
             '<pre data-kyodaku-signal="{}/tdmrep.json"></pre>'
-            '<button type="button" class="button" data-kyodaku-copy>{}</button>',  # filled by domains/signals.js
+            '<button type="button" class="button" data-kyodaku-copy>{}</button>'  # filled by domains/signals.js
+            '<p><a href="{}?domain={}">{}</a></p>',
             _("Lines starting with # name the declarations each rule comes from. Content-Usage carries the IETF "
               "AI preferences (train-ai: training generative models; search; y allowed, n not), one rule per "
               "path, the most specific last; Content-Signal carries Cloudflare's Content Signals; tdmrep.json "
               "carries the TDM reservation (1: reserved) and where to ask for a licence. Only your own "
               "declarations are written, for the EU."),
-            base, _("the file"), base, _("Copy"), base, _("the file"), base, _("Copy"))
+            base, _("the file"), base, _("Copy"), base, _("the file"), base, _("Copy"),
+            reverse("admin:signals-import"), obj.domain,
+            _("Import the robots.txt, ai.txt or tdmrep.json this site already publishes"))
 
     def save_model(self, request, obj, form, change):
         if not change:
