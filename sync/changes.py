@@ -8,7 +8,7 @@ head reads N every event up to N is committed and visible: a page read up to the
 
 Each event that can alter an answer becomes one entry naming the keys whose answers may have changed:
 - identifiers attached or ended: `scheme:value`;
-- disputes opened or resolved: every identifier of the disputed work (an open dispute denies the whole work),
+- disputes opened, resolved or withdrawn: every identifier of the disputed work (an open dispute denies the whole work),
   and the disputed `scheme:value`;
 - work-scope declarations filed, superseded, revoked; works updated or moved to another holder: every identifier
   the work ever had, and `ref:<holder>/<work_ref>`;

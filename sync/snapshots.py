@@ -73,6 +73,7 @@ def snapshot_queue(*, purpose: str, jurisdiction: str) -> Snapshot:
     """Queue a build of the pair unless one is queued or under way; dispatched after commit."""
     from .tasks import snapshot_build_task
 
+    _fail_abandoned(purpose=purpose, jurisdiction=jurisdiction)
     try:
         with transaction.atomic():
             snapshot = Snapshot.objects.create(purpose=purpose, jurisdiction=jurisdiction)
@@ -81,6 +82,18 @@ def snapshot_queue(*, purpose: str, jurisdiction: str) -> Snapshot:
                                     status__in=[SnapshotStatus.QUEUED, SnapshotStatus.BUILDING])
     transaction.on_commit(lambda: snapshot_build_task.delay(str(snapshot.pk)))
     return snapshot
+
+
+def _fail_abandoned(*, purpose: str, jurisdiction: str) -> None:
+    """A build queued or started longer ago than a task may run was lost (a worker killed, a broker emptied):
+    mark it failed, so that it does not hold the pair's one build slot forever."""
+    limit = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    Snapshot.objects.filter(purpose=purpose, jurisdiction=jurisdiction, status=SnapshotStatus.BUILDING,
+                            started_at__lt=limit).update(
+        status=SnapshotStatus.FAILED, finished_at=timezone.now(), error="abandoned: the build never finished")
+    Snapshot.objects.filter(purpose=purpose, jurisdiction=jurisdiction, status=SnapshotStatus.QUEUED,
+                            requested_at__lt=limit).update(
+        status=SnapshotStatus.FAILED, finished_at=timezone.now(), error="abandoned: the build never started")
 
 
 def snapshots_refresh() -> list[Snapshot]:

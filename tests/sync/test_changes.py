@@ -157,3 +157,16 @@ def test_a_long_poll_returns_as_soon_as_a_change_is_committed(ai_developer, stud
     writer.join()
     assert [e["keys"] for e in page["results"]] == [["doi:10.5555/late"]]
     assert time.monotonic() - started < 5
+
+
+def test_a_withdrawn_dispute_names_the_whole_work_again(ai_developer, studio_kaze, hoshi_pub, operator):
+    from registry.services import dispute_withdraw
+
+    work_register(holder=studio_kaze.holder, work_ref="SK-1", title="Kaze", identifiers=[ISBN, "doi:10.5555/k"],
+                  at=T0)
+    work_register(holder=hoshi_pub.holder, work_ref="HP-1", title="Claim", identifiers=[ISBN], at=T0)
+    start = audit_head()["seq"]
+    dispute_withdraw(dispute=Dispute.objects.get(value="9784990166137"), actor=operator)
+    [entry] = feed(ai_developer, after=str(start))["results"]
+    assert entry["kind"] == "dispute.withdraw"
+    assert entry["keys"] == [ISBN, "doi:10.5555/k", "ref:studio-kaze/SK-1"]

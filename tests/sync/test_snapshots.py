@@ -258,3 +258,15 @@ def test_a_build_runs_once_however_often_its_task_is_delivered(catalogue):
     snapshot = snapshot_queue(**PAIR)
     assert snapshot_build(snapshot_id=snapshot.pk) is not None
     assert snapshot_build(snapshot_id=snapshot.pk) is None
+
+
+def test_a_build_lost_with_its_worker_does_not_hold_the_pair_forever(ai_developer, catalogue, settings,
+                                                                     django_capture_on_commit_callbacks):
+    lost = snapshot_queue(**PAIR)
+    Snapshot.objects.filter(pk=lost.pk).update(status="building", started_at=T0)  # its worker died in 2026-01
+    with django_capture_on_commit_callbacks(execute=True):
+        response = ai_developer.get("/api/v1/snapshots", PAIR)
+    lost.refresh_from_db()
+    assert lost.status == "failed" and "abandoned" in lost.error
+    assert response.status_code == 202  # a new build was queued (and, eager here, ran after the response)
+    assert ai_developer.get("/api/v1/snapshots", PAIR).status_code == 200
