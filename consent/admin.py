@@ -35,6 +35,7 @@ from .labels import (
     jurisdiction_label,
     jurisdiction_name,
     rule_basis_label,
+    vocabulary_problem,
 )
 from .lookup import work_decisions
 from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
@@ -373,7 +374,7 @@ class RuleAdmin(ReferenceDataAdmin):
                     try:
                         data["jurisdiction_code"] = validate_jurisdiction(data["jurisdiction_code"])
                     except UnknownJurisdiction as exc:
-                        self.add_error("jurisdiction_code", str(exc))
+                        self.add_error("jurisdiction_code", vocabulary_problem(exc, data["jurisdiction_code"]))
                 return data
 
         return ServiceCheckedForm

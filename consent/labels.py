@@ -88,3 +88,20 @@ def jurisdiction_label(code: str, stored_name: str = "") -> str:
 def rule_basis_label(basis: str) -> str:
     """A seeded basis in the user's language; an operator's own text as written."""
     return gettext(basis) if basis in SEEDED_BASES else basis
+
+
+def vocabulary_problem(exc: ValueError, value) -> str:
+    """An unknown purpose or jurisdiction, said in the user's language. `consent.vocabulary` is pure Python and
+    speaks English; in English its own sentence (with its hints) is kept as it is."""
+    from .vocabulary import UnknownJurisdiction, UnknownPurpose
+
+    if (get_language() or "en").startswith("en"):
+        return str(exc)
+    shown = str(value)[:40]
+    if isinstance(exc, UnknownJurisdiction):
+        return gettext("Unknown jurisdiction “%(code)s”: use an ISO 3166-1 alpha-2 country code (JP, FR…), EU, "
+                       "or * for everywhere.") % {"code": shown}
+    if isinstance(exc, UnknownPurpose):
+        return gettext("Unknown purpose “%(code)s”: use one of %(purposes)s.") % {
+            "code": shown, "purposes": ", ".join(PURPOSES)}
+    return str(exc)

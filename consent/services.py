@@ -10,6 +10,7 @@ from registry.errors import Conflict, ValidationFailed, field_error
 from registry.models import Holder, Work
 
 from .audit_tracking import declaration_snapshot, rule_snapshot
+from .labels import vocabulary_problem
 from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
 from .vocabulary import UnknownJurisdiction, UnknownPurpose, validate_jurisdiction, validate_purpose
 
@@ -33,11 +34,11 @@ def declaration_validate(*, holder: Holder, scope: str, work: Work | None, purpo
     try:
         purpose = validate_purpose(purpose)
     except UnknownPurpose as exc:
-        errors.append(field_error("purpose", "unknown-purpose", str(exc)))
+        errors.append(field_error("purpose", "unknown-purpose", vocabulary_problem(exc, purpose)))
     try:
         jurisdiction = validate_jurisdiction(jurisdiction)
     except UnknownJurisdiction as exc:
-        errors.append(field_error("jurisdiction", "unknown-jurisdiction", str(exc)))
+        errors.append(field_error("jurisdiction", "unknown-jurisdiction", vocabulary_problem(exc, jurisdiction)))
     canonical_consent = CONSENT_ALIASES.get(consent.lower() if isinstance(consent, str) else consent)
     if canonical_consent is None:
         errors.append(field_error("consent", "invalid-consent", gettext("Consent must be 'grant' or 'reserve'.")))

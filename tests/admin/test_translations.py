@@ -128,3 +128,13 @@ def test_the_list_counts_and_titles_read_as_japanese(japanese, studio_kaze, make
     page = japanese(studio_kaze.user).get(reverse("admin:registry_work_changelist")).content.decode()
     assert "変更する作品を選択" in page
     assert "1 件の作品" in page
+
+
+@pytestmark_db
+def test_an_unknown_jurisdiction_is_explained_in_japanese(japanese, studio_kaze, make_work):
+    work = make_work(studio_kaze.holder, "SK-1")
+    response = japanese(studio_kaze.user).post(reverse("admin:consent_declaration_add"), {
+        "holder": studio_kaze.holder.pk, "scope": "work", "work": work.pk, "purpose": "train-ai",
+        "jurisdiction": "UK", "consent": "reserve"})
+    page = response.content.decode()
+    assert "不明な法域「UK」" in page and "unknown jurisdiction" not in page
