@@ -5,7 +5,7 @@ consent-state filter).
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -38,7 +38,7 @@ from .labels import (
     vocabulary_problem,
 )
 from .lookup import work_decisions
-from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
+from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope, current_q
 from .selectors import work_declarations_in_force
 from .services import declaration_file, declaration_revoke, declaration_validate, rule_set
 from .vocabulary import PURPOSES
@@ -47,12 +47,6 @@ from .vocabulary import PURPOSES
 # else (`*`, the protective default and what a catalogue-wide "everywhere" declaration speaks to).
 ANSWER_JURISDICTIONS = ("JP", "EU", "US", "*")
 
-
-
-def in_force_q(now, prefix: str = "") -> Q:
-    return Q(**{f"{prefix}superseded_at__isnull": True, f"{prefix}revoked_at__isnull": True,
-                f"{prefix}effective_from__lte": now}) & (
-        Q(**{f"{prefix}effective_until__isnull": True}) | Q(**{f"{prefix}effective_until__gt": now}))
 
 
 # ---- declarations -------------------------------------------------------------------------------------------
@@ -65,7 +59,7 @@ class DeclarationStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "current":
-            return queryset.filter(superseded_at__isnull=True, revoked_at__isnull=True)
+            return queryset.filter(current_q())
         if self.value() == "superseded":
             return queryset.filter(superseded_at__isnull=False)
         if self.value() == "revoked":
@@ -411,7 +405,7 @@ class ConsentStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         now = timezone.now()
-        in_force = Declaration.objects.filter(in_force_q(now), work=OuterRef("pk"))
+        in_force = Declaration.objects.in_force_at(now).filter(work=OuterRef("pk"))
         if self.value() == "reserved":
             return queryset.filter(Exists(in_force.filter(consent=Consent.RESERVE)))
         if self.value() == "granted":
@@ -499,7 +493,7 @@ class WorkChangeList(ChangeList):
         self.result_list = list(self.result_list)
         ids = [work.pk for work in self.result_list]
         now = timezone.now()
-        states = set(Declaration.objects.filter(in_force_q(now), work_id__in=ids)
+        states = set(Declaration.objects.in_force_at(now).filter(work_id__in=ids)
                      .values_list("work_id", "consent").distinct())
         disputed = work_open_disputes(work_ids=ids, at=now) if ids else set()
         for work in self.result_list:

@@ -80,6 +80,50 @@ class Consent(models.TextChoices):
     RESERVE = "reserve", _("reserve")
 
 
+# ---- "current" and "in force at T": the one definition of each ------------------------------------------------
+#
+# A declaration is *current* while nobody has superseded or revoked it (the database keeps at most one current
+# declaration per slot). It is *in force at T* when it had been recorded by T, its effective period covers T, and it
+# had been neither superseded nor revoked by T (domain.md, "Deciding"). Three forms of the same rule, kept together
+# and compared by tests/consent/test_in_force.py: the ORM's (`in_force_at_q`, `DeclarationQuerySet.in_force_at`),
+# the raw SQL of the lookup path (`in_force_at_sql`) and the engine's (engine.DeclarationFact.in_force_at, which
+# reads a fact whose `ended_at` is the earlier of the supersession and the revocation).
+
+def current_q(prefix: str = "") -> Q:
+    """Declarations neither superseded nor revoked. `prefix` reaches them through a relation (`"declarations__"`)."""
+    return Q(**{f"{prefix}superseded_at__isnull": True, f"{prefix}revoked_at__isnull": True})
+
+
+def in_force_at_q(at, prefix: str = "") -> Q:
+    """Declarations in force at `at`. `prefix` reaches them through a relation (`"declarations__"`)."""
+    return (
+        Q(**{f"{prefix}recorded_at__lte": at, f"{prefix}effective_from__lte": at})
+        & (Q(**{f"{prefix}superseded_at__isnull": True}) | Q(**{f"{prefix}superseded_at__gt": at}))
+        & (Q(**{f"{prefix}revoked_at__isnull": True}) | Q(**{f"{prefix}revoked_at__gt": at}))
+        & (Q(**{f"{prefix}effective_until__isnull": True}) | Q(**{f"{prefix}effective_until__gt": at}))
+    )
+
+
+def in_force_at_sql(alias: str = "d", at: str = "%(at)s") -> str:
+    """The SQL condition for declaration rows `alias` in force at the parameter `at` (the lookup path's
+    statements, consent/lookup/sql.py)."""
+    d = alias
+    return (f"{d}.recorded_at <= {at} AND {d}.effective_from <= {at}"
+            f" AND ({d}.superseded_at IS NULL OR {d}.superseded_at > {at})"
+            f" AND ({d}.revoked_at IS NULL OR {d}.revoked_at > {at})"
+            f" AND ({d}.effective_until IS NULL OR {d}.effective_until > {at})")
+
+
+class DeclarationQuerySet(models.QuerySet):
+    def current(self):
+        """Neither superseded nor revoked: the one live declaration of each slot."""
+        return self.filter(current_q())
+
+    def in_force_at(self, at):
+        """In force at `at` (see `in_force_at_q`)."""
+        return self.filter(in_force_at_q(at))
+
+
 class Declaration(models.Model):
     """One append-only statement by a holder. Only `superseded_*` and `revoked_*` are ever set, once, afterwards.
 
@@ -118,6 +162,8 @@ class Declaration(models.Model):
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+", verbose_name=_("revoked by"), db_index=False, db_constraint=False)
+
+    objects = DeclarationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-recorded_at"]

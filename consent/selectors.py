@@ -44,9 +44,8 @@ def work_declarations_in_force(*, work: Work) -> list[Declaration]:
     return list(
         Declaration.objects.filter(
             Q(scope=Scope.WORK, work_id=work.pk) | Q(scope=Scope.CATALOGUE, holder_id=work.holder_id),
-            superseded_at__isnull=True, revoked_at__isnull=True, recorded_at__lte=now, effective_from__lte=now,
         )
-        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=now))
+        .in_force_at(now)
         .select_related("holder", "filed_by_agent")
         .order_by("scope", "purpose", "jurisdiction")
     )

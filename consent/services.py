@@ -77,9 +77,8 @@ def declaration_file(*, holder: Holder, scope: str = Scope.WORK, work: Work | No
     at = at or timezone.now()
     with transaction.atomic():
         current = (
-            Declaration.objects.select_for_update()
-            .filter(holder=holder, scope=scope, work=work, purpose=purpose, jurisdiction=jurisdiction,
-                    superseded_at__isnull=True, revoked_at__isnull=True)
+            Declaration.objects.select_for_update().current()
+            .filter(holder=holder, scope=scope, work=work, purpose=purpose, jurisdiction=jurisdiction)
             .first()
         )
         if current is not None and _same_statement(

@@ -56,10 +56,8 @@ def _in_force(works) -> set:
     from .models import Declaration
 
     now = timezone.now()
-    rows = Declaration.objects.filter(work__in=[w for w in works if w is not None], scope="work",
-                                      superseded_at__isnull=True, revoked_at__isnull=True)
-    return {(r.work_id, r.purpose, r.jurisdiction, r.consent, r.license_url or "") for r in rows
-            if r.effective_from <= now and (r.effective_until is None or r.effective_until > now)}
+    rows = Declaration.objects.in_force_at(now).filter(work__in=[w for w in works if w is not None], scope="work")
+    return {(r.work_id, r.purpose, r.jurisdiction, r.consent, r.license_url or "") for r in rows}
 
 
 def _check_inputs(*, holder, kind: str, domain: str | None, work: Work | None, jurisdiction: str, vocabulary_key):

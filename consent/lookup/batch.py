@@ -213,7 +213,7 @@ def _match_rows_pg(*, wanted: dict, hosts: set, refs: set, at: datetime) -> list
 
 
 def declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at: datetime) -> list[tuple]:
-    """Query 3: declarations that could be in force at `at`, for these works and their holders' catalogues.
+    """Query 3: declarations in force at `at`, for these works and their holders' catalogues.
 
     Rows: (id, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at,
     superseded_at, revoked_at, effective_from, effective_until).
@@ -228,11 +228,8 @@ def declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at: 
         Declaration.objects.filter(
             Q(scope=Scope.WORK, work_id__any_of=work_ids) | Q(scope=Scope.CATALOGUE, holder_id__any_of=holder_ids),
             purpose__any_of=purposes, jurisdiction__any_of=jurisdictions,
-            recorded_at__lte=at, effective_from__lte=at,
         )
-        .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=at))
-        .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=at))
-        .filter(Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+        .in_force_at(at)
         .order_by()
         .values_list("id", "scope", "work_id", "holder_id", "purpose", "jurisdiction", "consent", "license_url",
                      "recorded_at", "superseded_at", "revoked_at", "effective_from", "effective_until")

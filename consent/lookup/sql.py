@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from registry.models import Dispute, Holder, Identifier, Work
 
-from ..models import Declaration, Jurisdiction
+from ..models import Declaration, Jurisdiction, in_force_at_sql
 from ..rulebook import RULES_STAMP_EXPR
 
 __all__ = ["MATCH_SQL", "DECLARATIONS_SQL", "ONE_ID_STATEMENTS"]
@@ -75,11 +75,10 @@ _DECLARATION_COLUMNS = (
 
 
 def _declaration_in_force(jurisdictions: str) -> str:
-    """A declaration `d` for P's purpose chain and `jurisdictions`, that could be in force at %(at)s."""
+    """A declaration `d` for P's purpose chain and `jurisdictions`, in force at %(at)s (consent.models'
+    `in_force_at_sql`, the one definition)."""
     return f"""d.purpose = ANY(%(purposes)s::text[]) AND d.jurisdiction = ANY({jurisdictions})
-   AND d.recorded_at <= %(at)s AND d.effective_from <= %(at)s
-   AND (d.superseded_at IS NULL OR d.superseded_at > %(at)s) AND (d.revoked_at IS NULL OR d.revoked_at > %(at)s)
-   AND (d.effective_until IS NULL OR d.effective_until > %(at)s)"""
+   AND {in_force_at_sql("d", "%(at)s")}"""
 
 
 # Query 3 of the batch path: the same rows as the ORM form in batch.declarations_in_force, which other databases
