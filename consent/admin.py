@@ -149,6 +149,9 @@ class DeclarationAdmin(ScopedAdmin):
                      "revoked_at", "revoked_by", "slot_history")
     change_form_template = "admin/consent/declaration/change_form.html"
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("work")  # the declaration's name shows its work
+
     @admin.display(description=_("work"), ordering="work__title")
     def target(self, obj):
         return obj.work.title if obj.work_id else gettext("(whole catalogue)")
