@@ -13,7 +13,12 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claims.selectors import claims_errors_csv, claims_submission_get_for_user, claims_submission_status
+from claims.selectors import (
+    claims_errors_csv,
+    claims_errors_csv_content_type,
+    claims_submission_get_for_user,
+    claims_submission_status,
+)
 from claims.services import claims_submission_admit, claims_submission_create
 from claims.uploads import claims_upload_prepare
 from registry.errors import ValidationFailed, field_error
@@ -123,6 +128,6 @@ class ClaimsSubmissionErrorsApi(_ClaimsBase):
     def get(self, request, id):
         submission = claims_submission_get_for_user(user=request.user, submission_id=id)
         response = StreamingHttpResponse(claims_errors_csv(submission=submission),
-                                         content_type="text/csv; charset=utf-8")
+                                         content_type=claims_errors_csv_content_type(submission=submission))
         response["Content-Disposition"] = f'attachment; filename="claims-{submission.pk}-errors.csv"'
         return response

@@ -8,8 +8,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from registry.admin import mark_saved
@@ -18,8 +19,14 @@ from registry.errors import DomainError, NotFound
 from registry.models import Holder
 from registry.selectors import is_operator
 
+from . import template
 from .models import FINAL_STATUSES, Submission
-from .selectors import claims_errors_csv, claims_submission_get_for_user, claims_submission_status
+from .selectors import (
+    claims_errors_csv,
+    claims_errors_csv_content_type,
+    claims_submission_get_for_user,
+    claims_submission_status,
+)
 from .services import claims_submission_create
 
 
@@ -137,6 +144,12 @@ class SubmissionAdmin(admin.ModelAdmin):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
                 self.fields["holder"].queryset = holders
+                self.fields["file"].help_text = format_html(
+                    '{} <span id="claims-template-links">{} <a href="{}?encoding=cp932">Excel (Shift_JIS)</a> · '
+                    '<a href="{}?encoding=utf-8">UTF-8</a> · <a href="{}?encoding=cp932">{}</a></span>',
+                    self.fields["file"].help_text, _("Template with a sample row:"),
+                    reverse("admin:claims_submission_template"), reverse("admin:claims_submission_template"),
+                    reverse("admin:claims_submission_template_columns"), _("what each column means"))
                 if membership is not None:
                     self.fields["holder"].initial = membership.holder_id
 
@@ -170,11 +183,39 @@ class SubmissionAdmin(admin.ModelAdmin):
     def get_urls(self):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
+            path("template.csv", self.admin_site.admin_view(self.template_view), name=f"{prefix}_template"),
+            path("template-columns.csv", self.admin_site.admin_view(self.template_columns_view),
+                 name=f"{prefix}_template_columns"),
             path("<path:object_id>/status/", self.admin_site.admin_view(self.status_view), name=f"{prefix}_status"),
             path("<path:object_id>/errors.csv", self.admin_site.admin_view(self.errors_view),
                  name=f"{prefix}_errors"),
             *super().get_urls(),
         ]
+
+    # ---- the template: a CSV with a sample row, and the columns explained in Japanese (claims.template) ----
+    def _template_response(self, request, body, name: str, encoding: str):
+        if not may_look(request):
+            raise Http404(_("Not found."))
+        response = HttpResponse(body, content_type=template.content_type(encoding))
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @staticmethod
+    def _template_encoding(request) -> str:
+        encoding = request.GET.get("encoding", "")
+        return encoding if encoding in template.ENCODINGS else "utf-8"
+
+    def template_view(self, request):
+        encoding = self._template_encoding(request)
+        membership = request_membership(request)
+        body = template.claims_template_csv(encoding=encoding,
+                                            holder_code=membership.holder.code if membership else "")
+        return self._template_response(request, body, f"claims-template-{encoding}.csv", encoding)
+
+    def template_columns_view(self, request):
+        encoding = self._template_encoding(request)
+        body = template.claims_template_guide_csv(encoding=encoding)
+        return self._template_response(request, body, f"claims-columns-{encoding}.csv", encoding)
 
     def status_payload(self, submission) -> dict:
         payload = claims_submission_status(
@@ -190,7 +231,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     def errors_view(self, request, object_id):
         submission = self.get_object(request, unquote(object_id))
         response = StreamingHttpResponse(claims_errors_csv(submission=submission),
-                                         content_type="text/csv; charset=utf-8")
+                                         content_type=claims_errors_csv_content_type(submission=submission))
         response["Content-Disposition"] = f'attachment; filename="errors-{submission.pk}.csv"'
         return response
 

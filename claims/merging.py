@@ -32,10 +32,11 @@ from audit.services import (
 from audit.snapshots import iso
 from consent.audit_tracking import declaration_snapshot
 from consent.models import Declaration
-from consent.services import _same_statement
+from consent.rules import same_statement
 from registry.audit_tracking import dispute_snapshot, identifier_snapshot, work_snapshot
 from registry.lookups import pg_array_literal
 from registry.models import CLAIM_SETTLED, Dispute, Identifier, Work
+from registry.rules import Claim, dispute_stands, identifier_claim, work_apply_filing
 
 from .validation import ClaimRow, RowError
 
@@ -250,12 +251,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                 events.append(_event(("work.register", "work", work.id, None, work_snapshot(work))))
             else:
                 before = work_snapshot(work)
-                if row.title:
-                    work.title = row.title
-                if row.kind:
-                    work.kind = row.kind
-                if row.original_title:
-                    work.original_title = row.original_title
+                work_apply_filing(work, title=row.title, kind=row.kind, original_title=row.original_title)
                 after = work_snapshot(work)
                 if after != before:
                     work.updated_at = at
@@ -267,7 +263,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
         for purpose, jurisdiction in row.slots:
             slot = (row.holder_id, row.scope, work_id, purpose, jurisdiction)
             in_force = slots.get(slot)
-            if in_force is not None and _same_statement(
+            if in_force is not None and same_statement(
                 in_force, consent=row.consent, license_url=row.license_url, conditions=row.conditions,
                 effective_from=row.effective_from, effective_until=row.effective_until, at=at,
             ):
@@ -329,12 +325,13 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row, current: dict, 
     for item in row.identifiers:
         key = (item.scheme, item.value)
         held = current.get(key)
-        if held is not None and held.work_id == work.id:
+        outcome = identifier_claim(held_by_work=held and held.work_id, held_by_holder=held and held.holder_id,
+                                   work_id=work.id, holder_id=work.holder_id)
+        if outcome is Claim.HELD:
             continue
-        if held is not None and held.holder_id != work.holder_id:
+        if outcome is Claim.DISPUTE:
             claim = (item.scheme, item.value, work.holder_id, held.work_id)
-            earlier = disputes.get(claim)
-            if earlier is not None and (earlier.resolved_at is None or earlier.resolution in CLAIM_SETTLED):
+            if dispute_stands(disputes.get(claim), CLAIM_SETTLED):
                 continue
             dispute = Row(id=new_id(), scheme=item.scheme, value=item.value, work_id=held.work_id,
                           holder_id=held.holder_id, claimant_id=work.holder_id, claimant_work_id=work.id,
@@ -343,7 +340,7 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row, current: dict, 
             plan.disputes_new.append(dispute)
             events.append(_event(("dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute))))
             continue
-        if held is not None:
+        if outcome is Claim.MOVE:
             # The holder moves its own identifier from one of its works to another.
             before = identifier_snapshot(held)
             held.valid_until = at

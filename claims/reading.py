@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 import sqlite3
 import tempfile
@@ -71,8 +72,8 @@ class Scan:
     columns: list[str]
     rows_total: int
     max_columns: int = MAX_COLUMNS
-    # (holder, work_ref) -> the line of its last occurrence, only for keys that occur more than once.
-    duplicates: dict[tuple[str, str], int] = field(default_factory=dict)
+    # statement key (as `key_text`) -> the line of its last occurrence, only for keys that occur more than once.
+    duplicates: dict[str, int] = field(default_factory=dict)
 
 
 Opener = Callable[[], BinaryIO]
@@ -225,37 +226,57 @@ def parse_header(cells: list[str]) -> list[str]:
 
 
 class _KeyLog:
-    """(holder, work_ref) keys with their lines, in a temporary SQLite file: exact, and memory stays flat."""
+    """Statement keys with their lines, in a temporary SQLite file: exact, and memory stays flat."""
 
     def __init__(self):
         self._dir = tempfile.TemporaryDirectory(prefix="claims-keys-")
         self._db = sqlite3.connect(os.path.join(self._dir.name, "keys.sqlite3"))
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE k (holder TEXT, work_ref TEXT, line INTEGER)")
-        self._batch: list[tuple[str, str, int]] = []
+        self._db.execute("CREATE TABLE k (key TEXT, line INTEGER)")
+        self._batch: list[tuple[str, int]] = []
 
-    def add(self, holder: str, work_ref: str, line: int) -> None:
-        self._batch.append((holder, work_ref, line))
+    def add(self, key: str, line: int) -> None:
+        self._batch.append((key, line))
         if len(self._batch) >= 50_000:
             self._flush()
 
     def _flush(self) -> None:
-        self._db.executemany("INSERT INTO k VALUES (?, ?, ?)", self._batch)
+        self._db.executemany("INSERT INTO k VALUES (?, ?)", self._batch)
         self._batch.clear()
 
-    def duplicates(self) -> dict[tuple[str, str], int]:
+    def duplicates(self) -> dict[str, int]:
         self._flush()
-        rows = self._db.execute(
-            "SELECT holder, work_ref, max(line) FROM k GROUP BY holder, work_ref HAVING count(*) > 1")
-        return {(holder, work_ref): line for holder, work_ref, line in rows}
+        rows = self._db.execute("SELECT key, max(line) FROM k GROUP BY key HAVING count(*) > 1")
+        return dict(rows)
 
     def close(self) -> None:
         self._db.close()
         self._dir.cleanup()
 
 
-def _scan_with(opener: Opener, encoding: str, limits: Limits) -> Scan:
+def key_text(key) -> str:
+    """A statement key (a tuple of strings and tuples) as the text the key log stores."""
+    return json.dumps(key, ensure_ascii=False, separators=(",", ":"))
+
+
+KeyOf = Callable[[list[str], list[str]], tuple | None]
+
+
+def _work_key(cells: list[str], columns: list[str]) -> tuple | None:
+    """The default statement key: (holder, work_ref) of a work row."""
+    holder_at, ref_at = columns.index("holder"), columns.index("work_ref")
+    work_ref = cells[ref_at].strip() if ref_at < len(cells) else ""
+    if not work_ref:
+        return None
+    if "scope" in columns:
+        scope_at = columns.index("scope")
+        if scope_at < len(cells) and cells[scope_at].strip().lower() == "catalogue":
+            return None
+    return (cells[holder_at].strip() if holder_at < len(cells) else "", work_ref)
+
+
+def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> Scan:
     with opener() as raw:
         stream = records(raw, encoding, limits.max_columns)
         columns = None
@@ -265,8 +286,6 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits) -> Scan:
                 break
         if columns is None:
             raise FileProblem("The file has no header row (it is empty or blank).")
-        holder_at, ref_at = columns.index("holder"), columns.index("work_ref")
-        scope_at = columns.index("scope") if "scope" in columns else None
         keys = _KeyLog()
         try:
             rows = 0
@@ -277,11 +296,9 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits) -> Scan:
                 if rows > limits.max_rows:
                     raise FileProblem(f"The file has more than {limits.max_rows:,} data rows, the limit per file. "
                                       f"Split it into several files.")
-                work_ref = cells[ref_at].strip() if ref_at < len(cells) else ""
-                if work_ref and not (scope_at is not None and scope_at < len(cells)
-                                     and cells[scope_at].strip().lower() == "catalogue"):
-                    holder = cells[holder_at].strip() if holder_at < len(cells) else ""
-                    keys.add(holder, work_ref, line)
+                key = key_of(cells, columns)
+                if key is not None:
+                    keys.add(key_text(key), line)
             if rows == 0:
                 raise FileProblem("The file has a header but no data rows.")
             return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates(),
@@ -290,7 +307,7 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits) -> Scan:
             keys.close()
 
 
-def scan(opener: Opener, *, size: int, limits: Limits) -> Scan:
+def scan(opener: Opener, *, size: int, limits: Limits, key_of: KeyOf = _work_key) -> Scan:
     """First pass: everything that can make the whole file fail, found before a single row is written."""
     if size > limits.max_bytes:
         raise FileProblem(f"The file is {size:,} bytes, over the limit of {limits.max_bytes:,} bytes.")
@@ -306,7 +323,7 @@ def scan(opener: Opener, *, size: int, limits: Limits) -> Scan:
                 failure = None
                 break
         try:
-            return _scan_with(opener, encoding, limits)
+            return _scan_with(opener, encoding, limits, key_of)
         except UnicodeDecodeError as exc:
             failure = exc
             continue

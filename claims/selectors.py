@@ -1,6 +1,7 @@
 """Reads of claim submissions: who may see one, its status object (api.md), and its error report as CSV."""
 from __future__ import annotations
 
+import codecs
 import uuid
 from collections.abc import Iterator
 
@@ -11,7 +12,8 @@ from .models import RowError, Submission
 
 STATUS_FIELDS = ("status", "rows_total", "rows_done", "rows_ok", "rows_failed", "works_created", "works_updated",
                  "declarations_created", "disputes_opened", "error", "errors_url")
-ERRORS_CSV_HEADER = ("line", "column", "code", "message", "value")
+# api.md's five machine-readable columns, then the row's own work_ref and title (claims-csv.md).
+ERRORS_CSV_HEADER = ("line", "column", "code", "message", "value", "work_ref", "title")
 # A cell starting with one of these is a formula (or becomes one) in spreadsheet software.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -65,14 +67,32 @@ class _Echo:
         return value
 
 
-def claims_errors_csv(*, submission: Submission, chunk_size: int = 2000) -> Iterator[str]:
-    """errors.csv, streamed: the header, then one line per rejected row in line order. Never a formula."""
+def claims_errors_csv_content_type(*, submission: Submission) -> str:
+    """`text/csv` with the charset the report is written in (see claims_errors_csv)."""
+    return f"text/csv; charset={_report_encoding(submission)[1]}"
+
+
+def _report_encoding(submission: Submission) -> tuple[str, str]:
+    """(Python codec, IANA charset). Spreadsheet software in Japan opens a CSV without a byte-order mark as CP932:
+    the report is CP932 when the upload was, else UTF-8 with a byte-order mark (claims-csv.md)."""
+    if submission.encoding == "cp932":
+        return "cp932", "Windows-31J"
+    return "utf-8", "utf-8"
+
+
+def claims_errors_csv(*, submission: Submission, chunk_size: int = 2000) -> Iterator[bytes]:
+    """errors.csv as bytes, streamed: the header, then one line per rejected row in line order, with the row's
+    work_ref and title as submitted. Never a formula. Encoded as spreadsheet software reads it (_report_encoding);
+    a character the encoding cannot hold (none, when the upload was in it) becomes `?` rather than failing."""
     import csv
 
+    codec = _report_encoding(submission)[0]
     writer = csv.writer(_Echo())
-    yield writer.writerow(ERRORS_CSV_HEADER)
+    if codec == "utf-8":
+        yield codecs.BOM_UTF8
+    yield writer.writerow(ERRORS_CSV_HEADER).encode(codec)
     rows = RowError.objects.filter(submission=submission).order_by("line").values_list(
-        "line", "column", "code", "message", "value")
-    for line, column, code, message, value in rows.iterator(chunk_size=chunk_size):
-        yield writer.writerow([line, spreadsheet_safe(column), spreadsheet_safe(code), spreadsheet_safe(message),
-                               spreadsheet_safe(value)])
+        "line", "column", "code", "message", "value", "work_ref", "title")
+    for line, *cells in rows.iterator(chunk_size=chunk_size):
+        text = writer.writerow([line, *(spreadsheet_safe(cell) for cell in cells)])
+        yield text.encode(codec, errors="replace")

@@ -255,7 +255,7 @@ def _process_rows(submission: Submission) -> None:
     if not submission.file:
         raise reading.FileProblem("The file is no longer stored; submit it again.")
     opener = _opener(submission)
-    scan = reading.scan(opener, size=submission.file.size, limits=limits())
+    scan = reading.scan(opener, size=submission.file.size, limits=limits(), key_of=validation.statement_key)
     Submission.objects.filter(pk=submission.pk).update(rows_total=scan.rows_total, encoding=scan.encoding)
     max_field_chars = settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS
     chunk_rows = max(1, settings.KYODAKU_CLAIMS_CHUNK_ROWS)
@@ -288,49 +288,51 @@ def _process_rows(submission: Submission) -> None:
 def _chunk(submission: Submission, lines, scan: reading.Scan, max_field_chars: int, done_before: int,
            writer) -> writing.Chunk:
     """Validate a chunk's rows and, when the writer takes plans made ahead, plan it now."""
-    rights = _filing_rights(submission)
-    rejected: list = []
-    valid = []
+    valid, rejected = _validate_lines(lines, scan, _filing_rights(submission), max_field_chars)
+    chunk = writing.Chunk(lines=len(lines), done_before=done_before, valid=valid, rejected=rejected)
+    if writer.plans_ahead:
+        _plan_ahead(submission, chunk, writer)
+    return chunk
+
+
+def _validate_lines(lines, scan: reading.Scan, rights: FilingRights, max_field_chars: int) -> tuple[list, list]:
+    """(valid ClaimRows, a list of problems per rejected row), in file order."""
+    valid, rejected = [], []
     for line, cells in lines:
-        key = _row_key(cells, scan.columns)
-        if key is not None and scan.duplicates.get(key, line) != line:
-            rejected.append([Problem(line, "work_ref", "duplicate-row",
-                                     f"The same holder and work_ref appear again on line {scan.duplicates[key]}; "
-                                     f"the later row wins.", key[1], key[1],
-                                     validation.cells_of(cells, scan.columns, "title"))])
-            continue
-        result = validate_row(line, cells, scan.columns, rights, max_field_chars)
+        result = _duplicate(line, cells, scan) or validate_row(line, cells, scan.columns, rights, max_field_chars)
         if isinstance(result, list):
             rejected.append(result)
         else:
             valid.append(result)
-    chunk = writing.Chunk(lines=len(lines), done_before=done_before, valid=valid, rejected=rejected)
-    if writer.plans_ahead:
-        # Plan and prepare now, against the registry plus the chunk still being written, if any. The writer
-        # checks that the chain head is still the one this plan read (see claims.writing).
-        in_flight = writer.in_flight()
-        if in_flight is None:
-            head = chunk.head = writing.head_now()  # read before the plan reads the registry
-        else:
-            head = (in_flight.prepared.audit.seq, in_flight.prepared.audit.hash)
-        user = submission.submitted_by
-        chunk.plan = merging.plan_chunk(valid, at=timezone.now(), filed_by_id=user.pk if user is not None else None,
-                                        pending=in_flight.plan if in_flight is not None else None)
-        chunk.prepared = merging.prepare_plan(chunk.plan, actor_label=actor_label(user), after_seq=head[0],
-                                              after_hash=head[1])
-    return chunk
+    return valid, rejected
 
 
-def _row_key(cells, columns) -> tuple[str, str] | None:
-    holder_at, ref_at = columns.index("holder"), columns.index("work_ref")
-    work_ref = cells[ref_at].strip() if ref_at < len(cells) else ""
-    if not work_ref:
+def _duplicate(line: int, cells, scan: reading.Scan) -> list | None:
+    """`duplicate-row` when the same statement comes again later in the file (the later row wins)."""
+    key = validation.statement_key(cells, scan.columns)
+    later = scan.duplicates.get(reading.key_text(key)) if key is not None else None
+    if later is None or later == line:
         return None
-    if "scope" in columns:
-        scope_at = columns.index("scope")
-        if scope_at < len(cells) and cells[scope_at].strip().lower() == "catalogue":
-            return None
-    return (cells[holder_at].strip() if holder_at < len(cells) else "", work_ref)
+    work_ref = validation.cells_of(cells, scan.columns, "work_ref")
+    message = _("The same statement (holder, work_ref, purpose and jurisdiction) comes again on line %(line)d; the "
+                "later row wins.") % {"line": later}
+    return [Problem(line, "work_ref", "duplicate-row", message, work_ref, work_ref,
+                    validation.cells_of(cells, scan.columns, "title"))]
+
+
+def _plan_ahead(submission: Submission, chunk: writing.Chunk, writer) -> None:
+    """Plan and prepare now, against the registry plus the chunk still being written, if any. The writer checks
+    that the chain head is still the one this plan read (see claims.writing)."""
+    in_flight = writer.in_flight()
+    if in_flight is None:
+        head = chunk.head = writing.head_now()  # read before the plan reads the registry
+    else:
+        head = (in_flight.prepared.audit.seq, in_flight.prepared.audit.hash)
+    user = submission.submitted_by
+    chunk.plan = merging.plan_chunk(chunk.valid, at=timezone.now(), filed_by_id=user.pk if user is not None else None,
+                                    pending=in_flight.plan if in_flight is not None else None)
+    chunk.prepared = merging.prepare_plan(chunk.plan, actor_label=actor_label(user), after_seq=head[0],
+                                          after_hash=head[1])
 
 
 # What a rejected row may store: its message (the first problem, then the others named) and its value echo.

@@ -1,29 +1,38 @@
-"""Validating one claims row completely, before anything touches the database.
+"""Validating one claims row completely, before anything touches the database: one small validator per column.
 
-Checks everything a row can get wrong on its own (formats, vocabularies, lengths, the holder the submitter may
-file for). What depends on the registry's current state (a new work needs a title) is checked when the chunk
-is planned, still before any write.
+As in pretix's import pipeline, each column (or pair of columns that depend on each other) has its validator;
+`validate_row` runs them in order over a `RowCells`, which collects every problem with its column and the value
+as submitted. The rules themselves are the domain's, shared with the services: text limits and the filing of a
+work from `registry.rules`, identifiers from `registry.identifiers`, purposes and jurisdictions from
+`consent.vocabulary`, the spellings spreadsheets use from `claims.values`.
+
+What depends on the registry's current state (a new work needs a title) is checked when the chunk is planned,
+still before any write. Messages are in the active language (the submitter's; `claims.services` activates it).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import datetime
 from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 
-from consent.services import CONSENT_ALIASES
-from consent.vocabulary import UnknownJurisdiction, UnknownPurpose, validate_jurisdiction, validate_purpose
+from consent.vocabulary import PURPOSES, UnknownJurisdiction, validate_jurisdiction
+from registry.identifier_messages import translate_identifier_problem
 from registry.identifiers import InvalidIdentifier, parse_identifier
 from registry.models import WorkKind
-from registry.services import WORK_TEXT_LIMITS
+from registry.rules import work_text_too_long
+
+from .values import MOMENT_YEARS, consent_code, kind_code, parse_moment, purpose_code
+
+__all__ = ["ClaimRow", "FilingRights", "RowError", "MOMENT_YEARS", "VALUE_ECHO_MAX", "cells_of", "statement_key",
+           "validate_row"]
 
 SCOPES = ("work", "catalogue")
 LICENSE_URL_MAX = 2000
 _url_validator = URLValidator(schemes=["http", "https"])
-_KINDS = frozenset(WorkKind.values)
 # Echoed values in the error report are cut here: enough to find the cell, not a copy of a megabyte.
 VALUE_ECHO_MAX = 200
 
@@ -68,6 +77,42 @@ class FilingRights:
     holders: dict
 
 
+class RowCells:
+    """One row's trimmed cells by column name, and the problems found in it so far."""
+
+    __slots__ = ("line", "values", "errors")
+
+    def __init__(self, line: int, cells: list[str], columns: list[str], max_field_chars: int):
+        self.line, self.values, self.errors = line, {}, []
+        for index, name in enumerate(columns):
+            value = cells[index].strip() if index < len(cells) else ""
+            if len(value) > max_field_chars:
+                self.fail(name, "field-too-long", _("%(column)s has %(count)s characters; at most %(limit)s are "
+                                                    "allowed.") % {"column": name, "count": f"{len(value):,}",
+                                                                   "limit": f"{max_field_chars:,}"}, value)
+                value = None  # reported; not checked further
+            self.values[name] = value
+        extra = cells[len(columns):]
+        if extra and any(cell.strip() for cell in extra):
+            self.fail("", "too-many-values", _("The row has %(count)d values but the header names %(columns)d "
+                                               "columns; a value with a comma must be quoted.")
+                      % {"count": len(cells), "columns": len(columns)}, ",".join(extra))
+
+    def get(self, name: str) -> str:
+        return self.values.get(name) or ""
+
+    def given(self, name: str) -> bool:
+        """The column exists and its cell was not already rejected as too long."""
+        return self.values.get(name) is not None
+
+    def fail(self, name: str, code: str, message: str, value: str | None = None) -> None:
+        self.errors.append(RowError(self.line, name, code, message, self.get(name) if value is None else value))
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(";") if item.strip()]
+
+
 @lru_cache(maxsize=1024)
 def _valid_url(url: str) -> bool:
     """Files repeat one licensing URL on every row: validate each distinct one once."""
@@ -78,33 +123,171 @@ def _valid_url(url: str) -> bool:
     return True
 
 
-def _split(value: str) -> list[str]:
-    return [item.strip() for item in value.split(";") if item.strip()]
+# ---------------------------------------------------------------------------------------- the column validators
+
+def _holder(row: RowCells, rights: FilingRights):
+    code = row.get("holder")
+    filing = rights.holders.get(code)
+    if not row.given("holder"):
+        pass
+    elif not code:
+        row.fail("holder", "missing-value", _("Every row names the holder that owns the work."))
+    elif filing is None:
+        row.fail("holder", "not-authorized-for-holder",
+                 _("No holder '%(code)s' that this submission may file for (its own, or a principal with an active "
+                   "mandate).") % {"code": code})
+    return filing
 
 
-# Dates a declaration may carry: enough for any real statement, and far enough from datetime's own bounds that
-# no later arithmetic (a time zone, a day added) can overflow.
-MOMENT_YEARS = (1900, 9998)
+def _scope(row: RowCells) -> str:
+    scope = row.get("scope").lower() or "work"
+    if scope not in SCOPES:
+        row.fail("scope", "invalid-scope", _("Scope must be 'work' or 'catalogue'."))
+    return scope
 
 
-def parse_moment(value: str) -> datetime:
-    """An ISO date (midnight UTC) or date-time (UTC when no zone is given)."""
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            raise ValueError(value)
-        moment = datetime.combine(day, time.min)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        # Stored and audited in UTC, so the audit snapshot equals what the database gives back.
-        moment = moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+09:00 is before the first representable moment
-        raise ValueError(value) from None
-    if not MOMENT_YEARS[0] <= moment.year <= MOMENT_YEARS[1]:
-        raise ValueError(value)
-    return moment
+def _work_fields(row: RowCells, scope: str) -> None:
+    """work_ref, titles and the other fields of the work itself: a catalogue row names no work."""
+    if scope == "catalogue":
+        for name in ("work_ref", "title", "original_title", "kind", "identifiers"):
+            if row.get(name):
+                row.fail(name, "invalid-scope", _("A catalogue row covers every work of the holder and registers "
+                                                  "none: leave %(column)s empty.") % {"column": name})
+    elif scope == "work" and row.given("work_ref") and not row.get("work_ref"):
+        row.fail("work_ref", "missing-value", _("A row with scope 'work' needs its work_ref (the catalogue number)."))
+    texts = {name: row.get(name) for name in ("work_ref", "title", "original_title")}
+    for name, limit in work_text_too_long(texts):
+        row.fail(name, "field-too-long", _("%(column)s has %(count)s characters; at most %(limit)s are allowed.")
+                 % {"column": name, "count": f"{len(texts[name]):,}", "limit": f"{limit:,}"})
+
+
+def _kind(row: RowCells) -> str:
+    text = row.get("kind")
+    if not text:
+        return ""
+    kind = kind_code(text)
+    if kind is None:
+        row.fail("kind", "invalid-kind",
+                 _("Kind must be one of %(choices)s.") % {"choices": ", ".join(WorkKind.values)})
+    return kind or ""
+
+
+def _identifiers(row: RowCells, scope: str) -> list:
+    identifiers = []
+    if scope != "work":
+        return identifiers
+    for item in _split(row.get("identifiers")):
+        try:
+            parsed = parse_identifier(item)
+        except InvalidIdentifier as exc:
+            row.fail("identifiers", "invalid-identifier",
+                     f"{item[:VALUE_ECHO_MAX]}: {translate_identifier_problem(exc.detail)}", item)
+            continue
+        if parsed.scheme == "ref":
+            row.fail("identifiers", "invalid-identifier",
+                     _("ref: identifiers are derived from the holder code and work_ref, not filed."), item)
+        elif parsed not in identifiers:
+            identifiers.append(parsed)
+    return identifiers
+
+
+def _purposes(row: RowCells) -> list[str]:
+    purposes = []
+    for item in _split(row.get("purpose")):
+        code = purpose_code(item)
+        if code is None:
+            row.fail("purpose", "unknown-purpose", _("Unknown purpose '%(value)s': expected one of %(choices)s.")
+                     % {"value": item, "choices": ", ".join(PURPOSES)}, item)
+        elif code not in purposes:
+            purposes.append(code)
+    return purposes
+
+
+def _jurisdictions(row: RowCells) -> list[str]:
+    jurisdictions = []
+    for item in _split(row.get("jurisdiction")) or ["*"]:
+        try:
+            code = validate_jurisdiction(item)
+        except UnknownJurisdiction:
+            row.fail("jurisdiction", "unknown-jurisdiction",
+                     _("Unknown jurisdiction '%(value)s': expected an ISO 3166-1 alpha-2 country code (JP, FR), EU or "
+                       "*.") % {"value": item}, item)
+            continue
+        if code not in jurisdictions:
+            jurisdictions.append(code)
+    return jurisdictions
+
+
+def _consent(row: RowCells, purposes: list[str], scope: str) -> str:
+    text = row.get("consent")
+    consent = consent_code(text) if text else ""
+    if text and consent is None:
+        row.fail("consent", "invalid-consent", _("Consent must be grant or reserve (opt-in or opt-out)."))
+    elif purposes and not text and row.given("consent"):
+        row.fail("consent", "missing-value", _("A row with a purpose needs its consent: grant or reserve."))
+    elif text and not row.get("purpose") and row.given("purpose"):
+        row.fail("purpose", "missing-value", _("The row gives a consent but no purpose to apply it to."))
+    if scope == "catalogue" and not row.get("purpose") and row.given("purpose") and not text:
+        row.fail("purpose", "missing-value", _("A catalogue row files declarations: it needs a purpose and a consent."))
+    return consent or ""
+
+
+def _period(row: RowCells) -> tuple[datetime | None, datetime | None]:
+    moments = {}
+    for name in ("effective_from", "effective_until"):
+        text = row.get(name)
+        if not text:
+            continue
+        try:
+            moments[name] = parse_moment(text)
+        except ValueError:
+            row.fail(name, "invalid-date", _("%(column)s must be a date (2026-12-31 or 2026/12/31) or a date and time "
+                                             "(2026-12-31T09:00:00+09:00 or 2026/12/31 9:00), in the years %(first)d "
+                                             "to %(last)d.")
+                     % {"column": name, "first": MOMENT_YEARS[0], "last": MOMENT_YEARS[1]})
+    start, end = moments.get("effective_from"), moments.get("effective_until")
+    if start and end and end <= start:
+        row.fail("effective_until", "invalid-date", _("effective_until must be after effective_from."))
+    return start, end
+
+
+def _license_url(row: RowCells) -> str:
+    url = row.get("license_url")
+    if url and len(url) > LICENSE_URL_MAX:
+        row.fail("license_url", "field-too-long",
+                 _("license_url has more than %(limit)s characters.") % {"limit": f"{LICENSE_URL_MAX:,}"})
+    elif url and not _valid_url(url):
+        row.fail("license_url", "invalid-url", _("license_url must be an absolute http(s) URL."))
+    return url
+
+
+# ------------------------------------------------------------------------------------------------------ the row
+
+def validate_row(line: int, cells: list[str], columns: list[str], rights: FilingRights,
+                 max_field_chars: int) -> ClaimRow | list[RowError]:
+    """The row as a ClaimRow, or every problem it has (the first carries the row's work_ref and title)."""
+    row = RowCells(line, cells, columns, max_field_chars)
+    filing = _holder(row, rights)
+    scope = _scope(row)
+    _work_fields(row, scope)
+    kind = _kind(row)
+    identifiers = _identifiers(row, scope)
+    purposes = _purposes(row)
+    jurisdictions = _jurisdictions(row)
+    consent = _consent(row, purposes, scope)
+    effective_from, effective_until = _period(row)
+    license_url = _license_url(row)
+    if row.errors:
+        first = row.errors[0]
+        first.work_ref, first.title = cells_of(cells, columns, "work_ref"), cells_of(cells, columns, "title")
+        return row.errors
+    holder_id, agent_id = filing
+    return ClaimRow(line=line, holder_id=holder_id, agent_id=agent_id, scope=scope,
+                    work_ref=row.get("work_ref") if scope == "work" else "", title=row.get("title"),
+                    original_title=row.get("original_title"), kind=kind, identifiers=identifiers,
+                    slots=[(p, j) for p in purposes for j in jurisdictions], consent=consent,
+                    license_url=license_url, conditions=row.get("conditions"),
+                    effective_from=effective_from, effective_until=effective_until)
 
 
 def cells_of(cells: list[str], columns: list[str], name: str) -> str:
@@ -116,132 +299,15 @@ def cells_of(cells: list[str], columns: list[str], name: str) -> str:
     return cells[index].strip() if index < len(cells) else ""
 
 
-def validate_row(line: int, cells: list[str], columns: list[str], rights: FilingRights,
-                 max_field_chars: int) -> ClaimRow | list[RowError]:
-    row = {}
-    errors: list[RowError] = []
-    for index, name in enumerate(columns):
-        value = cells[index].strip() if index < len(cells) else ""
-        if len(value) > max_field_chars:
-            errors.append(RowError(line, name, "field-too-long",
-                                   f"{name} has {len(value):,} characters; at most {max_field_chars:,} are allowed.",
-                                   value))
-            value = None  # reported; not checked further
-        row[name] = value
-    if len(cells) > len(columns) and any(cell.strip() for cell in cells[len(columns):]):
-        errors.append(RowError(line, "", "too-many-values",
-                               f"The row has {len(cells)} values but the header names {len(columns)} columns; "
-                               f"a value with a comma must be quoted.", ",".join(cells[len(columns):])))
-
-    def get(name: str) -> str:
-        return row.get(name) or ""
-
-    def fail(name: str, code: str, message: str, value: str | None = None) -> None:
-        errors.append(RowError(line, name, code, message, get(name) if value is None else value))
-
-    holder_code = get("holder")
-    filing = rights.holders.get(holder_code)
-    if row.get("holder") is None:
-        pass
-    elif not holder_code:
-        fail("holder", "missing-value", "Every row names the holder that owns the work.")
-    elif filing is None:
-        fail("holder", "not-authorized-for-holder",
-             f"No holder '{holder_code}' that this submission may file for (its own, or a principal with an "
-             f"active mandate).")
-
-    scope = get("scope").lower() or "work"
-    if scope not in SCOPES:
-        fail("scope", "invalid-scope", "Scope must be 'work' or 'catalogue'.")
-    work_ref, title, original_title = get("work_ref"), get("title"), get("original_title")
-    if scope == "catalogue":
-        for name in ("work_ref", "title", "original_title", "kind", "identifiers"):
-            if get(name):
-                fail(name, "invalid-scope", f"A catalogue row covers every work of the holder and registers none: "
-                                            f"leave {name} empty.")
-    elif scope == "work" and row.get("work_ref") is not None and not work_ref:
-        fail("work_ref", "missing-value", "A row with scope 'work' needs its work_ref (the catalogue number).")
-    for name, limit in WORK_TEXT_LIMITS.items():
-        if len(get(name)) > limit:
-            fail(name, "field-too-long", f"{name} has {len(get(name)):,} characters; at most {limit:,} are allowed.")
-
-    kind = get("kind").lower()
-    if kind and kind not in _KINDS:
-        fail("kind", "invalid-kind", f"Kind must be one of {', '.join(WorkKind.values)}.")
-
-    identifiers = []
-    if scope == "work":
-        for item in _split(get("identifiers")):
-            try:
-                parsed = parse_identifier(item)
-            except InvalidIdentifier as exc:
-                fail("identifiers", "invalid-identifier", f"{item[:VALUE_ECHO_MAX]}: {exc.detail}", item)
-                continue
-            if parsed.scheme == "ref":
-                fail("identifiers", "invalid-identifier",
-                     "ref: identifiers are derived from the holder code and work_ref, not filed.", item)
-                continue
-            if parsed not in identifiers:
-                identifiers.append(parsed)
-
-    purposes = []
-    for item in _split(get("purpose")):
-        try:
-            code = validate_purpose(item.lower())
-        except UnknownPurpose as exc:
-            fail("purpose", "unknown-purpose", str(exc), item)
-            continue
-        if code not in purposes:
-            purposes.append(code)
-    jurisdictions = []
-    for item in _split(get("jurisdiction")) or ["*"]:
-        try:
-            code = validate_jurisdiction(item)
-        except UnknownJurisdiction as exc:
-            fail("jurisdiction", "unknown-jurisdiction", str(exc), item)
-            continue
-        if code not in jurisdictions:
-            jurisdictions.append(code)
-
-    consent_text = get("consent")
-    consent = CONSENT_ALIASES.get(consent_text.lower()) if consent_text else ""
-    if consent_text and consent is None:
-        fail("consent", "invalid-consent", "Consent must be grant or reserve (opt-in or opt-out).")
-    elif purposes and not consent_text and row.get("consent") is not None:
-        fail("consent", "missing-value", "A row with a purpose needs its consent: grant or reserve.")
-    elif consent_text and not get("purpose") and row.get("purpose") is not None:
-        fail("purpose", "missing-value", "The row gives a consent but no purpose to apply it to.")
-    if scope == "catalogue" and not get("purpose") and row.get("purpose") is not None and not consent_text:
-        fail("purpose", "missing-value", "A catalogue row files declarations: it needs a purpose and a consent.")
-
-    moments = {}
-    for name in ("effective_from", "effective_until"):
-        text = get(name)
-        if text:
-            try:
-                moments[name] = parse_moment(text)
-            except ValueError:
-                fail(name, "invalid-date", f"{name} must be an ISO date (2026-12-31) or date-time "
-                                           f"(2026-12-31T09:00:00+09:00).")
-    effective_from, effective_until = moments.get("effective_from"), moments.get("effective_until")
-    if effective_from and effective_until and effective_until <= effective_from:
-        fail("effective_until", "invalid-date", "effective_until must be after effective_from.")
-
-    license_url = get("license_url")
-    if license_url:
-        if len(license_url) > LICENSE_URL_MAX:
-            fail("license_url", "field-too-long", f"license_url has more than {LICENSE_URL_MAX:,} characters.")
-        else:
-            if not _valid_url(license_url):
-                fail("license_url", "invalid-url", "license_url must be an absolute http(s) URL.")
-
-    if errors:
-        errors[0].work_ref, errors[0].title = cells_of(cells, columns, "work_ref"), cells_of(cells, columns, "title")
-        return errors
-    holder_id, agent_id = filing
-    slots = [(p, j) for p in purposes for j in jurisdictions]
-    return ClaimRow(line=line, holder_id=holder_id, agent_id=agent_id, scope=scope,
-                    work_ref=work_ref if scope == "work" else "", title=title, original_title=original_title,
-                    kind=kind, identifiers=identifiers, slots=slots, consent=consent or "",
-                    license_url=license_url, conditions=get("conditions"),
-                    effective_from=effective_from, effective_until=effective_until)
+def statement_key(cells: list[str], columns: list[str]) -> tuple | None:
+    """What makes two rows "the same statement twice" (claims-csv.md `duplicate-row`): the holder, the work_ref,
+    the purposes and the jurisdictions, read leniently from the raw cells. Rows without a purpose are one statement
+    about the work. None for a row without a work_ref, and for catalogue rows: they name no work, and a later one
+    for the same slot supersedes the earlier in file order, as filing it twice would."""
+    holder, work_ref = cells_of(cells, columns, "holder"), cells_of(cells, columns, "work_ref")
+    if not work_ref or cells_of(cells, columns, "scope").lower() == "catalogue":
+        return None
+    purposes = tuple(sorted({purpose_code(p) or p.lower() for p in _split(cells_of(cells, columns, "purpose"))}))
+    places = _split(cells_of(cells, columns, "jurisdiction")) or ["*"]
+    jurisdictions = tuple(sorted({p.upper() for p in places})) if purposes else ()
+    return (holder, work_ref, purposes, jurisdictions)

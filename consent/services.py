@@ -11,11 +11,9 @@ from registry.models import Holder, Work
 
 from .audit_tracking import declaration_snapshot, rule_snapshot
 from .labels import vocabulary_problem
-from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope
+from .models import ALL_PURPOSES, Declaration, Jurisdiction, Regime, Rule, Scope
+from .rules import consent_canonical, same_statement
 from .vocabulary import UnknownJurisdiction, UnknownPurpose, validate_jurisdiction, validate_purpose
-
-CONSENT_ALIASES = {"grant": Consent.GRANT, "reserve": Consent.RESERVE, "opt-in": Consent.GRANT,
-                   "opt-out": Consent.RESERVE}
 
 
 def declaration_validate(*, holder: Holder, scope: str, work: Work | None, purpose: str, jurisdiction: str,
@@ -39,7 +37,7 @@ def declaration_validate(*, holder: Holder, scope: str, work: Work | None, purpo
         jurisdiction = validate_jurisdiction(jurisdiction)
     except UnknownJurisdiction as exc:
         errors.append(field_error("jurisdiction", "unknown-jurisdiction", vocabulary_problem(exc, jurisdiction)))
-    canonical_consent = CONSENT_ALIASES.get(consent.lower() if isinstance(consent, str) else consent)
+    canonical_consent = consent_canonical(consent)
     if canonical_consent is None:
         errors.append(field_error("consent", "invalid-consent", gettext("Consent must be 'grant' or 'reserve'.")))
     if effective_from and effective_until and effective_until <= effective_from:
@@ -48,17 +46,6 @@ def declaration_validate(*, holder: Holder, scope: str, work: Work | None, purpo
     if errors:
         raise ValidationFailed(gettext("The declaration is not valid."), errors=errors)
     return purpose, jurisdiction, canonical_consent
-
-
-def _same_statement(current: Declaration, *, consent, license_url, conditions, effective_from, effective_until,
-                    at) -> bool:
-    if effective_from is None:
-        # A filing without a start date means "from now": the same as a current one that already applies.
-        same_start = current.effective_from <= at
-    else:
-        same_start = current.effective_from == effective_from
-    return (current.consent == consent and current.license_url == license_url and current.conditions == conditions
-            and same_start and current.effective_until == effective_until)
 
 
 def declaration_file(*, holder: Holder, scope: str = Scope.WORK, work: Work | None = None, purpose: str,
@@ -81,7 +68,7 @@ def declaration_file(*, holder: Holder, scope: str = Scope.WORK, work: Work | No
             .filter(holder=holder, scope=scope, work=work, purpose=purpose, jurisdiction=jurisdiction)
             .first()
         )
-        if current is not None and _same_statement(
+        if current is not None and same_statement(
             current, consent=consent, license_url=license_url, conditions=conditions,
             effective_from=effective_from, effective_until=effective_until, at=at,
         ):

@@ -35,10 +35,10 @@ from .models import (
     WorkKind,
 )
 from .notifications import dispute_notify
+from .rules import Claim, dispute_stands, identifier_claim, work_apply_filing, work_text_too_long
 from .selectors import holder_for_filing
 
 HOLDER_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-WORK_TEXT_LIMITS = {"work_ref": 200, "title": 1000, "original_title": 1000}
 
 
 def holder_create(*, code: str, name: str, kind: str, country: str = "", licensing_url: str = "",
@@ -197,11 +197,8 @@ def work_register(*, holder: Holder, work_ref: str, title: str | None = None, ki
         errors.append(field_error("kind", "invalid-kind",
                                   gettext("Kind must be one of %(choices)s.")
                                   % {"choices": ", ".join(WorkKind.values)}))
-    for name, limit in WORK_TEXT_LIMITS.items():
-        value = {"work_ref": work_ref, "title": title, "original_title": original_title}[name]
-        if value and len(value) > limit:
-            errors.append(field_error(name, "field-too-long",
-                                      gettext("At most %(limit)d characters.") % {"limit": limit}))
+    for name, limit in work_text_too_long({"work_ref": work_ref, "title": title, "original_title": original_title}):
+        errors.append(field_error(name, "field-too-long", gettext("At most %(limit)d characters.") % {"limit": limit}))
     try:
         parsed = identifiers_parse(identifiers)
     except ValidationFailed as exc:
@@ -226,12 +223,7 @@ def work_register(*, holder: Holder, work_ref: str, title: str | None = None, ki
         else:
             result = WorkRegistration(work=work, created=False)
             before = work_snapshot(work)
-            if title:
-                work.title = title
-            if kind:
-                work.kind = kind
-            if original_title is not None and original_title != "":
-                work.original_title = original_title
+            work_apply_filing(work, title=title, kind=kind, original_title=original_title)
             after = work_snapshot(work)
             if after != before:
                 work.updated_at = at
@@ -253,9 +245,12 @@ def _attach_identifiers(*, work: Work, parsed, result: WorkRegistration, events:
     }
     for item in parsed:
         existing = current.get((item.scheme, item.value))
-        if existing is not None and existing.work_id == work.pk:
+        claim = identifier_claim(held_by_work=existing and existing.work_id,
+                                 held_by_holder=existing and existing.work.holder_id, work_id=work.pk,
+                                 holder_id=work.holder_id)
+        if claim is Claim.HELD:
             continue
-        if existing is not None and existing.work.holder_id != work.holder_id:
+        if claim is Claim.DISPUTE:
             dispute, opened = dispute_open(scheme=item.scheme, value=item.value, work=existing.work,
                                            claimant=work.holder, claimant_work=work, evidence=evidence,
                                            events=events, at=at)
@@ -263,7 +258,7 @@ def _attach_identifiers(*, work: Work, parsed, result: WorkRegistration, events:
                 result.disputes.append(dispute)
                 result.disputes_opened += int(opened)
             continue
-        if existing is not None:
+        if claim is Claim.MOVE:
             # The holder moves its own identifier from one of its works to another.
             before = identifier_snapshot(existing)
             existing.valid_until = at
@@ -301,7 +296,7 @@ def dispute_open(*, scheme: str, value: str, work: Work, claimant: Holder, claim
     at = at or timezone.now()
     existing = Dispute.objects.filter(scheme=scheme, value=value, claimant=claimant, work=work).order_by(
         "-opened_at").first()
-    if existing is not None and (existing.resolved_at is None or existing.resolution in CLAIM_SETTLED):
+    if dispute_stands(existing, CLAIM_SETTLED):
         return (existing if existing.resolved_at is None else None), False
     dispute = Dispute.objects.create(scheme=scheme, value=value, work=work, holder_id=work.holder_id,
                                      claimant=claimant, claimant_work=claimant_work, evidence=evidence or "",

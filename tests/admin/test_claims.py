@@ -41,8 +41,8 @@ def test_editor_uploads_a_csv_and_sees_counts_and_the_error_report(login, studio
     assert b'id="progress-bar"' in page.content and status["errors_url"].encode() in page.content
     report = client.get(status["errors_url"])
     assert report["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
-    assert rows[0] == ["line", "column", "code", "message", "value"]
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
+    assert rows[0] == ["line", "column", "code", "message", "value", "work_ref", "title"]
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [("3", "purpose", "unknown-purpose")]
 
 

@@ -44,9 +44,10 @@ def test_studio_kaze_submits_a_file_and_follows_it_to_its_error_report(kaze, dja
 
     report = kaze.get(state["errors_url"], HTTP_ACCEPT="text/csv")
     assert report.status_code == 200 and report["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode())))
-    assert rows == [["line", "column", "code", "message", "value"],
-                    ["3", "title", "missing-value", "A new work needs a title.", ""]]
+    assert report["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
+    assert rows == [["line", "column", "code", "message", "value", "work_ref", "title"],
+                    ["3", "title", "missing-value", "A new work needs a title.", "", "KZ-2", ""]]
 
 
 def test_studio_kaze_dry_run_over_the_api_writes_nothing(kaze, django_capture_on_commit_callbacks):

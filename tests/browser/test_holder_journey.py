@@ -82,9 +82,9 @@ def test_holder_registers_files_uploads_and_is_walled_off(new_page, screenshot, 
     screenshot(page, "05-claims-finished")
     with page.expect_download() as download_info:
         page.click("#errors-link a")
-    report = Path(download_info.value.path()).read_text(encoding="utf-8")
+    report = Path(download_info.value.path()).read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(report)))
-    assert rows[0] == ["line", "column", "code", "message", "value"]
+    assert rows[0] == ["line", "column", "code", "message", "value", "work_ref", "title"]
     assert [row[:3] for row in rows[1:]] == [["4", "purpose", "unknown-purpose"]]
 
     # Another holder's editor cannot open the work by its URL.

@@ -36,7 +36,16 @@ def errors_of(submission) -> list[tuple]:
 
 
 def errors_csv_text(submission) -> str:
-    return "".join(claims_errors_csv(submission=submission))
+    """The report as text, without its byte-order mark, and only api.md's five columns (the row's work_ref and
+    title follow them; tests/claims/test_errors_report.py reads those)."""
+    import csv
+    import io
+
+    data = b"".join(claims_errors_csv(submission=submission))
+    text = data.decode("cp932" if submission.encoding == "cp932" else "utf-8-sig")
+    out = io.StringIO()
+    csv.writer(out).writerows(row[:5] for row in csv.reader(io.StringIO(text)))
+    return out.getvalue()
 
 
 def process_again(submission):

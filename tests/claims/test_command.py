@@ -40,7 +40,7 @@ def test_operator_dry_run_prints_a_summary_and_writes_nothing(studio_kaze, tmp_p
     path = tmp_path / "claims.csv"
     path.write_text(csv_text("holder,work_ref,title", "studio-kaze,KZ-1,One"))
     code, out = _run(str(path), "--as", "studio-kaze", "--wait", "--dry-run")
-    assert code == 0 and "Dry run" in out and "1 created" in out
+    assert code == 0 and "Dry run" in out and "1 would be created" in out
     assert not Work.objects.exists()
 
 

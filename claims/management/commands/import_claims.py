@@ -64,9 +64,14 @@ def _summary(submission: Submission) -> str:
     elif submission.rows_total is not None:
         lines.append(f"  rows: {submission.rows_total} total, {submission.rows_done} done, {submission.rows_ok} ok, "
                      f"{submission.rows_failed} rejected")
-        lines.append(f"  works: {submission.works_created} created, {submission.works_updated} updated; "
-                     f"declarations created: {submission.declarations_created}; "
-                     f"disputes opened: {submission.disputes_opened}")
+        if submission.dry_run:  # nothing was written: say what a real run would do
+            lines.append(f"  works: {submission.works_created} would be created, {submission.works_updated} would "
+                         f"be updated; declarations that would be created: {submission.declarations_created}; "
+                         f"disputes that would be opened: {submission.disputes_opened}")
+        else:
+            lines.append(f"  works: {submission.works_created} created, {submission.works_updated} updated; "
+                         f"declarations created: {submission.declarations_created}; "
+                         f"disputes opened: {submission.disputes_opened}")
     if submission.rows_failed:
         lines.append("  rejected rows: GET /api/v1/claims/{id}/errors.csv".replace("{id}", str(submission.pk)))
     return "\n".join(lines)
