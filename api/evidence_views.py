@@ -88,7 +88,8 @@ class AuditEventsListApi(_Public):
             object_type = serializers.CharField()
             object_id = serializers.CharField()
             content_hash = serializers.CharField(
-                help_text="SHA-256 of the canonical JSON of actor, before and after (not published).")
+                help_text="A salted commitment: SHA-256 of the canonical JSON of actor, before, after and a random "
+                          "per-event salt, none of which is published (guesses cannot be checked against it).")
             prev_hash = serializers.CharField()
             hash = serializers.CharField(
                 help_text="SHA-256 of the canonical JSON of seq, at, action, object_type, object_id, content_hash "

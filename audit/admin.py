@@ -1,6 +1,8 @@
 """The audit log, read-only, for operators. Each object's own events are on its history page in the admin."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from .chain import content_hash
 from .models import AuditEvent
 
 
@@ -11,8 +13,13 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("=object_id", "=actor")
     ordering = ("-seq",)
     show_full_result_count = False
-    readonly_fields = ("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "prev_hash",
-                       "hash")
+    # The salt and the opened commitment are for operators auditing the log (docs/evidence.md); never public.
+    readonly_fields = ("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "salt",
+                       "content_hash", "prev_hash", "hash", "legacy_hash")
+
+    @admin.display(description=_("content hash (opened)"))
+    def content_hash(self, obj):
+        return content_hash(actor=obj.actor, before=obj.before, after=obj.after, salt=obj.salt)
 
     # Operators are staff; the audit app sits below the registry, so it asks Django's own flag directly.
     def _operator(self, request):

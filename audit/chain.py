@@ -3,9 +3,17 @@
 An event's hash is built in two layers so that anyone can re-check the chain from the public feed alone
 (`GET /api/v1/audit/events`) without seeing personal data:
 
-    content_hash = SHA-256(canonical {"actor", "before", "after"})            (private part, committed to)
+    content_hash = SHA-256(canonical {"actor", "after", "before", "salt"})    (private part, committed to)
     hash         = SHA-256(canonical {"seq", "at", "action", "object_type", "object_id",
                                       "content_hash", "prev_hash"})           (public part)
+
+`salt` is 32 random hex digits drawn for each event and kept private (it is never in the public feed): without
+it, anyone could recover private facts (a mandate, a dispute's claimant, a role) by hashing guesses until one
+matched a published `content_hash`. With it the content hash is a commitment: it reveals nothing, yet binds the
+event to its content, and an auditor with database access opens it by recomputing it from the row.
+
+Events written before salts existed were re-chained by migration `audit.0003` (docs/evidence.md); each keeps
+the hash it had then as `legacy_hash`, recomputable with `legacy_content_hash`.
 
 Canonical JSON: keys sorted, no insignificant whitespace, UTF-8 (not ASCII-escaped): exactly what
 `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` writes. orjson writes the same
@@ -17,6 +25,7 @@ would be written as orjson writes it (`1e16`, where `json` writes `1e+16`). `at`
 """
 import hashlib
 import json
+import secrets
 from datetime import UTC, datetime
 
 import orjson
@@ -49,7 +58,19 @@ def canonical_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def content_hash(*, actor: str, before, after) -> str:
+SALT_BYTES = 16
+
+
+def new_salt() -> str:
+    return secrets.token_hex(SALT_BYTES)
+
+
+def content_hash(*, actor: str, before, after, salt: str) -> str:
+    return _sha256(canonical_json({"actor": actor, "before": before, "after": after, "salt": salt}))
+
+
+def legacy_content_hash(*, actor: str, before, after) -> str:
+    """The unsalted content hash of events written before migration audit.0003 (guessable: never published now)."""
     return _sha256(canonical_json({"actor": actor, "before": before, "after": after}))
 
 
@@ -63,8 +84,17 @@ def public_event_hash(*, seq: int, at: str, action: str, object_type: str, objec
 
 
 def event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: str, object_id: str,
-               before, after, prev_hash: str) -> str:
+               before, after, salt: str, prev_hash: str) -> str:
     return public_event_hash(
         seq=seq, at=canonical_time(at), action=action, object_type=object_type, object_id=object_id,
-        content_hash=content_hash(actor=actor, before=before, after=after), prev_hash=prev_hash,
+        content_hash=content_hash(actor=actor, before=before, after=after, salt=salt), prev_hash=prev_hash,
+    )
+
+
+def legacy_event_hash(*, seq: int, at: datetime, actor: str, action: str, object_type: str, object_id: str,
+                      before, after, prev_hash: str) -> str:
+    """An event's hash as written before salting (`legacy_content_hash`): kept only to re-check `legacy_hash`."""
+    return public_event_hash(
+        seq=seq, at=canonical_time(at), action=action, object_type=object_type, object_id=object_id,
+        content_hash=legacy_content_hash(actor=actor, before=before, after=after), prev_hash=prev_hash,
     )

@@ -20,8 +20,13 @@ class AuditEvent(models.Model):
     object_id = models.CharField(_("object id"), max_length=64)
     before = CanonicalJSONField(_("before"), null=True, blank=True)
     after = CanonicalJSONField(_("after"), null=True, blank=True)
+    # Private: the random salt of this event's content commitment (audit.chain); never in the public feed.
+    salt = models.CharField(_("salt"), max_length=32, default="")
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     hash = models.CharField(_("hash"), max_length=64)
+    # The hash this event had before migration audit.0003 salted the log (null for events written since): what
+    # receipts issued before then recorded. verify_audit recomputes it from the row.
+    legacy_hash = models.CharField(_("hash before salting"), max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["seq"]

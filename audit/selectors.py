@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from itertools import chain
 
 from django.db import connection
+from django.db.models import Q
 
-from .chain import GENESIS_HASH, canonical_time, content_hash, event_hash
+from .chain import GENESIS_HASH, canonical_time, content_hash, event_hash, legacy_event_hash
 from .models import AuditEvent, AuditHead
 from .snapshots import tracked
 
@@ -25,6 +26,14 @@ def audit_event_hash_at(*, seq: int) -> str | None:
     return AuditEvent.objects.filter(seq=seq).values_list("hash", flat=True).first()
 
 
+def audit_event_hash_held(*, seq: int, digest: str) -> bool:
+    """Whether the chain holds `digest` at `seq`: its hash today, or the hash it had before migration audit.0003
+    salted the log (receipts issued before then recorded that one; verify_audit recomputes it from the row)."""
+    if seq == 0:
+        return digest == GENESIS_HASH
+    return AuditEvent.objects.filter(Q(hash=digest) | Q(legacy_hash=digest), seq=seq).exists()
+
+
 def audit_events_after(*, after: int, limit: int) -> list[dict]:
     """Up to `limit` events after sequence number `after`, in chain order, as public dicts (no personal data).
 
@@ -33,14 +42,14 @@ def audit_events_after(*, after: int, limit: int) -> list[dict]:
     """
     rows = (
         AuditEvent.objects.filter(seq__gt=after).order_by("seq")
-        .values_list("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "prev_hash",
-                     "hash")[:limit]
+        .values_list("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "salt",
+                     "prev_hash", "hash")[:limit]
     )
     return [
         {"seq": seq, "at": canonical_time(at), "action": action, "object_type": object_type,
-         "object_id": object_id, "content_hash": content_hash(actor=actor, before=before, after=after_),
+         "object_id": object_id, "content_hash": content_hash(actor=actor, before=before, after=after_, salt=salt),
          "prev_hash": prev_hash, "hash": digest}
-        for seq, at, actor, action, object_type, object_id, before, after_, prev_hash, digest in rows
+        for seq, at, actor, action, object_type, object_id, before, after_, salt, prev_hash, digest in rows
     ]
 
 
@@ -59,23 +68,30 @@ class AuditProblem:
 
 def _chain_problem(*, chunk: int) -> tuple[AuditProblem | None, int]:
     """Recompute the chain in sequence order; (the first broken event or None, the number of events checked)."""
-    prev, expected_seq = GENESIS_HASH, 1
+    prev, legacy_prev, expected_seq = GENESIS_HASH, GENESIS_HASH, 1  # legacy_prev: the pre-salting chain
     events = (
         AuditEvent.objects.order_by("seq")
-        .values_list("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "prev_hash",
-                     "hash")
+        .values_list("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", "salt",
+                     "prev_hash", "hash", "legacy_hash")
         .iterator(chunk_size=chunk)
     )
-    for seq, at, actor, action, object_type, object_id, before, after, prev_hash, digest in events:
+    for seq, at, actor, action, object_type, object_id, before, after, salt, prev_hash, digest, legacy in events:
         if seq != expected_seq:
             return AuditProblem(f"event #{seq}", f"sequence gap: expected #{expected_seq}"), expected_seq - 1
         if prev_hash != prev:
             return AuditProblem(f"event #{seq}", "previous hash does not match the chain"), expected_seq - 1
         recomputed = event_hash(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
-                                object_id=object_id, before=before, after=after, prev_hash=prev_hash)
+                                object_id=object_id, before=before, after=after, salt=salt, prev_hash=prev_hash)
         if recomputed != digest:
             return AuditProblem(f"event #{seq}", "content does not match its hash (rewritten)"), expected_seq - 1
-        prev, expected_seq = digest, expected_seq + 1
+        if legacy is not None:
+            # The chain as it stood before salting, recomputed from the same rows: what older receipts recorded.
+            recomputed = legacy_event_hash(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
+                                           object_id=object_id, before=before, after=after, prev_hash=legacy_prev)
+            if recomputed != legacy:
+                return (AuditProblem(f"event #{seq}", "its hash before salting does not recompute (rewritten)"),
+                        expected_seq - 1)
+        prev, legacy_prev, expected_seq = digest, legacy or digest, expected_seq + 1
     head = audit_head()
     if head["seq"] != expected_seq - 1 or head["hash"] != prev:
         return (AuditProblem("audit head", f"head #{head['seq']} does not match the last event #{expected_seq - 1}"),

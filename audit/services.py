@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .chain import canonical_json, canonical_time
+from .chain import canonical_json, canonical_time, new_salt
 from .models import AuditEvent, AuditHead
 
 
@@ -47,10 +47,10 @@ def _name_json(name: str) -> str:
 def _chained(events: Iterable[PendingEvent], *, actor: str, at: datetime, seq: int, prev: str) -> Iterator[tuple]:
     """Number and hash events after (seq, prev), exactly as `audit.chain.event_hash` does.
 
-    Yields (seq, event, before JSON or None, after JSON or None, prev_hash, hash): plain tuples, as this runs
+    Yields (seq, event, before JSON or None, after JSON or None, salt, prev_hash, hash): plain tuples, as this runs
     millions of times in a bulk import. Each `before`/`after` is serialised once, for the stored text and for the
-    hash alike: the content hash covers canonical {"actor", "after", "before"}, whose keys sort in that order, so
-    it is assembled from the parts.
+    hash alike: the content hash covers canonical {"actor", "after", "before", "salt"}, whose keys sort in that
+    order, so it is assembled from the parts. Each event gets its own random salt (`audit.chain.new_salt`).
     """
     at_json = canonical_json(canonical_time(at))
     content_start = f'{{"actor":{canonical_json(actor)},"after":'
@@ -59,12 +59,14 @@ def _chained(events: Iterable[PendingEvent], *, actor: str, at: datetime, seq: i
         action, object_type, object_id, before, after = event
         before = None if before is None else canonical_json(before)
         after = None if after is None else canonical_json(after)
-        content = sha256(f'{content_start}{after or "null"},"before":{before or "null"}}}'.encode()).hexdigest()
+        salt = new_salt()
+        content = sha256(
+            f'{content_start}{after or "null"},"before":{before or "null"},"salt":"{salt}"}}'.encode()).hexdigest()
         digest = sha256(
             f'{{"action":{_name_json(action)},"at":{at_json},"content_hash":"{content}",'
             f'"object_id":{canonical_json(str(object_id))},"object_type":{_name_json(object_type)},'
             f'"prev_hash":"{prev}","seq":{seq}}}'.encode()).hexdigest()
-        yield seq, event, before, after, prev, digest
+        yield seq, event, before, after, salt, prev, digest
         prev = digest
 
 
@@ -79,9 +81,10 @@ def audit_record_many(*, actor, events: Iterable[PendingEvent], at=None) -> list
         at = at or timezone.now()
         rows = [
             AuditEvent(seq=seq, at=at, actor=label, action=event.action, object_type=event.object_type,
-                       object_id=str(event.object_id), before=event.before, after=event.after, prev_hash=prev,
-                       hash=digest)
-            for seq, event, _, _, prev, digest in _chained(events, actor=label, at=at, seq=head.seq, prev=head.hash)
+                       object_id=str(event.object_id), before=event.before, after=event.after, salt=salt,
+                       prev_hash=prev, hash=digest)
+            for seq, event, _, _, salt, prev, digest in _chained(events, actor=label, at=at, seq=head.seq,
+                                                                 prev=head.hash)
         ]
         AuditEvent.objects.bulk_create(rows, batch_size=2000)
         AuditHead.objects.filter(id=1).update(seq=rows[-1].seq, hash=rows[-1].hash)
@@ -117,11 +120,12 @@ def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: dateti
     # batch three times over (lines, joined text, encoded bytes).
     text = bytearray()
     seq, digest, count = after_seq, after_hash, 0
-    for seq, event, before, after, prev, digest in _chained(events, actor=actor, at=at, seq=after_seq,
-                                                           prev=after_hash):
+    for seq, event, before, after, salt, prev, digest in _chained(events, actor=actor, at=at, seq=after_seq,
+                                                                 prev=after_hash):
         text += (
             f"{seq}\t{at_cell}\t{actor_cell}\t{_copy_name(event.action)}\t{_copy_name(event.object_type)}\t"
-            f"{copy_cell(str(event.object_id))}\t{copy_cell(before)}\t{copy_cell(after)}\t{prev}\t{digest}\n"
+            f"{copy_cell(str(event.object_id))}\t{copy_cell(before)}\t{copy_cell(after)}\t{salt}\t{prev}\t"
+            f"{digest}\n"
         ).encode()
         count += 1
     return AuditBatch(after_seq, after_hash, seq, digest, count, bytes(text))
@@ -140,7 +144,7 @@ def audit_bulk_write(batch: AuditBatch) -> None:
         return
     with connection.cursor() as cursor, cursor.copy(
             'COPY "audit_auditevent" ("seq", "at", "actor", "action", "object_type", "object_id", "before", "after", '
-            '"prev_hash", "hash") FROM STDIN') as copy:
+            '"salt", "prev_hash", "hash") FROM STDIN') as copy:
         copy.write(batch.text)
     AuditHead.objects.filter(id=1).update(seq=batch.seq, hash=batch.hash)
 

@@ -1,9 +1,10 @@
 """Seed the jurisdictions and rules of domain.md, each rule written into the audit log like any other change."""
+import secrets
 from datetime import datetime, timezone
 
 from django.db import migrations
 
-from audit.chain import event_hash
+from audit.chain import event_hash, legacy_event_hash
 from consent.audit_tracking import rule_snapshot
 
 SEEDED_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)  # rules apply to every answer the registry can be asked for
@@ -52,8 +53,15 @@ def seed(apps, schema_editor):
         seq += 1
         fields = dict(seq=seq, at=SEEDED_AT, actor="system", action="rule.set", object_type="rule",
                       object_id=str(rule.pk), before=None, after=rule_snapshot(rule))
-        digest = event_hash(**fields, prev_hash=prev)
-        AuditEvent.objects.create(**fields, prev_hash=prev, hash=digest)
+        # Salted when the log already is (audit.0003 ran first); otherwise audit.0003 salts these with the rest.
+        salted = any(f.name == "salt" for f in AuditEvent._meta.get_fields())
+        if salted:
+            salt = secrets.token_hex(16)
+            digest = event_hash(**fields, salt=salt, prev_hash=prev)
+            AuditEvent.objects.create(**fields, salt=salt, prev_hash=prev, hash=digest)
+        else:
+            digest = legacy_event_hash(**fields, prev_hash=prev)
+            AuditEvent.objects.create(**fields, prev_hash=prev, hash=digest)
         prev = digest
     AuditHead.objects.filter(id=1).update(seq=seq, hash=prev)
 

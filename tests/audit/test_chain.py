@@ -55,10 +55,12 @@ def test_bulk_batch_hashes_each_event_exactly_as_audit_chain_does():
     events = [PendingEvent("declaration.file", "declaration", "d-1", None, {"consent": "reserve", "note": "a\tb"}),
               PendingEvent("declaration.supersede", "declaration", "d-0", {"x": "\\"}, {"x": "é"})]
     batch = audit_bulk_prepare(actor="user:7", events=events, at=at, after_seq=41, after_hash="f" * 64)
+    salts = [line.split("\t")[8] for line in batch.text.decode().splitlines()]  # the COPY rows' salt column
+    assert len(set(salts)) == 2 and all(len(salt) == 32 for salt in salts)
     first = event_hash(seq=42, at=at, actor="user:7", action="declaration.file", object_type="declaration",
-                       object_id="d-1", before=None, after=events[0].after, prev_hash="f" * 64)
+                       object_id="d-1", before=None, after=events[0].after, salt=salts[0], prev_hash="f" * 64)
     second = event_hash(seq=43, at=at, actor="user:7", action="declaration.supersede", object_type="declaration",
-                        object_id="d-0", before={"x": "\\"}, after={"x": "é"}, prev_hash=first)
+                        object_id="d-0", before={"x": "\\"}, after={"x": "é"}, salt=salts[1], prev_hash=first)
     assert (batch.seq, batch.hash, batch.count) == (43, second, 2)
 
 

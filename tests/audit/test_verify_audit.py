@@ -98,7 +98,7 @@ def test_verify_audit_catches_a_rewrite_that_recomputes_the_event_hash(busy_regi
     forged_after = {**target.after, "valid_until": None}
     forged_hash = event_hash(seq=target.seq, at=target.at, actor=target.actor, action=target.action,
                              object_type=target.object_type, object_id=target.object_id, before=target.before,
-                             after=forged_after, prev_hash=target.prev_hash)
+                             after=forged_after, salt=target.salt, prev_hash=target.prev_hash)
     with trigger_disabled("audit_auditevent", "audit_event_append_only") as cursor:
         cursor.execute("UPDATE audit_auditevent SET after = %s, hash = %s WHERE seq = %s",
                        [json.dumps(forged_after), forged_hash, target.seq])
