@@ -124,8 +124,9 @@ def _entries(*, after: int, limit: int, head: int) -> tuple[list[tuple[dict, tup
     codes = ({str(pk): code for pk, code in Holder.objects.filter(id__in=holder_ids).values_list("id", "code")}
              if holder_ids else {})
     work_keys = _work_keys(work_ids)
+    times: dict = {}  # a bulk import's events share one time: write it once
     entries = [
-        ({"cursor": str(seq), "at": iso_z(at), "kind": action,
+        ({"cursor": str(seq), "at": times.get(at) or times.setdefault(at, iso_z(at)), "kind": action,
           "keys": _entry_keys(action, snap, before, work_keys=work_keys, codes=codes)}, _scope(action, snap))
         for seq, at, action, snap, before in snaps
     ]
