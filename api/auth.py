@@ -4,7 +4,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from keys.models import APIKey
-from keys.selectors import api_key_by_prefix
+from keys.selectors import api_key_by_prefix, holder_token_by_plain
 
 API_KEY_KEYWORD = "Api-Key"
 
@@ -47,7 +47,15 @@ class SpawningApiKeyAuthentication(ApiKeyAuthentication):
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
-    """DRF's token auth; named here so the schema and WWW-Authenticate say `Token`."""
+    """`Authorization: Token <token>`: a holder's user's API token (keys.models.HolderToken), found by its hash.
+    `request.auth` is the stored token."""
+
+    def authenticate_credentials(self, key):
+        token = holder_token_by_plain(key)
+        # One message for unknown, revoked and expired tokens and inactive users: nothing to probe.
+        if token is None or not token.usable_at(timezone.now()):
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        return token.user, token
 
 
 def api_key_of(request) -> APIKey | None:

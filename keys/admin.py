@@ -1,6 +1,8 @@
-"""Operators issue and revoke API keys here: the key is shown once, in a message after saving; only its hash is kept."""
+"""Operators issue and revoke API keys and holders' API tokens here: each is shown once, in a message after saving;
+only its hash is kept."""
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
@@ -8,14 +10,17 @@ from rest_framework_api_key.models import APIKey as LibraryAPIKey
 from registry.errors import DomainError
 from registry.selectors import is_operator
 
-from .models import APIKey
+from .models import APIKey, HolderToken
 from .services import (
+    MAX_TOKEN_DAYS,
     api_key_create,
     api_key_default_jurisdiction_validate,
     api_key_default_purpose_validate,
     api_key_rate_validate,
     api_key_revoke,
     api_key_update,
+    holder_token_create,
+    holder_token_revoke,
 )
 
 # The library registers its own (unused) model; keys live in ours, which adds the rate limit.
@@ -101,3 +106,82 @@ class KeyAdmin(APIKeyModelAdmin):
             api_key_revoke(api_key=api_key)
             count += 1
         self.message_user(request, _("%(count)d API key(s) revoked.") % {"count": count})
+
+
+class HolderTokenForm(forms.ModelForm):
+    days = forms.IntegerField(label=_("valid for (days)"), min_value=1, max_value=MAX_TOKEN_DAYS, required=False,
+                              help_text=_("Empty: the default (KYODAKU_HOLDER_TOKEN_DAYS)."))
+    rotate = forms.BooleanField(label=_("revoke the user's other tokens"), required=False)
+
+    class Meta:
+        model = HolderToken
+        fields = ["user", "name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "user" in self.fields:  # tokens are for holders' users
+            self.fields["user"].queryset = self.fields["user"].queryset.filter(
+                membership__isnull=False, is_active=True).order_by("username")
+
+
+@admin.register(HolderToken)
+class HolderTokenAdmin(admin.ModelAdmin):
+    """Operators issue (shown once), rotate and revoke holders' users' API tokens; the holders' users themselves
+    get theirs from an operator or `manage.py create_holder_token`. Only hashes are stored, so nothing here can show
+    a token again."""
+
+    form = HolderTokenForm
+    list_display = ("prefix", "user", "holder", "name", "created", "expires_at", "revoked_at", "state")
+    list_filter = ("revoked_at", "expires_at")
+    search_fields = ("prefix", "user__username", "name")
+    actions = ["revoke_tokens"]
+
+    def has_module_permission(self, request):
+        return is_operator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a token is issued and revoked, never edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user__membership__holder")
+
+    @admin.display(description=_("holder"))
+    def holder(self, obj):
+        membership = getattr(obj.user, "membership", None)
+        return membership.holder.code if membership else "—"
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        if obj.revoked_at:
+            return _("revoked")
+        return _("valid") if obj.usable_at(timezone.now()) else _("expired")
+
+    def save_model(self, request, obj, form, change):
+        token, plain = holder_token_create(user=form.cleaned_data["user"], name=form.cleaned_data.get("name", ""),
+                                           days=form.cleaned_data.get("days"),
+                                           rotate=form.cleaned_data.get("rotate", False))
+        obj.pk, obj.prefix, obj.created, obj.expires_at = token.pk, token.prefix, token.created, token.expires_at
+        obj._state.adding = False
+        self.message_user(
+            request,
+            _("The API token for %(user)s is: %(token)s. Store it somewhere safe: it will not be shown again.")
+            % {"user": token.user.username, "token": plain},
+            messages.WARNING,
+        )
+
+    @admin.action(description=_("Revoke the selected tokens"))
+    def revoke_tokens(self, request, queryset):
+        count = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            holder_token_revoke(token=token)
+            count += 1
+        self.message_user(request, _("%(count)d token(s) revoked.") % {"count": count})

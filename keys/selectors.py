@@ -4,11 +4,12 @@ The cache holds the stored hash, never the key. Revoking or changing a key throu
 the commands do) forgets the cached record at once; a change made behind the services' back is seen within
 KEY_CACHE_SECONDS.
 """
+import hashlib
 import re
 
 from django.core.cache import cache
 
-from .models import APIKey
+from .models import APIKey, HolderToken
 
 KEY_CACHE_SECONDS = 60
 _FIELDS = ("id", "prefix", "hashed_key", "revoked", "expiry_date", "rate", "name", "default_purpose",
@@ -35,3 +36,15 @@ def api_key_by_prefix(prefix: str) -> APIKey | None:
 
 def api_key_forget(prefix: str) -> None:
     cache.delete(_cache_key(prefix))
+
+
+def token_hash(plain: str) -> str:
+    """How a holder's API token is stored and found: the SHA-256 of the whole token (see HolderToken)."""
+    return hashlib.sha256(plain.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def holder_token_by_plain(plain: str) -> HolderToken | None:
+    """The stored token (with its user) this plain token is, revoked and expired ones too, or None. One query."""
+    if not plain or len(plain) > 200:
+        return None
+    return HolderToken.objects.select_related("user").filter(key_hash=token_hash(plain)).first()

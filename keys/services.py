@@ -1,13 +1,19 @@
 """Issuing and revoking API keys. The plain key exists only in the return value of `api_key_create`."""
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose, validate_jurisdiction, validate_purpose
 from registry.errors import Conflict, ValidationFailed, field_error
 
-from .models import APIKey
+from .models import APIKey, HolderToken
 from .rates import InvalidRate, Rate, canonical_rate, parse_rate
-from .selectors import api_key_forget
+from .selectors import api_key_forget, token_hash
+
+MAX_TOKEN_DAYS = 366 * 2
 
 
 def api_key_rate_validate(rate: str | None) -> str:
@@ -96,25 +102,54 @@ def api_key_rate(api_key: APIKey) -> Rate | None:
     return parse_rate(api_key.rate or settings.KYODAKU_API_KEY_DEFAULT_RATE)
 
 
-def holder_token_issue(*, holder, username: str, role: str = "editor") -> tuple[object, str, bool]:
-    """The API token of `username`, a user of `holder` (created with `role` if new). Returns (user, token, created).
+def holder_token_create(*, user, name: str = "", days: int | None = None, rotate: bool = False,
+                        now=None) -> tuple[HolderToken, str]:
+    """Issue an API token for `user`, valid for `days` (default KYODAKU_HOLDER_TOKEN_DAYS). With `rotate`, the
+    user's other tokens are revoked in the same transaction. Returns (the stored token, the plain token to hand
+    over once: `<prefix>.<secret>`)."""
+    days = settings.KYODAKU_HOLDER_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationFailed(f"A token is valid for 1 to {MAX_TOKEN_DAYS} days.",
+                               errors=[field_error("days", "invalid", f"1 to {MAX_TOKEN_DAYS}.")])
+    now = now or timezone.now()
+    prefix = secrets.token_hex(4)
+    plain = f"{prefix}.{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        if rotate:
+            HolderToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+        token = HolderToken.objects.create(user=user, name=(name or "").strip()[:100], prefix=prefix,
+                                           key_hash=token_hash(plain), created=now,
+                                           expires_at=now + timedelta(days=days))
+    return token, plain
+
+
+def holder_token_revoke(*, token: HolderToken) -> HolderToken:
+    """Revoke a token for good (from the next request on)."""
+    revoked = HolderToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if not revoked:
+        raise Conflict("This token is already revoked.")
+    token.refresh_from_db(fields=["revoked_at"])
+    return token
+
+
+def holder_token_issue(*, holder, username: str, role: str = "editor", name: str = "", days: int | None = None,
+                       rotate: bool = False) -> tuple[object, HolderToken, str, bool]:
+    """A new API token for `username`, a user of `holder` (created with `role` if new).
+    Returns (user, the stored token, the plain token, whether the user was created).
 
     An existing user keeps their role; one who belongs to another holder is refused.
     """
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from registry.selectors import user_membership
     from registry.services import holder_user_create
 
     user = get_user_model().objects.filter(username=username).first()
-    if user is None:
+    membership = user_membership(user) if user is not None else None
+    if membership is not None and membership.holder_id != holder.pk:
+        raise Conflict(f"User '{username}' belongs to another holder.")
+    user_created = membership is None
+    if user_created:
         user = holder_user_create(holder=holder, username=username, role=role)
-    else:
-        membership = user_membership(user)
-        if membership is None:
-            user = holder_user_create(holder=holder, username=username, role=role)
-        elif membership.holder_id != holder.pk:
-            raise Conflict(f"User '{username}' belongs to another holder.")
-    token, created = Token.objects.get_or_create(user=user)
-    return user, token.key, created
+    token, plain = holder_token_create(user=user, name=name, days=days, rotate=rotate)
+    return user, token, plain, user_created

@@ -30,7 +30,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from static files: no CDN at run time
@@ -192,7 +191,7 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "api.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
@@ -222,6 +221,8 @@ SPECTACULAR_SETTINGS = {
 
 # Kyodaku's own settings (each can be set in the environment).
 KYODAKU_LOOKUP_BATCH_MAX = env.int("KYODAKU_LOOKUP_BATCH_MAX", default=10_000)
+# Days a holder's API token is valid (`create_holder_token --days` and the admin may choose otherwise).
+KYODAKU_HOLDER_TOKEN_DAYS = env.int("KYODAKU_HOLDER_TOKEN_DAYS", default=90)
 KYODAKU_API_KEY_DEFAULT_RATE = env("KYODAKU_API_KEY_DEFAULT_RATE", default="100/s")
 # Domain control checks (interop.md): seconds per network operation, bytes read, hours between re-checks.
 KYODAKU_DOMAIN_CHECK_TIMEOUT = env.float("KYODAKU_DOMAIN_CHECK_TIMEOUT", default=3.0)

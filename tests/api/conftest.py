@@ -1,16 +1,15 @@
 """HTTP clients for the personas: holders' users by token, an AI developer by API key, an operator."""
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from keys.services import api_key_create
+from keys.services import api_key_create, holder_token_create
 
 
 def client_for(user=None, *, api_key: str | None = None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = holder_token_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     elif api_key is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
     return client

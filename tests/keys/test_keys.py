@@ -4,10 +4,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 
-from keys.models import APIKey
+from keys.models import APIKey, HolderToken
 from keys.rates import InvalidRate, Rate, parse_rate
+from keys.selectors import token_hash
 from keys.services import api_key_create, api_key_revoke
 from registry.errors import Conflict, ValidationFailed
 
@@ -66,11 +66,14 @@ def test_create_holder_token_creates_the_user_and_prints_the_token(studio_kaze, 
     out = StringIO()
     call_command("create_holder_token", "--holder", "studio-kaze", "--user", "kaze-bot", "--json", stdout=out)
     payload = json.loads(out.getvalue().strip().splitlines()[-1])
-    assert payload["token"] == Token.objects.get(user__username="kaze-bot").key
-    assert payload["created"] is True
+    token = HolderToken.objects.get(user__username="kaze-bot")
+    assert token.key_hash == token_hash(payload["token"]) and payload["token"].startswith(payload["prefix"])
+    assert payload["user_created"] is True
+    # A second call issues a second token (the first cannot be shown again: only its hash is kept).
     again = StringIO()
     call_command("create_holder_token", "--holder", "studio-kaze", "--user", "kaze-bot", "--json", stdout=again)
-    assert json.loads(again.getvalue().strip())["token"] == payload["token"]
+    second = json.loads(again.getvalue().strip())
+    assert second["token"] != payload["token"] and second["user_created"] is False
     # An existing editor keeps their role; someone else's user cannot be borrowed.
     call_command("create_holder_token", "--holder", "studio-kaze", "--user", "kaze-editor", stdout=StringIO())
     assert studio_kaze.user.membership.role == "editor"
