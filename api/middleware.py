@@ -1,4 +1,6 @@
-"""Errors that never reach a DRF view (an unknown /api/ URL, a crash) are problem+json under /api/ too."""
+"""Errors that never reach a DRF view (an unknown /api/ URL, a crash) are problem+json under /api/ too; a database
+that cannot be reached is a 503 with Retry-After, not a 500."""
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponsePermanentRedirect
 from django.urls import Resolver404, resolve
 
@@ -21,6 +23,9 @@ def _routed(path: str) -> bool:
         return resolve(path).app_name != "admin"
     except Resolver404:
         return False
+
+
+DATABASE_DOWN_RETRY_AFTER = 5  # seconds; a restart of PostgreSQL takes a few
 
 
 class ProblemJsonMiddleware:
@@ -47,3 +52,13 @@ class ProblemJsonMiddleware:
             headers = {h: response[h] for h in ("Allow", "Retry-After", "WWW-Authenticate") if response.has_header(h)}
             return problem_http_response(status, detail, code=code, headers=headers)
         return response
+
+    def process_exception(self, request, exception):
+        """The database unreachable (stopped, restarting, connection lost: psycopg's OperationalError, or a closed
+        connection's InterfaceError) is the service being unavailable, not a bug: 503, answered at once."""
+        if request.path.startswith("/api/") and isinstance(exception, OperationalError | InterfaceError):
+            return problem_http_response(
+                503, "The registry's database cannot be reached right now. Treat the answer as unknown (denied) "
+                     "and retry later.", code="service-unavailable",
+                headers={"Retry-After": str(DATABASE_DOWN_RETRY_AFTER)})
+        return None
