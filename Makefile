@@ -34,6 +34,7 @@ test: install-dev
 	$(PY) manage.py compile_translations -v0
 	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 worker: install
@@ -42,6 +43,7 @@ worker: install
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 audit: install-dev
 	$(PY) .ci/audit_dependencies.py

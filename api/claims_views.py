@@ -21,7 +21,7 @@ from claims.selectors import (
 )
 from claims.services import claims_submission_admit, claims_submission_create
 from claims.uploads import claims_upload_prepare
-from registry.errors import ValidationFailed, field_error
+from core.errors import ValidationFailed, field_error
 
 from .auth import ApiKeyAuthentication, IsHolderUser, TokenAuthentication
 

@@ -16,7 +16,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose
-from registry.errors import DomainError
+from core.errors import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:kyodaku:problem:"

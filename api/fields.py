@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from registry.errors import ValidationFailed, field_error
+from core.errors import ValidationFailed, field_error
 
 
 class AwareDateTimeField(serializers.DateTimeField):

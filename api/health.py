@@ -20,7 +20,7 @@ def _database_ok() -> tuple[bool, str]:
 def _broker_ok() -> tuple[bool, str]:
     if not settings.CELERY_BROKER_URL:
         return True, "eager (no broker configured)"
-    from config.celery import app
+    from celery import current_app as app  # the project's app (config/celery.py), without importing upward
 
     try:
         with app.connection_for_write() as conn:

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 
-from registry.errors import ValidationFailed, field_error
+from core.errors import ValidationFailed, field_error
 
 
 def _invalid_cursor() -> ValidationFailed:

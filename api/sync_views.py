@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from registry.errors import NotFound
+from core.errors import NotFound
 from sync.changes import DEFAULT_LIMIT, MAX_LIMIT, changes_wait
 from sync.snapshots import CONTENT_TYPES, FILE_NAMES, snapshot_file, snapshot_request, snapshot_storage
 

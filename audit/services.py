@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.pgcopy import copy_cell
+
 from .chain import canonical_json, canonical_time, new_salt
 from .models import AuditEvent, AuditHead
 
@@ -168,12 +170,3 @@ def audit_record_bulk(*, actor: str, events: Sequence[PendingEvent], at: datetim
 @lru_cache(maxsize=256)
 def _copy_name(name: str) -> str:
     return copy_cell(name)
-
-
-def copy_cell(value: str | None) -> str:
-    """A value as a cell of PostgreSQL's text COPY format (also used by claims for its own tables)."""
-    if value is None:
-        return "\\N"
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value

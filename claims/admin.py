@@ -13,9 +13,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainError, NotFound
 from registry.admin import mark_saved
 from registry.admin_base import holders_for_filing, may_look, may_write, request_membership
-from registry.errors import DomainError, NotFound
 from registry.models import Holder
 from registry.selectors import is_operator
 

@@ -27,12 +27,12 @@ from audit.services import (
     audit_bulk_prepare,
     audit_bulk_write,
     audit_record_bulk,
-    copy_cell,
 )
 from audit.snapshots import iso
 from consent.audit_tracking import declaration_snapshot
 from consent.models import Declaration
 from consent.rules import same_statement
+from core.pgcopy import copy_cell
 from registry.audit_tracking import dispute_snapshot, identifier_snapshot, work_snapshot
 from registry.lookups import pg_array_literal
 from registry.models import CLAIM_SETTLED, Dispute, Identifier, Work

@@ -5,7 +5,7 @@ import codecs
 import uuid
 from collections.abc import Iterator
 
-from registry.errors import NotFound
+from core.errors import NotFound
 from registry.selectors import is_operator, user_membership
 
 from .models import RowError, Submission

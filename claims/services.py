@@ -23,8 +23,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import actor_label
+from core.errors import DomainError, NotFound, ValidationFailed, field_error
 from core.gc_policy import paced_for_bulk
-from registry.errors import DomainError, NotFound, ValidationFailed, field_error
 from registry.models import Holder
 from registry.selectors import default_holder_code, holder_for_filing, holders_user_files_for
 

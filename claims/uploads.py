@@ -18,7 +18,7 @@ from django.http import HttpResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from registry.errors import DomainError
+from core.errors import DomainError
 
 from .services import FileTooLarge, claims_submission_admit, refuse_oversize
 

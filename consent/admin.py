@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainError
 from registry.admin import WorkAdmin, mark_saved
 from registry.admin_base import (
     ScopedAdmin,
@@ -22,7 +23,6 @@ from registry.admin_base import (
     request_membership,
     visible_holder_ids,
 )
-from registry.errors import DomainError
 from registry.models import Dispute, Work
 from registry.selectors import holder_for_filing, is_operator, work_open_disputes
 

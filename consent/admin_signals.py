@@ -7,8 +7,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainError
 from registry.admin_base import holders_for_filing, may_write
-from registry.errors import DomainError
 from registry.selectors import holder_for_filing, works_visible_to
 
 from .signals_import import signals_import

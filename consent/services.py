@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from audit.services import PendingEvent, audit_record, audit_record_many
-from registry.errors import Conflict, ValidationFailed, field_error
+from core.errors import Conflict, ValidationFailed, field_error
 from registry.models import Holder, Work
 
 from .audit_tracking import declaration_snapshot, rule_snapshot

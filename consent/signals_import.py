@@ -9,8 +9,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Conflict, ValidationFailed, field_error
 from domains.selectors import domain_verified_at
-from registry.errors import Conflict, ValidationFailed, field_error
 from registry.identifiers import InvalidIdentifier, parse_identifier
 from registry.models import Identifier, Work
 from registry.services import work_register

@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainError
 from registry.admin_base import ScopedAdmin, holders_for_filing
-from registry.errors import DomainError
 from registry.selectors import is_operator
 
 from .models import DomainClaim, DomainVerification

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import actor_label, audit_record
-from registry.errors import Conflict, ValidationFailed, field_error
+from core.errors import Conflict, ValidationFailed, field_error
 from registry.identifiers import InvalidIdentifier, normalise
 
 from . import checker

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
-from registry.errors import DomainError
+from core.errors import DomainError
 from registry.selectors import is_operator
 
 from .models import APIKey, HolderToken

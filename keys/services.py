@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose, validate_jurisdiction, validate_purpose
-from registry.errors import Conflict, ValidationFailed, field_error
+from core.errors import Conflict, ValidationFailed, field_error
 
 from .models import APIKey, HolderToken
 from .rates import InvalidRate, Rate, canonical_rate, parse_rate

@@ -20,7 +20,7 @@ from joserfc.util import json_b64encode, urlsafe_b64encode
 
 from audit.selectors import audit_head
 from audit.services import PendingEvent, audit_record_many
-from registry.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError
 
 from . import keystore
 from .audit_tracking import signing_key_snapshot

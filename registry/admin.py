@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from audit.selectors import audit_events_for_object
+from core.errors import DomainError
 
 from .admin_base import (
     EstimatedCountPaginator,
@@ -28,7 +29,6 @@ from .admin_base import (
     request_membership,
     visible_holder_ids,
 )
-from .errors import DomainError
 from .identifiers import InvalidIdentifier, infer_scheme, parse_identifier
 from .models import Dispute, DisputeResolution, Holder, Identifier, Mandate, Membership, Role, Work
 from .selectors import holder_for_filing, is_operator

@@ -16,9 +16,9 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from audit.selectors import audit_events_for_object
+from core.errors import DomainError
 
 from .admin_history import readable_events
-from .errors import DomainError
 from .models import Holder
 from .selectors import holder_ids_visible_to, is_operator, mandate_active_q, user_membership
 

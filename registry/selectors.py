@@ -4,7 +4,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .errors import NotAuthorizedForHolder, ReadOnlyRole
+from core.errors import NotAuthorizedForHolder, ReadOnlyRole
+
 from .lookups import pg_array_literal
 from .models import Dispute, Holder, Identifier, Mandate, Membership, Work
 

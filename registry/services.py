@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from audit.services import PendingEvent, audit_record, audit_record_many
+from core.errors import Conflict, ValidationFailed, field_error
 
 from .audit_tracking import (
     dispute_snapshot,
@@ -18,7 +19,6 @@ from .audit_tracking import (
     mandate_snapshot,
     work_snapshot,
 )
-from .errors import Conflict, ValidationFailed, field_error
 from .identifier_messages import translate_identifier_problem
 from .identifiers import InvalidIdentifier, ParsedIdentifier, parse_identifier
 from .models import (

@@ -5,8 +5,8 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from consent.vocabulary import validate_jurisdiction, validate_purpose
+from core.errors import DomainError
 from registry.admin_base import OperatorOnlyAdmin
-from registry.errors import DomainError
 from registry.selectors import is_operator
 
 from .models import Snapshot, Webhook, WebhookDelivery

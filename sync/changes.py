@@ -25,7 +25,7 @@ from consent.lookup import iso_z
 from consent.models import ALL_PURPOSES
 from consent.rulebook import rulebook
 from consent.vocabulary import purpose_chain
-from registry.errors import ValidationFailed, field_error
+from core.errors import ValidationFailed, field_error
 from registry.models import Holder, Identifier, Work
 
 IDENTIFIER_ACTIONS = ("identifier.add", "identifier.end")

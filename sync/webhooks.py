@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 from audit.selectors import audit_head
 from consent.lookup import iso_z
 from consent.vocabulary import validate_jurisdiction, validate_purpose
-from registry.errors import NotFound, ValidationFailed, field_error
+from core.errors import NotFound, ValidationFailed, field_error
 
 from .changes import changes_for_pair
 from .models import DeliveryStatus, Webhook, WebhookDelivery

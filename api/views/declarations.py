@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from consent.models import Scope
 from consent.selectors import declarations_filter, declarations_visible_to
 from consent.services import declaration_file, declaration_revoke
-from registry.errors import NotFound, ValidationFailed, field_error
+from core.errors import NotFound, ValidationFailed, field_error
 from registry.models import Work
 from registry.selectors import holder_for_filing
 

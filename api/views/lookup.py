@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.lookup import lookup_many
+from core.errors import ValidationFailed, field_error
 from receipts.batch import batch_receipt_attach
 from receipts.services import receipts_attach
-from registry.errors import ValidationFailed, field_error
 
 from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of
 from ..errors import RequestTooLarge

@@ -22,9 +22,9 @@ from consent.signals import (
 from consent.signals_import import signals_import
 from consent.signals_in import KINDS, MAX_BYTES
 from consent.vocabulary import AIPREF_LATEST, validate_jurisdiction
+from core.errors import NotFound, ValidationFailed, field_error
 from domains.selectors import signals_claim_for
 from domains.services import domain_normalise
-from registry.errors import NotFound, ValidationFailed, field_error
 from registry.identifiers import InvalidIdentifier, domain_chain
 from registry.models import Work
 from registry.selectors import default_holder_code, holder_for_filing, works_readable

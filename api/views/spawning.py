@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.spawning import DEFAULT_PURPOSE, spawning_answers, spawning_lines
-from registry.errors import ValidationFailed, field_error
+from core.errors import ValidationFailed, field_error
 
 from ..auth import HasApiKey, SpawningApiKeyAuthentication, api_key_of
 from ..errors import RequestTooLarge

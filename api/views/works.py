@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.selectors import work_declarations_in_force
-from registry.errors import NotFound, ValidationFailed, field_error
+from core.errors import NotFound, ValidationFailed, field_error
 from registry.identifiers import InvalidIdentifier, parse_identifier
 from registry.models import Work, WorkKind
 from registry.selectors import default_holder_code, holder_for_filing, work_get, works_filter, works_readable

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "claims",
     "sync",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from registry.errors import NotFound
+from core.errors import NotFound
 from registry.models import Work
 from registry.selectors import work_open_disputes
 

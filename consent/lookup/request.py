@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from registry.errors import ValidationFailed, field_error
+from core.errors import ValidationFailed, field_error
 
 from ..engine import RuleBook
 from .results import iso_z

@@ -3,7 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.errors import DomainError
+from core.errors import DomainError
 
 
 class KyodakuCommand(BaseCommand):

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from consent.lookup import work_decisions
-from registry.errors import NotAuthorizedForHolder, ReadOnlyRole
+from core.errors import NotAuthorizedForHolder, ReadOnlyRole
 from registry.models import Dispute
 from registry.services import dispute_withdraw
 

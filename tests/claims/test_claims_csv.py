@@ -314,7 +314,7 @@ def test_tsubasa_cannot_file_for_the_collective(collective, tsubasa, submit):
 
 
 def test_studio_kaze_viewer_cannot_submit(kaze_viewer, submit):
-    from registry.errors import ReadOnlyRole
+    from core.errors import ReadOnlyRole
 
     with pytest.raises(ReadOnlyRole):
         submit(kaze_viewer, csv_text("holder,work_ref,title", "studio-kaze,KZ-1,T"))

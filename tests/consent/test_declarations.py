@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from consent.models import Declaration, Rule
 from consent.services import declaration_file, declaration_revoke, rule_set
-from registry.errors import Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from registry.services import work_register
 
 pytestmark = pytest.mark.django_db

@@ -106,7 +106,7 @@ def test_as_of_defaults_to_now_and_is_written_with_z(studio_kaze):
 
 
 def test_a_naive_as_of_is_refused(db):
-    from registry.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         lookup_one(id="isbn:9780306406157", purpose="tdm", jurisdiction="*", as_of=datetime(2026, 1, 1))
@@ -306,7 +306,7 @@ def test_a_rule_changed_by_an_operator_applies_from_its_change_only(studio_kaze)
 
 
 def test_an_as_of_before_every_rule_is_a_client_error(db):
-    from registry.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         one("isbn:9780306406157", as_of=datetime(1999, 1, 1, tzinfo=UTC))

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
+from core.errors import Conflict, ValidationFailed
 from domains.models import DomainClaim, DomainVerification
 from domains.selectors import domain_claims_visible_to, domain_verified_at
 from domains.services import (
@@ -16,7 +17,6 @@ from domains.services import (
     domain_verify_operator,
 )
 from domains.tasks import domain_claims_recheck
-from registry.errors import Conflict, ValidationFailed
 
 from .conftest import SITE
 

@@ -4,9 +4,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from consent.lookup import lookup_many
+from core.errors import ValidationFailed
 from keys.models import APIKey
 from keys.services import api_key_create
-from registry.errors import ValidationFailed
 from tests.api.conftest import assert_problem, client_for
 
 from .spawning_world import DOMAIN, PREFIX, RESERVED, build_world, url_mix

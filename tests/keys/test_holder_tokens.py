@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.errors import Conflict, ValidationFailed
 from keys.models import HolderToken
 from keys.selectors import token_hash
 from keys.services import holder_token_create, holder_token_issue, holder_token_revoke
-from registry.errors import Conflict, ValidationFailed
 
 WORKS = "/api/v1/works"
 

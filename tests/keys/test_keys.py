@@ -5,11 +5,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from core.errors import Conflict, ValidationFailed
 from keys.models import APIKey, HolderToken
 from keys.rates import InvalidRate, Rate, parse_rate
 from keys.selectors import token_hash
 from keys.services import api_key_create, api_key_revoke
-from registry.errors import Conflict, ValidationFailed
 
 
 @pytest.mark.parametrize(("text", "rate"), [

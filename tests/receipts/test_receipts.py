@@ -14,6 +14,7 @@ from jwcrypto import jws as jwcrypto_jws
 
 from consent.lookup import lookup_many
 from consent.services import declaration_file
+from core.errors import Conflict
 from receipts import keystore
 from receipts.models import KeyStatus, SigningKey
 from receipts.selectors import receipt_verify, signing_keys_jwks
@@ -24,7 +25,6 @@ from receipts.services import (
     signing_key_ensure,
     signing_key_rotate,
 )
-from registry.errors import Conflict
 from registry.services import work_register
 
 pytestmark = [pytest.mark.django_db]

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from registry.errors import Conflict, NotAuthorizedForHolder, ReadOnlyRole, ValidationFailed
+from core.errors import Conflict, NotAuthorizedForHolder, ReadOnlyRole, ValidationFailed
 from registry.models import Dispute, Identifier, Work
 from registry.selectors import holder_for_filing, holder_ids_visible_to
 from registry.services import (

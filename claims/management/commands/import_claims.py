@@ -11,7 +11,7 @@ from django.urls import reverse
 from claims.models import FINAL_STATUSES, Status, Submission
 from claims.selectors import claims_submission_status
 from claims.services import claims_submission_create
-from registry.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

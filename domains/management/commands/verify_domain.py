@@ -1,10 +1,10 @@
+from core.errors import NotFound
 from domains.services import (
     domain_claim_check,
     domain_claim_create,
     domain_verification_withdraw,
     domain_verify_operator,
 )
-from registry.errors import NotFound
 from registry.management.output import KyodakuCommand
 from registry.models import Holder
 
