@@ -14,7 +14,7 @@ from registry.services import work_register
 from .conftest import HEADER, errors_csv_text, errors_of
 from .helpers import csv_text, isbn13
 
-EXAMPLES = Path("/work/shared/examples")
+EXAMPLES = Path(__file__).resolve().parent / "examples"  # copies of the contract's sample files
 pytestmark = pytest.mark.django_db
 
 
