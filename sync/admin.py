@@ -2,6 +2,7 @@
 read-only. Holder users never see this app."""
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from consent.vocabulary import validate_jurisdiction, validate_purpose
@@ -21,12 +22,17 @@ class SnapshotAdmin(OperatorOnlyAdmin):
                        "files", "manifest", "error")
 
 
-class WebhookForm(forms.ModelForm):
-    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
+def _https_by_default(field, **kwargs):
+    if isinstance(field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")  # a webhook is https (docs/sync.md)
+    return field.formfield(**kwargs)
 
+
+class WebhookForm(forms.ModelForm):
     class Meta:
         model = Webhook
         fields = ["api_key", "url", "purpose", "jurisdiction"]
+        formfield_callback = _https_by_default
 
     def clean(self):
         data = super().clean()
@@ -57,6 +63,7 @@ class DeliveryInline(admin.TabularInline):
 @admin.register(Webhook)
 class WebhookAdmin(OperatorOnlyAdmin):
     form = WebhookForm
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("url", "purpose", "jurisdiction", "api_key", "active", "created_at")
     list_filter = ("active", "purpose", "jurisdiction")
     actions = ["enable"]
