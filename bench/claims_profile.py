@@ -55,7 +55,7 @@ def main():
     from django.db import connection, transaction
     from import_claims import generate
 
-    from claims import merging, reading, services, validation, writing
+    from claims import copying, merging, reading, services, validation, writing
     from claims.models import Submission
     from registry.services import holder_create, holder_user_create
 
@@ -74,7 +74,7 @@ def main():
         setattr(module, name, wrapper)
 
     for module, name in [(reading, "scan"), (validation, "validate_row"), (merging, "plan_chunk"),
-                         (merging, "prepare_plan"), (merging, "write_plan"), (writing, "write_chunk")]:
+                         (copying, "prepare_plan"), (copying, "write_plan"), (writing, "write_chunk")]:
         timed(module, name)
     services.validate_row = validation.validate_row  # imported by name there
 

@@ -28,7 +28,7 @@ from core.gc_policy import paced_for_bulk
 from registry.models import Holder
 from registry.selectors import default_holder_code, holder_for_filing, holders_user_files_for
 
-from . import merging, reading, validation, writing
+from . import copying, merging, reading, validation, writing
 from .models import FINAL_STATUSES, RowError, Status, Submission
 from .validation import VALUE_ECHO_MAX, FilingRights, validate_row
 from .validation import RowError as Problem
@@ -331,7 +331,7 @@ def _plan_ahead(submission: Submission, chunk: writing.Chunk, writer) -> None:
     user = submission.submitted_by
     chunk.plan = merging.plan_chunk(chunk.valid, at=timezone.now(), filed_by_id=user.pk if user is not None else None,
                                     pending=in_flight.plan if in_flight is not None else None)
-    chunk.prepared = merging.prepare_plan(chunk.plan, actor_label=actor_label(user), after_seq=head[0],
+    chunk.prepared = copying.prepare_plan(chunk.plan, actor_label=actor_label(user), after_seq=head[0],
                                           after_hash=head[1])
 
 

@@ -30,7 +30,7 @@ from django.utils import timezone, translation
 from audit.selectors import audit_head
 from audit.services import actor_label, audit_head_lock
 
-from . import merging
+from . import copying, merging
 from .models import RowError, Submission
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class Chunk:
     valid: list  # validation.ClaimRow
     rejected: list  # a list of validation.RowError per rejected row
     plan: merging.ChunkPlan | None = None  # planned ahead; None: plan under the lock
-    prepared: merging.Prepared | None = None  # the plan's COPY text and audit batch
+    prepared: copying.Prepared | None = None  # the plan's COPY text and audit batch
     head: tuple | None = None  # the chain head (seq, hash) the plan read; None: where the previous chunk left it
 
 
@@ -80,7 +80,7 @@ def write_chunk(submission: Submission, chunk: Chunk, state: _State, make_error)
             replanned = plan is not None
             plan, prepared = merging.plan_chunk(chunk.valid, at=timezone.now(), filed_by_id=filed_by_id), None
         if not submission.dry_run:
-            merging.write_plan(plan, actor_label=actor_label(user), prepared=prepared)
+            copying.write_plan(plan, actor_label=actor_label(user), prepared=prepared)
             head = head_now()
         rejected = chunk.rejected + [[error] for error in plan.rejected]
         report_chars = state.report_chars

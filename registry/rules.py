@@ -40,12 +40,13 @@ class Claim(Enum):
 
 
 def identifier_claim(*, held_by_work, held_by_holder, work_id, holder_id) -> Claim:
-    """`held_by_work` / `held_by_holder`: the work and holder of the identifier's current row (None: unheld)."""
+    """`held_by_work` / `held_by_holder`: the work and holder of the identifier's current row (None: unheld).
+    Ids are compared as given: pass the same type on both sides (UUIDs, or their text)."""
     if held_by_work is None:
         return Claim.ADD
-    if str(held_by_work) == str(work_id):
+    if held_by_work == work_id:
         return Claim.HELD
-    if str(held_by_holder) != str(holder_id):
+    if held_by_holder != holder_id:
         return Claim.DISPUTE
     return Claim.MOVE
 

@@ -413,13 +413,13 @@ def test_studio_kaze_error_report_of_a_clean_file_is_the_header_alone(studio_kaz
 
 def test_studio_kaze_submission_interrupted_mid_file_resumes_and_counts_every_row_once(
         studio_kaze, submit, settings, monkeypatch):
-    from claims import merging
+    from claims import copying
     from claims.services import claims_submission_process
 
     settings.KYODAKU_CLAIMS_CHUNK_ROWS = 4
     rows = [f"studio-kaze,KZ-{i},Title {i},,film,isbn:{isbn13(i)},train-ai,JP,reserve,work" for i in range(10)]
     rows[5] = "studio-kaze,KZ-5,,,film,,,,,work"
-    real_write = merging.write_plan
+    real_write = copying.write_plan
     calls = {"n": 0}
 
     def crash_on_second_chunk(plan, **kwargs):
@@ -428,7 +428,7 @@ def test_studio_kaze_submission_interrupted_mid_file_resumes_and_counts_every_ro
             raise KeyboardInterrupt("worker killed")  # not an Exception: nothing catches it, like SIGKILL
         return real_write(plan, **kwargs)
 
-    monkeypatch.setattr(merging, "write_plan", crash_on_second_chunk)
+    monkeypatch.setattr(copying, "write_plan", crash_on_second_chunk)
     with pytest.raises(KeyboardInterrupt):
         submit(studio_kaze, csv_text(HEADER, *rows))
     submission = Submission.objects.get()

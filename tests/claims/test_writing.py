@@ -11,7 +11,7 @@ import pytest
 
 from audit.models import AuditHead
 from audit.selectors import audit_verify
-from claims import merging, services, writing
+from claims import copying, merging, services, writing
 from consent.models import Declaration
 from consent.services import declaration_file
 from registry.models import Dispute, Identifier, Work
@@ -144,7 +144,7 @@ def test_writer_error_fails_the_submission_and_keeps_earlier_chunks(monkeypatch,
     file finishes it."""
     settings.KYODAKU_CLAIMS_CHUNK_ROWS = 1
     monkeypatch.setattr(services, "_writer", lambda s: writing.ThreadedWriter(s, services._row_error))
-    real_write = merging.write_plan
+    real_write = copying.write_plan
     writes = []
 
     def failing_second(plan, **kwargs):
@@ -153,7 +153,7 @@ def test_writer_error_fails_the_submission_and_keeps_earlier_chunks(monkeypatch,
             raise RuntimeError("database refused the chunk")
         return real_write(plan, **kwargs)
 
-    monkeypatch.setattr(merging, "write_plan", failing_second)
+    monkeypatch.setattr(copying, "write_plan", failing_second)
     submission = process(
         f"studio-kaze,KZ-1,One,film,isbn:{isbn13(1)},,,,work",
         f"studio-kaze,KZ-2,Two,film,isbn:{isbn13(2)},,,,work",
