@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from uuid_utils.compat import uuid7
 
@@ -71,7 +72,8 @@ class Submission(models.Model):
         indexes = [models.Index(fields=["holder", "created_at"], name="claims_sub_holder_created_idx")]
 
     def __str__(self):
-        return f"{self.original_name or self.pk} ({self.get_status_display()})"
+        return gettext("%(name)s: %(status)s") % {"name": self.original_name or self.pk,
+                                                   "status": self.get_status_display()}
 
 
 class RowError(models.Model):

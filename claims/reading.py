@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from charset_normalizer import from_bytes
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 COLUMNS = (
     "holder", "work_ref", "title", "original_title", "kind", "identifiers", "purpose", "jurisdiction", "consent",
@@ -39,17 +41,19 @@ _SHIFT_JIS_FAMILY = {"cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213"}
 
 # Signatures of files people upload by mistake instead of a CSV export.
 _SIGNATURES = (
-    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or OpenDocument spreadsheet?)"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel (.xls) workbook"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"%PDF-", "a PDF document"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"RIFF", "a RIFF media file"),
+    (b"PK\x03\x04", gettext_noop("a ZIP archive (an Excel .xlsx or OpenDocument spreadsheet?)")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", gettext_noop("an old Excel (.xls) workbook")),
+    (b"\x89PNG\r\n\x1a\n", gettext_noop("a PNG image")),
+    (b"\xff\xd8\xff", gettext_noop("a JPEG image")),
+    (b"GIF87a", gettext_noop("a GIF image")),
+    (b"GIF89a", gettext_noop("a GIF image")),
+    (b"%PDF-", gettext_noop("a PDF document")),
+    (b"\x1f\x8b", gettext_noop("a gzip archive")),
+    (b"RIFF", gettext_noop("a RIFF media file")),
 )
-_SAVE_AS_CSV = "Save it as CSV (UTF-8 or Shift_JIS) and upload that."
+# Whole-file problems are sentences for the submitter, in the language active while the file is processed (the
+# submitter's: claims.services activates it).
+_SAVE_AS_CSV = gettext_noop("Save it as CSV (UTF-8 or Shift_JIS) and upload that.")
 
 
 class FileProblem(Exception):
@@ -81,7 +85,7 @@ Opener = Callable[[], BinaryIO]
 
 def _bom_encoding(head: bytes) -> str | None:
     if head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
-        raise FileProblem("The file is UTF-32, which is not supported. Save it as UTF-8 or Shift_JIS.")
+        raise FileProblem(_("The file is UTF-32, which is not supported. Save it as UTF-8 or Shift_JIS."))
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
@@ -92,16 +96,16 @@ def _bom_encoding(head: bytes) -> str | None:
 def sniff(head: bytes) -> list[str]:
     """The encodings to try, in order, from the first bytes; raises FileProblem for files that are not text."""
     if not head:
-        raise FileProblem("The file is empty.")
+        raise FileProblem(_("The file is empty."))
     bom = _bom_encoding(head)
     if bom:
         return [bom]
     for signature, what in _SIGNATURES:
         if head.startswith(signature):
-            raise FileProblem(f"The file is {what}, not a CSV file. {_SAVE_AS_CSV}")
+            raise FileProblem(_("The file is %(what)s, not a CSV file.") % {"what": _(what)} + " " + _(_SAVE_AS_CSV))
     if b"\x00" in head:
-        raise FileProblem("The file contains binary data (NUL bytes), not CSV text; UTF-16 files need a "
-                          "byte-order mark. " + _SAVE_AS_CSV)
+        raise FileProblem(_("The file contains binary data (NUL bytes), not CSV text; UTF-16 files need a "
+                            "byte-order mark.") + " " + _(_SAVE_AS_CSV))
     return ["utf-8", "cp932"]
 
 
@@ -154,7 +158,7 @@ def _lines(text: io.TextIOWrapper, max_columns: int) -> Iterator[str]:
             return
         number += 1
         if "\x00" in line:
-            raise FileProblem("The file contains binary data (NUL bytes), not CSV text. " + _SAVE_AS_CSV)
+            raise FileProblem(_("The file contains binary data (NUL bytes), not CSV text.") + " " + _(_SAVE_AS_CSV))
         if '"' not in line:
             if not inside:
                 commas += line.count(",")
@@ -165,11 +169,11 @@ def _lines(text: io.TextIOWrapper, max_columns: int) -> Iterator[str]:
                 if not inside:
                     commas += part.count(",")
         if commas >= max_columns:
-            raise FileProblem(f"A row that starts on or before line {number} has more than {max_columns:,} "
-                              f"columns, the limit per row.")
+            raise FileProblem(_("A row that starts on or before line %(line)d has more than %(limit)s columns, "
+                                "the limit per row.") % {"line": number, "limit": f"{max_columns:,}"})
         if len(line) >= MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
-            raise FileProblem(f"Line {number} is longer than {MAX_LINE_CHARS:,} characters; the file is not a "
-                              f"valid claims CSV.")
+            raise FileProblem(_("Line %(line)d is longer than %(limit)s characters; the file is not a valid "
+                                "claims CSV.") % {"line": number, "limit": f"{MAX_LINE_CHARS:,}"})
         if not inside:
             commas = 0
         yield line
@@ -188,15 +192,16 @@ def records(raw: BinaryIO, encoding: str, max_columns: int = MAX_COLUMNS) -> Ite
         for cells in reader:
             row += 1
             if len(cells) > max_columns:
-                raise FileProblem(f"Line {row} has {len(cells):,} columns; at most {max_columns:,} are allowed.")
+                raise FileProblem(_("Line %(line)d has %(count)s columns; at most %(limit)s are allowed.") % {
+                    "line": row, "count": f"{len(cells):,}", "limit": f"{max_columns:,}"})
             yield row, cells
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
-            raise FileProblem(
-                f"Line {row + 1}: a field runs past {CSV_FIELD_HARD_LIMIT:,} characters; a quote is "
-                f"probably never closed. The file is not valid CSV."
-            ) from None
-        raise FileProblem(f"Line {row + 1}: the file is not valid CSV ({exc}).") from None
+            raise FileProblem(_(
+                "Line %(line)d: a field runs past %(limit)s characters; a quote is probably never closed. The file "
+                "is not valid CSV.") % {"line": row + 1, "limit": f"{CSV_FIELD_HARD_LIMIT:,}"}) from None
+        raise FileProblem(_("Line %(line)d: the file is not valid CSV (%(reason)s).") % {
+            "line": row + 1, "reason": exc}) from None
 
 
 def is_blank(cells: list[str]) -> bool:
@@ -207,21 +212,24 @@ def parse_header(cells: list[str]) -> list[str]:
     names = [cell.strip().lstrip("\ufeff").strip().lower() for cell in cells]
     unnamed = [str(i + 1) for i, name in enumerate(names) if not name]
     if unnamed:
-        raise FileProblem(f"The header has no name for column {', '.join(unnamed)}; every column needs one of: "
-                          f"{', '.join(COLUMNS)}.")
+        raise FileProblem(_("The header has no name for column %(columns)s; every column needs one of: "
+                            "%(allowed)s.") % {"columns": ", ".join(unnamed), "allowed": ", ".join(COLUMNS)})
     unknown = [name for name in names if name not in COLUMNS]
     if unknown:
         shown = ", ".join(repr(n[:60]) for n in unknown[:10])
-        raise FileProblem(f"Unknown column{'s' if len(unknown) > 1 else ''} in the header: {shown}. "
-                          f"Allowed columns: {', '.join(COLUMNS)}.")
+        raise FileProblem(ngettext("Unknown column in the header: %(columns)s. Allowed columns: %(allowed)s.",
+                                   "Unknown columns in the header: %(columns)s. Allowed columns: %(allowed)s.",
+                                   len(unknown)) % {"columns": shown, "allowed": ", ".join(COLUMNS)})
     repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
-        raise FileProblem(f"Column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} appear more than once "
-                          f"in the header.")
+        raise FileProblem(ngettext("Column %(columns)s appears more than once in the header.",
+                                   "Columns %(columns)s appear more than once in the header.",
+                                   len(repeated)) % {"columns": ", ".join(repeated)})
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
-        raise FileProblem(f"The header lacks the required column{'s' if len(missing) > 1 else ''} "
-                          f"{', '.join(missing)}.")
+        raise FileProblem(ngettext("The header lacks the required column %(columns)s.",
+                                   "The header lacks the required columns %(columns)s.",
+                                   len(missing)) % {"columns": ", ".join(missing)})
     return names
 
 
@@ -285,7 +293,7 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
                 columns = parse_header(cells)
                 break
         if columns is None:
-            raise FileProblem("The file has no header row (it is empty or blank).")
+            raise FileProblem(_("The file has no header row (it is empty or blank)."))
         keys = _KeyLog()
         try:
             rows = 0
@@ -294,13 +302,13 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
                     continue
                 rows += 1
                 if rows > limits.max_rows:
-                    raise FileProblem(f"The file has more than {limits.max_rows:,} data rows, the limit per file. "
-                                      f"Split it into several files.")
+                    raise FileProblem(_("The file has more than %(limit)s data rows, the limit per file. Split "
+                                        "it into several files.") % {"limit": f"{limits.max_rows:,}"})
                 key = key_of(cells, columns)
                 if key is not None:
                     keys.add(key_text(key), line)
             if rows == 0:
-                raise FileProblem("The file has a header but no data rows.")
+                raise FileProblem(_("The file has a header but no data rows."))
             return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates(),
                         max_columns=limits.max_columns)
         finally:
@@ -310,7 +318,8 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
 def scan(opener: Opener, *, size: int, limits: Limits, key_of: KeyOf = _work_key) -> Scan:
     """First pass: everything that can make the whole file fail, found before a single row is written."""
     if size > limits.max_bytes:
-        raise FileProblem(f"The file is {size:,} bytes, over the limit of {limits.max_bytes:,} bytes.")
+        raise FileProblem(_("The file is %(size)s bytes, over the limit of %(limit)s bytes.") % {
+            "size": f"{size:,}", "limit": f"{limits.max_bytes:,}"})
     with opener() as raw:
         head = raw.read(65536)
     candidates = sniff(head)
@@ -329,17 +338,18 @@ def scan(opener: Opener, *, size: int, limits: Limits, key_of: KeyOf = _work_key
             continue
     if len(candidates) == 1:
         name = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16"}[candidates[0]]
-        raise FileProblem(f"The file starts with a {name} byte-order mark but is not valid {name} "
-                          f"({_describe(failure)}).")
-    raise FileProblem("The file's encoding is not supported: it is neither UTF-8, UTF-16 with a byte-order mark, "
-                      f"nor Shift_JIS/CP932 ({_describe(failure)}). Save it as UTF-8 CSV and upload it again.")
+        raise FileProblem(_("The file starts with a %(encoding)s byte-order mark but is not valid %(encoding)s "
+                            "(%(reason)s).") % {"encoding": name, "reason": _describe(failure)})
+    raise FileProblem(_("The file's encoding is not supported: it is neither UTF-8, UTF-16 with a byte-order mark, "
+                        "nor Shift_JIS/CP932 (%(reason)s). Save it as UTF-8 CSV and upload it again.")
+                      % {"reason": _describe(failure)})
 
 
 def _describe(exc: UnicodeDecodeError | None) -> str:
     if exc is None:
-        return "it does not look like Japanese text in Shift_JIS"
+        return _("it does not look like Japanese text in Shift_JIS")
     byte = exc.object[exc.start:exc.start + 1].hex() if isinstance(exc.object, bytes | bytearray) else "?"
-    return f"byte 0x{byte} cannot be decoded"
+    return _("byte 0x%(byte)s cannot be decoded") % {"byte": byte}
 
 
 def data_rows(opener: Opener, scan_result: Scan) -> Iterator[tuple[int, list[str]]]:

@@ -253,7 +253,7 @@ def _process(submission: Submission) -> None:
 
 def _process_rows(submission: Submission) -> None:
     if not submission.file:
-        raise reading.FileProblem("The file is no longer stored; submit it again.")
+        raise reading.FileProblem(translation.gettext("The file is no longer stored; submit it again."))
     opener = _opener(submission)
     scan = reading.scan(opener, size=submission.file.size, limits=limits(), key_of=validation.statement_key)
     Submission.objects.filter(pk=submission.pk).update(rows_total=scan.rows_total, encoding=scan.encoding)

@@ -10,6 +10,7 @@ OVERRIDDEN = (
     gettext_noop("Select %s to change"),
     gettext_noop("Select %s to view"),
     gettext_noop("Add %s"),
+    gettext_noop("Add %(name)s"),
     gettext_noop("Change %s"),
     gettext_noop("View %s"),
     gettext_noop("Select all %(total_count)s %(module_name)s"),

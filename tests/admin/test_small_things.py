@@ -30,6 +30,7 @@ def test_a_failed_upload_shows_failed_and_its_reason_not_a_progress_bar(japanese
             "file": SimpleUploadedFile("claims.csv", b"holder,work_ref,titel\nstudio-kaze,SK-1,T\n", "text/csv")})
     submission = Submission.objects.get()
     assert submission.status == "failed"
+    assert submission.error.startswith("ヘッダーに不明な列があります：'titel'。")  # the submitter's language
     page = client.get(reverse("admin:claims_submission_change", args=[submission.pk])).content.decode()
     assert '<p id="progress-row" hidden>' in page
     assert '<p id="errors-link" hidden>' in page

@@ -156,3 +156,54 @@ def test_a_missing_page_is_the_sites_own_in_japanese(japanese_page, studio_kaze,
     assert response.status == 404
     assert "ページが見つかりません" in page.inner_text("#content")
     shot(page, "09-not-found")
+
+
+CP932_CSV = (
+    "holder,work_ref,title,original_title,kind,identifiers,purpose,jurisdiction,consent\r\n"
+    "studio-kaze,SK-300,Kaze no Tani,風の谷,映画,isbn:978-4-9901661-3-7,train-ai,JP,留保\r\n"
+    "studio-kaze,SK-301,Sora no Uta,空の歌,film,,絵画AI,JP,reserve\r\n"
+    "studio-kaze,SK-302,=Umi no Koe,海の声,film,isbn:978-4-9901661-3-0,search,*,grant\r\n"
+)
+
+
+def excel_reads(data: bytes) -> str:
+    """What Japanese Excel shows for a CSV it opens: UTF-8 only with a byte-order mark, otherwise CP932."""
+    return data[3:].decode("utf-8") if data.startswith(b"\xef\xbb\xbf") else data.decode("cp932")
+
+
+def test_a_cp932_upload_with_errors_and_its_report_as_excel_reads_it(japanese_page, studio_kaze, tmp_path,
+                                                                      compiled_translations):
+    import csv
+    import io
+    from pathlib import Path
+
+    claims = tmp_path / "カタログ.csv"
+    claims.write_bytes(CP932_CSV.encode("cp932"))
+    page = japanese_page()
+    log_in(page, "kaze-editor")
+    in_japanese(page)
+    page.goto("/claims/submission/add/")
+    shot(page, "10-claims-upload")
+    page.set_input_files("#id_file", str(claims))
+    page.click("input[name=_save]")
+    page.wait_for_selector("#submission-progress")
+    page.wait_for_function(
+        "['done', 'done-with-errors', 'failed'].includes(document.getElementById('submission-status').dataset.status)")
+    assert page.get_attribute("#submission-status", "data-status") == "done-with-errors"
+    assert page.inner_text("#submission-status") == "完了（エラーあり）"
+    assert page.inner_text('[data-count="rows_failed"]') == "2"
+    shot(page, "11-claims-done-with-errors")
+    shot_of(page, "#submission-progress", "claims-progress-panel")
+    with page.expect_download() as download_info:
+        page.click("#errors-link a")
+    data = Path(download_info.value.path()).read_bytes()
+    rows = list(csv.reader(io.StringIO(excel_reads(data))))
+    assert rows[0][:5] == ["line", "column", "code", "message", "value"]
+    assert rows[0][5:] == ["work_ref", "title"]
+    by_line = {row[0]: row for row in rows[1:]}
+    assert by_line["3"][2] == "unknown-purpose" and by_line["3"][4] == "絵画AI"
+    assert by_line["3"][5:] == ["SK-301", "Sora no Uta"]
+    assert by_line["4"][2] == "invalid-identifier"
+    assert by_line["4"][6].startswith("'=")  # a title that would start a formula is neutralised
+    for row in rows[1:]:
+        assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in row[3]), row  # Japanese
