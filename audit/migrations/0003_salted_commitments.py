@@ -13,7 +13,7 @@ from django.db import migrations, models
 from audit.chain import canonical_json, canonical_time
 
 TRIGGER = "audit_event_append_only"
-CHUNK = 2000
+CHUNK = 5000
 
 
 def _hash(text: str) -> str:
@@ -26,6 +26,18 @@ def _event_hash(row, content: str, prev: str) -> str:
         f'{{"action":{canonical_json(row.action)},"at":{canonical_json(canonical_time(row.at))},'
         f'"content_hash":"{content}","object_id":{canonical_json(row.object_id)},'
         f'"object_type":{canonical_json(row.object_type)},"prev_hash":"{prev}","seq":{row.seq}}}')
+
+
+def _write_pg(connection, rows) -> None:
+    """One COPY and one UPDATE per chunk: bulk_update's CASE per column took 2 ms an event on PostgreSQL."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS audit_salting (seq bigint PRIMARY KEY, salt text, "
+                       "legacy_hash text, prev_hash text, hash text) ON COMMIT DROP")
+        cursor.execute("TRUNCATE audit_salting")
+        with cursor.copy("COPY audit_salting (seq, salt, legacy_hash, prev_hash, hash) FROM STDIN") as copy:
+            copy.write("".join(f"{r.seq}\t{r.salt}\t{r.legacy_hash}\t{r.prev_hash}\t{r.hash}\n" for r in rows))
+        cursor.execute("UPDATE audit_auditevent e SET salt = s.salt, legacy_hash = s.legacy_hash, "
+                       "prev_hash = s.prev_hash, hash = s.hash FROM audit_salting s WHERE e.seq = s.seq")
 
 
 def salt_the_log(apps, schema_editor):
@@ -54,7 +66,10 @@ def salt_the_log(apps, schema_editor):
                             f'"salt":"{row.salt}"}}')
             row.prev_hash, row.hash = prev, _event_hash(row, content, prev)
             prev = row.hash
-        AuditEvent.objects.bulk_update(rows, ["salt", "legacy_hash", "prev_hash", "hash"])
+        if postgres:
+            _write_pg(schema_editor.connection, rows)
+        else:
+            AuditEvent.objects.bulk_update(rows, ["salt", "legacy_hash", "prev_hash", "hash"])
         last = rows[-1].seq + 1
     AuditHead.objects.filter(id=1).update(seq=last - 1, hash=prev)
     if postgres:
