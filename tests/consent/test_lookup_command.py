@@ -68,7 +68,9 @@ def test_an_unregistered_identifier_is_answered_not_refused(db):
      "no time zone"),
     (("isbn:9784990166137", "--purpose", "tdm", "--jurisdiction", "JP", "--as-of", "1990-01-01T00:00:00Z"),
      "No jurisdiction rule applies"),
-], ids=["bad-id", "bad-purpose", "bad-jurisdiction", "bad-time", "naive-time", "before-every-rule"])
+    (("isbn:9784990166137", "--purpose", "tdm", "--jurisdiction", "JP", "--as-of", "2999-01-01T00:00:00Z"),
+     "later than now"),
+], ids=["bad-id", "bad-purpose", "bad-jurisdiction", "bad-time", "naive-time", "before-every-rule", "future"])
 def test_bad_input_is_a_command_error_with_the_reason(db, args, reason):
     with pytest.raises(CommandError, match=reason):
         run(*args)

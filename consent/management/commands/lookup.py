@@ -1,6 +1,7 @@
 import json
 
 from django.core.management.base import CommandError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from consent.lookup import lookup_one
@@ -17,6 +18,8 @@ def parse_as_of(text: str):
         raise CommandError(f"--as-of {text!r} is not an ISO 8601 time, e.g. 2026-11-28T12:00:00Z.")
     if value.tzinfo is None:
         raise CommandError(f"--as-of {text!r} has no time zone; add one, e.g. 2026-11-28T12:00:00Z.")
+    if value > timezone.now():  # as the API (as-of-in-future): answers are given for the past and present only
+        raise CommandError(f"--as-of {text!r} is later than now; answers are given only for the past and present.")
     return value
 
 
