@@ -119,3 +119,29 @@ def test_a_rewritten_hash_before_salting_is_caught(db):
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
 
     assert str(audit_verify()[0]) == f"event #{target.seq}: its hash before salting does not recompute (rewritten)"
+
+
+@pytest.mark.postgres
+def test_an_ai_developers_receipt_from_before_salting_still_verifies(db, settings, tmp_path):
+    from receipts import services as receipt_services
+    from receipts.selectors import receipt_verify
+
+    settings.KYODAKU_SIGNING_KEY_DIR, settings.KYODAKU_SIGNING_KEY = tmp_path / "keys", ""
+    settings.KYODAKU_SIGNING_KEY_AUTOCREATE = True
+    receipt_services._SIGNERS.clear()
+    signer = receipt_services.receipt_signer()  # publishing the key is itself an audit event: before the log below
+    old_hashes = _write_unsalted_log(3)
+    old_head = {"seq": AuditHead.objects.get().seq, "hash": old_hashes[-1]}
+    answer = {"id": "isbn:9784990166137", "identifier": "isbn:9784990166137", "purpose": "tdm",
+              "jurisdiction": "JP", "as_of": "2026-11-01T00:00:00Z", "outcome": "denied",
+              "basis": "permission-required", "declaration": None}
+    [token] = receipt_services.receipts_sign([answer], signer=signer, head=old_head, sub="crawler")
+
+    _salt_the_log()
+
+    assert AuditHead.objects.get().hash != old_head["hash"]
+    check = receipt_verify(token=token)
+    assert check.ok, check.problems
+    [forged] = receipt_services.receipts_sign([answer], signer=signer, head={**old_head, "hash": "d" * 64})
+    assert "history was rewritten" in " ".join(receipt_verify(token=forged).problems)
+    receipt_services._SIGNERS.clear()
