@@ -46,9 +46,9 @@ def audit_events_after(*, after: int, limit: int) -> list[dict]:
                      "prev_hash", "hash")[:limit]
     )
     return [
-        {"seq": seq, "at": canonical_time(at), "action": action, "object_type": object_type,
-         "object_id": object_id, "content_hash": content_hash(actor=actor, before=before, after=after_, salt=salt),
-         "prev_hash": prev_hash, "hash": digest}
+        dict(zip(PUBLIC_FIELDS, (
+            seq, canonical_time(at), action, object_type, object_id,
+            content_hash(actor=actor, before=before, after=after_, salt=salt), prev_hash, digest), strict=True))
         for seq, at, actor, action, object_type, object_id, before, after_, salt, prev_hash, digest in rows
     ]
 

@@ -27,10 +27,6 @@ def tracked() -> list[Tracked]:
     return list(_TRACKED.values())
 
 
-def snapshot_of(object_type: str, obj: Model) -> dict:
-    return _TRACKED[object_type].snapshot(obj)
-
-
 def iso(value) -> str | None:
     """ISO 8601 text of a date or time. Bulk imports snapshot millions of rows stamped with the same time object
     (their chunk's), so the last one is remembered by identity: the same object always prints the same."""

@@ -57,7 +57,7 @@ def main():
 
     from claims import copying, merging, reading, services, validation, writing
     from claims.models import Submission
-    from registry.services import holder_create, holder_user_create
+    from registry.services import holder_create, holder_user_set
 
     seconds = Counter()
 
@@ -94,7 +94,7 @@ def main():
     writing.connections = Connections()
 
     holder = holder_create(code="bench-studio", name="Bench Studio", kind="studio")
-    user = holder_user_create(holder=holder, username="bench-editor", role="editor")
+    user = holder_user_set(holder=holder, username="bench-editor", role="editor")
     path = workdir / "claims.csv"
     generate(path, args.rows, holder.code)
     with path.open("rb") as handle, transaction.atomic():

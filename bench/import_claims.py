@@ -91,13 +91,13 @@ def main():
 
     from claims.services import claims_submission_create
     from registry.models import Holder
-    from registry.services import holder_create, holder_user_create
+    from registry.services import holder_create, holder_user_set
 
     redis.Redis.from_url(args.broker).flushdb()
     code = "bench-studio"
     holder = Holder.objects.filter(code=code).first() or holder_create(code=code, name="Bench Studio",
                                                                         kind="studio")
-    user = holder_user_create(holder=holder, username="bench-editor", role="editor")
+    user = holder_user_set(holder=holder, username="bench-editor", role="editor")
 
     csv_path = workdir / "claims-1m.csv"
     started = time.monotonic()

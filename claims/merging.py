@@ -31,7 +31,7 @@ from registry.rules import Claim, dispute_stands, identifier_claim, work_apply_f
 
 from . import reads
 from .reads import Row
-from .validation import ClaimRow, RowError
+from .validation import ClaimRow, RowProblem
 
 ENDS_IN_THE_PAST = _("effective_until is in the past: the declaration would never apply.")
 NEW_WORK_NEEDS_TITLE = _("A new work needs a title.")
@@ -48,7 +48,7 @@ def _new_id() -> str:
 class ChunkPlan:
     at: datetime
     filed_by_id: object = None
-    rejected: list[RowError] = field(default_factory=list)
+    rejected: list[RowProblem] = field(default_factory=list)
     rows_ok: int = 0
     works_new: list[Row] = field(default_factory=list)
     works_changed: list[Row] = field(default_factory=list)
@@ -109,7 +109,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
 def _plan_row(plan: ChunkPlan, row: ClaimRow) -> None:
     if row.slots and row.effective_from is None and row.effective_until is not None and row.effective_until <= plan.at:
         # Without a start the declaration starts now, so its end must be later than now.
-        plan.rejected.append(RowError(row.line, "effective_until", "invalid-date", str(ENDS_IN_THE_PAST),
+        plan.rejected.append(RowProblem(row.line, "effective_until", "invalid-date", str(ENDS_IN_THE_PAST),
                                       row.effective_until.isoformat(), row.work_ref, row.title))
         return
     work_id = None
@@ -130,7 +130,7 @@ def _plan_work(plan: ChunkPlan, row: ClaimRow) -> Row | None:
     work = plan.works.get(key)
     if work is None:
         if not row.title:
-            plan.rejected.append(RowError(row.line, "title", "missing-value", str(NEW_WORK_NEEDS_TITLE), "",
+            plan.rejected.append(RowProblem(row.line, "title", "missing-value", str(NEW_WORK_NEEDS_TITLE), "",
                                           row.work_ref, row.title))
             return None
         work = Row(id=_new_id(), holder_id=row.holder_id, work_ref=row.work_ref, title=row.title,

@@ -10,8 +10,6 @@ from registry.selectors import is_operator, user_membership
 
 from .models import RowError, Submission
 
-STATUS_FIELDS = ("status", "rows_total", "rows_done", "rows_ok", "rows_failed", "works_created", "works_updated",
-                 "declarations_created", "disputes_opened", "error", "errors_url")
 # api.md's five machine-readable columns, then the row's own work_ref and title (claims-csv.md).
 ERRORS_CSV_HEADER = ("line", "column", "code", "message", "value", "work_ref", "title")
 # A cell starting with one of these is a formula (or becomes one) in spreadsheet software.

@@ -30,8 +30,7 @@ from registry.selectors import default_holder_code, holder_for_filing, holders_u
 
 from . import copying, merging, reading, validation, writing
 from .models import FINAL_STATUSES, RowError, Status, Submission
-from .validation import VALUE_ECHO_MAX, FilingRights, validate_row
-from .validation import RowError as Problem
+from .validation import VALUE_ECHO_MAX, FilingRights, RowProblem, validate_row
 from .writing import SubmissionBusy
 
 logger = logging.getLogger(__name__)
@@ -316,7 +315,7 @@ def _duplicate(line: int, cells, scan: reading.Scan) -> list | None:
     work_ref = validation.cells_of(cells, scan.columns, "work_ref")
     message = _("The same statement (holder, work_ref, purpose and jurisdiction) comes again on line %(line)d; the "
                 "later row wins.") % {"line": later}
-    return [Problem(line, "work_ref", "duplicate-row", message, work_ref, work_ref,
+    return [RowProblem(line, "work_ref", "duplicate-row", message, work_ref, work_ref,
                     validation.cells_of(cells, scan.columns, "title"))]
 
 

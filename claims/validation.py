@@ -27,7 +27,7 @@ from registry.rules import work_text_too_long
 
 from .values import MOMENT_YEARS, consent_code, kind_code, parse_moment, purpose_code
 
-__all__ = ["ClaimRow", "FilingRights", "RowError", "MOMENT_YEARS", "VALUE_ECHO_MAX", "cells_of", "statement_key",
+__all__ = ["ClaimRow", "FilingRights", "RowProblem", "MOMENT_YEARS", "VALUE_ECHO_MAX", "cells_of", "statement_key",
            "validate_row"]
 
 SCOPES = ("work", "catalogue")
@@ -38,7 +38,7 @@ VALUE_ECHO_MAX = 200
 
 
 @dataclass(slots=True)
-class RowError:
+class RowProblem:
     line: int
     column: str
     code: str
@@ -106,7 +106,7 @@ class RowCells:
         return self.values.get(name) is not None
 
     def fail(self, name: str, code: str, message: str, value: str | None = None) -> None:
-        self.errors.append(RowError(self.line, name, code, message, self.get(name) if value is None else value))
+        self.errors.append(RowProblem(self.line, name, code, message, self.get(name) if value is None else value))
 
 
 def _split(value: str) -> list[str]:
@@ -264,7 +264,7 @@ def _license_url(row: RowCells) -> str:
 # ------------------------------------------------------------------------------------------------------ the row
 
 def validate_row(line: int, cells: list[str], columns: list[str], rights: FilingRights,
-                 max_field_chars: int) -> ClaimRow | list[RowError]:
+                 max_field_chars: int) -> ClaimRow | list[RowProblem]:
     """The row as a ClaimRow, or every problem it has (the first carries the row's work_ref and title)."""
     row = RowCells(line, cells, columns, max_field_chars)
     filing = _holder(row, rights)

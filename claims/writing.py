@@ -45,7 +45,7 @@ class Chunk:
     lines: int  # data lines the chunk covers: the checkpoint moves on by this many
     done_before: int  # the checkpoint this chunk follows (compare-and-set)
     valid: list  # validation.ClaimRow
-    rejected: list  # a list of validation.RowError per rejected row
+    rejected: list  # a list of validation.RowProblem per rejected row
     plan: merging.ChunkPlan | None = None  # planned ahead; None: plan under the lock
     prepared: copying.Prepared | None = None  # the plan's COPY text and audit batch
     head: tuple | None = None  # the chain head (seq, hash) the plan read; None: where the previous chunk left it

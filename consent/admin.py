@@ -5,7 +5,6 @@ consent-state filter).
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +22,7 @@ from registry.admin_base import (
     request_membership,
     visible_holder_ids,
 )
-from registry.models import Dispute, Work
+from registry.models import Work
 from registry.selectors import holder_for_filing, is_operator, work_open_disputes
 
 from .labels import (
@@ -39,7 +38,7 @@ from .labels import (
 )
 from .lookup import work_decisions
 from .models import ALL_PURPOSES, Consent, Declaration, Jurisdiction, Regime, Rule, Scope, current_q
-from .selectors import work_declarations_in_force
+from .selectors import work_consents_in_force, work_declarations_in_force, works_in_consent_state
 from .services import declaration_file, declaration_revoke, declaration_validate, rule_set
 from .vocabulary import PURPOSES
 
@@ -228,25 +227,18 @@ class DeclarationAdmin(ScopedAdmin):
             jurisdiction=obj.jurisdiction, consent=data["consent"], license_url=data.get("license_url", ""),
             conditions=data.get("conditions", ""), effective_from=data.get("effective_from"),
             effective_until=data.get("effective_until"), actor=request.user, agent=agent)
-        request._kyodaku_declaration = (declaration, created, obj.pk if change else None)
         mark_saved(obj, declaration)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        declaration, created, _previous = request._kyodaku_declaration
+        # Said here, where the service's answer is known (the response hooks below only see `obj`).
         if not created:
-            self.message_user(request, gettext("This statement is already in force; nothing was filed."),
-                              messages.INFO)
-        return super().response_add(request, obj, post_url_continue)
-
-    def response_change(self, request, obj):
-        declaration, created, previous = request._kyodaku_declaration
-        if not created:
-            self.message_user(request, gettext("Nothing changed: this statement is already in force."),
-                              messages.INFO)
-        else:
+            self.message_user(request, gettext("Nothing changed: this statement is already in force.") if change
+                              else gettext("This statement is already in force; nothing was filed."), messages.INFO)
+        elif change:
             self.message_user(request, gettext("A new declaration was filed; it supersedes the previous one, "
                                                "which stays in the history."), messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:consent_declaration_change", args=[declaration.pk]))
+
+    def response_change(self, request, obj):
+        # `obj` now points at the declaration in force (the new one, or the unchanged one): show it.
+        return HttpResponseRedirect(reverse("admin:consent_declaration_change", args=[obj.pk]))
 
     def log_change(self, request, obj, message):
         return None  # the audit log records the filing; Django's log would name the old row
@@ -263,8 +255,7 @@ class DeclarationAdmin(ScopedAdmin):
                 skipped += 1
                 continue
             try:
-                holder_for_filing(user=request.user, code=declaration.holder.code)
-                declaration_revoke(declaration=declaration, actor=request.user)
+                declaration_revoke(declaration=declaration, actor=request.user)  # refuses what the user may not revoke
             except DomainError as exc:
                 self.message_user(request, f"{declaration}: {exc.detail}", messages.ERROR)
                 continue
@@ -407,17 +398,9 @@ class ConsentStateFilter(admin.SimpleListFilter):
                 ("none", _("no declaration of its own")), ("disputed", _("disputed"))]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        in_force = Declaration.objects.in_force_at(now).filter(work=OuterRef("pk"))
-        if self.value() == "reserved":
-            return queryset.filter(Exists(in_force.filter(consent=Consent.RESERVE)))
-        if self.value() == "granted":
-            return queryset.filter(Exists(in_force.filter(consent=Consent.GRANT)))
-        if self.value() == "none":
-            return queryset.filter(~Exists(in_force))
-        if self.value() == "disputed":
-            return queryset.filter(Exists(Dispute.objects.filter(work=OuterRef("pk"), resolved_at__isnull=True)))
-        return queryset
+        if self.value() is None:
+            return queryset
+        return works_in_consent_state(works=queryset, state=self.value(), at=timezone.now())
 
 
 class DeclarationHistoryInline(admin.TabularInline):
@@ -496,8 +479,7 @@ class WorkChangeList(ChangeList):
         self.result_list = list(self.result_list)
         ids = [work.pk for work in self.result_list]
         now = timezone.now()
-        states = set(Declaration.objects.in_force_at(now).filter(work_id__in=ids)
-                     .values_list("work_id", "consent").distinct())
+        states = work_consents_in_force(work_ids=ids, at=now)
         disputed = work_open_disputes(work_ids=ids, at=now) if ids else set()
         for work in self.result_list:
             work._reserved = (work.pk, Consent.RESERVE) in states

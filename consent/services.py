@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from audit.services import PendingEvent, audit_record, audit_record_many
 from core.errors import Conflict, ValidationFailed, field_error
 from registry.models import Holder, Work
+from registry.selectors import holder_for_filing
 
 from .audit_tracking import declaration_snapshot, rule_snapshot
 from .labels import vocabulary_problem
@@ -96,6 +97,14 @@ def declaration_file(*, holder: Holder, scope: str = Scope.WORK, work: Work | No
 
 
 def declaration_revoke(*, declaration: Declaration, actor=None, at: datetime | None = None) -> Declaration:
+    """Revoke the declaration in force; it stays in the history with `revoked_at`.
+
+    A user `actor` must be one who may file for the declaration's holder (its own editors and admins, a collective
+    with an active mandate, operators): anyone else gets the errors of registry.selectors.holder_for_filing (NotFound
+    for a holder they may not see, ReadOnlyRole for a viewer) before anything is looked at. System callers (no
+    user) are not checked."""
+    if getattr(actor, "is_authenticated", False):
+        holder_for_filing(user=actor, code=declaration.holder.code)
     at = at or timezone.now()
     with transaction.atomic():
         declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)

@@ -142,7 +142,7 @@ def holder_token_issue(*, holder, username: str, role: str = "editor", name: str
     from django.contrib.auth import get_user_model
 
     from registry.selectors import user_membership
-    from registry.services import holder_user_create
+    from registry.services import holder_user_set
 
     user = get_user_model().objects.filter(username=username).first()
     membership = user_membership(user) if user is not None else None
@@ -150,6 +150,6 @@ def holder_token_issue(*, holder, username: str, role: str = "editor", name: str
         raise Conflict(f"User '{username}' belongs to another holder.")
     user_created = membership is None
     if user_created:
-        user = holder_user_create(holder=holder, username=username, role=role)
+        user = holder_user_set(holder=holder, username=username, role=role)
     token, plain = holder_token_create(user=user, name=name, days=days, rotate=rotate)
     return user, token, plain, user_created

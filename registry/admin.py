@@ -7,7 +7,7 @@ consent/admin.py, which extends WorkAdmin: the registry does not import the cons
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model, password_validation
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import localize
@@ -29,15 +29,14 @@ from .admin_base import (
     request_membership,
     visible_holder_ids,
 )
-from .identifiers import InvalidIdentifier, infer_scheme, parse_identifier
 from .models import Dispute, DisputeResolution, Holder, Identifier, Mandate, Membership, Role, Work
-from .selectors import holder_for_filing, is_operator
+from .selectors import holder_for_filing, is_operator, works_search
 from .services import (
     dispute_resolve,
     dispute_withdraw,
     holder_create,
     holder_update,
-    holder_user_create,
+    holder_user_set,
     identifier_remove,
     identifiers_parse,
     mandate_create,
@@ -175,12 +174,12 @@ class HolderUserAdmin(ScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            user = holder_user_create(holder=obj.holder, username=obj.user.username, role=form.cleaned_data["role"],
-                                      actor=request.user)
+            user = holder_user_set(holder=obj.holder, username=obj.user.username, role=form.cleaned_data["role"],
+                                   actor=request.user)
         else:
             data = form.cleaned_data
-            user = holder_user_create(holder=data["holder"], username=data["username"], role=data["role"],
-                                      email=data.get("email", ""), password=data["password1"], actor=request.user)
+            user = holder_user_set(holder=data["holder"], username=data["username"], role=data["role"],
+                                   email=data.get("email", ""), password=data["password1"], actor=request.user)
         membership = Membership.objects.select_related("user", "holder").get(user=user)
         obj.user, obj.holder, obj.role = membership.user, membership.holder, membership.role
         mark_saved(obj, membership)
@@ -383,22 +382,7 @@ class WorkAdmin(ScopedAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if ":" in term or infer_scheme(term):
-            try:
-                parsed = parse_identifier(term)
-            except InvalidIdentifier:
-                parsed = None
-            if parsed is not None and parsed.scheme == "ref":
-                code, _sep, work_ref = parsed.value.partition("/")
-                return queryset.filter(holder__code=code, work_ref=work_ref), False
-            if parsed is not None:
-                return queryset.filter(identifiers__scheme=parsed.scheme, identifiers__value=parsed.value,
-                                       identifiers__valid_until__isnull=True), False
-        condition = Q(title__icontains=term) | Q(original_title__icontains=term) | Q(work_ref=term)
-        return queryset.filter(condition), False
+        return works_search(works=queryset, term=search_term), False
 
     def audit_events(self, obj) -> list:
         # The work's own events, then those of every identifier it has held, in chain order.
@@ -420,13 +404,12 @@ class WorkAdmin(ScopedAdmin):
                                      kind=data.get("kind"), original_title=data.get("original_title", ""),
                                      actor=request.user, agent=agent)
         mark_saved(obj, registration.work)
-        request._kyodaku_filing = (holder, agent)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Identifier:
             return super().save_formset(request, form, formset, change)
         work = form.instance
-        holder, agent = getattr(request, "_kyodaku_filing", None) or self._filing(request, work.holder)
+        holder, agent = self._filing(request, work.holder)
         # Django's change message reads these; the audit log is the record that matters.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         added = []

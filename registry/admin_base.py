@@ -6,6 +6,7 @@ only look. Nobody deletes registry or consent rows: they are ended, revoked or s
 Objects outside a user's scope are a 404, in every view, action and autocomplete, so their existence is not revealed.
 """
 import json
+from weakref import WeakKeyDictionary
 
 from django import forms
 from django.contrib import admin, messages
@@ -22,22 +23,28 @@ from .admin_history import readable_events
 from .models import Holder
 from .selectors import holder_ids_visible_to, is_operator, mandate_active_q, user_membership
 
-_VISIBLE = "_kyodaku_visible_holder_ids"
-_MEMBERSHIP = "_kyodaku_membership"
+# What the admin's permission checks read many times in one request, read once: {request: {name: value}}. Kept
+# beside the request, not on it (nothing else may depend on it), and gone with the request.
+_per_request: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _once_per_request(request, name: str, read):
+    memo = _per_request.get(request)
+    if memo is None:
+        memo = _per_request[request] = {}
+    if name not in memo:
+        memo[name] = read(request.user)
+    return memo[name]
 
 
 def request_membership(request):
     """The user's membership, looked up once per request (the site's permission check already loaded it)."""
-    if not hasattr(request, _MEMBERSHIP):
-        setattr(request, _MEMBERSHIP, user_membership(request.user))
-    return getattr(request, _MEMBERSHIP)
+    return _once_per_request(request, "membership", user_membership)
 
 
 def visible_holder_ids(request) -> set | None:
     """Holders whose data the request's user may see; None for operators (everything). Once per request."""
-    if not hasattr(request, _VISIBLE):
-        setattr(request, _VISIBLE, holder_ids_visible_to(request.user))
-    return getattr(request, _VISIBLE)
+    return _once_per_request(request, "visible_holder_ids", holder_ids_visible_to)
 
 
 def may_write(request) -> bool:

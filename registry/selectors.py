@@ -177,3 +177,26 @@ def disputes_needing_attention(*, holder_ids, limit: int = 20) -> dict[str, list
         return {"about": list(open_disputes[:limit]), "claimed": []}
     return {"about": list(open_disputes.filter(holder_id__in=holder_ids)[:limit]),
             "claimed": list(open_disputes.filter(claimant_id__in=holder_ids)[:limit])}
+
+
+def works_search(*, works: QuerySet[Work], term: str) -> QuerySet[Work]:
+    """`works` narrowed to a search term as the admin's search box takes it: an identifier (with or without its
+    scheme, e.g. an ISBN) finds the work that holds it now, `ref:<holder>/<work_ref>` the work so named; anything
+    else matches titles (either one, any part, any case) or a work_ref exactly. An empty term filters nothing."""
+    from .identifiers import InvalidIdentifier, infer_scheme, parse_identifier
+
+    term = term.strip()
+    if not term:
+        return works
+    if ":" in term or infer_scheme(term):
+        try:
+            parsed = parse_identifier(term)
+        except InvalidIdentifier:
+            parsed = None
+        if parsed is not None and parsed.scheme == "ref":
+            code, _sep, work_ref = parsed.value.partition("/")
+            return works.filter(holder__code=code, work_ref=work_ref)
+        if parsed is not None:
+            return works.filter(identifiers__scheme=parsed.scheme, identifiers__value=parsed.value,
+                                identifiers__valid_until__isnull=True)
+    return works.filter(Q(title__icontains=term) | Q(original_title__icontains=term) | Q(work_ref=term))

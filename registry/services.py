@@ -89,9 +89,10 @@ def holder_update(*, holder: Holder, actor=None, **changes) -> Holder:
     return holder
 
 
-def holder_user_create(*, holder: Holder, username: str, role: str = Role.EDITOR, email: str = "",
-                       password: str | None = None, actor=None):
-    """A user of `holder` who can log into the web admin with the role's rights (created, or re-attached)."""
+def holder_user_set(*, holder: Holder, username: str, role: str = Role.EDITOR, email: str = "",
+                    password: str | None = None, actor=None):
+    """Set a user of `holder` with `role`: created if new, re-attached, or their role changed (the admin's role
+    edits); they can log into the web admin with the role's rights."""
     if role not in Role.values:
         raise ValidationFailed(gettext("Role must be one of %(choices)s.") % {"choices": ", ".join(Role.values)})
     User = get_user_model()

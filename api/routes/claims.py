@@ -1,7 +1,7 @@
 """Bulk claims (api.md, "Bulk claims")."""
 from django.urls import path
 
-from ..claims_views import ClaimsSubmissionCreateApi, ClaimsSubmissionDetailApi, ClaimsSubmissionErrorsApi
+from ..views.claims import ClaimsSubmissionCreateApi, ClaimsSubmissionDetailApi, ClaimsSubmissionErrorsApi
 
 urlpatterns = [
     path("claims", ClaimsSubmissionCreateApi.as_view(), name="claims"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api.evidence_views import AuditEventsListApi, AuditHeadApi, KeysListApi
+from api.views.evidence import AuditEventsListApi, AuditHeadApi, KeysListApi
 
 urlpatterns = [
     path("keys", KeysListApi.as_view(), name="keys"),

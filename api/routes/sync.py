@@ -1,8 +1,8 @@
 """Answers at dataset scale (sync.md)."""
 from django.urls import path
 
-from ..sync_views import ChangesListApi, SnapshotApi, SnapshotFileApi
-from ..webhook_views import WebhookApi, WebhookDeliveriesApi, WebhookEnableApi, WebhooksApi
+from ..views.sync import ChangesListApi, SnapshotApi, SnapshotFileApi
+from ..views.webhooks import WebhookApi, WebhookDeliveriesApi, WebhookEnableApi, WebhooksApi
 
 urlpatterns = [
     path("changes", ChangesListApi.as_view(), name="changes"),

@@ -12,7 +12,7 @@ from jwcrypto import jws as jwcrypto_jws
 from audit.models import AuditEvent
 from consent.services import declaration_file
 from receipts import services as receipt_services
-from registry.services import holder_user_create, work_register
+from registry.services import holder_user_set, work_register
 
 from .conftest import assert_problem
 
@@ -111,8 +111,8 @@ def test_the_audit_head_is_the_last_event(anonymous, reserved_manga):
 
 
 def test_public_audit_events_carry_no_personal_data(anonymous, studio_kaze, reserved_manga):
-    holder_user_create(holder=studio_kaze.holder, username="aoki.hanako", email="hanako@studio-kaze.example",
-                       role="viewer", actor=studio_kaze.user)
+    holder_user_set(holder=studio_kaze.holder, username="aoki.hanako", email="hanako@studio-kaze.example",
+                    role="viewer", actor=studio_kaze.user)
 
     response = anonymous.get("/api/v1/audit/events", {"after": 0, "limit": 1000})
 

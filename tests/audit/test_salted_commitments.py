@@ -12,7 +12,7 @@ from audit.chain import GENESIS_HASH, content_hash, legacy_content_hash, legacy_
 from audit.models import AuditEvent, AuditHead
 from audit.selectors import PUBLIC_FIELDS, audit_event_hash_held, audit_events_after, audit_verify
 from registry.models import Mandate
-from registry.services import holder_user_create, mandate_create
+from registry.services import holder_user_set, mandate_create
 
 pytestmark = [pytest.mark.django_db]
 
@@ -39,7 +39,7 @@ def test_an_outsider_cannot_confirm_a_guessed_mandate_from_the_public_feed(colle
 
 def test_every_event_gets_its_own_random_salt(studio_kaze):
     for name in ("aoki", "sato", "ito"):
-        holder_user_create(holder=studio_kaze.holder, username=name, role="viewer", actor=studio_kaze.user)
+        holder_user_set(holder=studio_kaze.holder, username=name, role="viewer", actor=studio_kaze.user)
     salts = list(AuditEvent.objects.values_list("salt", flat=True))
     assert all(len(salt) == 32 and int(salt, 16) >= 0 for salt in salts)
     assert len(set(salts)) == len(salts)

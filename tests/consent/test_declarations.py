@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from consent.models import Declaration, Rule
 from consent.services import declaration_file, declaration_revoke, rule_set
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, NotFound, ReadOnlyRole, ValidationFailed
 from registry.services import work_register
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +64,23 @@ def test_revoking_ends_the_declaration_and_it_cannot_be_revoked_twice(studio_kaz
     assert declaration.revoked_at is not None and declaration.revoked_by == studio_kaze.user
     with pytest.raises(Conflict):
         declaration_revoke(declaration=declaration)
+
+
+def test_only_users_who_may_file_for_the_holder_revoke_its_declarations(studio_kaze, kaze_viewer, hoshi_pub,
+                                                                          kaze_work):
+    """declaration_revoke itself checks the user (the admin and the API only call it)."""
+    declaration, _ = file(studio_kaze, kaze_work)
+
+    with pytest.raises(ReadOnlyRole):
+        declaration_revoke(declaration=declaration, actor=kaze_viewer.user)
+    with pytest.raises(NotFound):  # another holder's user: the declaration's holder is not revealed
+        declaration_revoke(declaration=declaration, actor=hoshi_pub.user)
+    declaration.refresh_from_db()
+    assert declaration.revoked_at is None
+
+    declaration_revoke(declaration=declaration, actor=studio_kaze.user)
+    declaration.refresh_from_db()
+    assert declaration.revoked_at is not None
 
 
 def test_a_superseded_declaration_cannot_be_revoked(studio_kaze, kaze_work):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from consent.services import declaration_file
 from registry.management.output import KyodakuCommand
 from registry.models import Holder
-from registry.services import holder_create, holder_user_create, mandate_create, work_register
+from registry.services import holder_create, holder_user_set, mandate_create, work_register
 
 DEMO_PASSWORD = "kyodaku-demo"
 DEMO_DOMAIN = "studio-kaze.example"
@@ -109,12 +109,12 @@ class Command(KyodakuCommand):
         mandate_create(agent=holders["jaa"], principal=holders["studio-kaze"], valid_from=now - timedelta(days=30))
         mandate_create(agent=holders["jaa"], principal=holders["tsubasa-anime"],
                        valid_from=now - timedelta(days=30), valid_until=now + timedelta(days=365))
-        holder_user_create(holder=holders["studio-kaze"], username="kaze", role="editor",
-                           email="licensing@studio-kaze.example", password=DEMO_PASSWORD)
-        holder_user_create(holder=holders["jaa"], username="jaa", role="admin", email="rights@jaa.example",
-                           password=DEMO_PASSWORD)
-        holder_user_create(holder=holders["hoshi-pub"], username="hoshi", role="editor",
-                           email="rights@hoshi-pub.example", password=DEMO_PASSWORD)
+        holder_user_set(holder=holders["studio-kaze"], username="kaze", role="editor",
+                        email="licensing@studio-kaze.example", password=DEMO_PASSWORD)
+        holder_user_set(holder=holders["jaa"], username="jaa", role="admin", email="rights@jaa.example",
+                        password=DEMO_PASSWORD)
+        holder_user_set(holder=holders["hoshi-pub"], username="hoshi", role="editor",
+                        email="rights@hoshi-pub.example", password=DEMO_PASSWORD)
         works = {}
         for code, ref, title, original, kind, identifiers in WORKS:
             agent = holders["jaa"] if code in ("studio-kaze", "tsubasa-anime") else None

@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 
 from registry.management.output import KyodakuCommand
 from registry.models import Holder, Role
-from registry.services import holder_user_create
+from registry.services import holder_user_set
 
 
 class Command(KyodakuCommand):
@@ -27,7 +27,7 @@ class Command(KyodakuCommand):
             password = getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
         if not password:
             raise CommandError("A password is required (on standard input or with --password).")
-        user = holder_user_create(holder=holder, username=options["username"], role=options["role"],
-                                  email=options["email"], password=password)
+        user = holder_user_set(holder=holder, username=options["username"], role=options["role"],
+                               email=options["email"], password=password)
         self.emit(options, {"username": user.username, "holder": holder.code, "role": options["role"]},
                   f"User {user.username} can now log in as {options['role']} of {holder.code}.")

@@ -23,7 +23,7 @@ from claims.services import claims_submission_admit, claims_submission_create
 from claims.uploads import claims_upload_prepare
 from core.errors import ValidationFailed, field_error
 
-from .auth import ApiKeyAuthentication, IsHolderUser, TokenAuthentication
+from ..auth import ApiKeyAuthentication, IsHolderUser, TokenAuthentication
 
 
 class _ClaimsBase(APIView):

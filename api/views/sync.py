@@ -10,9 +10,9 @@ from core.errors import NotFound
 from sync.changes import DEFAULT_LIMIT, MAX_LIMIT, changes_wait
 from sync.snapshots import CONTENT_TYPES, FILE_NAMES, snapshot_file, snapshot_request, snapshot_storage
 
-from .auth import ApiKeyAuthentication, HasApiKey
-from .fields import query_params
-from .throttling import ApiKeyRateThrottle
+from ..auth import ApiKeyAuthentication, HasApiKey
+from ..fields import query_params
+from ..throttling import ApiKeyRateThrottle
 
 MAX_WAIT_SECONDS = 30
 

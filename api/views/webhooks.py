@@ -13,9 +13,9 @@ from sync.webhooks import (
     webhooks_of,
 )
 
-from .auth import api_key_of
-from .fields import StrictSerializer
-from .sync_views import _ApiKeyView
+from ..auth import api_key_of
+from ..fields import StrictSerializer
+from .sync import _ApiKeyView
 
 
 class WebhookSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ from audit.selectors import audit_events_after, audit_head
 from receipts.selectors import signing_keys_jwks
 from receipts.services import signing_key_check
 
-from .fields import query_params
+from ..fields import query_params
 
 JWKS_MAX_AGE = 60
 EVENTS_PAGE_DEFAULT = 100
