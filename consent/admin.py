@@ -1,6 +1,10 @@
 """Consent in the admin: declarations (filed, superseded and revoked through consent.services), jurisdiction rules,
 and the consent parts of the work page (the answers an AI developer would get, the declaration history, the
 consent-state filter).
+
+Over the ~400-line guide (docs/architecture.md): the admin classes of one app's models stay together, each class
+short and free of business rules (filing, revoking and the consent-state reads are consent.services and
+consent.selectors); splitting them across modules would only scatter what one admin page shows.
 """
 from django import forms
 from django.contrib import admin, messages

@@ -3,6 +3,10 @@
 Every save goes through registry.services; the forms run the services' own checks first so that errors appear on
 the field. Consent-related parts of the work page (answers, declarations, the consent-state filter) are added by
 consent/admin.py, which extends WorkAdmin: the registry does not import the consent app.
+
+Over the ~400-line guide (docs/architecture.md): one section per model (holders, users, mandates, works with
+identifiers, disputes), each short and calling registry.services / registry.selectors; kept as one module, the
+layout Django's admin autodiscovery expects, rather than a package of five small files.
 """
 from django import forms
 from django.contrib import admin, messages
