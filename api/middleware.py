@@ -25,6 +25,11 @@ def _routed(path: str) -> bool:
         return False
 
 
+def _has_nul(request) -> bool:
+    return "%00" in request.META.get("QUERY_STRING", "") and any(
+        "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists())
+
+
 DATABASE_DOWN_RETRY_AFTER = 5  # seconds; a restart of PostgreSQL takes a few
 
 
@@ -33,6 +38,10 @@ class ProblemJsonMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith("/api/") and _has_nul(request):
+            # PostgreSQL text cannot hold NUL: refused here, once, instead of failing in whichever query reads it.
+            return problem_http_response(400, "The query string contains a NUL character (%00).",
+                                         code="malformed-request")
         if request.path.startswith("/api/") and not _routed(request.path_info):
             # Not an API URL: answer here, before the admin's catch-all turns it into a login redirect.
             if not request.path_info.endswith("/") and _routed(request.path_info + "/"):

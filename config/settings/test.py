@@ -21,3 +21,6 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 KYODAKU_WEBHOOK_ALLOW_PRIVATE = True  # tests post to local HTTP servers; the refusal has its own tests
 KYODAKU_WEBHOOK_TIMEOUT = 2.0
+# A test runs inside one transaction: after a request's deliberate database error (a 409 race, say), a health check
+# would find the transaction aborted and close the test's own connection. Long-lived processes keep the check.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # noqa: F405
