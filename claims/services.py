@@ -281,6 +281,9 @@ def _process_rows(submission: Submission) -> None:
     if replanned:
         logger.info("claims submission %s: %s chunks planned again", submission.pk, replanned)
     submission.refresh_from_db()
+    if not submission.dry_run and (submission.works_created or submission.works_updated
+                                   or submission.declarations_created or submission.disputes_opened):
+        copying.analyze_written_tables()
     _finish(submission, Status.DONE_WITH_ERRORS if submission.rows_failed else Status.DONE)
 
 
