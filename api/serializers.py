@@ -48,6 +48,9 @@ class LookupDeclarationSerializer(serializers.Serializer):
     consent = serializers.ChoiceField(choices=Consent.choices)
     effective_from = serializers.DateTimeField()
     effective_until = serializers.DateTimeField(allow_null=True)
+    license_url = serializers.URLField(allow_null=True, help_text="This declaration's own licence URL, if any.")
+    conditions = serializers.CharField(allow_null=True, help_text="This declaration's conditions (free text), if "
+                                                                  "any: a grant's terms bind the use it allows.")
 
 
 class BatchProofSerializer(serializers.Serializer):

@@ -64,6 +64,7 @@ class DeclarationFact:
     ended_at: datetime | None  # superseded or revoked at; None = still current
     effective_from: datetime
     effective_until: datetime | None
+    conditions: str | None = None  # the holder's terms, free text: shown with the answer, never decides it
     _rank: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,9 +1,28 @@
-"""The `any_of` lookup: a whole list as ONE array parameter on PostgreSQL. Registered in RegistryConfig.ready.
+"""Helpers every look-up shares: the `any_of` lookup (a whole list as ONE array parameter on PostgreSQL, registered
+in RegistryConfig.ready) and the scheme rule for URLs.
 
-It lives at the bottom of the dependency chain (registry) so that registry's own selectors and every app above
-them (consent's batch decision path) share it.
+They live at the bottom of the dependency chain (registry) so that registry's own selectors and every app above
+them (consent's batch and one-id decision paths, and so every answer built on them) share them.
 """
 from django.db.models import Field, ForeignObject, Lookup
+
+# domain.md: for `url` matching (exact `url`, then the longest `url-prefix`) `http` and `https` are the same URL:
+# `http://h/p` matches what was registered as `https://h/p` and the other way round; where both forms are
+# registered, the one with the asker's own scheme wins. Hosts stay exact (`www.h` is another host). Values here are
+# already normalised (lower-case scheme), so the twin is the same text under the other scheme.
+_TWIN_SCHEME = {"http": "https", "https": "http"}
+
+
+def url_scheme_and_rest(value: str) -> tuple[str, str]:
+    """A normalised url / url-prefix value as (scheme, the rest after `://`): what scheme-blind matching compares."""
+    scheme, _, rest = value.partition("://")
+    return scheme, rest
+
+
+def url_scheme_twin(value: str) -> str:
+    """The same normalised URL under the other scheme (`http` <-> `https`)."""
+    scheme, rest = url_scheme_and_rest(value)
+    return f"{_TWIN_SCHEME.get(scheme, scheme)}://{rest}"
 
 
 def pg_array_literal(values) -> str:

@@ -40,7 +40,8 @@ RESULT_EXAMPLE = {
     "regime": "prior-permission",
     "declaration": {"id": "9a1d7c2e-8b4f-4e3a-a6d5-2c1b0f9e8d7c", "scope": "catalogue", "purpose": "train-ai",
                     "jurisdiction": "*", "consent": "reserve", "effective_from": "2026-01-01T00:00:00Z",
-                    "effective_until": None},
+                    "effective_until": None, "license_url": "https://hoshi-pub.example/licensing",
+                    "conditions": None},
     "license_url": "https://hoshi-pub.example/licensing",
     "disputed": False,
 }

@@ -3,8 +3,9 @@
 A fixed number of queries whatever the number of ids (docs/engine.md, "Query budget"):
 
 1. the rule tables' fingerprint (consent.rulebook; the book is rebuilt, with one more query, only when it changed);
-2. `match`: identifiers valid at T for every exact (scheme, value) of the batch and every url-prefix of the batch's
-   hosts, and works named by `ref:<holder>/<work_ref>`, in one UNION, joined to their works and holders;
+2. `match`: identifiers valid at T for every exact (scheme, value) of the batch (a url: also under the other scheme,
+   registry.lookups.url_scheme_twin) and every url-prefix of the batch's hosts, and works named by
+   `ref:<holder>/<work_ref>`, in one UNION, joined to their works and holders;
 3. `declarations_in_force`: the declarations that could be in force at T for the found works and their holders'
    catalogues, already narrowed to P's purpose chain and J's jurisdiction chain;
 4. the works among them with a dispute open at T (registry.selectors.work_open_disputes).
@@ -22,7 +23,7 @@ from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat
 
 from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
-from registry.lookups import pg_array_literal
+from registry.lookups import pg_array_literal, url_scheme_and_rest, url_scheme_twin
 from registry.models import Identifier, Work
 from registry.selectors import work_open_disputes
 
@@ -87,6 +88,7 @@ def parse_ids(ids: Sequence[str]) -> ParsedIds:
             chain = domain_chain(host)
             items.append((scheme, value, host, chain))
             urls.add(value)
+            urls.add(url_scheme_twin(value))  # http and https are the same URL for matching
             parsed.hosts.add(host)
             domains.update(chain)
             continue
@@ -114,7 +116,8 @@ def parse_ids(ids: Sequence[str]) -> ParsedIds:
 class Matches:
     works: dict = field(default_factory=dict)  # work_id -> (title, kind, work_ref, holder_id, code, name, url)
     found: dict = field(default_factory=dict)  # (scheme, value) -> work_id
-    prefixes: dict = field(default_factory=dict)  # host -> [(url-prefix value, work_id)], longest first
+    # host -> [(url-prefix value without its scheme, its scheme, work_id)], longest first
+    prefixes: dict = field(default_factory=dict)
 
 
 def match(parsed: ParsedIds, *, at: datetime) -> Matches:
@@ -132,15 +135,40 @@ def match(parsed: ParsedIds, *, at: datetime) -> Matches:
         found[(scheme, value)] = work_id
         works[work_id] = work
         if scheme == URL_PREFIX and host is not None:
-            prefixes.setdefault(host, []).append((value, work_id))
+            prefix_scheme, rest = url_scheme_and_rest(value)
+            prefixes.setdefault(host, []).append((rest, prefix_scheme, work_id))
     for candidates in prefixes.values():
         candidates.sort(key=lambda c: len(c[0]), reverse=True)
     return matches
 
 
+def url_work(value: str, host: str, matches: Matches):
+    """The work a url: id matches before domains (domain.md): its exact `url`, in its own scheme first, then under
+    the other scheme; else the longest `url-prefix` it starts with, compared without the scheme (on a tie, the one
+    in its own scheme). None when neither matches."""
+    found = matches.found
+    work_id = found.get((URL, value))
+    if work_id is None:
+        work_id = found.get((URL, url_scheme_twin(value)))
+    if work_id is not None:
+        return work_id
+    own, rest = url_scheme_and_rest(value)
+    best = None  # the first match under the other scheme, kept while a same-length one in the own scheme may follow
+    for prefix, prefix_scheme, candidate in matches.prefixes.get(host, ()):
+        if best is not None and len(prefix) < len(best[0]):
+            break
+        if rest.startswith(prefix):
+            if prefix_scheme == own:
+                return candidate
+            if best is None:
+                best = (prefix, candidate)
+    return None if best is None else best[1]
+
+
 def answer(ids: Sequence[str], parsed: ParsedIds, matches: Matches, decider: Decider) -> list[dict]:
-    """Each id's result: its exact match, else (url:) its longest url-prefix, else its nearest domain."""
-    found, prefixes = matches.found, matches.prefixes
+    """Each id's result: its exact match (url: in either scheme), else (url:) its longest url-prefix, else its
+    nearest domain."""
+    found = matches.found
     results: list[dict] = []
     append = results.append
     for raw, item in zip(ids, parsed.items, strict=True):
@@ -148,18 +176,12 @@ def answer(ids: Sequence[str], parsed: ParsedIds, matches: Matches, decider: Dec
             append({"id": raw, "error": {"code": item.code, "detail": item.detail}})
             continue
         scheme, value, host, chain = item
-        work_id = found.get((scheme, value))
+        work_id = url_work(value, host, matches) if scheme == URL else found.get((scheme, value))
         if work_id is None and chain is not None:
-            if scheme == URL:
-                for prefix, candidate in prefixes.get(host, ()):
-                    if value.startswith(prefix):
-                        work_id = candidate
-                        break
-            if work_id is None:
-                for domain in chain:
-                    work_id = found.get((DOMAIN, domain))
-                    if work_id is not None:
-                        break
+            for domain in chain:
+                work_id = found.get((DOMAIN, domain))
+                if work_id is not None:
+                    break
         append(decider.answer(work_id, raw, f"{scheme}:{value}"))
     return results
 
@@ -216,7 +238,7 @@ def declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at: 
     """Query 3: declarations in force at `at`, for these works and their holders' catalogues.
 
     Rows: (id, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at,
-    superseded_at, revoked_at, effective_from, effective_until).
+    superseded_at, revoked_at, effective_from, effective_until, conditions).
     """
     if not work_ids and not holder_ids:
         return []
@@ -232,7 +254,7 @@ def declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at: 
         .in_force_at(at)
         .order_by()
         .values_list("id", "scope", "work_id", "holder_id", "purpose", "jurisdiction", "consent", "license_url",
-                     "recorded_at", "superseded_at", "revoked_at", "effective_from", "effective_until")
+                     "recorded_at", "superseded_at", "revoked_at", "effective_from", "effective_until", "conditions")
     )
 
 

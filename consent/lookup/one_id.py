@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connections
 
 from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
+from registry.lookups import url_scheme_and_rest, url_scheme_twin
 
 from ..rulebook import rulebook, rulebook_for
 from ..vocabulary import purpose_chain
@@ -88,7 +89,9 @@ def _statement_for(scheme: str, value: str) -> tuple[str, dict]:
     """The kind of one-id statement for this id, and its id-specific parameters."""
     if scheme == URL:
         host = url_host(value)
-        return "url", {"scheme": scheme, "value": value, "host": host, "chain": domain_chain(host)}
+        own, rest = url_scheme_and_rest(value)
+        return "url", {"value": value, "twin": url_scheme_twin(value), "own": f"{own}://", "rest": rest,
+                       "host": host, "chain": domain_chain(host)}
     if scheme == DOMAIN:
         return "domain", {"chain": domain_chain(value)}
     if scheme == REF:

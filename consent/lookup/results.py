@@ -31,7 +31,7 @@ def facts_by_work_and_holder(rows) -> tuple[dict, dict]:
     by_work: dict = {}
     by_holder: dict = {}
     for (pk, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at, superseded_at,
-         revoked_at, effective_from, effective_until) in rows:
+         revoked_at, effective_from, effective_until, conditions) in rows:
         if superseded_at is None:
             ended = revoked_at
         elif revoked_at is None or superseded_at < revoked_at:
@@ -39,7 +39,7 @@ def facts_by_work_and_holder(rows) -> tuple[dict, dict]:
         else:
             ended = revoked_at
         fact = DeclarationFact(pk, scope, purpose, jurisdiction, consent, license_url or None, recorded_at, ended,
-                               effective_from, effective_until)
+                               effective_from, effective_until, conditions or None)
         if scope == Scope.WORK:
             by_work.setdefault(work_id, []).append(fact)
         else:
@@ -48,7 +48,8 @@ def facts_by_work_and_holder(rows) -> tuple[dict, dict]:
 
 
 def _declaration_json(fact: DeclarationFact, iso: dict) -> dict:
-    """The api.md `declaration` of a result; `iso` caches the text of times, which declarations often share."""
+    """The api.md `declaration` of a result, with its own terms (`license_url`, `conditions`: a grant's conditions
+    must reach the developer); `iso` caches the text of times, which declarations often share."""
     start, end = fact.effective_from, fact.effective_until
     start_text = iso.get(start)
     if start_text is None:
@@ -61,6 +62,7 @@ def _declaration_json(fact: DeclarationFact, iso: dict) -> dict:
     return {
         "id": fact.id, "scope": fact.scope, "purpose": fact.purpose, "jurisdiction": fact.jurisdiction,
         "consent": fact.consent, "effective_from": start_text, "effective_until": end_text,
+        "license_url": fact.license_url, "conditions": fact.conditions,
     }
 
 

@@ -67,10 +67,10 @@ SELECT 'ref', h.code || '/' || w.work_ref, NULL, w.id::text, w.title, w.kind, w.
 # ------------------------------------------------------------------------------ declarations that could be in force
 
 # Rows: (id, scope, work_id, holder_id, purpose, jurisdiction, consent, license_url, recorded_at, superseded_at,
-# revoked_at, effective_from, effective_until).
+# revoked_at, effective_from, effective_until, conditions).
 _DECLARATION_COLUMNS = (
     "d.id::text, d.scope, d.work_id::text, d.holder_id::text, d.purpose, d.jurisdiction, d.consent, "
-    "d.license_url, d.recorded_at, d.superseded_at, d.revoked_at, d.effective_from, d.effective_until"
+    "d.license_url, d.recorded_at, d.superseded_at, d.revoked_at, d.effective_from, d.effective_until, d.conditions"
 )
 
 
@@ -108,10 +108,18 @@ _HIT_EXACT = _identifier_hit("0", "0", "i.scheme = %(scheme)s AND i.value = %(va
 _HIT_DOMAINS = _identifier_hit(  # the nearest domain of the chain
     "2", "array_position(%(chain)s::text[], i.value::text)",
     "i.scheme = 'domain' AND i.value = ANY(%(chain)s::text[])")
-_HIT_URL_PREFIX = _identifier_hit(  # the longest url-prefix of the same host that the url starts with
-    "1", "-length(i.value)",
-    "i.scheme = 'url-prefix' AND i.host = %(host)s AND starts_with(%(value)s::text, i.value::text)")
-_HIT_URL = f"{_HIT_EXACT}\nUNION ALL\n{_HIT_URL_PREFIX}\nUNION ALL\n{_HIT_DOMAINS}"
+# url: ids compare without the scheme (domain.md: http and https are the same URL; registry.lookups): the exact url
+# in either form, the asker's own scheme first; else the longest url-prefix of the same host whose text after
+# `://` starts the url's (%(rest)s), the own scheme first on a tie (rank2 counts each character twice and adds 1
+# for the other scheme).
+_HIT_URL_EXACT = _identifier_hit(
+    "0", "(i.value <> %(value)s)::int",
+    "i.scheme = 'url' AND i.value = ANY(ARRAY[%(value)s::text, %(twin)s::text])")
+_HIT_URL_PREFIX = _identifier_hit(
+    "1", "-2 * (length(i.value) - strpos(i.value, '://')) + (NOT starts_with(i.value::text, %(own)s::text))::int",
+    "i.scheme = 'url-prefix' AND i.host = %(host)s "
+    "AND starts_with(%(rest)s::text, substr(i.value, strpos(i.value, '://') + 3))")
+_HIT_URL = f"{_HIT_URL_EXACT}\nUNION ALL\n{_HIT_URL_PREFIX}\nUNION ALL\n{_HIT_DOMAINS}"
 _HIT_REF = f"""SELECT w.id AS work_id, 0 AS rank1, 0 AS rank2
   FROM {_WORK} w
   JOIN {_HOLDER} h ON h.id = w.holder_id
@@ -152,7 +160,8 @@ SELECT {RULES_STAMP_EXPR}, f.work_id::text, f.title, f.kind, f.work_ref, f.holde
   ) d ON true"""
 
 
-# One statement per kind of id: exact (scheme, value); url (exact, else longest url-prefix, else nearest domain);
+# One statement per kind of id: exact (scheme, value); url (exact in either scheme, else longest url-prefix without
+# the scheme, else nearest domain);
 # domain (nearest of its chain); ref (holder code + work_ref).
 ONE_ID_STATEMENTS = {
     "exact": _one_id_sql(_HIT_EXACT),

@@ -68,7 +68,8 @@ def test_studio_kaze_registered_work_gives_the_api_result_shape(studio_kaze):
         "basis": "reserved",
         "regime": "prior-permission",
         "declaration": {"id": str(declaration.pk), "scope": "catalogue", "purpose": "train-ai", "jurisdiction": "*",
-                        "consent": "reserve", "effective_from": "2026-01-01T00:00:00Z", "effective_until": None},
+                        "consent": "reserve", "effective_from": "2026-01-01T00:00:00Z", "effective_until": None,
+                        "license_url": "https://studio-kaze.example/licence/ai", "conditions": None},
         "license_url": "https://studio-kaze.example/licence/ai",
         "disputed": False,
     }
@@ -178,7 +179,7 @@ def site(studio_kaze, hoshi_pub, tsubasa):
     ("https://kaze.example/films/tani/stills.html", "tani"),  # longest prefix
     ("https://kaze.example/films/other", "films"),
     ("https://kaze.example/about", "domain"),  # no prefix: the host's domain
-    ("http://kaze.example/films/tani/x", "domain"),  # prefixes are https: a plain-http URL does not start with one
+    ("http://kaze.example/films/tani/x", "tani"),  # http and https are the same URL (test_lookup_url_schemes.py)
     ("https://www.kaze.example/films/tani/x", "domain"),  # prefixes are per host; www falls to the parent domain
     ("https://blog.kaze.example/post/1", "sub_domain"),  # nearest domain
     ("https://a.b.blog.kaze.example/", "sub_domain"),
