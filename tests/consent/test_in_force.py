@@ -46,7 +46,8 @@ def _by_sql(at) -> set[str]:
 
 def _by_engine(declarations, at) -> set[str]:
     rows = [(str(d.pk), d.scope, None, str(d.holder_id), d.purpose, d.jurisdiction, d.consent, d.license_url,
-             d.recorded_at, d.superseded_at, d.revoked_at, d.effective_from, d.effective_until) for d in declarations]
+             d.recorded_at, d.superseded_at, d.revoked_at, d.effective_from, d.effective_until, d.conditions)
+            for d in declarations]
     _, by_holder = facts_by_work_and_holder(rows)
     return {fact.id for facts in by_holder.values() for fact in facts if fact.in_force_at(at)}
 
