@@ -13,6 +13,7 @@ from jwcrypto import jws as jwcrypto_jws
 from consent.services import declaration_file, declaration_revoke, rule_set
 from receipts import services as receipt_services
 from registry.identifiers import domain_chain, parse_identifier, url_host
+from registry.lookups import url_scheme_and_rest, url_scheme_twin
 from registry.models import Identifier
 from registry.services import holder_update, identifier_remove, work_register
 from sync.filters import bloom_load
@@ -129,11 +130,16 @@ class OfflineCopy:
             return {k: self.answers[key][k] for k in FIELDS}
         if parsed.scheme in ("url", "domain"):
             host = url_host(parsed.value) if parsed.scheme == "url" else parsed.value
-            if parsed.scheme == "url":
-                prefixes = [k for k in self.answers if k.startswith("url-prefix:")
-                            and parsed.value.startswith(k.removeprefix("url-prefix:"))]
+            if parsed.scheme == "url":  # http and https are the same URL; the asker's own scheme first
+                own, rest = url_scheme_and_rest(parsed.value)
+                twin = f"url:{url_scheme_twin(parsed.value)}"
+                if twin in self.answers:
+                    return {k: self.answers[twin][k] for k in FIELDS}
+                prefixes = [(len(url_scheme_and_rest(k)[1]), url_scheme_and_rest(k)[0] == f"url-prefix:{own}", k)
+                            for k in self.answers if k.startswith("url-prefix:")
+                            and rest.startswith(url_scheme_and_rest(k)[1])]
                 if prefixes:
-                    return {k: self.answers[max(prefixes, key=len)][k] for k in FIELDS}
+                    return {k: self.answers[max(prefixes)[2]][k] for k in FIELDS}
             for domain in domain_chain(host):
                 if f"domain:{domain}" in self.answers:
                     return {k: self.answers[f"domain:{domain}"][k] for k in FIELDS}
@@ -154,6 +160,7 @@ MIXED_IDS = [
     "url:https://kaze.example/gallery/2026/spring.png", "url:https://kaze.example/about",
     "url:https://www.kaze-fans.example/thread/1", "domain:cdn.kaze-fans.example", "domain:kaze-fans.example",
     "url-prefix:https://kaze.example/gallery/", "url:https://new-site.example/a", "isbn:9784990166137",
+    "url:http://kaze.example/gallery/2026/spring.png", "url:http://new-site.example/a",  # the other scheme
 ]
 
 
