@@ -26,6 +26,7 @@ from audit.services import actor_label
 from core.errors import DomainError, NotFound, ValidationFailed, field_error
 from core.gc_policy import paced_for_bulk
 from registry.models import Holder
+from registry.notifications import disputes_opened_notify
 from registry.selectors import default_holder_code, holder_for_filing, holders_user_files_for
 
 from . import copying, merging, reading, validation, writing
@@ -285,6 +286,9 @@ def _process_rows(submission: Submission) -> None:
                                    or submission.declarations_created or submission.disputes_opened):
         copying.analyze_written_tables()
     _finish(submission, Status.DONE_WITH_ERRORS if submission.rows_failed else Status.DONE)
+    if submission.disputes_opened and not submission.dry_run:
+        # Both holders are told (domain.md "Disputes"): one summary per holder whose works were claimed.
+        disputes_opened_notify(claimant_id=submission.holder_id, since=submission.started_at)
 
 
 def _chunk(submission: Submission, lines, scan: reading.Scan, max_field_chars: int, done_before: int,

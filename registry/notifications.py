@@ -67,3 +67,46 @@ def dispute_notify(*, dispute: Dispute, event: str) -> int:
     except OSError:
         logger.exception("dispute %s: the %s notice could not be sent", dispute.pk, event)
         return 0
+
+
+BATCH_LISTED = 50  # identifiers named in one summary; the needs-attention list has them all
+
+
+def disputes_opened_notify(*, claimant_id, since) -> int:
+    """One summary per current holder for the disputes a bulk claim opened (a CSV can open thousands: one
+    message each would bury them). Sent to that holder's users and the claimant's; returns the messages sent."""
+    opened = list(Dispute.objects.filter(claimant_id=claimant_id, opened_at__gte=since, resolved_at__isnull=True)
+                  .select_related("work", "holder", "claimant").order_by("holder_id", "scheme", "value"))
+    by_holder: dict = {}
+    for dispute in opened:
+        by_holder.setdefault(dispute.holder_id, []).append(dispute)
+    sent = 0
+    for holder_id, disputes in by_holder.items():
+        recipients = _recipients([holder_id, claimant_id])
+        if not recipients:
+            continue
+        parts = [_summary(disputes, language) for language in ("ja", "en")]
+        subject = f"[Kyodaku] {parts[0][0]} / {parts[1][0]}"
+        body = f"{parts[0][1]}\n\n---\n\n{parts[1][1]}\n"
+        try:
+            sent += send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients])
+        except OSError:
+            logger.exception("bulk claim by holder %s: the disputes notice could not be sent", claimant_id)
+    return sent
+
+
+def _summary(disputes: list[Dispute], language: str) -> tuple[str, str]:
+    first = disputes[0]
+    with translation.override(language):
+        subject = gettext("%(count)d disputes were opened by a bulk claim of %(claimant)s") % {
+            "count": len(disputes), "claimant": first.claimant.code}
+        lines = [subject, "", gettext("Claimed by: %(claimant)s") % {"claimant": first.claimant},
+                 gettext("Held by: %(holder)s") % {"holder": first.holder}, ""]
+        for dispute in disputes[:BATCH_LISTED]:
+            lines.append(f"- {dispute.scheme}:{dispute.value}  {dispute.work}")
+        if len(disputes) > BATCH_LISTED:
+            lines.append(gettext("… and %(count)d more.") % {"count": len(disputes) - BATCH_LISTED})
+        lines += ["", gettext("While the dispute is open, AI developers are told that the work may not be used."),
+                  gettext("Details: %(url)s") % {"url": settings.KYODAKU_BASE_URL.rstrip("/")
+                                                 + reverse("admin:registry_dispute_changelist")}]
+        return subject, "\n".join(lines)

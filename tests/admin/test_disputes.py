@@ -113,3 +113,36 @@ def test_operators_cannot_resolve_a_dispute_as_withdrawn(login, operator, disput
     assert response.status_code == 200  # the form refuses the choice
     dispute.refresh_from_db()
     assert dispute.is_open
+
+
+def test_a_bulk_claim_tells_both_holders_once_with_every_claimed_identifier(
+        login, studio_kaze, hoshi_pub, make_work, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from claims.models import Submission
+
+    make_work(hoshi_pub.holder, "HP-1", title="星降る学園 1", identifiers=[ISBN])
+    make_work(hoshi_pub.holder, "HP-2", title="星降る学園 2", identifiers=["isbn:9784991860911"])
+    mail.outbox.clear()
+    csv_text = ("holder,work_ref,title,identifiers\n"
+                f"studio-kaze,SK-1,風の谷,{ISBN}\n"
+                "studio-kaze,SK-2,空の歌,9784991860911\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        login(studio_kaze.user).post(reverse("admin:claims_submission_add"), {
+            "holder": studio_kaze.holder.pk, "file": SimpleUploadedFile("c.csv", csv_text.encode(), "text/csv")})
+    assert Submission.objects.get().disputes_opened == 2
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([studio_kaze.user.email, hoshi_pub.user.email])
+    body = mail.outbox[0].body
+    assert ISBN in body and "isbn:9784991860911" in body and "2 disputes" in mail.outbox[0].subject
+
+
+def test_a_dry_run_tells_nobody(login, studio_kaze, hoshi_pub, make_work, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    make_work(hoshi_pub.holder, "HP-1", title="星降る学園 1", identifiers=[ISBN])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        login(studio_kaze.user).post(reverse("admin:claims_submission_add"), {
+            "holder": studio_kaze.holder.pk, "dry_run": "on", "file": SimpleUploadedFile(
+                "c.csv", f"holder,work_ref,title,identifiers\nstudio-kaze,SK-1,T,{ISBN}\n".encode(), "text/csv")})
+    assert mail.outbox == []
