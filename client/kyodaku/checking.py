@@ -1,0 +1,165 @@
+"""`kyodaku check`: ids in batches, bounded concurrency, a resumable state file, and fail-closed rows.
+
+Every id gets a row. An id the registry answered gets its answer; an id in a batch that got no answer after every
+retry is written `denied` with basis `unchecked` and the reason (never allowed), and the state file keeps what was
+answered, so running the same command again asks only for what is missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from .http import Api, ApiError, Unavailable
+
+COLUMNS = ("id", "outcome", "basis", "holder", "license_url", "declaration", "disputed", "receipt", "source",
+           "reason")
+BATCH_MAX = 10_000
+
+
+def row_from_result(result: dict, *, receipt: str = "") -> list:
+    if "error" in result:
+        error = result["error"]
+        code = error.get("code", "error") if isinstance(error, dict) else str(error)
+        message = error.get("message", "") if isinstance(error, dict) else ""
+        return [result["id"], "denied", code, "", "", "", "", "", "api", message or code]
+    holder, declaration = result.get("holder"), result.get("declaration")
+    return [result["id"], result["outcome"], result["basis"], holder["code"] if holder else "",
+            result.get("license_url") or "", declaration["id"] if declaration else "",
+            "true" if result.get("disputed") else "false", receipt or result.get("receipt") or "", "api", ""]
+
+
+def unchecked_row(raw: str, reason: str) -> list:
+    return [raw, "denied", "unchecked", "", "", "", "", "", "", reason]
+
+
+def ask(api: Api, ids: list[str], *, purpose: str, jurisdiction: str, receipts: str,
+        batch: int) -> tuple[list[list], dict | None]:
+    """(rows, receipt document) for one batch; rows are `unchecked` when the registry gave no answer."""
+    try:
+        response = api.lookup(ids, purpose=purpose, jurisdiction=jurisdiction, receipt=receipts)
+        results = response["results"]
+        if len(results) != len(ids):
+            raise Unavailable(f"{len(results)} answers for {len(ids)} ids")
+    except (Unavailable, ApiError, ValueError, KeyError) as exc:
+        return [unchecked_row(raw, str(exc)) for raw in ids], None
+    document = None
+    if receipts == "batch":
+        document = {"batch_receipt": response.get("batch_receipt"), "results": results}
+        rows = [row_from_result(r, receipt=f"batch:{batch}#{i}") for i, r in enumerate(results)]
+    else:
+        rows = [row_from_result(r) for r in results]
+    for row, raw in zip(rows, ids, strict=True):
+        row[0] = raw
+    return rows, document
+
+
+class StateFile:
+    """`<out>.state.jsonl`: a header naming the question, then one line per batch that was fully answered."""
+
+    def __init__(self, path: str, header: dict, *, restart: bool = False):
+        self.path, self.header, self.done = path, header, {}
+        if os.path.exists(path) and not restart:
+            with open(path, encoding="utf-8") as handle:
+                first = handle.readline()
+                if not first or json.loads(first) != header:
+                    raise SystemExit(f"{path} belongs to another run (other input, question or batch size); "
+                                     "use --restart to discard it")
+                for line in handle:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        break  # a line cut by the interruption: that batch is asked again
+                    self.done[entry["batch"]] = entry
+        else:
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(header) + "\n")
+        self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
+
+    def record(self, entry: dict) -> None:
+        self.handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.done[entry["batch"]] = entry
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def file_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_batches(ids: list[str], *, answer: Callable[[int, list[str]], tuple[list[list], dict | None]],
+                state: StateFile | None, batch_size: int, concurrency: int,
+                progress: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, list[list], dict | None]]:
+    """(batch number, rows, receipt document) for every batch, in order; answered batches go to `state`."""
+    batches = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+    finished: dict[int, tuple] = {}
+    for number, entry in (state.done.items() if state else ()):
+        finished[number] = (entry["rows"], entry.get("receipts"))
+        progress(len(entry["rows"]))
+    todo = iter(n for n in range(len(batches)) if n not in finished)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        running = {}
+        for number in todo:
+            running[pool.submit(answer, number, batches[number])] = number
+            if len(running) >= concurrency:
+                break
+        next_out = 0
+        while running or next_out < len(batches):
+            if running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    number = running.pop(future)
+                    rows, document = future.result()
+                    finished[number] = (rows, document)
+                    progress(len(rows))
+                    if state is not None and not any(r[2] == "unchecked" for r in rows):
+                        state.record({"batch": number, "rows": rows, "receipts": document})
+                    following = next(todo, None)
+                    if following is not None:
+                        running[pool.submit(answer, following, batches[following])] = following
+            while next_out in finished:
+                rows, document = finished.pop(next_out)
+                yield next_out, rows, document
+                next_out += 1
+
+
+def check_ids(api: Api | None, ids: Iterable[str], *, purpose: str, jurisdiction: str, receipts: str = "none",
+              batch_size: int = BATCH_MAX, concurrency: int = 4, local=None) -> Iterator[dict]:
+    """Library form of `kyodaku check` (no state file): one dict of COLUMNS per id, in order."""
+    ids = list(ids)
+
+    def answer(number: int, batch: list[str]):
+        return answer_batch(api, batch, number=number, purpose=purpose, jurisdiction=jurisdiction,
+                            receipts=receipts, local=local)
+
+    for _, rows, _ in run_batches(ids, answer=answer, state=None, batch_size=batch_size, concurrency=concurrency):
+        yield from (dict(zip(COLUMNS, row, strict=True)) for row in rows)
+
+
+def answer_batch(api: Api | None, batch: list[str], *, number: int, purpose: str, jurisdiction: str,
+                 receipts: str, local=None) -> tuple[list[list], dict | None]:
+    """Rows for one batch: from the local copy where it can answer, the rest from the API."""
+    if local is None:
+        return ask(api, batch, purpose=purpose, jurisdiction=jurisdiction, receipts=receipts, batch=number)
+    rows: list = [local.row(raw) for raw in batch]
+    missing = [i for i, row in enumerate(rows) if row is None]
+    document = None
+    if missing:
+        if api is None:
+            for i in missing:
+                rows[i] = unchecked_row(batch[i], "the local copy cannot answer this id and no API was given")
+        else:
+            asked, document = ask(api, [batch[i] for i in missing], purpose=purpose, jurisdiction=jurisdiction,
+                                  receipts=receipts, batch=number)
+            for i, row in zip(missing, asked, strict=True):
+                rows[i] = row
+    return rows, document

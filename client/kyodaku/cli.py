@@ -1,0 +1,186 @@
+"""The `kyodaku` command: check, sync, verify (docs/client.md)."""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+from .checking import BATCH_MAX, COLUMNS, StateFile, answer_batch, file_digest, run_batches
+from .http import Api, Unavailable
+from .ids import read_ids
+from .offline import BadSnapshot, LocalCopy, StaleCopy, copy_dir
+from .verify import documents, verify_document
+
+DEFAULT_COPIES = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "kyodaku")
+EPILOG = """environment:
+  KYODAKU_URL       the registry, as https://kyodaku.example.org
+  KYODAKU_API_KEY   your API key (check, sync)
+
+exit status: 0 all answered (or verified); 1 some ids unchecked (or a receipt failed); 2 usage; 3 the local copy
+was refused (stale, missing, or a snapshot that does not verify)."""
+err = Console(stderr=True)
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task):
+        return TextColumn(f"{task.speed or 0:,.0f} ids/s").render(task)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="kyodaku", description="Check identifiers against the Kyodaku consent registry, keep an offline copy "
+        "of its answers, and verify its signed receipts.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = sub.add_parser("check", help="answer every id in a file (online, or from a synced copy)",
+                           description="Answer every id of FILE (one a line, or a CSV column) and write a CSV row "
+                           "per id. Ids without an answer are written `denied` / `unchecked` with the reason; "
+                           "the command then exits 1, and running it again asks only for those.",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("file", metavar="FILE", help="ids, one a line (lines starting with # are skipped), or CSV")
+    question(check)
+    check.add_argument("--out", default="answers.csv", help="CSV to write (default: %(default)s); its state file "
+                       "is OUT.state.jsonl, its receipts OUT.receipts.jsonl")
+    check.add_argument("--column", help="read ids from this column of a CSV file with a header")
+    check.add_argument("--receipts", choices=("batch", "single", "none"), default="none",
+                       help="batch: one signed Merkle root per batch; single: a receipt per id (default: none)")
+    check.add_argument("--batch-size", type=int, default=BATCH_MAX, help="ids per request, at most 10,000")
+    check.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: %(default)s)")
+    check.add_argument("--offline", action="store_true", help="answer from the copy `kyodaku sync` keeps, asking "
+                       "the API only for ids it cannot answer")
+    check.add_argument("--max-age", type=float, default=86400, help="offline: refuse a copy brought up to date "
+                       "more than this many seconds ago (default: %(default)s)")
+    check.add_argument("--dir", default=DEFAULT_COPIES, help="where synced copies live (default: %(default)s)")
+    check.add_argument("--restart", action="store_true", help="discard the state of an earlier interrupted run")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    sync = sub.add_parser("sync", help="download and verify a snapshot, then follow the change feed",
+                          description="Keep a local copy of the registry's answers for one purpose and "
+                          "jurisdiction: the signed snapshot (signature, sha256 and size checked), then every "
+                          "change since. Run it as often as --max-age of `check --offline` requires.",
+                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    question(sync)
+    sync.add_argument("--dir", default=DEFAULT_COPIES, help="where copies live (default: %(default)s)")
+    verify = sub.add_parser("verify", help="check receipts and batch proofs offline against published keys",
+                            description="Verify every receipt in FILE: compact JWS lines, a saved lookup "
+                            "response, or JSON lines such as OUT.receipts.jsonl of `kyodaku check`.",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verify.add_argument("file", metavar="FILE", help="receipts to verify (- for standard input)")
+    verify.add_argument("--jwks", required=True, help="the registry's keys: a saved GET /api/v1/keys or its URL")
+    verify.add_argument("--iss", help="fail receipts issued by any other registry URL")
+    return top
+
+
+def question(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--purpose", required=True, help="the use, as train-genai, train-ai or tdm")
+    sub.add_argument("--jurisdiction", required=True, help="where the use happens, as JP, FR or EU")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return {"check": cmd_check, "sync": cmd_sync, "verify": cmd_verify}[args.command](args)
+    except StaleCopy as exc:
+        err.print(f"[red]refused:[/] {exc}")
+        return 3
+    except BadSnapshot as exc:
+        err.print(f"[red]snapshot refused:[/] {exc}")
+        return 3
+    except KeyboardInterrupt:
+        err.print("interrupted: run the same command again to resume")
+        return 130
+
+
+def cmd_check(args) -> int:
+    if not 1 <= args.batch_size <= BATCH_MAX:
+        raise SystemExit("--batch-size must be 1 to 10,000")
+    local = None
+    if args.offline:
+        directory = copy_dir(args.dir, args.purpose, args.jurisdiction)
+        if not (directory / "state.json").exists():
+            raise StaleCopy(f"no local copy in {directory}: run `kyodaku sync` first")
+        local = LocalCopy(directory)
+        local.require_fresh(args.max_age)
+        local.all_answers()
+    ids = [raw for _, raw in read_ids(args.file, column=args.column)]
+    api = Api.from_env() if os.environ.get("KYODAKU_URL") else None
+    if api is None and not args.offline:
+        raise SystemExit("KYODAKU_URL is not set: the registry's address, as https://kyodaku.example.org")
+    header = {"input": file_digest(args.file), "column": args.column, "purpose": args.purpose,
+              "jurisdiction": args.jurisdiction, "receipts": args.receipts, "batch_size": args.batch_size,
+              "offline": args.offline}
+    state = StateFile(args.out + ".state.jsonl", header, restart=args.restart)
+    unchecked = 0
+    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),
+                  console=err, disable=args.quiet) as progress:
+        task = progress.add_task("check", total=len(ids))
+
+        def answer(number, batch):
+            return answer_batch(api, batch, number=number, purpose=args.purpose, jurisdiction=args.jurisdiction,
+                                receipts=args.receipts, local=local)
+
+        tmp = args.out + ".tmp"
+        with open(tmp, "w", encoding="utf-8", newline="") as out, \
+                open(args.out + ".receipts.jsonl", "w", encoding="utf-8") as receipts:
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            for _, rows, document in run_batches(ids, answer=answer, state=state, batch_size=args.batch_size,
+                                                 concurrency=args.concurrency,
+                                                 progress=lambda n: progress.advance(task, n)):
+                writer.writerows(rows)
+                unchecked += sum(1 for row in rows if row[2] == "unchecked")
+                if document is not None:
+                    receipts.write(json.dumps(document, separators=(",", ":")) + "\n")
+                elif args.receipts == "single":
+                    for row in rows:
+                        if row[7]:
+                            receipts.write(json.dumps({"id": row[0], "receipt": row[7]}) + "\n")
+        os.replace(tmp, args.out)
+    state.close()
+    if args.receipts == "none":
+        os.remove(args.out + ".receipts.jsonl")
+    if unchecked:
+        err.print(f"[yellow]{unchecked:,} of {len(ids):,} ids unchecked[/] (written denied / unchecked with the "
+                  f"reason in {args.out}); run the same command again to ask for them")
+        return 1
+    os.remove(state.path)
+    err.print(f"{len(ids):,} ids answered: {args.out}")
+    return 0
+
+
+def cmd_sync(args) -> int:
+    api = Api.from_env()
+    try:
+        copy = LocalCopy.sync(api, args.dir, purpose=args.purpose, jurisdiction=args.jurisdiction)
+    except Unavailable as exc:
+        err.print(f"[red]sync failed:[/] {exc}; the copy keeps its last state")
+        return 1
+    err.print(f"{copy.dir}: snapshot {copy.manifest['created_at']} (cursor {copy.manifest['cursor']}), "
+              f"up to date to cursor {copy.state['cursor']}, {len(copy.all_answers()):,} registered keys")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    if args.jwks.startswith(("http://", "https://")):
+        import httpx
+        jwks = httpx.get(args.jwks, timeout=30).json()
+    else:
+        with open(args.jwks, encoding="utf-8") as handle:
+            jwks = json.load(handle)
+    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()  # noqa: SIM115
+    failed = checked = 0
+    for document in documents(text):
+        for ok, message in verify_document(document, jwks, iss=args.iss):
+            checked += 1
+            failed += not ok
+            print(("OK   " if ok else "FAIL ") + message)
+    print(f"{checked - failed} of {checked} verified")
+    return 1 if failed or not checked else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Reading ids from a file, and the keys the client can name without the registry.
+
+The registry normalises ids (ISBN-10 to 13, IDNA hosts, URL paths, ...). Offline, the client answers locally only
+ids already written the way the registry stores them, recognised by strict patterns below; any other id is sent to
+the API, so a local answer is never given for a key the client might have spelt differently from the registry.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+
+_HOST = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
+_HOST_RE = re.compile(_HOST)
+_PLAIN_PATH = r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@-]*)+"
+_URL_RE = re.compile(rf"(https?)://({_HOST})({_PLAIN_PATH})")
+_DOI_RE = re.compile(r"10\.[0-9]+(?:\.[0-9]+)*/[^\sA-Z\x00-\x1f\x7f-\x9f]+")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_ISBN13_RE = re.compile(r"97[89][0-9]{10}")
+
+
+def _isbn13_ok(value: str) -> bool:
+    total = sum((1 if i % 2 == 0 else 3) * int(d) for i, d in enumerate(value[:12]))
+    return (10 - total % 10) % 10 == int(value[12])
+
+
+def canonical_key(raw: str) -> str | None:
+    """`scheme:value` exactly as the registry stores it, or None when only the registry can say."""
+    text = raw.strip()
+    if text.startswith(("http://", "https://")):
+        text = "url:" + text
+    scheme, sep, value = text.partition(":")
+    if not sep:
+        return None
+    if scheme == "url":
+        match = _URL_RE.fullmatch(value)
+        if match and "//" not in match.group(3) and "/." not in match.group(3) and "--" not in match.group(2):
+            return text
+    elif scheme == "domain":
+        if _HOST_RE.fullmatch(value) and "--" not in value and not value.rpartition(".")[2].isdigit():
+            return text
+    elif scheme == "doi":
+        if _DOI_RE.fullmatch(value):
+            return text
+    elif scheme == "sha256":
+        if _SHA256_RE.fullmatch(value):
+            return text
+    elif scheme == "isbn":
+        if _ISBN13_RE.fullmatch(value) and _isbn13_ok(value):
+            return text
+    return None
+
+
+def url_parts(key: str) -> tuple[str, str] | None:
+    """(host, url) of a canonical `url:` key, for matching url-prefix and domain keys."""
+    match = _URL_RE.fullmatch(key[4:]) if key.startswith("url:") else None
+    return (match.group(2), key[4:]) if match else None
+
+
+def domain_chain(host: str) -> list[str]:
+    """The host and each parent with at least two labels, nearest first."""
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def read_ids(path: str, *, column: str | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, id) for every non-empty id: one a line, or the `column` of a CSV file with a header."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        if column is None:
+            for number, line in enumerate(handle, 1):
+                text = line.strip()
+                if text and not text.startswith("#"):
+                    yield number, text
+            return
+        reader = csv.DictReader(handle)
+        if column not in (reader.fieldnames or []):
+            raise SystemExit(f"{path}: no column {column!r} in the header (columns: {reader.fieldnames})")
+        for row in reader:
+            text = (row[column] or "").strip()
+            if text:
+                yield reader.line_num, text

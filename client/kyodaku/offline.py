@@ -1,0 +1,241 @@
+"""`kyodaku sync` and the local copy behind `kyodaku check --offline`.
+
+A copy is a directory: the snapshot's signed manifest, its two files exactly as downloaded (hashes checked), the
+keys fetched since from the change feed (`overlay.json`), and `state.json` (the feed position and when it was last
+brought up to date). Nothing unverified is ever kept: a file whose hash, size or signature is wrong is refused.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from rbloom import Bloom
+
+from .http import Api
+from .ids import canonical_key, domain_chain, url_parts
+from .proofs import BadSignature, jws_verify
+
+SNAPSHOT_TYPE = "kyodaku-snapshot+jwt"
+DEFAULT_BASIS = {"denied": "permission-required", "allowed": "not-reserved"}
+FIELDS = ("outcome", "basis", "holder", "declaration", "license_url", "disputed")
+
+
+class StaleCopy(Exception):
+    """The local copy is older than allowed, or missing, or must be rebuilt: answer nothing from it."""
+
+
+class BadSnapshot(Exception):
+    """A snapshot file or manifest that does not verify."""
+
+
+def bloom_hash(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:16], "big", signed=True)
+
+
+def copy_dir(root: str | os.PathLike, purpose: str, jurisdiction: str) -> Path:
+    return Path(root) / purpose / jurisdiction.upper()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def fields(result: dict) -> dict:
+    return {"outcome": result["outcome"], "basis": result["basis"],
+            "holder": result["holder"]["code"] if result.get("holder") else None,
+            "declaration": result["declaration"]["id"] if result.get("declaration") else None,
+            "license_url": result.get("license_url"), "disputed": bool(result.get("disputed"))}
+
+
+def verify_snapshot(manifest_jws: str, jwks: dict, files: dict[str, bytes]) -> dict:
+    """The manifest's payload, once its signature and every file's sha256 and size check out."""
+    try:
+        _, payload = jws_verify(manifest_jws, jwks, typ=SNAPSHOT_TYPE)
+    except BadSignature as exc:
+        raise BadSnapshot(f"manifest: {exc}") from None
+    for entry in payload["files"]:
+        data = files.get(entry["name"])
+        if data is None:
+            raise BadSnapshot(f"{entry['name']}: missing")
+        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise BadSnapshot(f"{entry['name']}: {len(data)} bytes whose sha256 is not the manifest's "
+                              "(truncated or altered)")
+    return payload
+
+
+class LocalCopy:
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.manifest: dict = json.loads((directory / "manifest.json").read_text())["payload"]
+        self.state: dict = json.loads((directory / "state.json").read_text())
+        self.overlay: dict = json.loads((directory / "overlay.json").read_text())
+        self.default = self.file_entry("filter")["default_outcome"]
+        self._answers: dict | None = None
+        self._prefix_lengths: list[int] = []
+        self._bloom: Bloom | None = None
+
+    # ------------------------------------------------------------------------------------------- syncing
+    @classmethod
+    def sync(cls, api: Api, root, *, purpose: str, jurisdiction: str, wait_building: float = 600.0) -> LocalCopy:
+        """Bring the copy under `root` up to date: a new snapshot when there is none (or a rule changed), then
+        the change feed from the copy's cursor, re-asking the keys it names."""
+        directory = copy_dir(root, purpose, jurisdiction)
+        if not (directory / "state.json").exists():
+            cls.download(api, directory, purpose=purpose, jurisdiction=jurisdiction, wait_building=wait_building)
+        copy = cls(directory)
+        if not copy.follow(api):
+            copy = cls.download(api, directory, purpose=purpose, jurisdiction=jurisdiction,
+                                wait_building=wait_building)
+            if not copy.follow(api):
+                copy.state["needs_rebuild"] = True
+                copy.save_state()
+                raise StaleCopy("the rules for this pair changed after the newest snapshot; the registry is "
+                                "building a new one: run `kyodaku sync` again later")
+        return copy
+
+    @classmethod
+    def download(cls, api: Api, directory: Path, *, purpose: str, jurisdiction: str,
+                 wait_building: float) -> LocalCopy:
+        deadline = time.monotonic() + wait_building
+        while True:
+            response = api.request("GET", "/api/v1/snapshots", params={"purpose": purpose,
+                                                                       "jurisdiction": jurisdiction})
+            if response.status_code == 200:
+                break
+            if time.monotonic() > deadline:
+                raise StaleCopy("the registry is still building the first snapshot for this pair")
+            api.sleep(min(float(response.headers.get("Retry-After", "5") or 5), 60.0))
+        manifest_jws = response.json()["manifest"]
+        jwks = api.keys()
+        _, unverified = manifest_jws.split(".")[:2]
+        from .proofs import b64url
+        names = [entry["name"] for entry in json.loads(b64url(unverified))["files"]]
+        files = {}
+        for entry in json.loads(b64url(unverified))["files"]:
+            files[entry["name"]] = api.download(entry["url"])
+        payload = verify_snapshot(manifest_jws, jwks, files)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            _write_atomic(directory / name, files[name])
+        _write_atomic(directory / "manifest.json", json.dumps({"jws": manifest_jws, "payload": payload}).encode())
+        _write_atomic(directory / "overlay.json", b"{}")
+        _write_atomic(directory / "state.json", json.dumps(
+            {"cursor": payload["cursor"], "synced_at": time.time(), "needs_rebuild": False}).encode())
+        return cls(directory)
+
+    def follow(self, api: Api, *, batch: int = 10_000) -> bool:
+        """Apply the change feed from the copy's cursor. False when a rule changed (a new snapshot is needed)."""
+        started = time.time()
+        touched: set[str] = set()
+        holders: set[str] = set()
+        cursor = self.state["cursor"]
+        while True:
+            page = api.get_json("/api/v1/changes", after=cursor, limit=1000)
+            for entry in page["results"]:
+                for key in entry["keys"]:
+                    kind, _, rest = key.partition(":")
+                    if kind == "rule":
+                        return False  # any rule may change the regime or the chain's answer: start again
+                    if kind == "holder":
+                        holders.add(rest)
+                    elif kind != "ref":
+                        touched.add(key)
+            cursor = page["next"]
+            if not page["results"]:
+                break
+        if holders:
+            touched |= {key for key, answer in self.all_answers().items() if answer["holder"] in holders}
+        keys = sorted(touched)
+        purpose, jurisdiction = self.manifest["purpose"], self.manifest["jurisdiction"]
+        for i in range(0, len(keys), batch):
+            results = api.lookup(keys[i:i + batch], purpose=purpose, jurisdiction=jurisdiction)["results"]
+            for key, result in zip(keys[i:i + batch], results, strict=True):
+                if "error" in result:
+                    continue
+                self.overlay[result["identifier"] if result.get("registered") else key] = (
+                    fields(result) if result.get("registered") else None)
+        _write_atomic(self.dir / "overlay.json", json.dumps(self.overlay).encode())
+        self.state.update(cursor=cursor, synced_at=started)
+        self.save_state()
+        self._answers = None
+        return True
+
+    def save_state(self) -> None:
+        _write_atomic(self.dir / "state.json", json.dumps(self.state).encode())
+
+    # ------------------------------------------------------------------------------------------ answering
+    def file_entry(self, name: str) -> dict:
+        return next(f for f in self.manifest["files"] if f["name"] == name)
+
+    def age(self) -> float:
+        return time.time() - self.state["synced_at"]
+
+    def require_fresh(self, max_age: float) -> None:
+        if self.state.get("needs_rebuild"):
+            raise StaleCopy("the local copy waits for a new snapshot (a rule changed): run `kyodaku sync`")
+        if self.age() > max_age:
+            raise StaleCopy(f"the local copy was last brought up to date {self.age():,.0f} s ago, more than "
+                            f"--max-age {max_age:,.0f} s: run `kyodaku sync` first")
+
+    def all_answers(self) -> dict:
+        if self._answers is None:
+            answers = {}
+            data = gzip.decompress((self.dir / self.file_entry("answers")["name"]).read_bytes())
+            for line in data.splitlines():
+                entry = json.loads(line)
+                answers[entry.pop("key")] = entry
+            for key, value in self.overlay.items():
+                if value is None:
+                    answers.pop(key, None)
+                else:
+                    answers[key] = value
+            self._answers = answers
+            self._prefix_lengths = sorted({len(k) - 11 for k in answers if k.startswith("url-prefix:")},
+                                          reverse=True)
+        return self._answers
+
+    def bloom(self) -> Bloom:
+        if self._bloom is None:
+            self._bloom = Bloom.load_bytes((self.dir / self.file_entry("filter")["name"]).read_bytes(), bloom_hash)
+        return self._bloom
+
+    def answer(self, raw: str) -> dict | None:
+        """The answer's FIELDS for `raw`, or None when only the API can answer it."""
+        key = canonical_key(raw)
+        if key is None:
+            return None
+        answers = self.all_answers()
+        found = answers.get(key)
+        key_host = None
+        if found is None and key.startswith("url:"):
+            host, url = url_parts(key)
+            for end in self._prefix_lengths:  # the longest url-prefix first
+                found = answers.get("url-prefix:" + url[:end]) if end <= len(url) else None
+                if found is not None:
+                    break
+            key_host = host
+        elif found is None and key.startswith("domain:"):
+            key_host = key[7:]
+        if found is None and key_host is not None:
+            found = next((answers[f"domain:{d}"] for d in domain_chain(key_host) if f"domain:{d}" in answers), None)
+        if found is not None:
+            return {name: found.get(name) for name in FIELDS}
+        if key in self.bloom() and key not in self.overlay:
+            return None  # flagged as not the default but absent: ask rather than assume
+        return {"outcome": self.default, "basis": DEFAULT_BASIS[self.default], "holder": None, "declaration": None,
+                "license_url": None, "disputed": False}
+
+    def row(self, raw: str) -> list | None:
+        found = self.answer(raw)
+        if found is None:
+            return None
+        return [raw, found["outcome"], found["basis"], found["holder"] or "", found["license_url"] or "",
+                found["declaration"] or "", "true" if found["disputed"] else "false", "", "offline", ""]
