@@ -198,8 +198,8 @@ class LocalCopy:
                 else:
                     answers[key] = value
             self._answers = answers
-            self._prefix_lengths = sorted({len(k) - 11 for k in answers if k.startswith("url-prefix:")},
-                                          reverse=True)
+            self._prefix_lengths = sorted({len(k.partition("://")[2]) for k in answers
+                                           if k.startswith("url-prefix:")}, reverse=True)
         return self._answers
 
     def bloom(self) -> Bloom:
@@ -208,30 +208,46 @@ class LocalCopy:
         return self._bloom
 
     def answer(self, raw: str) -> dict | None:
-        """The answer's FIELDS for `raw`, or None when only the API can answer it."""
+        """The answer's FIELDS for `raw`, or None when only the API can answer it (docs/sync.md: a `url:` by its
+        key, then its key under the other scheme, then the longest `url-prefix:` compared after `://` (own scheme
+        first on a tie), then the nearest `domain:` of its host; a `domain:` by its nearest registered parent)."""
         key = canonical_key(raw)
         if key is None:
             return None
         answers = self.all_answers()
         found = answers.get(key)
-        key_host = None
+        flagged_keys = [key]
         if found is None and key.startswith("url:"):
-            host, url = url_parts(key)
-            for end in self._prefix_lengths:  # the longest url-prefix first
-                found = answers.get("url-prefix:" + url[:end]) if end <= len(url) else None
-                if found is not None:
-                    break
-            key_host = host
+            found, flagged_keys = self._url_answer(key, answers)
         elif found is None and key.startswith("domain:"):
-            key_host = key[7:]
-        if found is None and key_host is not None:
-            found = next((answers[f"domain:{d}"] for d in domain_chain(key_host) if f"domain:{d}" in answers), None)
+            found = self._domain_answer(key[7:], answers)
         if found is not None:
             return {name: found.get(name) for name in FIELDS}
-        if key in self.bloom() and key not in self.overlay:
+        bloom = self.bloom()
+        if any(k in bloom and k not in self.overlay for k in flagged_keys):
             return None  # flagged as not the default but absent: ask rather than assume
         return {"outcome": self.default, "basis": DEFAULT_BASIS[self.default], "holder": None, "declaration": None,
                 "license_url": None, "disputed": False}
+
+    def _url_answer(self, key: str, answers: dict) -> tuple[dict | None, list[str]]:
+        host, url = url_parts(key)
+        scheme, _, rest = url.partition("://")
+        other = "http" if scheme == "https" else "https"
+        other_key = f"url:{other}://{rest}"
+        found = answers.get(other_key)
+        for end in self._prefix_lengths:  # the longest url-prefix first, compared after ://
+            if found is not None:
+                break
+            if end <= len(rest):
+                found = answers.get(f"url-prefix:{scheme}://{rest[:end]}") or \
+                    answers.get(f"url-prefix:{other}://{rest[:end]}")
+        if found is None:
+            found = self._domain_answer(host, answers)
+        return found, [key, other_key]
+
+    @staticmethod
+    def _domain_answer(host: str, answers: dict) -> dict | None:
+        return next((answers[f"domain:{d}"] for d in domain_chain(host) if f"domain:{d}" in answers), None)
 
     def row(self, raw: str) -> list | None:
         found = self.answer(raw)

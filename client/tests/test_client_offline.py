@@ -19,7 +19,9 @@ MIXED = [
     "url:https://kaze.example/gallery/2026/spring.png", "https://kaze.example/gallery/a?b=c", "url:https://kaze.example/about",
     "url:https://www.kaze-fans.example/thread/1", "domain:cdn.kaze-fans.example", "domain:kaze-fans.example",
     "url-prefix:https://kaze.example/gallery/", "url:https://new-site.example/a", "isbn:9784990166137",
-    "isbn:4-9901661-3-2", "not an id",
+    "isbn:4-9901661-3-2", "not an id", "url:http://kaze.example/gallery/2026/spring.png",
+    "url:http://www.kaze-fans.example/thread/1", "url:https://kaze.example/page/1", "url:http://kaze.example/page/1",
+    "http://kaze.example/page/2",
 ]
 
 
@@ -38,6 +40,9 @@ def world(kaze, hoshi):
     site = work_register(holder=kaze.holder, work_ref="SK-site", title="Gallery",
                          identifiers=["url-prefix:https://kaze.example/gallery/"], at=T0).work
     declaration_file(holder=kaze.holder, scope="work", work=site, purpose="train-ai", consent="grant", at=T0)
+    page = work_register(holder=kaze.holder, work_ref="SK-page", title="Page",
+                         identifiers=["url:https://kaze.example/page/1", "url:http://kaze.example/page/2"], at=T0).work
+    declaration_file(holder=kaze.holder, scope="work", work=page, purpose="train-genai", consent="grant", at=T0)
     work_register(holder=kaze.holder, work_ref="SK-domain", title="Fans", identifiers=["domain:kaze-fans.example"],
                   at=T0)
     reserve, _ = declaration_file(holder=hoshi.holder, scope="catalogue", purpose="train-ai", consent="reserve",
@@ -110,6 +115,9 @@ def test_offline_answers_equal_the_api_after_sync_changes_and_sync(registry, api
     with open(out, newline="") as handle:
         rows = {r["id"]: r for r in csv.DictReader(handle)}
     assert set(rows) == set(MIXED) and rows["not an id"]["outcome"] == "denied"
+    for raw in ("url:http://kaze.example/page/1", "http://kaze.example/page/2",
+                "url:http://kaze.example/gallery/2026/spring.png", "url:http://www.kaze-fans.example/thread/1"):
+        assert rows[raw]["source"] == "offline", raw  # http and https are the same URL
     for raw in ("DOI:10.5555/KAZE-1", "https://kaze.example/gallery/a?b=c", "isbn:4-9901661-3-2"):
         assert rows[raw]["source"] == "api"  # spelt otherwise than stored: the registry normalises it
         assert (rows[raw]["outcome"], rows[raw]["basis"]) == expected[raw][:2]
