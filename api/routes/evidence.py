@@ -1,9 +1,9 @@
 from django.urls import path
 
-from api.views.evidence import AuditEventsListApi, AuditHeadApi, KeysListApi
+from api.views.evidence import AuditEventListApi, AuditHeadDetailApi, KeyListApi
 
 urlpatterns = [
-    path("keys", KeysListApi.as_view(), name="keys"),
-    path("audit/head", AuditHeadApi.as_view(), name="audit-head"),
-    path("audit/events", AuditEventsListApi.as_view(), name="audit-events"),
+    path("keys", KeyListApi.as_view(), name="keys"),
+    path("audit/head", AuditHeadDetailApi.as_view(), name="audit-head"),
+    path("audit/events", AuditEventListApi.as_view(), name="audit-events"),
 ]

@@ -27,7 +27,7 @@ class _NoQuery(serializers.Serializer):
     pass
 
 
-class KeysListApi(_Public):
+class KeyListApi(_Public):
     class OutputSerializer(serializers.Serializer):
         class KeySerializer(serializers.Serializer):
             kty = serializers.ChoiceField(choices=["OKP"])
@@ -62,7 +62,7 @@ class AuditHeadSerializer(serializers.Serializer):
     hash = serializers.CharField(help_text="Its hash (SHA-256, hex).")
 
 
-class AuditHeadApi(_Public):
+class AuditHeadDetailApi(_Public):
     @extend_schema(operation_id="audit_head", summary="Head of the audit log",
                    description="The last event's sequence number and hash. Keep it: later, the event with that "
                                "number must still have that hash, and every later event must chain to it.",
@@ -73,7 +73,7 @@ class AuditHeadApi(_Public):
         return Response({"seq": head["seq"], "hash": head["hash"]})
 
 
-class AuditEventsListApi(_Public):
+class AuditEventListApi(_Public):
     class InputSerializer(serializers.Serializer):
         after = serializers.IntegerField(min_value=0, max_value=SEQ_MAX, required=False, default=0,
                                          help_text="Return events with a sequence number above this.")

@@ -77,7 +77,7 @@ class _Signals(APIView):
                                                             jurisdiction=query["jurisdiction"])
 
 
-class DomainRobotsApi(_Signals):
+class DomainRobotsDetailApi(_Signals):
     @extend_schema(operation_id="signals_robots", summary="robots.txt fragment for a verified domain",
                    parameters=[SignalsQuery], responses={(200, "text/plain"): OpenApiTypes.STR}, tags=["signals"])
     def get(self, request, domain):
@@ -86,7 +86,7 @@ class DomainRobotsApi(_Signals):
         return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
-class DomainTdmrepApi(_Signals):
+class DomainTdmrepDetailApi(_Signals):
     @extend_schema(operation_id="signals_tdmrep", summary="/.well-known/tdmrep.json for a verified domain",
                    parameters=[SignalsQuery], responses={200: OpenApiResponse(OpenApiTypes.OBJECT)}, tags=["signals"])
     def get(self, request, domain):
@@ -94,7 +94,7 @@ class DomainTdmrepApi(_Signals):
         return Response(tdmrep_json(entries=entries))
 
 
-class SignalHeadersApi(_Signals):
+class SignalHeadersDetailApi(_Signals):
     @extend_schema(operation_id="signals_headers", summary="Response headers a site would send for one URL",
                    parameters=[HeadersQuery], responses={200: OpenApiResponse(OpenApiTypes.OBJECT)}, tags=["signals"])
     def get(self, request):
@@ -115,7 +115,7 @@ class SignalHeadersApi(_Signals):
         return Response(headers_for(entry))
 
 
-class WorkCawgApi(_Signals):
+class WorkCawgDetailApi(_Signals):
     """Readable by whoever may read the work (its holder's users; API keys)."""
 
     authentication_classes = [TokenAuthentication, ApiKeyAuthentication, SessionAuthentication]

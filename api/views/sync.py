@@ -23,7 +23,7 @@ class _ApiKeyView(APIView):
     throttle_classes = [ApiKeyRateThrottle]
 
 
-class ChangesListApi(_ApiKeyView):
+class ChangeListApi(_ApiKeyView):
     class InputSerializer(serializers.Serializer):
         after = serializers.CharField(required=False, allow_blank=True, max_length=32, help_text=(
             "A `cursor` or `next` of this feed; omitted or `0`: from the beginning. Unknown: 400."))
@@ -64,7 +64,7 @@ class ChangesListApi(_ApiKeyView):
 RETRY_AFTER_SECONDS = 30
 
 
-class SnapshotApi(_ApiKeyView):
+class SnapshotManifestApi(_ApiKeyView):
     class InputSerializer(serializers.Serializer):
         purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
         jurisdiction = serializers.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, `EU` or `*`.")
@@ -95,7 +95,7 @@ class SnapshotApi(_ApiKeyView):
         return Response({"manifest": snapshot.manifest})
 
 
-class SnapshotFileApi(_ApiKeyView):
+class SnapshotFileDownloadApi(_ApiKeyView):
     @extend_schema(
         operation_id="snapshot_file", summary="A snapshot's file (answers or filter)",
         description="`answers`: gzip JSON lines; `filter`: the Bloom filter (docs/sync.md). Check its `sha256`.",

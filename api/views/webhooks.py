@@ -101,7 +101,7 @@ class WebhookEnableApi(_ApiKeyView):
         return Response(_out(webhook))
 
 
-class WebhookDeliveriesApi(_ApiKeyView):
+class WebhookDeliveryListApi(_ApiKeyView):
     @extend_schema(operation_id="webhook_deliveries", summary="A webhook's delivery log (newest 100)",
                    responses={200: DeliverySerializer(many=True)}, tags=["sync"])
     def get(self, request, id):
