@@ -1,18 +1,19 @@
 """Lookups, reference data, works and declarations (api.md). Claims and evidence have their own route modules."""
 from django.urls import path
 
-from ..views.declarations import DeclarationApi, DeclarationRevokeApi, DeclarationsApi
-from ..views.lookup import LookupApi
+from ..routing import by_method
+from ..views.declarations import DeclarationDetailApi, DeclarationFileApi, DeclarationListApi, DeclarationRevokeApi
+from ..views.lookup import LookupBatchApi, LookupOneApi
 from ..views.reference import JurisdictionListApi, PurposeListApi
-from ..views.works import WorkApi, WorksApi
+from ..views.works import WorkCreateApi, WorkDetailApi, WorkListApi, WorkUpdateApi
 
 urlpatterns = [
-    path("lookup", LookupApi.as_view(), name="lookup"),
+    path("lookup", by_method(get=LookupOneApi, post=LookupBatchApi), name="lookup"),
     path("purposes", PurposeListApi.as_view(), name="purposes"),
     path("jurisdictions", JurisdictionListApi.as_view(), name="jurisdictions"),
-    path("works", WorksApi.as_view(), name="works"),
-    path("works/<uuid:id>", WorkApi.as_view(), name="work"),
-    path("declarations", DeclarationsApi.as_view(), name="declarations"),
-    path("declarations/<uuid:id>", DeclarationApi.as_view(), name="declaration"),
+    path("works", by_method(get=WorkListApi, post=WorkCreateApi), name="works"),
+    path("works/<uuid:id>", by_method(get=WorkDetailApi, patch=WorkUpdateApi), name="work"),
+    path("declarations", by_method(get=DeclarationListApi, post=DeclarationFileApi), name="declarations"),
+    path("declarations/<uuid:id>", DeclarationDetailApi.as_view(), name="declaration"),
     path("declarations/<uuid:id>/revoke", DeclarationRevokeApi.as_view(), name="declaration-revoke"),
 ]

@@ -39,52 +39,52 @@ class _DeclarationsBase(APIView):
         return declaration
 
 
-class DeclarationListQuery(serializers.Serializer):
-    holder = serializers.SlugField(required=False, max_length=64, help_text="A holder code.")
-    work = serializers.UUIDField(required=False, help_text="A work id: that work's own declarations.")
-    cursor = serializers.CharField(required=False)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+class DeclarationListApi(_DeclarationsBase):
+    class InputSerializer(serializers.Serializer):
+        holder = serializers.SlugField(required=False, max_length=64, help_text="A holder code.")
+        work = serializers.UUIDField(required=False, help_text="A work id: that work's own declarations.")
+        cursor = serializers.CharField(required=False)
+        page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
-
-class DeclarationFileInput(StrictSerializer):
-    holder = serializers.SlugField(required=False, max_length=64,
-                                   help_text="The owner's code; default: your own holder.")
-    scope = serializers.ChoiceField(choices=Scope.choices)
-    work = serializers.UUIDField(required=False, allow_null=True, help_text="The work, for scope `work`.")
-    purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
-    jurisdiction = serializers.CharField(required=False, default="*", max_length=8,
-                                         help_text="ISO 3166-1 alpha-2, `EU` or `*` (default).")
-    consent = serializers.CharField(max_length=16,
-                                    help_text="`grant` or `reserve` (`opt-in` = grant, `opt-out` = reserve).")
-    license_url = serializers.URLField(required=False, allow_blank=True, max_length=2000,
-                                       help_text="Where to ask for permission or a licence.")
-    conditions = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    effective_from = AwareDateTimeField(required=False, allow_null=True, help_text="Default: now.")
-    effective_until = AwareDateTimeField(required=False, allow_null=True)
-
-
-class DeclarationsApi(_DeclarationsBase):
     pagination_class = DeclarationCursorPagination  # read by the schema generator; get() pages explicitly
 
     @extend_schema(operation_id="declarations_list", summary="Declarations, current and past",
-                   parameters=[DeclarationListQuery], responses={200: DeclarationSerializer(many=True)},
+                   parameters=[InputSerializer], responses={200: DeclarationSerializer(many=True)},
                    tags=["declarations"])
     def get(self, request):
-        query = query_params(DeclarationListQuery, request)
+        query = query_params(self.InputSerializer, request)
         qs = declarations_filter(declarations=declarations_visible_to(user=request.user),
                                  holder=query.get("holder", ""), work=query.get("work"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(DeclarationSerializer(page, many=True).data)
 
+
+class DeclarationFileApi(_DeclarationsBase):
+    class InputSerializer(StrictSerializer):
+        holder = serializers.SlugField(required=False, max_length=64,
+                                       help_text="The owner's code; default: your own holder.")
+        scope = serializers.ChoiceField(choices=Scope.choices)
+        work = serializers.UUIDField(required=False, allow_null=True, help_text="The work, for scope `work`.")
+        purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
+        jurisdiction = serializers.CharField(required=False, default="*", max_length=8,
+                                             help_text="ISO 3166-1 alpha-2, `EU` or `*` (default).")
+        consent = serializers.CharField(max_length=16,
+                                        help_text="`grant` or `reserve` (`opt-in` = grant, `opt-out` = reserve).")
+        license_url = serializers.URLField(required=False, allow_blank=True, max_length=2000,
+                                           help_text="Where to ask for permission or a licence.")
+        conditions = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+        effective_from = AwareDateTimeField(required=False, allow_null=True, help_text="Default: now.")
+        effective_until = AwareDateTimeField(required=False, allow_null=True)
+
     @extend_schema(operation_id="declarations_file", summary="File a declaration",
                    description=("201 with the new declaration, which supersedes the one in force in the same slot "
                                 "(holder, scope, work, purpose, jurisdiction). Filing one identical to the one in "
                                 "force creates nothing: 200 with the existing one."),
-                   request=DeclarationFileInput,
+                   request=InputSerializer,
                    responses={201: DeclarationSerializer, 200: DeclarationSerializer}, tags=["declarations"])
     def post(self, request):
-        serializer = DeclarationFileInput(data=request.data)
+        serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         holder, agent = filing_holder(request, data.get("holder"))
@@ -105,7 +105,7 @@ class DeclarationsApi(_DeclarationsBase):
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class DeclarationApi(RateLimitHeadersMixin, _DeclarationsBase):
+class DeclarationDetailApi(RateLimitHeadersMixin, _DeclarationsBase):
     permission_classes = [IsHolderUserOrReadOnlyApiKey]
     throttle_classes = [ApiKeyRateThrottle]
 

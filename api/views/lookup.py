@@ -94,42 +94,8 @@ def _receipt_mode(*modes: str) -> str:
     return "none"
 
 
-class LookupGetQuery(serializers.Serializer):
-    id = serializers.CharField(max_length=MAX_ID_CHARS, trim_whitespace=False,
-                               help_text="The work's identifier, `scheme:value` (isbn, issn, isrc, iswc, doi, url, "
-                                         "url-prefix, domain, sha256, iscc, ref). The scheme may be left out "
-                                         "when the value is unambiguous: an http(s) URL, an ISBN with a valid "
-                                         "check digit, a DOI (`10.`...`/`), 64 hex digits (SHA-256), `ISCC:`.")
-    purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
-    jurisdiction = serializers.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, `EU` or `*`.")
-    as_of = AwareDateTimeField(required=False, help_text="Answer as of this time (default: now).")
-    receipt = serializers.BooleanField(required=False, default=False,
-                                       help_text="Add a signed receipt (JWS) to the answer.")
-
-
 RECEIPT_HELP = ("`true`: a signed receipt (JWS) per answer; `batch`: one signed `batch_receipt` over the Merkle "
                 "root of all answers and a `proof` per answer (docs/evidence.md); `false` (default): none.")
-
-
-class LookupBatchInput(StrictSerializer):
-    ids = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), min_length=1,
-                                max_length=10_000,
-                                help_text="Up to KYODAKU_LOOKUP_BATCH_MAX (10,000) identifiers, `scheme:value` "
-                                          "(the scheme may be left out when unambiguous, as for `id`).")
-    purpose = serializers.CharField(max_length=64)
-    jurisdiction = serializers.CharField(max_length=8)
-    as_of = AwareDateTimeField(required=False)
-    receipt = ReceiptModeField(help_text=RECEIPT_HELP)
-
-
-class LookupBatchOutput(serializers.Serializer):
-    results = BatchEntry
-    batch_receipt = serializers.CharField(
-        required=False, help_text="With receipt=batch: a compact JWS (EdDSA) over the Merkle root of `results`.")
-
-
-class LookupBatchReceiptQuery(serializers.Serializer):
-    receipt = ReceiptModeField(help_text=RECEIPT_HELP)
 
 
 def _ids_of(data) -> list[str]:
@@ -153,20 +119,32 @@ def _ids_of(data) -> list[str]:
     return ids
 
 
-class LookupApi(_LookupBase):
+class LookupOneApi(_LookupBase):
+    class InputSerializer(serializers.Serializer):
+        id = serializers.CharField(max_length=MAX_ID_CHARS, trim_whitespace=False,
+                                   help_text="The work's identifier, `scheme:value` (isbn, issn, isrc, iswc, doi, url, "
+                                             "url-prefix, domain, sha256, iscc, ref). The scheme may be left out "
+                                             "when the value is unambiguous: an http(s) URL, an ISBN with a valid "
+                                             "check digit, a DOI (`10.`...`/`), 64 hex digits (SHA-256), `ISCC:`.")
+        purpose = serializers.CharField(max_length=64, help_text="A purpose code (see /api/v1/purposes).")
+        jurisdiction = serializers.CharField(max_length=8, help_text="ISO 3166-1 alpha-2, `EU` or `*`.")
+        as_of = AwareDateTimeField(required=False, help_text="Answer as of this time (default: now).")
+        receipt = serializers.BooleanField(required=False, default=False,
+                                           help_text="Add a signed receipt (JWS) to the answer.")
+
     @extend_schema(
         operation_id="lookup_one",
         summary="May this work be used for this purpose here?",
         description=("Answers for one identifier. Anything but `outcome: allowed` (including any error or timeout) "
                      "means: do not use the work. Needs `Authorization: Api-Key <key>`."),
-        parameters=[LookupGetQuery, *RATE_LIMIT_RESPONSE_HEADERS],
+        parameters=[InputSerializer, *RATE_LIMIT_RESPONSE_HEADERS],
         responses={200: LookupResultSerializer},
         examples=[OpenApiExample("registered, reserved", value=RESULT_EXAMPLE, response_only=True),
                   OpenApiExample("not registered, opt-out", value=UNREGISTERED_EXAMPLE, response_only=True)],
         tags=["lookup"],
     )
     def get(self, request):
-        query = query_params(LookupGetQuery, request)
+        query = query_params(self.InputSerializer, request)
         refuse_future_as_of(query.get("as_of"))
         result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
                              as_of=query.get("as_of"))[0]
@@ -177,15 +155,35 @@ class LookupApi(_LookupBase):
         self._attach_receipts(request, [result], query["receipt"])
         return Response(result)
 
+
+class LookupBatchApi(_LookupBase):
+    class QuerySerializer(serializers.Serializer):
+        receipt = ReceiptModeField(help_text=RECEIPT_HELP)
+
+    class InputSerializer(StrictSerializer):
+        ids = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), min_length=1,
+                                    max_length=10_000,
+                                    help_text="Up to KYODAKU_LOOKUP_BATCH_MAX (10,000) identifiers, `scheme:value` "
+                                              "(the scheme may be left out when unambiguous, as for `id`).")
+        purpose = serializers.CharField(max_length=64)
+        jurisdiction = serializers.CharField(max_length=8)
+        as_of = AwareDateTimeField(required=False)
+        receipt = ReceiptModeField(help_text=RECEIPT_HELP)
+
+    class OutputSerializer(serializers.Serializer):
+        results = BatchEntry
+        batch_receipt = serializers.CharField(
+            required=False, help_text="With receipt=batch: a compact JWS (EdDSA) over the Merkle root of `results`.")
+
     @extend_schema(
         operation_id="lookup_batch",
         summary="Answers for a batch of identifiers",
         description=("One entry per id, in the same order. A bad id gets an `error` entry; the rest of the batch is "
                      "answered. More than KYODAKU_LOOKUP_BATCH_MAX ids: 413. A batch counts as one request for the "
                      "rate limit. `receipt=true` as a query parameter or in the body adds signed receipts."),
-        parameters=[LookupBatchReceiptQuery, *RATE_LIMIT_RESPONSE_HEADERS],
-        request=LookupBatchInput,
-        responses={200: LookupBatchOutput},
+        parameters=[QuerySerializer, *RATE_LIMIT_RESPONSE_HEADERS],
+        request=InputSerializer,
+        responses={200: OutputSerializer},
         examples=[
             OpenApiExample("batch", request_only=True, value={
                 "ids": ["isbn:978-4-9901661-3-7", "url:https://example.com/Gallery/", "isbn:123"],
@@ -196,11 +194,11 @@ class LookupApi(_LookupBase):
         tags=["lookup"],
     )
     def post(self, request):
-        query = query_params(LookupBatchReceiptQuery, request)
+        query = query_params(self.QuerySerializer, request)
         data = request.data
         ids = _ids_of(data)
         # Validate the rest with ids replaced by a stand-in, so the ids list is walked once, above.
-        serializer = LookupBatchInput(data={**data, "ids": ["-"]})
+        serializer = self.InputSerializer(data={**data, "ids": ["-"]})
         serializer.is_valid(raise_exception=True)
         fields = serializer.validated_data
         refuse_future_as_of(fields.get("as_of"))

@@ -54,7 +54,14 @@ def _out(webhook, serializer=WebhookSerializer, **extra) -> dict:
     return {**serializer(webhook).data, **extra}
 
 
-class WebhooksApi(_ApiKeyView):
+class WebhookListApi(_ApiKeyView):
+    @extend_schema(operation_id="webhooks_list", summary="Your webhooks", responses={200: WebhookSerializer(many=True)},
+                   tags=["sync"])
+    def get(self, request):
+        return Response([_out(w) for w in webhooks_of(api_key=api_key_of(request))])
+
+
+class WebhookCreateApi(_ApiKeyView):
     class InputSerializer(StrictSerializer):
         url = serializers.URLField(max_length=2000, help_text="https URL on a public address; redirects are not "
                                                               "followed.")
@@ -62,11 +69,6 @@ class WebhooksApi(_ApiKeyView):
         jurisdiction = serializers.CharField(max_length=8)
         secret = serializers.CharField(required=False, max_length=200, help_text=(
             "A Standard Webhooks secret (whsec_ + 24-64 bytes, base64); left out, Kyodaku makes one."))
-
-    @extend_schema(operation_id="webhooks_list", summary="Your webhooks", responses={200: WebhookSerializer(many=True)},
-                   tags=["sync"])
-    def get(self, request):
-        return Response([_out(w) for w in webhooks_of(api_key=api_key_of(request))])
 
     @extend_schema(operation_id="webhooks_create", summary="Register a webhook",
                    description=("Kyodaku posts the change-feed entries that can alter answers for the pair, signed "
@@ -79,12 +81,14 @@ class WebhooksApi(_ApiKeyView):
         return Response(_out(webhook, WebhookCreatedSerializer, secret=secret), status=201)
 
 
-class WebhookApi(_ApiKeyView):
+class WebhookDetailApi(_ApiKeyView):
     @extend_schema(operation_id="webhook_get", summary="One of your webhooks", responses={200: WebhookSerializer},
                    tags=["sync"])
     def get(self, request, id):
         return Response(_out(webhook_of(api_key=api_key_of(request), webhook_id=id)))
 
+
+class WebhookDeleteApi(_ApiKeyView):
     @extend_schema(operation_id="webhook_delete", summary="Delete a webhook (and its delivery log)",
                    responses={204: None}, tags=["sync"])
     def delete(self, request, id):

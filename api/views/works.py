@@ -1,4 +1,6 @@
-"""Works: rights holders list, register (idempotent by work_ref), read and amend; API keys may search them."""
+"""Works: rights holders list, register (idempotent by work_ref), read and amend; API keys may search them.
+
+One view per operation; `api.routing.by_method` puts two of them on one URL (api/routes/core.py)."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -57,46 +59,24 @@ class _WorksBase(RateLimitHeadersMixin, APIView):
     authentication_classes = [TokenAuthentication, ApiKeyAuthentication, SessionAuthentication]
 
 
-class WorkListQuery(serializers.Serializer):
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
-                              help_text="Words of the title or original title, or an exact work_ref.")
-    identifier = serializers.CharField(required=False, max_length=8192, help_text="`scheme:value`, exact match; the "
-                                       "scheme may be left out for an http(s) URL, ISBN, DOI, SHA-256 or ISCC.")
-    holder = serializers.SlugField(required=False, max_length=64, help_text="A holder code.")
-    cursor = serializers.CharField(required=False, help_text="From `next` / `previous`.")
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+class WorkListApi(_WorksBase):
+    class InputSerializer(serializers.Serializer):
+        q = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                                  help_text="Words of the title or original title, or an exact work_ref.")
+        identifier = serializers.CharField(required=False, max_length=8192, help_text=(
+            "`scheme:value`, exact match; the scheme may be left out for an http(s) URL, ISBN, DOI, SHA-256 or ISCC."))
+        holder = serializers.SlugField(required=False, max_length=64, help_text="A holder code.")
+        cursor = serializers.CharField(required=False, help_text="From `next` / `previous`.")
+        page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
-
-class WorkCreateInput(StrictSerializer):
-    holder = serializers.SlugField(required=False, max_length=64,
-                                   help_text="The owner's code; default: your own holder.")
-    work_ref = serializers.CharField(max_length=200, help_text="Your catalogue number: the key for re-filing.")
-    title = serializers.CharField(required=False, max_length=1000, help_text="Required for a new work.")
-    original_title = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-    kind = serializers.ChoiceField(required=False, choices=WorkKind.choices)
-    identifiers = serializers.ListField(child=serializers.CharField(max_length=8192), required=False,
-                                        max_length=1000,
-                                        help_text="`scheme:value` items (the scheme may be left out when "
-                                                  "unambiguous: http(s) URL, ISBN, DOI, SHA-256, ISCC).")
-
-
-class WorkUpdateInput(StrictSerializer):
-    title = serializers.CharField(required=False, max_length=1000)
-    original_title = serializers.CharField(required=False, allow_blank=True, max_length=1000)
-    kind = serializers.ChoiceField(required=False, choices=WorkKind.choices)
-    identifiers = serializers.ListField(child=serializers.CharField(max_length=8192), required=False,
-                                        max_length=1000, help_text="Identifiers to add (none is removed).")
-
-
-class WorksApi(_WorksBase):
     pagination_class = WorkCursorPagination  # read by the schema generator; get() pages explicitly
 
     @extend_schema(operation_id="works_list", summary="List or search works",
                    description=("Holders' users see their own works and their mandated principals'; an API key "
                                 "searches every registered work (read-only)."),
-                   parameters=[WorkListQuery], responses={200: WorkSerializer(many=True)}, tags=["works"])
+                   parameters=[InputSerializer], responses={200: WorkSerializer(many=True)}, tags=["works"])
     def get(self, request):
-        query = query_params(WorkListQuery, request)
+        query = query_params(self.InputSerializer, request)
         identifier = None
         if query.get("identifier"):
             try:
@@ -111,14 +91,28 @@ class WorksApi(_WorksBase):
         serializer = WorkPublicSerializer if api_key_of(request) is not None else WorkSerializer
         return paginator.get_paginated_response(serializer(page, many=True).data)
 
+
+class WorkCreateApi(_WorksBase):
+    class InputSerializer(StrictSerializer):
+        holder = serializers.SlugField(required=False, max_length=64,
+                                       help_text="The owner's code; default: your own holder.")
+        work_ref = serializers.CharField(max_length=200, help_text="Your catalogue number: the key for re-filing.")
+        title = serializers.CharField(required=False, max_length=1000, help_text="Required for a new work.")
+        original_title = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+        kind = serializers.ChoiceField(required=False, choices=WorkKind.choices)
+        identifiers = serializers.ListField(child=serializers.CharField(max_length=8192), required=False,
+                                            max_length=1000,
+                                            help_text="`scheme:value` items (the scheme may be left out when "
+                                                      "unambiguous: http(s) URL, ISBN, DOI, SHA-256, ISCC).")
+
     @extend_schema(operation_id="works_register", summary="Register a work, or update it by work_ref",
                    description=("201 with the new work; re-posting the same `work_ref` for the same holder updates "
                                 "that work (200). An identifier registered to another holder's work is not moved: "
                                 "it opens a dispute, listed in `disputes`."),
-                   request=WorkCreateInput,
+                   request=InputSerializer,
                    responses={201: WorkWriteResultSerializer, 200: WorkWriteResultSerializer}, tags=["works"])
     def post(self, request):
-        serializer = WorkCreateInput(data=request.data)
+        serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         holder, agent = filing_holder(request, data.get("holder"))
@@ -131,13 +125,15 @@ class WorksApi(_WorksBase):
                         status=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK)
 
 
-class WorkApi(_WorksBase):
+class _OneWorkBase(_WorksBase):
     def _visible_work(self, request, id) -> Work:
         work = works_readable(user=request.user, api_key=api_key_of(request)).filter(pk=id).first()
         if work is None:
             raise NotFound("No such work.")
         return work
 
+
+class WorkDetailApi(_OneWorkBase):
     @extend_schema(operation_id="works_retrieve", summary="A work with its identifiers and declarations in force",
                    responses={200: WorkDetailSerializer}, tags=["works"])
     def get(self, request, id):
@@ -145,11 +141,20 @@ class WorkApi(_WorksBase):
         serializer = WorkDetailPublicSerializer if api_key_of(request) is not None else WorkDetailSerializer
         return Response(serializer(_with_declarations(self._visible_work(request, id))).data)
 
+
+class WorkUpdateApi(_OneWorkBase):
+    class InputSerializer(StrictSerializer):
+        title = serializers.CharField(required=False, max_length=1000)
+        original_title = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+        kind = serializers.ChoiceField(required=False, choices=WorkKind.choices)
+        identifiers = serializers.ListField(child=serializers.CharField(max_length=8192), required=False,
+                                            max_length=1000, help_text="Identifiers to add (none is removed).")
+
     @extend_schema(operation_id="works_update", summary="Amend a work (title, kind, more identifiers)",
-                   request=WorkUpdateInput, responses={200: WorkWriteResultSerializer}, tags=["works"])
+                   request=InputSerializer, responses={200: WorkWriteResultSerializer}, tags=["works"])
     def patch(self, request, id):
         work = self._visible_work(request, id)
-        serializer = WorkUpdateInput(data=request.data)
+        serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         holder, agent = holder_for_filing(user=request.user, code=work.holder.code)
