@@ -67,6 +67,9 @@ class LookupResultSerializer(serializers.Serializer):
     registered = serializers.BooleanField()
     work = WorkBriefSerializer(allow_null=True)
     holder = HolderBriefSerializer(allow_null=True)
+    verified = serializers.BooleanField(
+        allow_null=True, help_text="For a work matched through a url, url-prefix or domain identifier: whether its "
+        "holder had verified control of the matched host (or a parent domain) at `as_of`; null otherwise.")
     purpose = serializers.ChoiceField(choices=list(PURPOSES))
     jurisdiction = serializers.CharField()
     as_of = serializers.DateTimeField()
@@ -76,6 +79,9 @@ class LookupResultSerializer(serializers.Serializer):
     declaration = LookupDeclarationSerializer(allow_null=True)
     license_url = serializers.URLField(allow_null=True, help_text="Where to ask for permission or a licence.")
     disputed = serializers.BooleanField()
+    unverified_grant_ignored = serializers.BooleanField(
+        help_text="A grant would have decided, but it was reached through a web identifier whose holder had no "
+                  "verified control of the host at `as_of`, so it was skipped (interop.md).")
     receipt = serializers.CharField(required=False, help_text="With receipt=true: a compact JWS (EdDSA) of the answer.")
     proof = BatchProofSerializer(required=False, help_text="With receipt=batch: the answer's Merkle inclusion proof.")
 

@@ -104,6 +104,7 @@ class Answer:
     rule: RuleFact
     declaration: DeclarationFact | None
     license_url: str | None
+    grant_ignored: bool = False  # a grant would have decided, but grants did not count (interop.md)
 
 
 class RuleBook:
@@ -186,11 +187,14 @@ def decide(
     disputed: bool = False,
     declarations: Sequence[DeclarationFact] = (),
     holder_license_url: str | None = None,
+    grants_count: bool = True,
 ) -> Answer:
     """Decide whether ``purpose`` is allowed in ``jurisdiction`` at ``as_of`` (domain.md, "Deciding").
 
     ``purpose`` and ``jurisdiction`` must already be validated/canonical (see :mod:`consent.vocabulary`).
     ``declarations`` are all of the work's and its holder's catalogue declarations, in any order, unfiltered.
+    ``grants_count`` False: grants are not candidates (a work matched through a web identifier whose holder had
+    no verified control of its host at ``as_of``, interop.md); the answer says whether one would have decided.
     """
     rule = rules.rule_for(jurisdiction, purpose, as_of)
     regime = rule.regime
@@ -226,10 +230,30 @@ def decide(
         if rank < best_rank or _prefer(d, best):
             best, best_rank = d, rank
 
+    grant_ignored = False
+    if best is not None and best.consent == GRANT and not grants_count:
+        grant_ignored = True
+        best = _best_reservation(declarations, purpose_distance, jurisdiction_distance, as_of)
     if best is None:
         outcome, basis = _REGIME_DECIDES[regime]
-        return Answer(outcome, basis, regime, rule, None, holder_license_url)
+        return Answer(outcome, basis, regime, rule, None, holder_license_url, grant_ignored)
     license_url = best.license_url or holder_license_url
     if best.consent == GRANT:
         return Answer(ALLOWED, GRANTED, regime, rule, best, license_url)
-    return Answer(DENIED, RESERVED, regime, rule, best, license_url)
+    return Answer(DENIED, RESERVED, regime, rule, best, license_url, grant_ignored)
+
+
+def _best_reservation(declarations, purpose_distance, jurisdiction_distance, as_of) -> DeclarationFact | None:
+    """The most specific reservation in force at `as_of` (grants skipped as if absent). Only on the rare path
+    where an unverified web grant would have decided, so plainly written."""
+    best, best_rank = None, 1 << 30
+    for d in declarations:
+        if d.consent != RESERVE or not d.in_force_at(as_of):
+            continue
+        pd, jd = purpose_distance.get(d.purpose), jurisdiction_distance.get(d.jurisdiction)
+        if pd is None or jd is None:
+            continue
+        rank = d._rank + pd + jd
+        if rank < best_rank or (rank == best_rank and _prefer(d, best)):
+            best, best_rank = d, rank
+    return best

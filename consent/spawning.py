@@ -2,8 +2,9 @@
 
 A thin translation of the batch lookup: every URL line becomes a `url:` identifier for `lookup_many` (the one
 batch path, so the cost is its fixed number of queries), and each answer becomes Spawning's
-`{"url", "optOut", "optIn"}`. Lines that are not absolute http(s) URLs never reach the lookup: they answer
-`optOut: true` with an `error` (fail closed).
+`{"url", "optOut", "optIn"}`, plus Kyodaku's `verified` (whether the holder of the matched web identifier had
+verified control of its host; null when no work matched): an extra member Spawning's clients ignore. Lines that
+are not absolute http(s) URLs never reach the lookup: they answer `optOut: true` with an `error` (fail closed).
 """
 from __future__ import annotations
 
@@ -54,5 +55,5 @@ def spawning_answers(*, lines: Sequence[str], purpose: str, jurisdiction: str,
                 entries[position] = _refused(line, error["code"], error["detail"])
             else:
                 entries[position] = {"url": line, "optOut": result["outcome"] == "denied",
-                                     "optIn": result["basis"] == "granted"}
+                                     "optIn": result["basis"] == "granted", "verified": result["verified"]}
     return entries

@@ -235,7 +235,7 @@ def receipt_payload(result: dict, *, head: dict, iat: int, iss: str, sub: str | 
     declaration = result.get("declaration")
     if isinstance(declaration, dict):
         declaration = declaration.get("id")
-    return {
+    payload = {
         "id": result.get("id"),
         "identifier": result.get("identifier"),
         "purpose": result.get("purpose"),
@@ -249,6 +249,9 @@ def receipt_payload(result: dict, *, head: dict, iat: int, iss: str, sub: str | 
         "iss": iss,
         "sub": sub,
     }
+    if result.get("verified") is not None:  # matched through a web identifier: was its holder's control verified
+        payload["verified"] = result["verified"]
+    return payload
 
 
 def canonical_payload(payload: dict) -> bytes:

@@ -45,6 +45,10 @@ class SpawningEntrySerializer(serializers.Serializer):
     url = serializers.CharField(help_text="The line as sent.")
     optOut = serializers.BooleanField(help_text="True when Kyodaku's outcome is denied (and for every bad line).")
     optIn = serializers.BooleanField(help_text="True when the answer's basis is granted.")
+    verified = serializers.BooleanField(
+        required=False, allow_null=True,
+        help_text="Kyodaku's: whether the matched identifier's holder had verified control of its host; null when "
+                  "no work matched.")
     error = serializers.DictField(required=False, help_text="`code` and `detail`, for a line that is not a URL.")
 
 

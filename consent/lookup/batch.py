@@ -8,7 +8,9 @@ A fixed number of queries whatever the number of ids (docs/engine.md, "Query bud
    `ref:<holder>/<work_ref>`, in one UNION, joined to their works and holders;
 3. `declarations_in_force`: the declarations that could be in force at T for the found works and their holders'
    catalogues, already narrowed to P's purpose chain and J's jurisdiction chain;
-4. the works among them with a dispute open at T (registry.selectors.work_open_disputes).
+4. the works among them with a dispute open at T (registry.selectors.work_open_disputes);
+5. when some id matched a work through a web identifier (url, url-prefix, domain): whether those works' holders
+   had verified control of the matched hosts at T (domains.selectors.verified_domains_at; interop.md).
 
 On PostgreSQL queries 2 and 3 are the statements of sql.py; other databases get the equivalent ORM queries (with
 registry's `field__any_of=[...]` lookup, registry/lookups.py).
@@ -22,6 +24,7 @@ from datetime import datetime
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat
 
+from domains.selectors import host_verified, verified_domains_at
 from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
 from registry.lookups import pg_array_literal, url_scheme_and_rest, url_scheme_twin
 from registry.models import Identifier, Work
@@ -165,24 +168,44 @@ def url_work(value: str, host: str, matches: Matches):
     return None if best is None else best[1]
 
 
+def _resolve(item, matches: Matches) -> tuple:
+    """(work_id or None, the host of the web identifier it was matched through, or None for other schemes)."""
+    scheme, value, host, chain = item
+    if scheme == URL:
+        work_id = url_work(value, host, matches)
+        if work_id is not None:
+            return work_id, host  # an exact url or a url-prefix: the id's own host
+    else:
+        work_id = matches.found.get((scheme, value))
+        if work_id is not None:
+            if scheme == URL_PREFIX:
+                return work_id, url_host(value)
+            return work_id, (value if scheme == DOMAIN else None)
+    for domain in chain or ():
+        work_id = matches.found.get((DOMAIN, domain))
+        if work_id is not None:
+            return work_id, domain
+    return None, None
+
+
 def answer(ids: Sequence[str], parsed: ParsedIds, matches: Matches, decider: Decider) -> list[dict]:
     """Each id's result: its exact match (url: in either scheme), else (url:) its longest url-prefix, else its
-    nearest domain."""
-    found = matches.found
+    nearest domain. A match through a web identifier carries whether its holder had verified control of the
+    matched host (query 5)."""
+    works = matches.works
+    resolved = [_resolve(item, matches) if type(item) is tuple else None for item in parsed.items]
+    web = {(works[r[0]][3], r[1]) for r in resolved if r is not None and r[0] is not None and r[1] is not None}
+    verified = (verified_domains_at(holder_ids={h for h, _ in web}, hosts={host for _, host in web}, at=decider.at)
+                if web else set())
     results: list[dict] = []
     append = results.append
-    for raw, item in zip(ids, parsed.items, strict=True):
-        if type(item) is not tuple:
+    for raw, item, match_ in zip(ids, parsed.items, resolved, strict=True):
+        if match_ is None:
             append({"id": raw, "error": {"code": item.code, "detail": item.detail}})
             continue
-        scheme, value, host, chain = item
-        work_id = url_work(value, host, matches) if scheme == URL else found.get((scheme, value))
-        if work_id is None and chain is not None:
-            for domain in chain:
-                work_id = found.get((DOMAIN, domain))
-                if work_id is not None:
-                    break
-        append(decider.answer(work_id, raw, f"{scheme}:{value}"))
+        work_id, host = match_
+        control = None if work_id is None or host is None else host_verified(verified, works[work_id][3], host)
+        append(decider.answer(work_id, raw, f"{item[0]}:{item[1]}", control))
     return results
 
 

@@ -5,8 +5,9 @@ resolved to its work (exact, else for url: the longest url-prefix, else the near
 holder, whether a dispute is open at T, and every declaration that could be in force at T for the work and its
 holder's catalogue (P's purpose chain, J's jurisdiction chain read from consent_jurisdiction in the same
 statement). Its text is fixed and sent with server-side parameters, so psycopg prepares it (no parsing or planning
-by PostgreSQL, no ORM query building in Python). Exactly the batch path's semantics: tests/consent/test_lookup.py
-and test_lookup_one_id.py compare the two on every kind of id.
+by PostgreSQL, no ORM query building in Python). A url:, url-prefix: or domain: id that matches a work goes on to
+the batch path, which also reads the holder's domain verification (interop.md). Exactly the batch path's semantics:
+tests/consent/test_lookup.py and test_lookup_one_id.py compare the two on every kind of id.
 """
 from __future__ import annotations
 
@@ -116,6 +117,12 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime) -> di
     rule_or_error(book, jurisdiction, purpose, at)
     works: dict = {}
     work_id = rows[0][1]
+    if work_id is not None and (kind in ("url", "domain") or scheme == "url-prefix"):
+        # Matched through a web identifier: whether its grants count depends on the holder's verified control of
+        # the matched host (interop.md), which this statement does not read; the batch path does (query 5).
+        from .batch import decide_many
+
+        return decide_many(ids=[raw], purpose=purpose, jurisdiction=jurisdiction, as_of=at)[0]
     declarations = ()
     disputed: set = set()
     if work_id is not None:

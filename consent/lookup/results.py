@@ -13,8 +13,8 @@ from ..models import Scope
 
 __all__ = ["RESULT_KEYS", "iso_z", "facts_by_work_and_holder", "Decider"]
 
-RESULT_KEYS = ("id", "identifier", "registered", "work", "holder", "purpose", "jurisdiction", "as_of", "outcome",
-               "basis", "regime", "declaration", "license_url", "disputed")
+RESULT_KEYS = ("id", "identifier", "registered", "work", "holder", "verified", "purpose", "jurisdiction", "as_of",
+               "outcome", "basis", "regime", "declaration", "license_url", "disputed", "unverified_grant_ignored")
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -90,14 +90,17 @@ class Decider:
                             registered=False)
             self._unregistered = {
                 "id": None, "identifier": None, "registered": False, "work": None, "holder": None,
-                "purpose": self.purpose, "jurisdiction": self.jurisdiction, "as_of": self.as_of_text,
+                "verified": None, "purpose": self.purpose, "jurisdiction": self.jurisdiction, "as_of": self.as_of_text,
                 "outcome": answer.outcome, "basis": answer.basis, "regime": answer.regime, "declaration": None,
-                "license_url": answer.license_url, "disputed": False,
+                "license_url": answer.license_url, "disputed": False, "unverified_grant_ignored": False,
             }
         return self._unregistered
 
-    def template(self, work_id) -> dict:
-        template = self._templates.get(work_id)
+    def template(self, work_id, verified: bool | None = None) -> dict:
+        """`verified`: None when the work was not matched through a web identifier (grants count); else whether
+        its holder had verified control of the matched host at T (grants count only if so, interop.md)."""
+        key = (work_id, verified)
+        template = self._templates.get(key)
         if template is not None:
             return template
         title, kind, work_ref, holder_id, code, name, licensing_url = self.works[work_id]
@@ -110,7 +113,7 @@ class Decider:
         disputed = work_id in self.disputed
         answer = decide(purpose=self.purpose, jurisdiction=self.jurisdiction, as_of=self.at, rules=self.book,
                         registered=True, disputed=disputed, declarations=declarations,
-                        holder_license_url=licensing_url or None)
+                        holder_license_url=licensing_url or None, grants_count=verified is not False)
         fact = answer.declaration
         if fact is None:
             declaration = None
@@ -118,19 +121,20 @@ class Decider:
             declaration = self._declaration_json.get(fact.id)
             if declaration is None:
                 declaration = self._declaration_json[fact.id] = _declaration_json(fact, self._iso)
-        template = self._templates[work_id] = {
+        template = self._templates[key] = {
             "id": None, "identifier": None, "registered": True,
             "work": {"id": work_id, "title": title, "kind": kind, "work_ref": work_ref},
-            "holder": {"id": holder_id, "code": code, "name": name},
+            "holder": {"id": holder_id, "code": code, "name": name}, "verified": verified,
             "purpose": self.purpose, "jurisdiction": self.jurisdiction, "as_of": self.as_of_text,
             "outcome": answer.outcome, "basis": answer.basis, "regime": answer.regime, "declaration": declaration,
             "license_url": answer.license_url, "disputed": disputed,
+            "unverified_grant_ignored": answer.grant_ignored,
         }
         return template
 
-    def answer(self, work_id, raw: str, identifier: str) -> dict:
+    def answer(self, work_id, raw: str, identifier: str, verified: bool | None = None) -> dict:
         """The result for one id: `work_id` None when it matched no work."""
-        result = (self.unregistered() if work_id is None else self.template(work_id)).copy()
+        result = (self.unregistered() if work_id is None else self.template(work_id, verified)).copy()
         result["id"] = raw
         result["identifier"] = identifier
         return result

@@ -105,7 +105,12 @@ class Gunicorn:
 
 @pytest.fixture
 def registry_with_answers(transactional_db, studio_kaze, hoshi_pub):
-    """Studio Kaze grants train-genai in JP for its 50 web pages; Hoshi Publishing reserves its whole catalogue."""
+    """Studio Kaze grants train-genai in JP for its 50 web pages (its control of kaze.example verified: a web grant
+    counts only then, interop.md); Hoshi Publishing reserves its whole catalogue."""
+    from domains.services import domain_claim_create, domain_verify_operator
+
+    claim, _ = domain_claim_create(holder=studio_kaze.holder, domain="kaze.example")
+    domain_verify_operator(claim=claim, note="registrar letter", actor="test")
     granted = [f"url:https://kaze.example/w/{i}" for i in range(50)]
     for i, identifier in enumerate(granted):
         work = work_register(holder=studio_kaze.holder, work_ref=f"KZ-{i}", title=f"Page {i}", kind="website",

@@ -72,6 +72,8 @@ def test_studio_kaze_registered_work_gives_the_api_result_shape(studio_kaze):
                         "license_url": "https://studio-kaze.example/licence/ai", "conditions": None},
         "license_url": "https://studio-kaze.example/licence/ai",
         "disputed": False,
+        "verified": None,  # not a web identifier
+        "unverified_grant_ignored": False,
     }
 
 

@@ -91,12 +91,23 @@ def test_a_batch_of_one_takes_the_one_id_path(registry):
     assert (one[0]["basis"], one[0]["declaration"]["scope"]) == ("granted", "work")
 
 
-@pytest.mark.parametrize("asked", [f"isbn:{ISBN}", "url:https://kaze.example/films/ta_ni%25/x",
-                                   "domain:cdn.blog.kaze.example", "ref:studio-kaze/SK-1", "isbn:123"])
+@pytest.mark.parametrize("asked", [f"isbn:{ISBN}", "url:https://nobody.example/x", "domain:nobody.example",
+                                   "ref:studio-kaze/SK-1", "isbn:123"])
 def test_one_id_costs_one_query(registry, django_assert_num_queries, asked):
     rulebook()  # warm, as in any process past its first lookup
     with django_assert_num_queries(1):
         lookup_one(id=asked, purpose="train-genai", jurisdiction="JP", as_of=T0 + 10 * DAY)
+
+
+@pytest.mark.parametrize("asked", ["url:https://kaze.example/films/ta_ni%25/x", "domain:cdn.blog.kaze.example"])
+def test_a_web_id_that_matches_a_work_also_reads_domain_verification(registry, django_assert_num_queries, asked):
+    """interop.md: whether its grants count depends on the holder's verified control of the matched host, which
+    the one statement does not read: the statement, then the batch path (its queries 2 to 5; the rule book is
+    warm)."""
+    rulebook()
+    with django_assert_num_queries(6):
+        result = lookup_one(id=asked, purpose="train-genai", jurisdiction="JP", as_of=T0 + 10 * DAY)
+    assert result["verified"] is False
 
 
 def test_a_rule_edited_behind_the_services_back_is_seen_at_the_next_lookup(registry, django_assert_num_queries):

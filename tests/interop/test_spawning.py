@@ -9,7 +9,7 @@ from keys.models import APIKey
 from keys.services import api_key_create
 from tests.api.conftest import assert_problem, client_for
 
-from .spawning_world import DOMAIN, PREFIX, RESERVED, build_world, url_mix
+from .spawning_world import DOMAIN, PREFIX, RESERVED, UNVERIFIED, build_world, url_mix
 
 pytestmark = pytest.mark.django_db
 PATH = "/api/v2/query/urls/"
@@ -49,22 +49,25 @@ def test_crawler_gets_one_spawning_entry_per_line_matching_kyodakus_answers(worl
         if answer is None:
             assert entry["optOut"] is True and entry["optIn"] is False and entry["error"]["code"], entry
         else:
-            assert set(entry) == {"url", "optOut", "optIn"}
+            assert set(entry) == {"url", "optOut", "optIn", "verified"}
+            assert entry["verified"] is answer["verified"]
             assert entry["optOut"] is (answer["outcome"] == "denied")
             assert entry["optIn"] is (answer["basis"] == "granted")
 
 
 def test_the_mix_covers_every_kind_of_answer(world):
     by_url = {e["url"]: e for e in ask(crawler(default_jurisdiction="JP"), url_mix(12)).json()["urls"]}
-    assert by_url[RESERVED] == {"url": RESERVED, "optOut": True, "optIn": False}
-    assert by_url[f"{PREFIX}item/1"] == {"url": f"{PREFIX}item/1", "optOut": False, "optIn": True}
+    assert by_url[RESERVED] == {"url": RESERVED, "optOut": True, "optIn": False, "verified": True}
+    assert by_url[f"{PREFIX}item/1"] == {"url": f"{PREFIX}item/1", "optOut": False, "optIn": True, "verified": True}
     assert by_url[f"https://www.{DOMAIN}/page/2"]["optIn"] is True  # Hoshi's JP grant through its domain
     assert by_url["https://elsewhere.example/4"] == {"url": "https://elsewhere.example/4", "optOut": True,
-                                                     "optIn": False}  # JP: permission required
+                                                     "optIn": False, "verified": None}  # JP: permission required
+    # Hoshi's catalogue grant reached through a host Hoshi has not verified does not count
+    assert by_url[f"{UNVERIFIED}6"] == {"url": f"{UNVERIFIED}6", "optOut": True, "optIn": False, "verified": False}
     fr = {e["url"]: e for e in ask(crawler(default_jurisdiction="FR"), url_mix(12)).json()["urls"]}
     assert fr["https://elsewhere.example/4"]["optOut"] is False  # EU: not reserved
     assert fr[f"https://www.{DOMAIN}/page/2"] == {"url": f"https://www.{DOMAIN}/page/2", "optOut": False,
-                                                  "optIn": False}  # the JP grant does not reach France
+                                                  "optIn": False, "verified": True}  # the JP grant stays in Japan
 
 
 def test_bad_lines_fail_closed_with_an_error_and_keep_their_place(world):
@@ -146,8 +149,8 @@ def test_a_request_costs_a_fixed_number_of_queries(world, django_assert_max_num_
     ask(client, url_mix(3))  # warm: the key's record and the rule book are cached after this
     for count in (10, 3000):
         # 1 rule-table fingerprint, 2 identifiers (exact + url-prefix + domain in one UNION),
-        # 3 declarations in force, 4 open disputes
-        with django_assert_max_num_queries(4):
+        # 3 declarations in force, 4 open disputes, 5 the holders' domain verifications
+        with django_assert_max_num_queries(5):
             assert ask(client, url_mix(count)).status_code == 200
 
 

@@ -56,6 +56,11 @@ def catalogue(studio_kaze, hoshi_pub):
     site = work_register(holder=studio_kaze.holder, work_ref="SK-site", title="Gallery",
                          identifiers=["url-prefix:https://kaze.example/gallery/"], at=T0).work
     declaration_file(holder=studio_kaze.holder, scope="work", work=site, purpose="train-ai", consent="grant", at=T0)
+    # A grant through a web identifier counts only with verified control of its host (interop.md).
+    from domains.services import domain_claim_create, domain_verify_operator
+
+    claim, _ = domain_claim_create(holder=studio_kaze.holder, domain="kaze.example")
+    domain_verify_operator(claim=claim, note="registrar letter", actor="test", at=T0)
     work_register(holder=studio_kaze.holder, work_ref="SK-domain", title="Fan site",
                   identifiers=["domain:kaze-fans.example"], at=T0)
     hoshi_reserve, _ = declaration_file(holder=hoshi_pub.holder, scope="catalogue", purpose="train-ai",
