@@ -24,6 +24,11 @@ def test_tsubasa_files_https_forms_by_csv_and_http_copies_are_caught(tsubasa, su
         "ai-use,*,grant,work,Retrieval with a link back only",
     ))
     assert submission.status == "done", submission.error
+    # the grant through a web identifier counts only with verified control of its host (interop.md)
+    from domains.services import domain_claim_create, domain_verify_operator
+
+    claim, _ = domain_claim_create(holder=tsubasa.holder, domain="tsubasa-anime.example")
+    domain_verify_operator(claim=claim, note="registrar letter", actor="test")
     for answer in answers("url:http://tsubasa-anime.example/skyward/ep2", purpose="train-genai", jurisdiction="FR"):
         assert (answer["outcome"], answer["basis"], answer["work"]["work_ref"]) == ("denied", "reserved", "TB-0100")
     for answer in answers("url:https://tsubasa-anime.example/skyward/ep1", purpose="ai-use", jurisdiction="FR"):

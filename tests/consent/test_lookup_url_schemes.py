@@ -77,6 +77,11 @@ def test_the_deciding_declaration_carries_its_licence_url_and_conditions(studio_
                                 conditions="Non-commercial research models only, attribution required")
     register(hoshi_pub, "HP-1", "url:https://hoshi.example/1")
     declaration_file(holder=hoshi_pub.holder, scope="catalogue", purpose="train-ai", consent="reserve")
+    # a grant through a web identifier counts only with verified control of its host (interop.md)
+    from domains.services import domain_claim_create, domain_verify_operator
+
+    claim, _ = domain_claim_create(holder=studio_kaze.holder, domain="kaze.example")
+    domain_verify_operator(claim=claim, note="registrar letter", actor="test")
     for answer in both_paths("url:http://kaze.example/lantern", jurisdiction="JP"):
         assert (answer["outcome"], answer["basis"]) == ("allowed", "granted")
         assert answer["declaration"]["id"] == str(grant.pk)
