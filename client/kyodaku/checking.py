@@ -36,7 +36,7 @@ def unchecked_row(raw: str, reason: str) -> list:
 
 
 def ask(api: Api, ids: list[str], *, purpose: str, jurisdiction: str, receipts: str,
-        batch: int) -> tuple[list[list], dict | None]:
+        batch: str) -> tuple[list[list], dict | None]:
     """(rows, receipt document) for one batch; rows are `unchecked` when the registry gave no answer."""
     try:
         response = api.lookup(ids, purpose=purpose, jurisdiction=jurisdiction, receipt=receipts)
@@ -96,14 +96,14 @@ def file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def run_batches(ids: list[str], *, answer: Callable[[int, list[str]], tuple[list[list], dict | None]],
+def run_batches(ids: list[str], *, answer: Callable[[int, list[str]], tuple[list[list], list[dict]]],
                 state: StateFile | None, batch_size: int, concurrency: int,
-                progress: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, list[list], dict | None]]:
-    """(batch number, rows, receipt document) for every batch, in order; answered batches go to `state`."""
+                progress: Callable[[int], None] = lambda n: None) -> Iterator[tuple[int, list[list], list[dict]]]:
+    """(batch number, rows, receipt documents) for every batch, in order; answered batches go to `state`."""
     batches = [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
     finished: dict[int, tuple] = {}
     for number, entry in (state.done.items() if state else ()):
-        finished[number] = (entry["rows"], entry.get("receipts"))
+        finished[number] = (entry["rows"], entry.get("receipts") or [])
         progress(len(entry["rows"]))
     todo = iter(n for n in range(len(batches)) if n not in finished)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -146,20 +146,28 @@ def check_ids(api: Api | None, ids: Iterable[str], *, purpose: str, jurisdiction
 
 
 def answer_batch(api: Api | None, batch: list[str], *, number: int, purpose: str, jurisdiction: str,
-                 receipts: str, local=None) -> tuple[list[list], dict | None]:
-    """Rows for one batch: from the local copy where it can answer, the rest from the API."""
+                 receipts: str, local=None) -> tuple[list[list], list[dict]]:
+    """Rows for one unit of ids and the batch receipt documents of the requests made for it."""
+    # From the local copy where it can answer, the rest from the API.
     if local is None:
-        return ask(api, batch, purpose=purpose, jurisdiction=jurisdiction, receipts=receipts, batch=number)
+        rows, document = ask(api, batch, purpose=purpose, jurisdiction=jurisdiction, receipts=receipts,
+                             batch=str(number))
+        return rows, [document] if document else []
     rows: list = [local.row(raw) for raw in batch]
     missing = [i for i, row in enumerate(rows) if row is None]
-    document = None
+    documents = []
     if missing:
         if api is None:
             for i in missing:
                 rows[i] = unchecked_row(batch[i], "the local copy cannot answer this id and no API was given")
         else:
-            asked, document = ask(api, [batch[i] for i in missing], purpose=purpose, jurisdiction=jurisdiction,
-                                  receipts=receipts, batch=number)
-            for i, row in zip(missing, asked, strict=True):
-                rows[i] = row
-    return rows, document
+            for start in range(0, len(missing), BATCH_MAX):  # a local unit may be larger than one request
+                chunk = missing[start:start + BATCH_MAX]
+                label = str(number) if start == 0 else f"{number}.{start // BATCH_MAX}"
+                asked, document = ask(api, [batch[i] for i in chunk], purpose=purpose, jurisdiction=jurisdiction,
+                                      receipts=receipts, batch=label)
+                for i, row in zip(chunk, asked, strict=True):
+                    rows[i] = row
+                if document:
+                    documents.append(document)
+    return rows, documents

@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
 from .checking import BATCH_MAX, COLUMNS, StateFile, answer_batch, file_digest, run_batches
-from .http import Api, Unavailable
+from .http import Api, ApiError, Unavailable
 from .ids import read_ids
 from .offline import BadSnapshot, LocalCopy, StaleCopy, copy_dir
 from .verify import documents, verify_document
 
+OFFLINE_UNIT = 200_000
 DEFAULT_COPIES = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "kyodaku")
 EPILOG = """environment:
   KYODAKU_URL       the registry, as https://kyodaku.example.org
@@ -128,14 +129,17 @@ def cmd_check(args) -> int:
                 open(args.out + ".receipts.jsonl", "w", encoding="utf-8") as receipts:
             writer = csv.writer(out)
             writer.writerow(COLUMNS)
-            for _, rows, document in run_batches(ids, answer=answer, state=state, batch_size=args.batch_size,
+            # Offline, ids are taken in units of OFFLINE_UNIT so that the few the copy cannot answer reach the
+            # API in large batches (10,000 a request at most) rather than a small request per 10,000 ids.
+            unit = max(args.batch_size, OFFLINE_UNIT) if args.offline else args.batch_size
+            for _, rows, signed in run_batches(ids, answer=answer, state=state, batch_size=unit,
                                                  concurrency=args.concurrency,
                                                  progress=lambda n: progress.advance(task, n)):
                 writer.writerows(rows)
                 unchecked += sum(1 for row in rows if row[2] == "unchecked")
-                if document is not None:
+                for document in signed:
                     receipts.write(json.dumps(document, separators=(",", ":")) + "\n")
-                elif args.receipts == "single":
+                if args.receipts == "single":
                     for row in rows:
                         if row[7]:
                             receipts.write(json.dumps({"id": row[0], "receipt": row[7]}) + "\n")
@@ -156,7 +160,7 @@ def cmd_sync(args) -> int:
     api = Api.from_env()
     try:
         copy = LocalCopy.sync(api, args.dir, purpose=args.purpose, jurisdiction=args.jurisdiction)
-    except Unavailable as exc:
+    except (Unavailable, ApiError) as exc:
         err.print(f"[red]sync failed:[/] {exc}; the copy keeps its last state")
         return 1
     err.print(f"{copy.dir}: snapshot {copy.manifest['created_at']} (cursor {copy.manifest['cursor']}), "

@@ -1,0 +1,206 @@
+"""Benchmark of the official client (issue 14, docs/client.md): `kyodaku check` of --ids ids online, beside its
+floor (the raw batch endpoint driven by a minimal loop), and offline from a synced copy, in the same run.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kyodaku_bench_client \\
+        .venv/bin/python bench/client_check.py --keys 100000 --ids 1000000
+
+1. Load (the database is dropped and created first: give a scratch one) bench/sync.py's catalogue: --keys works
+   with one identifier each (99 % `doi:`, 1 % `domain:`), every tenth granted (train-ai, JP), a catalogue-wide
+   reservation by the second holder. Build the (train-genai, JP) snapshot in this process.
+2. Start gunicorn (production settings, 2 sync workers, a free port on 127.0.0.1) and issue an API key without a
+   rate limit. The ids: half `doi:` keys of the catalogue or just beyond it (registered or not), half
+   `url:https://site<n>.example/p/<j>` (under a registered `domain:` for one site in a hundred).
+3. Floor: POST /api/v1/lookup in batches of 10,000 from --concurrency threads (httpx, nothing else done with the
+   answers). Then `kyodaku check` online (same batch size and concurrency, CSV written, state file kept). Then
+   `kyodaku sync` and `kyodaku check --offline`: ids/s, and the offline CSV's outcome and basis compared with the
+   online one's for every id.
+
+Prints a human summary and, on the last line, JSON with every figure. The client shares the 2 cores with gunicorn
+and PostgreSQL: online figures are a floor of what a separate client machine sees.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ["DEBUG"] = "0"
+PAIR = {"purpose": "train-genai", "jurisdiction": "JP"}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def bench_sync():
+    spec = importlib.util.spec_from_file_location("bench_sync", ROOT / "bench" / "sync.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, redis_url: str) -> subprocess.Popen:
+    import httpx
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "bench-" + "x" * 60,
+           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "REDIS_URL": redis_url,
+           "CELERY_BROKER_URL": redis_url, "KYODAKU_BASE_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", "2", "--bind",
+                             f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "--log-level", "warning"],
+                            cwd=ROOT, env=env, start_new_session=True)
+    for _ in range(150):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    raise SystemExit("gunicorn did not start")
+
+
+def make_ids(n: int, keys: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    ids = []
+    for _ in range(n // 2):
+        k = rng.randint(1, keys + keys // 10)
+        ids.append(f"doi:10.5555/bench-{k}")
+        site = rng.randint(1, keys) // 100 * 100 or 100
+        ids.append(f"url:https://site{site if rng.random() < 0.5 else site + 1}.example/p/{rng.randint(1, 10**6)}")
+    return ids
+
+
+def floor(url: str, key: str, ids: list[str], concurrency: int) -> float:
+    import httpx
+
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=120)
+    batches = [ids[i:i + 10_000] for i in range(0, len(ids), 10_000)]
+
+    def one(batch):
+        response = client.post("/api/v1/lookup", json={"ids": batch, **PAIR})
+        assert response.status_code == 200, response.text[:300]
+        return len(response.json()["results"])
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        assert sum(pool.map(one, batches)) == len(ids)
+    return time.perf_counter() - started
+
+
+def kyodaku(*args) -> float:
+    from kyodaku.cli import main
+
+    started = time.perf_counter()
+    code = main(list(args))
+    assert code == 0, f"kyodaku {args[0]} exited {code}"
+    return time.perf_counter() - started
+
+
+def answers(path: str) -> list[tuple]:
+    with open(path, newline="") as handle:
+        return [(r["id"], r["outcome"], r["basis"], r["holder"], r["declaration"]) for r in csv.DictReader(handle)]
+
+
+def prepare(args, workdir: str) -> str:
+    os.environ["KYODAKU_SIGNING_KEY_DIR"] = f"{workdir}/keys"
+    os.environ["KYODAKU_SNAPSHOT_ROOT"] = f"{workdir}/snapshots"
+    sync = bench_sync()
+    sync.recreate_database(os.environ["DATABASE_URL"])  # signing keys and snapshot files live in this run's workdir
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    log(f"loading {args.keys:,} keys")
+    sync.load(keys=args.keys, feed_events=0)
+    from keys.services import api_key_create
+    from sync.snapshots import snapshot_build, snapshot_queue
+
+    log("snapshot build")
+    snapshot_build(snapshot_id=snapshot_queue(**PAIR).pk)
+    _, key = api_key_create(name="bench client", rate="none")
+    from django.db import connections
+
+    connections.close_all()
+    return key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--ids", type=int, default=1_000_000)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
+    parser.add_argument("--seed", type=int, default=14)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (it is dropped and created again).")
+    with tempfile.TemporaryDirectory(prefix="kyodaku-bench-client-") as workdir:
+        key = prepare(args, workdir)
+        port = free_port()
+        proc = start_gunicorn(port, args.redis_url)
+        try:
+            figures = run(args, workdir, key, f"http://127.0.0.1:{port}")
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+    print(f"{args.ids:,} ids, {args.keys:,} registered keys, concurrency {args.concurrency}: floor (raw batch "
+          f"loop) {figures['floor_ids_per_s']:,} ids/s; kyodaku check online {figures['online_ids_per_s']:,} ids/s; "
+          f"kyodaku sync {figures['sync_s']} s; kyodaku check --offline {figures['offline_ids_per_s']:,} ids/s "
+          f"({figures['offline_to_online']}x online); answers identical: {figures['identical']}")
+    print(json.dumps(figures))
+
+
+def run(args, workdir: str, key: str, url: str) -> dict:
+    os.environ.update(KYODAKU_URL=url, KYODAKU_API_KEY=key)
+    ids = make_ids(args.ids, args.keys, args.seed)
+    source = f"{workdir}/ids.txt"
+    Path(source).write_text("\n".join(ids) + "\n")
+    log(f"floor: {len(ids):,} ids through the raw batch endpoint")
+    floor_s = floor(url, key, ids, args.concurrency)
+    log("kyodaku check (online)")
+    online_s = kyodaku("check", source, "--purpose", PAIR["purpose"], "--jurisdiction", PAIR["jurisdiction"],
+                       "--out", f"{workdir}/online.csv", "--concurrency", str(args.concurrency), "--quiet")
+    log("kyodaku sync")
+    sync_s = kyodaku("sync", "--purpose", PAIR["purpose"], "--jurisdiction", PAIR["jurisdiction"],
+                     "--dir", f"{workdir}/copies")
+    log("kyodaku check --offline")
+    offline_s = kyodaku("check", source, "--purpose", PAIR["purpose"], "--jurisdiction", PAIR["jurisdiction"],
+                        "--out", f"{workdir}/offline.csv", "--offline", "--dir", f"{workdir}/copies", "--quiet")
+    online, offline = answers(f"{workdir}/online.csv"), answers(f"{workdir}/offline.csv")
+    with open(f"{workdir}/offline.csv", newline="") as handle:
+        from_api = sum(1 for r in csv.DictReader(handle) if r["source"] == "api")
+    figures = {
+        "ids": len(ids), "keys": args.keys, "concurrency": args.concurrency,
+        "floor_s": round(floor_s, 1), "floor_ids_per_s": round(len(ids) / floor_s),
+        "online_s": round(online_s, 1), "online_ids_per_s": round(len(ids) / online_s),
+        "online_to_floor": round(floor_s / online_s, 3), "sync_s": round(sync_s, 1),
+        "offline_s": round(offline_s, 1), "offline_ids_per_s": round(len(ids) / offline_s),
+        "offline_from_api": from_api, "offline_to_online": round(online_s / offline_s, 1),
+        "identical": online == offline, "loadavg": os.getloadavg(),
+    }
+    return figures
+
+
+if __name__ == "__main__":
+    main()
