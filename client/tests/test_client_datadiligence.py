@@ -26,6 +26,11 @@ def test_kyodaku_rule_keeps_exactly_the_urls_kyodaku_allows(registry, api_key, s
     site = work_register(holder=studio_kaze.holder, work_ref="S", title="Gallery",
                          identifiers=["url-prefix:https://kaze.example/gallery/"]).work
     declaration_file(holder=studio_kaze.holder, scope="work", work=site, purpose="train-ai", consent="grant")
+    # a grant through a web identifier counts only with verified control of its host (interop.md)
+    from domains.services import domain_claim_create, domain_verify_operator
+
+    claim, _ = domain_claim_create(holder=studio_kaze.holder, domain="kaze.example")
+    domain_verify_operator(claim=claim, note="registrar letter", actor="test")
     api = Api(registry, api_key)
     online = evaluator_with(KyodakuRule(purpose="train-genai", jurisdiction="FR", api=api))
     assert online.filter_allowed(urls=URLS) == URLS[:4]  # opt-out: allowed unless reserved
