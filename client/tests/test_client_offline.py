@@ -45,6 +45,11 @@ def world(kaze, hoshi):
     declaration_file(holder=kaze.holder, scope="work", work=page, purpose="train-genai", consent="grant", at=T0)
     work_register(holder=kaze.holder, work_ref="SK-domain", title="Fans", identifiers=["domain:kaze-fans.example"],
                   at=T0)
+    from domains.services import domain_claim_create, domain_verify_operator
+
+    for domain in ("kaze.example", "kaze-fans.example"):  # web grants count only with verified control of the host
+        claim, _ = domain_claim_create(holder=kaze.holder, domain=domain)
+        domain_verify_operator(claim=claim, note="registrar letter", actor="test")
     reserve, _ = declaration_file(holder=hoshi.holder, scope="catalogue", purpose="train-ai", consent="reserve",
                                   at=T0)
     for i in range(4):
@@ -118,6 +123,7 @@ def test_offline_answers_equal_the_api_after_sync_changes_and_sync(registry, api
     for raw in ("url:http://kaze.example/page/1", "http://kaze.example/page/2",
                 "url:http://kaze.example/gallery/2026/spring.png", "url:http://www.kaze-fans.example/thread/1"):
         assert rows[raw]["source"] == "offline", raw  # http and https are the same URL
+    assert rows["url:http://kaze.example/page/1"]["basis"] == "granted"  # a verified web grant, answered offline
     for raw in ("DOI:10.5555/KAZE-1", "https://kaze.example/gallery/a?b=c", "isbn:4-9901661-3-2"):
         assert rows[raw]["source"] == "api"  # spelt otherwise than stored: the registry normalises it
         assert (rows[raw]["outcome"], rows[raw]["basis"]) == expected[raw][:2]
