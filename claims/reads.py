@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 from django.db import connection
 
-from consent.models import Declaration
+from consent.models import Declaration, current_q, current_sql
 from registry.lookups import pg_array_literal
 from registry.models import Dispute, Identifier, Work
 
@@ -55,14 +55,15 @@ CROSS JOIN LATERAL (
 JOIN {works} w ON w.id = i.work_id
 """
 
-# The declarations in force for these (holder, work) pairs: the one-current-per-slot index, (holder, work) leading.
-DECLARATIONS_IN_FORCE_SQL = """
-SELECT {columns}
+# The current declarations for these (holder, work) pairs: the one-current-per-slot index, (holder, work) leading.
+# "Current" is consent.models' one definition (`current_sql`, the SQL form of `current_q`).
+DECLARATIONS_IN_FORCE_SQL = f"""
+SELECT {{columns}}
 FROM unnest(%s::uuid[], %s::uuid[]) AS k(holder_id, work_id)
 CROSS JOIN LATERAL (
-    SELECT * FROM {declarations} x
+    SELECT * FROM {{declarations}} x
     WHERE x.holder_id = k.holder_id AND x.work_id = k.work_id AND x.scope = 'work'
-      AND x.superseded_at IS NULL AND x.revoked_at IS NULL
+      AND {current_sql("x")}
     OFFSET 0
 ) d
 """
@@ -177,7 +178,7 @@ def slots_in_force(works: dict, *, work_slots: bool, catalogue_holders: set,
 
 
 def _current(declarations):
-    return declarations.filter(superseded_at__isnull=True, revoked_at__isnull=True).values(*DECLARATION_FIELDS)
+    return declarations.filter(current_q()).values(*DECLARATION_FIELDS)
 
 
 def _load_slots(slots: dict, found) -> None:

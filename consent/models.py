@@ -85,8 +85,9 @@ class Consent(models.TextChoices):
 # A declaration is *current* while nobody has superseded or revoked it (the database keeps at most one current
 # declaration per slot). It is *in force at T* when it had been recorded by T, its effective period covers T, and it
 # had been neither superseded nor revoked by T (domain.md, "Deciding"). Three forms of the same rule, kept together
-# and compared by tests/consent/test_in_force.py: the ORM's (`in_force_at_q`, `DeclarationQuerySet.in_force_at`),
-# the raw SQL of the lookup path (`in_force_at_sql`) and the engine's (engine.DeclarationFact.in_force_at, which
+# and compared by tests/consent/test_in_force.py: the ORM's (`in_force_at_q`, `DeclarationQuerySet.in_force_at`;
+# `current_q`, `DeclarationQuerySet.current`), the raw SQL (`in_force_at_sql` of the lookup path; `current_sql` of
+# the claims planner) and the engine's (engine.DeclarationFact.in_force_at, which
 # reads a fact whose `ended_at` is the earlier of the supersession and the revocation).
 
 def current_q(prefix: str = "") -> Q:
@@ -102,6 +103,12 @@ def in_force_at_q(at, prefix: str = "") -> Q:
         & (Q(**{f"{prefix}revoked_at__isnull": True}) | Q(**{f"{prefix}revoked_at__gt": at}))
         & (Q(**{f"{prefix}effective_until__isnull": True}) | Q(**{f"{prefix}effective_until__gt": at}))
     )
+
+
+def current_sql(alias: str = "d") -> str:
+    """The SQL condition for current declaration rows `alias` (`current_q`'s; the claims planner's statements,
+    claims/reads.py)."""
+    return f"{alias}.superseded_at IS NULL AND {alias}.revoked_at IS NULL"
 
 
 def in_force_at_sql(alias: str = "d", at: str = "%(at)s") -> str:

@@ -2,6 +2,8 @@
 (`Declaration.objects.in_force_at`), the raw SQL of the lookup path (`in_force_at_sql`) and the engine's
 (`DeclarationFact.in_force_at`, fed as consent.lookup.results builds its facts). Every combination of a declaration's
 five times around T (before, at, after, or unset where it may be) is filed once, and every form is asked at every T.
+"Current" (neither superseded nor revoked) has two forms, the ORM's (`Declaration.objects.current`) and the SQL of the
+claims planner (`current_sql`), compared on the same rows.
 """
 import itertools
 from datetime import UTC, datetime, timedelta
@@ -11,7 +13,7 @@ from django.db import connection
 
 from consent.engine import OPT_OUT, DeclarationFact, RuleBook, RuleFact, decide
 from consent.lookup.results import facts_by_work_and_holder
-from consent.models import Declaration, in_force_at_sql
+from consent.models import Declaration, current_sql, in_force_at_sql
 
 pytestmark = [pytest.mark.django_db]
 
@@ -67,8 +69,12 @@ def test_studio_kaze_declarations_are_in_force_alike_by_queryset_sql_and_engine(
 
 def test_studio_kaze_current_declarations_are_those_never_superseded_or_revoked(every_declaration):
     current = set(Declaration.objects.current().values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT x.id FROM {Declaration._meta.db_table} x WHERE {current_sql('x')}")
+        by_sql = {pk for (pk,) in cursor.fetchall()}
 
     assert current == {d.pk for d in every_declaration if d.superseded_at is None and d.revoked_at is None}
+    assert by_sql == current
     assert 0 < len(current) < len(every_declaration)
 
 
