@@ -20,7 +20,8 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 # Static files are not collected for tests; Django's own finders serve what the browser tests need.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 KYODAKU_WEBHOOK_ALLOW_PRIVATE = True  # tests post to local HTTP servers; the refusal has its own tests
-KYODAKU_WEBHOOK_TIMEOUT = 2.0
+# Generous for the local receivers that answer at once (a loaded CI machine); the timeout's own test sets 0.3 s.
+KYODAKU_WEBHOOK_TIMEOUT = 10.0
 # A test runs inside one transaction: after a request's deliberate database error (a 409 race, say), a health check
 # would find the transaction aborted and close the test's own connection. Long-lived processes keep the check.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False  # noqa: F405

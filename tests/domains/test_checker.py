@@ -73,7 +73,9 @@ def test_a_hanging_server_times_out_quickly(site):
     started = time.monotonic()
     result = well_known_check(SITE, TOKEN)
     assert not result.found and "too long" in result.detail
-    assert time.monotonic() - started < 3  # timeout 1 s in these tests
+    # Timeout 1 s in these tests (2 s for the whole check), the server hangs 10 s: well under 10 s proves the check
+    # gave up, with room for a loaded CI machine.
+    assert time.monotonic() - started < 8
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.5", "192.168.1.1", "169.254.169.254", "::1",
