@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import uuid_utils
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from audit.services import PendingEvent
@@ -27,7 +28,16 @@ from consent.audit_tracking import declaration_snapshot
 from consent.rules import same_statement
 from registry.audit_tracking import dispute_snapshot, identifier_snapshot, work_snapshot
 from registry.models import CLAIM_SETTLED
-from registry.rules import Claim, dispute_stands, identifier_claim, work_apply_filing
+from registry.rules import (
+    DOMAIN_NOT_VERIFIED,
+    WEB_SCHEMES,
+    Claim,
+    dispute_refusal,
+    dispute_stands,
+    identifier_claim,
+    work_apply_filing,
+)
+from registry.web_control import controls, verified_pairs
 
 from . import reads
 from .reads import Row
@@ -35,6 +45,10 @@ from .validation import ClaimRow, RowProblem
 
 ENDS_IN_THE_PAST = _("effective_until is in the past: the declaration would never apply.")
 NEW_WORK_NEEDS_TITLE = _("A new work needs a title.")
+DISPUTE_NEEDS_VERIFIED_DOMAIN = _("%(id)s is held by a holder with verified control of %(host)s: verify control of "
+                                  "the domain before disputing it. The rest of the row was filed.")
+TOO_MANY_DISPUTES = _("The claimant already has %(count)d disputes open, the most allowed at once: %(id)s was not "
+                      "disputed. The rest of the row was filed.")
 
 # PendingEvent from a tuple by tuple.__new__: no Python-level constructor for each of millions of events.
 _event = PendingEvent._make
@@ -64,6 +78,9 @@ class ChunkPlan:
     identifiers: dict = field(default_factory=dict)
     disputes: dict = field(default_factory=dict)
     slots: dict = field(default_factory=dict)
+    open_disputes: dict = field(default_factory=dict)  # claimant id -> disputes open (for the cap)
+    web_verified: set = field(default_factory=set)  # (holder id, domain) verified at `at` (registry.web_control)
+    dispute_cap: int = 0
 
     @property
     def works_created(self) -> int:
@@ -82,7 +99,8 @@ class ChunkPlan:
         return len(self.disputes_new)
 
 
-def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: ChunkPlan | None = None) -> ChunkPlan:
+def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: ChunkPlan | None = None,
+               dispute_cap: int | None = None) -> ChunkPlan:
     """Decide every change the rows make, in file order, against the registry as it is now. Writes nothing.
 
     `pending`: the plan of the previous chunk when it may not be committed yet; its effects are read from it
@@ -97,6 +115,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                                                pending.identifiers if pending else None)
     plan.disputes = reads.disputes_by_claimants(set(plan.identifiers), {r.holder_id for r in work_rows},
                                                 pending.disputes if pending else None)
+    _read_dispute_limits(plan, {r.holder_id for r in work_rows}, pending, dispute_cap)
     plan.slots = reads.slots_in_force(
         plan.works, work_slots=any(r.slots for r in work_rows),
         catalogue_holders={r.holder_id for r in rows if r.scope == "catalogue" and r.slots},
@@ -104,6 +123,18 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
     for row in rows:
         _plan_row(plan, row)
     return plan
+
+
+def _read_dispute_limits(plan: ChunkPlan, claimants: set, pending: ChunkPlan | None, cap: int | None) -> None:
+    """What `registry.rules.dispute_refusal` needs: who controls the hosts of the web identifiers held now (one
+    query) and, with a cap, each claimant's open disputes (one query)."""
+    plan.dispute_cap = settings.KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT if cap is None else cap
+    web = [held for held in plan.identifiers.values() if held.scheme in WEB_SCHEMES and held.host]
+    if web:
+        plan.web_verified = verified_pairs(holder_ids={h.holder_id for h in web} | claimants,
+                                           hosts={h.host for h in web}, at=plan.at)
+    if plan.dispute_cap:
+        plan.open_disputes = reads.open_disputes_by_claimant(claimants, pending.open_disputes if pending else None)
 
 
 def _plan_row(plan: ChunkPlan, row: ClaimRow) -> None:
@@ -118,9 +149,14 @@ def _plan_row(plan: ChunkPlan, row: ClaimRow) -> None:
         if work is None:
             return
         work_id = work.id
-        _plan_identifiers(plan, row, work)
+        refused = _plan_identifiers(plan, row, work)
+    else:
+        refused = None
     _plan_declarations(plan, row, work_id)
-    plan.rows_ok += 1
+    if refused is None:
+        plan.rows_ok += 1
+    else:  # the rest of the row is filed; the row is reported (and counted) as rejected for the refused claim
+        plan.rejected.append(refused)
 
 
 def _plan_work(plan: ChunkPlan, row: ClaimRow) -> Row | None:
@@ -151,8 +187,10 @@ def _plan_work(plan: ChunkPlan, row: ClaimRow) -> Row | None:
     return work
 
 
-def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row) -> None:
+def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row) -> RowProblem | None:
+    """Add, move or dispute the row's identifiers; the problem of the first dispute refused, if any."""
     at, events, current = plan.at, plan.events, plan.identifiers
+    refused = None
     for item in row.identifiers:
         key = (item.scheme, item.value)
         held = current.get(key)
@@ -161,7 +199,8 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row) -> None:
         if outcome is Claim.HELD:
             continue
         if outcome is Claim.DISPUTE:
-            _plan_dispute(plan, item, held, work)
+            problem = _plan_dispute(plan, row, item, held, work)
+            refused = refused or problem
             continue
         if outcome is Claim.MOVE:
             # The holder moves its own identifier from one of its works to another.
@@ -175,13 +214,26 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row) -> None:
         current[key] = added
         plan.identifiers_new.append(added)
         events.append(_event(("identifier.add", "identifier", added.id, None, identifier_snapshot(added))))
+    return refused
 
 
-def _plan_dispute(plan: ChunkPlan, item, held: Row, work: Row) -> None:
-    """The identifier stays with the other holder's work; a dispute opens, unless this claim's last one stands."""
+def _plan_dispute(plan: ChunkPlan, row: ClaimRow, item, held: Row, work: Row) -> RowProblem | None:
+    """The identifier stays with the other holder's work; a dispute opens, unless this claim's last one stands,
+    or `registry.rules.dispute_refusal` refuses it (then the problem to report)."""
     claim = (item.scheme, item.value, work.holder_id, held.work_id)
     if dispute_stands(plan.disputes.get(claim), CLAIM_SETTLED):
-        return
+        return None
+    open_now = plan.open_disputes.get(work.holder_id, 0)
+    verified = plan.web_verified
+    refusal = dispute_refusal(scheme=item.scheme, holder_verified=controls(verified, held.holder_id, held.host),
+                              claimant_verified=controls(verified, work.holder_id, held.host),
+                              claimant_open_disputes=open_now, cap=plan.dispute_cap)
+    if refusal is not None:
+        text = DISPUTE_NEEDS_VERIFIED_DOMAIN if refusal == DOMAIN_NOT_VERIFIED else TOO_MANY_DISPUTES
+        message = str(text) % {"id": f"{item.scheme}:{item.value}", "host": held.host, "count": open_now}
+        return RowProblem(row.line, "identifiers", refusal, message, f"{item.scheme}:{item.value}", row.work_ref,
+                          row.title)
+    plan.open_disputes[work.holder_id] = open_now + 1
     dispute = Row(id=_new_id(), scheme=item.scheme, value=item.value, work_id=held.work_id, holder_id=held.holder_id,
                   claimant_id=work.holder_id, claimant_work_id=work.id, evidence="", opened_at=plan.at,
                   resolved_at=None, resolution="", resolution_note="")

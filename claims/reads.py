@@ -17,6 +17,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from django.db import connection
+from django.db.models import Count
 
 from consent.models import Declaration, current_q, current_sql
 from registry.lookups import pg_array_literal
@@ -153,6 +154,18 @@ def disputes_by_claimants(contested: set, claimants: set, pending: dict | None) 
     if pending is not None:
         _overlay(disputes, pending, [claim for claim in pending if claim[:2] in contested])
     return disputes
+
+
+def open_disputes_by_claimant(claimants: set, pending: dict | None) -> dict[str, int]:
+    """Claimant id (text) -> how many disputes it has open now (for the operators' cap). One query; `pending`: the
+    previous chunk's counts, which include the disputes it opened and may not have committed yet."""
+    counts = {str(c): 0 for c in claimants}
+    found = (Dispute.objects.filter(claimant_id__in=claimants, resolved_at__isnull=True).values("claimant_id")
+             .annotate(n=Count("id")).values_list("claimant_id", "n"))
+    counts.update({str(claimant): n for claimant, n in found})
+    if pending is not None:
+        counts.update({c: n for c, n in pending.items() if c in counts})
+    return counts
 
 
 def slots_in_force(works: dict, *, work_slots: bool, catalogue_holders: set,

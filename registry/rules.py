@@ -56,3 +56,22 @@ def dispute_stands(earlier, settled_resolutions) -> bool:
     it is still open, or operators kept the identifier with its holder, or the claimant withdrew it
     (`settled_resolutions`). Only a claim that was decided the other way may be raised again."""
     return earlier is not None and (earlier.resolved_at is None or earlier.resolution in settled_resolutions)
+
+
+WEB_SCHEMES = frozenset({"url", "url-prefix", "domain"})
+DOMAIN_NOT_VERIFIED = "domain-not-verified"
+TOO_MANY_DISPUTES = "too-many-disputes"
+
+
+def dispute_refusal(*, scheme: str, holder_verified: bool, claimant_verified: bool, claimant_open_disputes: int,
+                    cap: int) -> str | None:
+    """Why a dispute over another holder's identifier must not open (an error code), or None: it may.
+
+    interop.md "Domain control": a web identifier (`url`, `url-prefix`, `domain`) whose holder has verified
+    control of its host cannot be disputed by a claimant without verified control of it too. Operators may cap
+    the disputes one claimant has open at once (`cap`; 0: no cap)."""
+    if scheme in WEB_SCHEMES and holder_verified and not claimant_verified:
+        return DOMAIN_NOT_VERIFIED
+    if cap and claimant_open_disputes >= cap:
+        return TOO_MANY_DISPUTES
+    return None

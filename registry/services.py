@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pycountry
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -35,8 +36,17 @@ from .models import (
     WorkKind,
 )
 from .notifications import dispute_notify
-from .rules import Claim, dispute_stands, identifier_claim, work_apply_filing, work_text_too_long
+from .rules import (
+    DOMAIN_NOT_VERIFIED,
+    Claim,
+    dispute_refusal,
+    dispute_stands,
+    identifier_claim,
+    work_apply_filing,
+    work_text_too_long,
+)
 from .selectors import holder_for_filing
+from .web_control import controls, verified_pairs
 
 HOLDER_CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -299,6 +309,7 @@ def dispute_open(*, scheme: str, value: str, work: Work, claimant: Holder, claim
         "-opened_at").first()
     if dispute_stands(existing, CLAIM_SETTLED):
         return (existing if existing.resolved_at is None else None), False
+    _dispute_check(scheme=scheme, value=value, holder_id=work.holder_id, claimant=claimant, at=at)
     dispute = Dispute.objects.create(scheme=scheme, value=value, work=work, holder_id=work.holder_id,
                                      claimant=claimant, claimant_work=claimant_work, evidence=evidence or "",
                                      opened_at=at)
@@ -309,6 +320,25 @@ def dispute_open(*, scheme: str, value: str, work: Work, claimant: Holder, claim
         events.append(event)
     transaction.on_commit(lambda: dispute_notify(dispute=dispute, event="opened"))
     return dispute, True
+
+
+def _dispute_check(*, scheme: str, value: str, holder_id, claimant: Holder, at) -> None:
+    """Refuse (409) a dispute `registry.rules.dispute_refusal` says must not open."""
+    host = _host_of(scheme, value)
+    verified = verified_pairs(holder_ids=[holder_id, claimant.pk], hosts=[host], at=at) if host else set()
+    cap = settings.KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT
+    open_now = Dispute.objects.filter(claimant=claimant, resolved_at__isnull=True).count() if cap else 0
+    refusal = dispute_refusal(scheme=scheme, holder_verified=controls(verified, holder_id, host),
+                              claimant_verified=controls(verified, claimant.pk, host),
+                              claimant_open_disputes=open_now, cap=cap)
+    if refusal == DOMAIN_NOT_VERIFIED:
+        raise Conflict(gettext("%(id)s is held by a holder with verified control of %(host)s; verify control of "
+                               "the domain before disputing it.") % {"id": f"{scheme}:{value}", "host": host},
+                       code=refusal)
+    if refusal is not None:
+        raise Conflict(gettext("%(code)s already has %(count)d disputes open, the most allowed at once; wait for "
+                               "them to be resolved before disputing %(id)s.")
+                       % {"code": claimant.code, "count": open_now, "id": f"{scheme}:{value}"}, code=refusal)
 
 
 def dispute_resolve(*, dispute: Dispute, resolution: str, note: str = "", actor=None, at=None) -> Dispute:

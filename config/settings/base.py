@@ -243,6 +243,8 @@ KYODAKU_API_KEY_DEFAULT_RATE = env("KYODAKU_API_KEY_DEFAULT_RATE", default="100/
 KYODAKU_DOMAIN_CHECK_TIMEOUT = env.float("KYODAKU_DOMAIN_CHECK_TIMEOUT", default=3.0)
 KYODAKU_DOMAIN_CHECK_MAX_BYTES = env.int("KYODAKU_DOMAIN_CHECK_MAX_BYTES", default=4096)
 KYODAKU_DOMAIN_RECHECK_HOURS = env.int("KYODAKU_DOMAIN_RECHECK_HOURS", default=24)
+# At most this many disputes open at once per claimant (0: no cap); a claim over it is refused (too-many-disputes).
+KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT = env.int("KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT", default=0)
 # Test hooks, never set in production: private addresses allowed, another port than 443, an extra CA file.
 KYODAKU_DOMAIN_CHECK_ALLOW_PRIVATE = False
 KYODAKU_DOMAIN_CHECK_PORT = 443
