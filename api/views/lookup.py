@@ -1,5 +1,9 @@
 """Lookups for AI developers: one identifier by GET, up to KYODAKU_LOOKUP_BATCH_MAX by POST. API key only."""
+import hashlib
+
+import orjson
 from django.conf import settings
+from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -20,6 +24,7 @@ from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of
 from ..errors import RequestTooLarge
 from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params, refuse_future_as_of
 from ..parsers import BoundedJSONParser
+from ..renderers import OrjsonRenderer
 from ..serializers import LookupErrorEntrySerializer, LookupResultSerializer
 from ..throttling import RATE_LIMIT_HEADERS, ApiKeyRateThrottle, RateLimitHeadersMixin
 
@@ -78,6 +83,7 @@ class _LookupBase(RateLimitHeadersMixin, APIView):
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [BoundedJSONParser]
+    renderer_classes = [OrjsonRenderer]
 
     @staticmethod
     def _attach_receipts(request, results: list[dict], wanted: bool) -> None:
@@ -119,6 +125,52 @@ def _ids_of(data) -> list[str]:
     return ids
 
 
+_GET_PARAMS = {"id": MAX_ID_CHARS, "purpose": 64, "jurisdiction": 8}
+_RECEIPT_WORDS = {"true": True, "false": False}
+
+
+def _plain_get_query(params) -> dict | None:
+    """The GET's query when it is the plain, valid case (id, purpose, jurisdiction, perhaps receipt=true|false),
+    checked without a DRF serializer (whose per-request field copies cost more than the lookup); None for anything
+    else (as_of, a missing, repeated, blank, over-long or unknown parameter, a NUL...), which then goes through
+    LookupOneApi.InputSerializer so every error reads as before."""
+    if len(params) > 4:
+        return None
+    query = {}
+    for name, limit in _GET_PARAMS.items():
+        values = params.getlist(name)
+        if len(values) != 1:
+            return None
+        value = values[0]
+        if not value or len(value) > limit or "\x00" in value or (name != "id" and value != value.strip()):
+            return None
+        query[name] = value
+    receipt = params.getlist("receipt")
+    if len(params) != 3 + bool(receipt) or len(receipt) > 1:
+        return None
+    query["receipt"] = _RECEIPT_WORDS.get(receipt[0]) if receipt else False
+    return None if query["receipt"] is None else query
+
+
+def _answer_etag(result: dict, *, as_of_given: bool) -> str:
+    """A strong validator of the answer itself. Without an `as_of` the answer's `as_of` is the request's own time,
+    so it is left out: two answers with the same decision, declaration and work share the tag."""
+    content = result if as_of_given else {k: v for k, v in result.items() if k != "as_of"}
+    digest = hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+    return f'"{digest}"'
+
+
+def _cached_response(request, result: dict, *, as_of_given: bool) -> Response:
+    """200 with ETag and Cache-Control, or 304 when If-None-Match names the same answer (docs/api.md, caching)."""
+    etag = _answer_etag(result, as_of_given=as_of_given)
+    max_age = settings.KYODAKU_LOOKUP_MAX_AGE
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age}" if max_age else "private, no-cache"}
+    wanted = request.META.get("HTTP_IF_NONE_MATCH")
+    if wanted and (wanted.strip() == "*" or etag in parse_etags(wanted)):
+        return Response(status=304, headers=headers)
+    return Response(result, headers=headers)
+
+
 class LookupOneApi(_LookupBase):
     class InputSerializer(serializers.Serializer):
         id = serializers.CharField(max_length=MAX_ID_CHARS, trim_whitespace=False,
@@ -144,7 +196,7 @@ class LookupOneApi(_LookupBase):
         tags=["lookup"],
     )
     def get(self, request):
-        query = query_params(self.InputSerializer, request)
+        query = _plain_get_query(request.query_params) or query_params(self.InputSerializer, request)
         refuse_future_as_of(query.get("as_of"))
         result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
                              as_of=query.get("as_of"))[0]
@@ -152,8 +204,10 @@ class LookupOneApi(_LookupBase):
             error = result["error"]
             raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
                                    errors=[field_error("id", error["code"], error["detail"])], code=error["code"])
-        self._attach_receipts(request, [result], query["receipt"])
-        return Response(result)
+        if query["receipt"]:  # a receipt is signed for this request: never cached, never revalidated
+            self._attach_receipts(request, [result], True)
+            return Response(result, headers={"Cache-Control": "no-store"})
+        return _cached_response(request, result, as_of_given=query.get("as_of") is not None)
 
 
 class LookupBatchApi(_LookupBase):

@@ -236,6 +236,9 @@ SPECTACULAR_SETTINGS = {
 
 # Kyodaku's own settings (each can be set in the environment).
 KYODAKU_LOOKUP_BATCH_MAX = env.int("KYODAKU_LOOKUP_BATCH_MAX", default=10_000)
+# Seconds a client may reuse a GET lookup's answer without revalidating (Cache-Control max-age): the bound on how
+# long a revocation can go unseen by a client that caches. 0: revalidate every time (ETag / 304 still work).
+KYODAKU_LOOKUP_MAX_AGE = env.int("KYODAKU_LOOKUP_MAX_AGE", default=30)
 # Days a holder's API token is valid (`create_holder_token --days` and the admin may choose otherwise).
 KYODAKU_HOLDER_TOKEN_DAYS = env.int("KYODAKU_HOLDER_TOKEN_DAYS", default=90)
 KYODAKU_API_KEY_DEFAULT_RATE = env("KYODAKU_API_KEY_DEFAULT_RATE", default="100/s")
