@@ -10,6 +10,8 @@ import threading
 
 from django.db import connections
 
+from core.db import read_alias
+
 from .engine import RuleBook, RuleFact
 from .models import ALL_PURPOSES, Jurisdiction, Rule
 
@@ -52,7 +54,7 @@ def _pg(connection) -> bool:
 
 def _rules_stamp() -> str | None:
     """The rule tables' fingerprint (one query); None off PostgreSQL (then the rows themselves are compared)."""
-    connection = connections["default"]
+    connection = connections[read_alias()]
     if not _pg(connection):
         return None
     with connection.cursor() as cursor:
@@ -76,7 +78,7 @@ def _rulebook_build(rows: tuple) -> RuleBook:
 
 def _rulebook_read() -> RuleBook:
     """Read the rule rows and the jurisdiction -> region map (one query on PostgreSQL, two elsewhere) and build."""
-    connection = connections["default"]
+    connection = connections[read_alias()]
     if not _pg(connection):
         return _rulebook_build(_rule_rows())
     with connection.cursor() as cursor:

@@ -244,3 +244,22 @@ class Deployment:
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n" + (self.workdir / name).read_text(errors="replace")[-3000:]
                          for name in ("web.log", "worker.log"))
+
+
+class ReplicaServer(PostgresServer):
+    """A streaming replica of `primary` (pg_basebackup -R over the primary's replication connection, which
+    initdb's trust pg_hba allows from 127.0.0.1), on a free port of its own, read-only."""
+
+    def __init__(self, primary: PostgresServer):
+        super().__init__()
+        self.primary = primary
+
+    def __enter__(self):
+        self.base = Path(tempfile.mkdtemp(prefix="kyodaku-pg-replica-"))
+        self.data = self.base / "data"
+        if self._as:
+            shutil.chown(self.base, "postgres", "postgres")
+        self._run(str(self.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port),
+                  "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream", "--no-sync")
+        self.start()
+        return self

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.lookup import lookup_many
+from core.db import replica_reads
 from core.errors import ValidationFailed, field_error
 from receipts.batch import batch_receipt_attach
 from receipts.services import receipts_attach
@@ -198,8 +199,9 @@ class LookupOneApi(_LookupBase):
     def get(self, request):
         query = _plain_get_query(request.query_params) or query_params(self.InputSerializer, request)
         refuse_future_as_of(query.get("as_of"))
-        result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
-                             as_of=query.get("as_of"))[0]
+        with replica_reads():  # an AI developer's answer may come from a read replica (docs/scaling.md)
+            result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
+                                 as_of=query.get("as_of"))[0]
         if "error" in result:
             error = result["error"]
             raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
@@ -256,8 +258,9 @@ class LookupBatchApi(_LookupBase):
         serializer.is_valid(raise_exception=True)
         fields = serializer.validated_data
         refuse_future_as_of(fields.get("as_of"))
-        results = lookup_many(ids=ids, purpose=fields["purpose"], jurisdiction=fields["jurisdiction"],
-                              as_of=fields.get("as_of"))
+        with replica_reads():
+            results = lookup_many(ids=ids, purpose=fields["purpose"], jurisdiction=fields["jurisdiction"],
+                                  as_of=fields.get("as_of"))
         mode = _receipt_mode(query["receipt"], fields["receipt"])
         if mode == "batch":
             api_key = api_key_of(request)

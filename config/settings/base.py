@@ -92,6 +92,16 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# Read replicas (docs/scaling.md): comma-separated database URLs; lookups read from one of them (core.db), holders
+# and writes use the primary. In tests a replica mirrors the test database.
+DATABASE_REPLICA_ALIASES = []
+for _n, _url in enumerate(u for u in env.list("DATABASE_REPLICA_URLS", default=[]) if u):
+    _alias = f"replica{_n + 1}"
+    DATABASES[_alias] = {**env.db_url_config(_url), "ATOMIC_REQUESTS": False, "CONN_HEALTH_CHECKS": True,
+                         "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+                         "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})), "TEST": {"MIRROR": "default"}}
+    DATABASE_REPLICA_ALIASES.append(_alias)
+DATABASE_ROUTERS = ["core.db.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

@@ -16,6 +16,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connections
 
+from core.db import read_alias
 from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
 from registry.lookups import url_scheme_and_rest, url_scheme_twin
 
@@ -69,7 +70,7 @@ def _one_id_rows(sql: str, params: dict) -> list[tuple]:
     if _PreparingCursor is None:
         _PreparingCursor = _preparing_cursor_class()
     prepare = _prepare()
-    connection = connections["default"]
+    connection = connections[read_alias()]
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     pg_connection = connection.connection

@@ -10,12 +10,14 @@ import uuid
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 
+from core.db import read_alias
+
 __all__ = ["on_postgresql", "queryset_rows", "sql_rows"]
 
 
 def on_postgresql() -> bool:
     """Whether the default database is PostgreSQL (the hand-written SQL of sql.py), else the ORM forms."""
-    return connections["default"].vendor == "postgresql"
+    return connections[read_alias()].vendor == "postgresql"
 
 
 def queryset_rows(queryset) -> list[tuple]:
@@ -46,7 +48,7 @@ def sql_rows(sql: str, params) -> list[tuple]:
     """
     from psycopg.types.datetime import TimestamptzLoader
 
-    with connections["default"].cursor() as cursor:
+    with connections[read_alias()].cursor() as cursor:
         cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(sql, params)
         return cursor.fetchall()

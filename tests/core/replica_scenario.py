@@ -1,0 +1,90 @@
+"""Run by tests/core/test_replica.py in a process of its own, with DATABASE_URL on a throwaway primary and
+DATABASE_REPLICA_URLS on its streaming replica; prints one JSON object of what it saw. Not a test module."""
+import json
+import os
+import sys
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+django.setup()
+from django.test.utils import setup_test_environment  # noqa: E402
+
+setup_test_environment()  # ALLOWED_HOSTS gains "testserver", as under pytest-django
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connections  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from consent.models import Declaration  # noqa: E402
+from consent.services import declaration_file, declaration_revoke  # noqa: E402
+from core.db import replica_reads  # noqa: E402
+from keys.services import api_key_create  # noqa: E402
+from registry.services import holder_create, work_register  # noqa: E402
+
+ISBN = "isbn:978-4-9901661-3-7"
+
+
+def _one(alias: str, sql: str):
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def caught_up(timeout: float = 60) -> float:
+    """Seconds until the replica has replayed everything the primary has written so far."""
+    target, start = _one("default", "SELECT pg_current_wal_lsn()::text"), time.monotonic()
+    while time.monotonic() - start < timeout:
+        if _one("replica1", f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"):
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise SystemExit("the replica did not catch up")
+
+
+def lookup(client) -> dict:
+    response = client.get("/api/v1/lookup", {"id": ISBN, "purpose": "train-genai", "jurisdiction": "JP"})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    holder = holder_create(code="hoshi-pub", name="Hoshi Publishing", kind="publisher", country="JP")
+    work_register(holder=holder, work_ref="HP-100", title="Hoshi no Umi", kind="manga", identifiers=[ISBN])
+    declaration, _ = declaration_file(holder=holder, scope="catalogue", purpose="train-ai", jurisdiction="*",
+                                      consent="reserve")
+    _, key = api_key_create(name="Crawler Co", rate="none")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    seen = {"aliases": list(connections.settings)}
+    seen["first_catch_up_s"] = caught_up()
+    seen["before"] = lookup(client)["basis"]
+
+    _one("replica1", "SELECT pg_wal_replay_pause()::text")  # lag the replica by hand
+    declaration_revoke(declaration=declaration)
+    seen["primary_revoked"] = _one("default", f"SELECT revoked_at IS NOT NULL FROM consent_declaration "
+                                              f"WHERE id = '{declaration.pk}'")
+    seen["replica_revoked"] = _one("replica1", f"SELECT revoked_at IS NOT NULL FROM consent_declaration "
+                                               f"WHERE id = '{declaration.pk}'")
+    seen["replay_paused"] = _one("replica1", "SELECT pg_get_wal_replay_pause_state()") != "not paused"
+    seen["during_lag"] = lookup(client)["basis"]
+    seen["holder_reads_revoked"] = Declaration.objects.get(pk=declaration.pk).revoked_at is not None
+    with replica_reads():
+        seen["orm_in_replica_reads_revoked"] = Declaration.objects.get(pk=declaration.pk).revoked_at is not None
+    _one("replica1", "SELECT pg_wal_replay_resume()::text")
+    seen["catch_up_s"] = caught_up()
+    seen["after"] = lookup(client)["basis"]
+    seen["replica_revoked_after"] = _one("replica1", f"SELECT revoked_at IS NOT NULL FROM consent_declaration "
+                                                     f"WHERE id = '{declaration.pk}'")
+    from consent.lookup import lookup_many
+
+    seen["primary_after"] = lookup_many(ids=[ISBN], purpose="train-genai", jurisdiction="JP")[0]["basis"]
+    with replica_reads():
+        seen["replica_after_direct"] = lookup_many(ids=[ISBN], purpose="train-genai", jurisdiction="JP")[0]["basis"]
+    seen["after_again"] = lookup(client)["basis"]
+    print(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
