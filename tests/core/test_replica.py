@@ -40,4 +40,5 @@ def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_
     assert seen["holder_reads_revoked"] is True, "outside replica_reads the ORM reads the primary"
     assert seen["orm_in_replica_reads_revoked"] is False
     # Replay resumed: the replica catches up and lookups see the revocation.
-    assert seen["after"] != "reserved"
+    assert seen["replica_revoked_after"] is True
+    assert seen["after"] == seen["replica_after_direct"] == seen["primary_after"] != "reserved"
