@@ -62,6 +62,13 @@ def api_key_of(request) -> APIKey | None:
     return request.auth if isinstance(request.auth, APIKey) else None
 
 
+def organisation_of(request):
+    """The id of the asking key's organisation, whose licences decide its lookups; None for anyone else (an
+    operator or holder token asking gets the public answer)."""
+    api_key = api_key_of(request)
+    return None if api_key is None else api_key.organisation_id
+
+
 ALL_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 KEY_REFUSED = ("An API key is valid here only for lookups, reading works (GET /api/v1/works) and reading a "
                "declaration (GET /api/v1/declarations/{{id}}). {what} is for rights holders' users "

@@ -6,7 +6,7 @@ from consent.vocabulary import PURPOSES
 from registry.models import WorkKind
 
 OUTCOMES = ["allowed", "denied"]
-BASES = ["granted", "reserved", "disputed", "permission-required", "not-reserved"]
+BASES = ["granted", "licensed", "reserved", "disputed", "permission-required", "not-reserved"]
 REGIMES = ["prior-permission", "opt-out"]
 
 
@@ -53,6 +53,17 @@ class LookupDeclarationSerializer(serializers.Serializer):
                                                                   "any: a grant's terms bind the use it allows.")
 
 
+class LookupLicenceSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    scope = serializers.ChoiceField(choices=Scope.choices)
+    purposes = serializers.ListField(child=serializers.CharField(), help_text="Purpose codes (each covers its "
+                                     "descendants).")
+    jurisdictions = serializers.ListField(child=serializers.CharField(), help_text="Codes, EU or *.")
+    effective_from = serializers.DateTimeField()
+    effective_until = serializers.DateTimeField(allow_null=True)
+    license_url = serializers.URLField(allow_null=True)
+
+
 class BatchProofSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The answer's leaf index in the batch (its position in `results`).")
     hashes = serializers.ListField(child=serializers.CharField(), help_text=(
@@ -77,6 +88,8 @@ class LookupResultSerializer(serializers.Serializer):
     basis = serializers.ChoiceField(choices=BASES)
     regime = serializers.ChoiceField(choices=REGIMES)
     declaration = LookupDeclarationSerializer(allow_null=True)
+    licence = LookupLicenceSerializer(allow_null=True, help_text=(
+        "With basis `licensed`: the asking organisation's licence that decided (never in anyone else's answer)."))
     license_url = serializers.URLField(allow_null=True, help_text="Where to ask for permission or a licence.")
     disputed = serializers.BooleanField()
     unverified_grant_ignored = serializers.BooleanField(

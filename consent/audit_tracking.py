@@ -20,8 +20,21 @@ def rule_snapshot(r) -> dict:
             "valid_from": iso(r.valid_from), "valid_until": iso(r.valid_until)}
 
 
+def licence_snapshot(x) -> dict:
+    """A licence as its audit events record it: private content (committed to with a salt; the public feed shows
+    only `licence.file` / `.supersede` / `.revoke` and the licence's id, never whom it names)."""
+    return {"holder": str(x.holder_id), "licensee": str(x.licensee_id), "scope": x.scope,
+            "work": str(x.work_id) if x.work_id else None, "purposes": list(x.purposes),
+            "jurisdictions": list(x.jurisdictions), "license_url": x.license_url, "conditions": x.conditions,
+            "effective_from": iso(x.effective_from), "effective_until": iso(x.effective_until),
+            "recorded_at": iso(x.recorded_at), "superseded_at": iso(x.superseded_at),
+            "superseded_by": str(x.superseded_by_id) if x.superseded_by_id else None,
+            "revoked_at": iso(x.revoked_at)}
+
+
 def register() -> None:
-    from .models import Declaration, Rule
+    from .models import Declaration, Licence, Rule
 
     snapshots.register("declaration", snapshot=declaration_snapshot, current_rows=lambda: Declaration.objects.all())
+    snapshots.register("licence", snapshot=licence_snapshot, current_rows=lambda: Licence.objects.all())
     snapshots.register("rule", snapshot=rule_snapshot, current_rows=lambda: Rule.objects.all())

@@ -16,8 +16,8 @@ from .vocabulary import ANY_JURISDICTION, PURPOSES, UnknownPurpose, purpose_chai
 
 __all__ = [
     "GRANT", "RESERVE", "WORK", "CATALOGUE", "PRIOR_PERMISSION", "OPT_OUT", "REGIMES", "ALLOWED", "DENIED",
-    "GRANTED", "RESERVED", "DISPUTED", "PERMISSION_REQUIRED", "NOT_RESERVED",
-    "DeclarationFact", "RuleFact", "RuleBook", "Answer", "decide",
+    "GRANTED", "RESERVED", "DISPUTED", "PERMISSION_REQUIRED", "NOT_RESERVED", "LICENSED",
+    "DeclarationFact", "LicenceFact", "RuleFact", "RuleBook", "Answer", "decide",
 ]  # fmt: skip
 
 # consent
@@ -30,6 +30,7 @@ REGIMES = (PRIOR_PERMISSION, OPT_OUT)
 # outcomes
 ALLOWED, DENIED = "allowed", "denied"
 # bases
+LICENSED = "licensed"  # a licence to the asking organisation (docs/licences.md)
 GRANTED, RESERVED, DISPUTED, PERMISSION_REQUIRED, NOT_RESERVED = (
     "granted", "reserved", "disputed", "permission-required", "not-reserved",
 )  # fmt: skip
@@ -84,6 +85,29 @@ class DeclarationFact:
 
 
 @dataclass(frozen=True, slots=True)
+class LicenceFact:
+    """A licence to the asking organisation: only ever given to the engine for that organisation's own requests."""
+
+    id: object
+    scope: str  # WORK | CATALOGUE
+    purposes: tuple[str, ...]
+    jurisdictions: tuple[str, ...]  # codes, "EU" or "*"
+    license_url: str | None
+    recorded_at: datetime
+    ended_at: datetime | None  # superseded or revoked at
+    effective_from: datetime
+    effective_until: datetime | None
+
+    def in_force_at(self, t: datetime) -> bool:
+        return (
+            self.recorded_at <= t
+            and (self.ended_at is None or t < self.ended_at)
+            and self.effective_from <= t
+            and (self.effective_until is None or t < self.effective_until)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RuleFact:
     jurisdiction: str  # a code, "EU" or "*"
     purpose: str | None  # None = all purposes
@@ -105,6 +129,7 @@ class Answer:
     declaration: DeclarationFact | None
     license_url: str | None
     grant_ignored: bool = False  # a grant would have decided, but grants did not count (interop.md)
+    licence: LicenceFact | None = None  # the deciding licence (basis LICENSED)
 
 
 class RuleBook:
@@ -177,6 +202,22 @@ def _prefer(new: DeclarationFact, old: DeclarationFact) -> bool:
     return str(new.id) > str(old.id)
 
 
+def _best_licence(licences, purpose_distance: dict, jurisdiction_distance: dict, as_of: datetime):
+    """The most specific licence in force at `as_of` covering P and J (ranked as declarations are), or None."""
+    best, best_key = None, None
+    for licence in licences:
+        if not licence.in_force_at(as_of):
+            continue
+        pd = min((purpose_distance[p] for p in licence.purposes if p in purpose_distance), default=None)
+        jd = min((jurisdiction_distance[j] for j in licence.jurisdictions if j in jurisdiction_distance), default=None)
+        if pd is None or jd is None:
+            continue
+        key = (_SCOPE_RANK[licence.scope] + pd + jd, -licence.recorded_at.timestamp(), str(licence.id))
+        if best_key is None or key < best_key:
+            best, best_key = licence, key
+    return best
+
+
 def decide(
     *,
     purpose: str,
@@ -188,6 +229,7 @@ def decide(
     declarations: Sequence[DeclarationFact] = (),
     holder_license_url: str | None = None,
     grants_count: bool = True,
+    licences: Sequence[LicenceFact] = (),
 ) -> Answer:
     """Decide whether ``purpose`` is allowed in ``jurisdiction`` at ``as_of`` (domain.md, "Deciding").
 
@@ -195,6 +237,8 @@ def decide(
     ``declarations`` are all of the work's and its holder's catalogue declarations, in any order, unfiltered.
     ``grants_count`` False: grants are not candidates (a work matched through a web identifier whose holder had
     no verified control of its host at ``as_of``, interop.md); the answer says whether one would have decided.
+    ``licences`` are the asking organisation's licences for the work and its holder's catalogue (none for a public
+    answer): one in force that covers P and J decides before any declaration, after a dispute.
     """
     rule = rules.rule_for(jurisdiction, purpose, as_of)
     regime = rule.regime
@@ -206,6 +250,10 @@ def decide(
 
     purpose_distance = _PURPOSE_DISTANCE[purpose]  # known: rule_for validated it
     jurisdiction_distance = rules.jurisdiction_distances(jurisdiction)
+    if licences and grants_count:  # a licence through an unverified web identifier counts no more than a grant
+        licence = _best_licence(licences, purpose_distance, jurisdiction_distance, as_of)
+        if licence is not None:
+            return Answer(ALLOWED, LICENSED, regime, rule, None, licence.license_url or holder_license_url, licence)
     best = None
     best_rank = 1 << 30
     for d in declarations:

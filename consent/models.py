@@ -231,3 +231,73 @@ class Declaration(models.Model):
     @property
     def is_current(self) -> bool:
         return self.superseded_at is None and self.revoked_at is None
+
+
+class LicenceQuerySet(models.QuerySet):
+    def current(self):
+        """Neither superseded nor revoked: the one live licence of each slot."""
+        return self.filter(current_q())
+
+    def in_force_at(self, at):
+        """In force at `at`: the same rule as a declaration's (`in_force_at_q`)."""
+        return self.filter(in_force_at_q(at))
+
+
+class Licence(models.Model):
+    """A grant from a holder to ONE named organisation (domain.md, "Licences and permission requests"): private to
+    the two of them, append-only like a declaration (only `superseded_*` and `revoked_*` are set, once).
+
+    Its slot is (holder, licensee, scope, work): filing into a slot with a current licence supersedes it. It covers
+    `purposes` (each with its descendants) in `jurisdictions` (each with its members when a region, or `*`).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="licences", verbose_name=_("holder"))
+    licensee = models.ForeignKey("registry.Organisation", on_delete=models.PROTECT, related_name="licences",
+                                 verbose_name=_("licensee"))
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, null=True, blank=True, related_name="licences",
+                             verbose_name=_("work"))
+    purposes = models.JSONField(_("purposes"))
+    jurisdictions = models.JSONField(_("jurisdictions"))
+    license_url = models.URLField(_("licence URL"), max_length=2000, blank=True)
+    conditions = models.TextField(_("conditions"), blank=True)
+    effective_from = models.DateTimeField(_("effective from"))
+    effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="+", verbose_name=_("filed by"), db_constraint=False)
+    superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
+    superseded_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
+                                         related_name="supersedes", verbose_name=_("superseded by"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = LicenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        verbose_name = _("licence")
+        verbose_name_plural = _("licences")
+        indexes = [models.Index(fields=["licensee", "holder"], name="licence_licensee_holder_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["holder", "licensee", "work"],
+                condition=Q(scope="work", superseded_at__isnull=True, revoked_at__isnull=True),
+                name="licence_one_current_per_work_slot"),
+            models.UniqueConstraint(
+                fields=["holder", "licensee"],
+                condition=Q(scope="catalogue", superseded_at__isnull=True, revoked_at__isnull=True),
+                name="licence_one_current_per_catalogue_slot"),
+            models.CheckConstraint(
+                condition=(Q(scope="work") & Q(work__isnull=False)) | (Q(scope="catalogue") & Q(work__isnull=True)),
+                name="licence_scope_matches_work"),
+            models.CheckConstraint(
+                condition=Q(effective_until__isnull=True) | Q(effective_until__gt=F("effective_from")),
+                name="licence_effective_period_valid"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=F("recorded_at")),
+                name="licence_revoked_after_recorded"),
+        ]
+
+    def __str__(self):
+        return f"{self.holder_id} → {self.licensee_id} ({self.scope})"

@@ -29,9 +29,13 @@ def _refused(line: str, code: str, detail: str) -> dict:
     return {"url": line, "optOut": True, "optIn": False, "error": {"code": code, "detail": detail}}
 
 
+_OPT_IN = frozenset({"granted", "licensed"})
+
+
 def spawning_answers(*, lines: Sequence[str], purpose: str, jurisdiction: str,
-                     as_of: datetime | None = None) -> list[dict]:
-    """One Spawning entry per line, in order. `optOut` is Kyodaku's `denied`, `optIn` its basis `granted`."""
+                     as_of: datetime | None = None, organisation_id=None) -> list[dict]:
+    """One Spawning entry per line, in order. `optOut` is Kyodaku's `denied`, `optIn` its basis `granted` (or
+    `licensed`: a licence to the asking key's organisation, `organisation_id`)."""
     purpose = validate_purpose(purpose)
     jurisdiction = validate_jurisdiction(jurisdiction)
     entries: list[dict | None] = [None] * len(lines)
@@ -47,7 +51,8 @@ def spawning_answers(*, lines: Sequence[str], purpose: str, jurisdiction: str,
             ids.append("url:" + url)
             positions.append(position)
     if ids:
-        results = lookup_many(ids=ids, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)
+        results = lookup_many(ids=ids, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                              organisation_id=organisation_id)
         for position, result in zip(positions, results, strict=True):
             line = lines[position]
             error = result.get("error")
@@ -55,5 +60,5 @@ def spawning_answers(*, lines: Sequence[str], purpose: str, jurisdiction: str,
                 entries[position] = _refused(line, error["code"], error["detail"])
             else:
                 entries[position] = {"url": line, "optOut": result["outcome"] == "denied",
-                                     "optIn": result["basis"] == "granted", "verified": result["verified"]}
+                                     "optIn": result["basis"] in _OPT_IN, "verified": result["verified"]}
     return entries

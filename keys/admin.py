@@ -8,6 +8,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from core.errors import DomainError
+from registry.models import Organisation
 from registry.selectors import is_operator
 
 from .models import APIKey, HolderToken
@@ -29,6 +30,11 @@ if admin.site.is_registered(LibraryAPIKey):
 
 
 class APIKeyForm(forms.ModelForm):
+    organisation_name = forms.CharField(
+        label=_("organisation"), max_length=200, required=False,
+        help_text=_("The AI developer's organisation (created when new). Its licences decide the key's lookups; "
+                    "fixed once the key is issued. Empty: an organisation named like the key."))
+
     class Meta:
         model = APIKey
         fields = ["name", "rate", "default_purpose", "default_jurisdiction", "expiry_date", "revoked"]
@@ -53,10 +59,21 @@ class APIKeyForm(forms.ModelForm):
 @admin.register(APIKey)
 class KeyAdmin(APIKeyModelAdmin):
     form = APIKeyForm
-    list_display = ("prefix", "name", "rate", "default_purpose", "default_jurisdiction", "created", "expiry_date",
-                    "_has_expired", "revoked")
+    list_display = ("prefix", "name", "organisation", "rate", "default_purpose", "default_jurisdiction", "created",
+                    "expiry_date", "_has_expired", "revoked")
     list_filter = ("revoked", "created")
+    list_select_related = ("organisation",)
     actions = ["revoke_keys"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key's organisation is fixed once issued: its licences decided its answers (and receipts name it).
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return (*readonly, "organisation") if obj is not None else readonly
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f not in ("organisation", "organisation_name")]
+        fields.insert(1, "organisation" if obj is not None else "organisation_name")
+        return fields
 
     # Operators are staff users, with or without Django's per-user permission rows (Kyodaku grants none);
     # holder users never see keys. A key is revoked, not deleted, so that the services forget its cached record.
@@ -79,8 +96,9 @@ class KeyAdmin(APIKeyModelAdmin):
         if not change:
             created, plain = api_key_create(name=obj.name, rate=obj.rate, expiry_date=obj.expiry_date,
                                             default_purpose=obj.default_purpose,
-                                            default_jurisdiction=obj.default_jurisdiction)
-            for name in ("pk", "prefix", "hashed_key", "created"):
+                                            default_jurisdiction=obj.default_jurisdiction,
+                                            organisation=form.cleaned_data.get("organisation_name") or None)
+            for name in ("pk", "prefix", "hashed_key", "created", "organisation"):
                 setattr(obj, name, getattr(created, name))
             obj._state.adding = False
             self.message_user(
@@ -185,3 +203,27 @@ class HolderTokenAdmin(admin.ModelAdmin):
             holder_token_revoke(token=token)
             count += 1
         self.message_user(request, _("%(count)d token(s) revoked.") % {"count": count})
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    """AI developers' organisations (docs/licences.md): operators create them with their API keys; holders see
+    only the names of those that asked them for permission, in their inbox."""
+
+    list_display = ("name", "contact_email", "created_at")
+    search_fields = ("name",)
+
+    def has_module_permission(self, request):
+        return is_operator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False

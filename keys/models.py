@@ -7,9 +7,13 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
 from consent.vocabulary import PURPOSES
+from registry.models import Organisation
 
 
 class APIKey(AbstractAPIKey):
+    # The AI developer's organisation the key belongs to: its licences decide its lookups (docs/licences.md).
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="api_keys",
+                                     verbose_name=_("organisation"))
     rate = models.CharField(
         _("rate limit"), max_length=32, blank=True,
         help_text=_("N/s, N/min, N/hour or none (no limit). Empty: the default from KYODAKU_API_KEY_DEFAULT_RATE."),

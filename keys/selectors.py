@@ -13,12 +13,13 @@ from .models import APIKey, HolderToken
 
 KEY_CACHE_SECONDS = 60
 _FIELDS = ("id", "prefix", "hashed_key", "revoked", "expiry_date", "rate", "name", "default_purpose",
-           "default_jurisdiction")
+           "default_jurisdiction", "organisation_id")
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 
 
 def _cache_key(prefix: str) -> str:
-    return f"kyodaku:api-key:{prefix}"
+    # v2: records carry organisation_id (a record cached before it would answer the key's lookups publicly)
+    return f"kyodaku:api-key:v2:{prefix}"
 
 
 def api_key_by_prefix(prefix: str) -> APIKey | None:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose, validate_jurisdiction, validate_purpose
 from core.errors import Conflict, ValidationFailed, field_error
+from registry.models import Organisation
 
 from .models import APIKey, HolderToken
 from .rates import InvalidRate, Rate, canonical_rate, parse_rate
@@ -46,9 +47,21 @@ def api_key_default_jurisdiction_validate(jurisdiction: str | None) -> str:
         raise ValidationFailed(str(exc), errors=[field_error("default_jurisdiction", exc.code, str(exc))]) from None
 
 
+def organisation_ensure(*, name: str, contact_email: str = "") -> Organisation:
+    """The organisation called `name` (created when new; an existing one keeps its contact)."""
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("An organisation needs a name of at most 200 characters.",
+                               errors=[field_error("organisation", "invalid", "1 to 200 characters.")])
+    organisation, _ = Organisation.objects.get_or_create(name=name, defaults={"contact_email": contact_email})
+    return organisation
+
+
 def api_key_create(*, name: str, rate: str | None = None, expiry_date=None, default_purpose: str | None = None,
-                   default_jurisdiction: str | None = None) -> tuple[APIKey, str]:
-    """Issue a key. Returns (the stored key, the plain key to hand over once)."""
+                   default_jurisdiction: str | None = None,
+                   organisation: Organisation | str | None = None) -> tuple[APIKey, str]:
+    """Issue a key for `organisation` (an Organisation or its name; None: the organisation named like the key,
+    created when new). Returns (the stored key, the plain key to hand over once)."""
     name = (name or "").strip()
     if not name or len(name) > 50:
         raise ValidationFailed("An API key needs a name of at most 50 characters.",
@@ -56,10 +69,13 @@ def api_key_create(*, name: str, rate: str | None = None, expiry_date=None, defa
     rate = api_key_rate_validate(rate)
     default_purpose = api_key_default_purpose_validate(default_purpose)
     default_jurisdiction = api_key_default_jurisdiction_validate(default_jurisdiction)
+    if not isinstance(organisation, Organisation):
+        organisation = organisation_ensure(name=organisation or name)
     # Not written to the audit log: its events are public, and a key is not registry data.
     api_key, plain = APIKey.objects.create_key(name=name, rate=rate, expiry_date=expiry_date,
                                                    default_purpose=default_purpose,
-                                                   default_jurisdiction=default_jurisdiction)
+                                                   default_jurisdiction=default_jurisdiction,
+                                                   organisation=organisation)
     return api_key, plain
 
 

@@ -241,3 +241,22 @@ class Dispute(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class Organisation(models.Model):
+    """An AI developer's organisation: every API key belongs to one, and licences name one as their licensee
+    (domain.md, "Licences and permission requests"). Several keys of one organisation share its licences."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    contact_email = models.EmailField(_("contact e-mail"), blank=True,
+                                      help_text=_("Where decisions on the organisation's permission requests go."))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+
+    def __str__(self):
+        return self.name

@@ -21,7 +21,7 @@ from core.errors import ValidationFailed, field_error
 from receipts.batch import batch_receipt_attach
 from receipts.services import receipts_attach
 
-from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of
+from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of, organisation_of
 from ..errors import RequestTooLarge
 from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params, refuse_future_as_of
 from ..parsers import BoundedJSONParser
@@ -201,7 +201,7 @@ class LookupOneApi(_LookupBase):
         refuse_future_as_of(query.get("as_of"))
         with replica_reads():  # an AI developer's answer may come from a read replica (docs/scaling.md)
             result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
-                                 as_of=query.get("as_of"))[0]
+                                 as_of=query.get("as_of"), organisation_id=organisation_of(request))[0]
         if "error" in result:
             error = result["error"]
             raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
@@ -260,7 +260,7 @@ class LookupBatchApi(_LookupBase):
         refuse_future_as_of(fields.get("as_of"))
         with replica_reads():
             results = lookup_many(ids=ids, purpose=fields["purpose"], jurisdiction=fields["jurisdiction"],
-                                  as_of=fields.get("as_of"))
+                                  as_of=fields.get("as_of"), organisation_id=organisation_of(request))
         mode = _receipt_mode(query["receipt"], fields["receipt"])
         if mode == "batch":
             api_key = api_key_of(request)

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from consent.spawning import DEFAULT_PURPOSE, spawning_answers, spawning_lines
 from core.errors import ValidationFailed, field_error
 
-from ..auth import HasApiKey, SpawningApiKeyAuthentication, api_key_of
+from ..auth import HasApiKey, SpawningApiKeyAuthentication, api_key_of, organisation_of
 from ..errors import RequestTooLarge
 from ..fields import query_params
 from ..throttling import ApiKeyRateThrottle
@@ -95,4 +95,5 @@ class SpawningUrlsQueryApi(APIView):
         limit = settings.KYODAKU_LOOKUP_BATCH_MAX
         if len(lines) > limit:
             raise RequestTooLarge(f"A request holds at most {limit} URLs; this one has {len(lines)}. Split it.")
-        return Response({"urls": spawning_answers(lines=lines, purpose=purpose, jurisdiction=jurisdiction)})
+        return Response({"urls": spawning_answers(lines=lines, purpose=purpose, jurisdiction=jurisdiction,
+                                                         organisation_id=organisation_of(request))})

@@ -26,8 +26,12 @@ from .rows import on_postgresql
 __all__ = ["lookup_many", "lookup_one", "work_decisions", "iso_z"]
 
 
-def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: datetime | None = None) -> list[dict]:
+def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: datetime | None = None,
+                organisation_id=None) -> list[dict]:
     """Decide `purpose` in `jurisdiction` at `as_of` for every id: one api.md result per id, in input order.
+
+    `organisation_id`: the asking organisation (its API key's), whose licences then decide before public
+    declarations (basis `licensed`); None for a public answer (snapshots, signals), which never reads a licence.
 
     Unknown purpose or jurisdiction raise (vocabulary.UnknownPurpose / UnknownJurisdiction: the whole request is
     bad); a bad id becomes that entry's `error`. Results of the same work share their nested `work`, `holder` and
@@ -35,17 +39,21 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
     """
     ids = ids if isinstance(ids, list | tuple) else list(ids)  # read twice: parsing, then answering
     if len(ids) == 1 and on_postgresql():  # a GET, or a batch of one: the one-statement path
-        return [lookup_one(id=ids[0], purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)]
+        return [lookup_one(id=ids[0], purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                           organisation_id=organisation_id)]
     with paused_for_batch():
-        return decide_many(ids=ids, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)
+        return decide_many(ids=ids, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                           organisation_id=organisation_id)
 
 
-def lookup_one(*, id: str, purpose: str, jurisdiction: str, as_of: datetime | None = None) -> dict:
+def lookup_one(*, id: str, purpose: str, jurisdiction: str, as_of: datetime | None = None,
+               organisation_id=None) -> dict:
     """One api.md result for one id (an invalid id gives the `error` entry, as in a batch).
 
     On PostgreSQL one statement (one_id.py); elsewhere the batch path with one id.
     """
     if not on_postgresql():
-        return lookup_many(ids=[id], purpose=purpose, jurisdiction=jurisdiction, as_of=as_of)[0]
+        return lookup_many(ids=[id], purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                           organisation_id=organisation_id)[0]
     return decide_one(raw=id, purpose=validate_purpose(purpose), jurisdiction=validate_jurisdiction(jurisdiction),
-                      at=as_of_or_now(as_of))
+                      at=as_of_or_now(as_of), organisation_id=organisation_id)

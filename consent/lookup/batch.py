@@ -11,6 +11,7 @@ A fixed number of queries whatever the number of ids (docs/engine.md, "Query bud
 4. the works among them with a dispute open at T (registry.selectors.work_open_disputes);
 5. when some id matched a work through a web identifier (url, url-prefix, domain): whether those works' holders
    had verified control of the matched hosts at T (domains.selectors.verified_domains_at; interop.md).
+6. only for a request made for an organisation: its licences in force at T for those works (lookup/licences.py).
 
 On PostgreSQL queries 2 and 3 are the statements of sql.py; other databases get the equivalent ORM queries (with
 registry's `field__any_of=[...]` lookup, registry/lookups.py).
@@ -34,6 +35,7 @@ from ..engine import RuleBook
 from ..models import Declaration, Scope
 from ..rulebook import rulebook
 from ..vocabulary import purpose_chain, validate_jurisdiction, validate_purpose
+from .licences import licences_in_force
 from .request import as_of_or_now, rule_or_error
 from .results import Decider, facts_by_work_and_holder
 from .rows import on_postgresql, queryset_rows, sql_rows
@@ -47,8 +49,10 @@ URL, URL_PREFIX, DOMAIN, REF = "url", "url-prefix", "domain", "ref"
 WORK_FIELDS = ("title", "kind", "work_ref", "holder_id", "holder__code", "holder__name", "holder__licensing_url")
 
 
-def decide_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: datetime | None) -> list[dict]:
-    """One api.md result per id, in input order (consent.lookup.lookup_many is the entry point)."""
+def decide_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: datetime | None,
+                organisation_id=None) -> list[dict]:
+    """One api.md result per id, in input order (consent.lookup.lookup_many is the entry point). With
+    `organisation_id`, that organisation's licences decide too (one more query: lookup/licences.py)."""
     purpose = validate_purpose(purpose)
     jurisdiction = validate_jurisdiction(jurisdiction)
     at = as_of_or_now(as_of)
@@ -57,7 +61,7 @@ def decide_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
     parsed = parse_ids(ids)
     matches = match(parsed, at=at)  # query 2
     decider = decider_for(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book,
-                          works=matches.works)  # queries 3 and 4
+                          works=matches.works, organisation_id=organisation_id)  # queries 3, 4 (and 5)
     return answer(ids, parsed, matches, decider)
 
 
@@ -281,8 +285,10 @@ def declarations_in_force(*, work_ids, holder_ids, purposes, jurisdictions, at: 
     )
 
 
-def decider_for(*, purpose: str, jurisdiction: str, at: datetime, book: RuleBook, works: dict) -> Decider:
-    """Load the declarations and disputes of `works` ({work_id: work row}) and return their decider. Two queries."""
+def decider_for(*, purpose: str, jurisdiction: str, at: datetime, book: RuleBook, works: dict,
+                organisation_id=None) -> Decider:
+    """Load the declarations and disputes of `works` ({work_id: work row}) and return their decider. Two queries,
+    and one more for the licences of `organisation_id` when given."""
     # sets, not lists: the ORM walks every element of a list parameter looking for expressions
     work_ids = set(works)
     holder_ids = {row[3] for row in works.values()}
@@ -290,5 +296,6 @@ def decider_for(*, purpose: str, jurisdiction: str, at: datetime, book: RuleBook
                                  jurisdictions=book.jurisdiction_chain(jurisdiction), at=at)
     by_work, by_holder = facts_by_work_and_holder(rows)
     disputed = work_open_disputes(work_ids=work_ids, at=at)
+    licences = licences_in_force(organisation_id=organisation_id, work_ids=work_ids, holder_ids=holder_ids, at=at)
     return Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
-                   by_holder=by_holder, disputed=disputed)
+                   by_holder=by_holder, disputed=disputed, licences=licences)

@@ -23,6 +23,7 @@ from registry.lookups import url_scheme_and_rest, url_scheme_twin
 from ..rulebook import rulebook, rulebook_for
 from ..vocabulary import purpose_chain
 from .batch import DOMAIN, REF, URL
+from .licences import licences_in_force
 from .request import rule_or_error
 from .results import Decider, facts_by_work_and_holder
 from .sql import ONE_ID_STATEMENTS
@@ -102,7 +103,7 @@ def _statement_for(scheme: str, value: str) -> tuple[str, dict]:
     return "exact", {"scheme": scheme, "value": value}
 
 
-def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime) -> dict:
+def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organisation_id=None) -> dict:
     """The one-id path on PostgreSQL: one statement (plus one when the rule tables changed since the last call).
     `purpose` and `jurisdiction` are already validated (consent.lookup.lookup_one is the entry point)."""
     try:
@@ -123,7 +124,8 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime) -> di
         # the matched host (interop.md), which this statement does not read; the batch path does (query 5).
         from .batch import decide_many
 
-        return decide_many(ids=[raw], purpose=purpose, jurisdiction=jurisdiction, as_of=at)[0]
+        return decide_many(ids=[raw], purpose=purpose, jurisdiction=jurisdiction, as_of=at,
+                           organisation_id=organisation_id)[0]
     declarations = ()
     disputed: set = set()
     if work_id is not None:
@@ -132,6 +134,10 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime) -> di
             disputed.add(work_id)
         declarations = [row[10:] for row in rows if row[10] is not None]
     by_work, by_holder = facts_by_work_and_holder(declarations)
+    licences = ({}, {})
+    if organisation_id is not None and work_id is not None:  # one more query, for an organisation's own answers
+        licences = licences_in_force(organisation_id=organisation_id, work_ids={work_id},
+                                     holder_ids={works[work_id][3]}, at=at)
     decider = Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
-                      by_holder=by_holder, disputed=disputed)
+                      by_holder=by_holder, disputed=disputed, licences=licences)
     return decider.answer(work_id, raw, f"{scheme}:{value}")

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from ..engine import DeclarationFact, RuleBook, decide
 from ..models import Scope
 
-__all__ = ["RESULT_KEYS", "iso_z", "facts_by_work_and_holder", "Decider"]
+__all__ = ["RESULT_KEYS", "iso_z", "licence_json", "facts_by_work_and_holder", "Decider"]
 
 RESULT_KEYS = ("id", "identifier", "registered", "work", "holder", "verified", "purpose", "jurisdiction", "as_of",
-               "outcome", "basis", "regime", "declaration", "license_url", "disputed", "unverified_grant_ignored")
+               "outcome", "basis", "regime", "declaration", "licence",
+               "license_url", "disputed", "unverified_grant_ignored")
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -23,6 +24,13 @@ def iso_z(value: datetime | None) -> str | None:
         return None
     text = value.astimezone(UTC).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def licence_json(fact) -> dict:
+    """The api.md `licence` of a licensed answer (only ever in the licensee's own answers)."""
+    return {"id": str(fact.id), "scope": fact.scope, "purposes": list(fact.purposes),
+            "jurisdictions": list(fact.jurisdictions), "effective_from": iso_z(fact.effective_from),
+            "effective_until": iso_z(fact.effective_until), "license_url": fact.license_url}
 
 
 def facts_by_work_and_holder(rows) -> tuple[dict, dict]:
@@ -70,13 +78,16 @@ class Decider:
     """Decides works for one (purpose, jurisdiction, as_of) and builds each one's result template once.
 
     `works` is {work_id: (title, kind, work_ref, holder_id, code, name, licensing_url)}; `by_work` / `by_holder`
-    come from facts_by_work_and_holder; `disputed` is the set of work ids with a dispute open at `at`. A template
+    come from facts_by_work_and_holder; `disputed` is the set of work ids with a dispute open at `at`;
+    `licences` is the asking organisation's ({work_id: [LicenceFact]}, {holder_id: [LicenceFact]}) from
+    licences.licences_in_force, empty for a public answer. A template
     has `id` and `identifier` None: the caller copies it and fills them per id.
     """
 
     def __init__(self, *, purpose: str, jurisdiction: str, at: datetime, book: RuleBook, works: dict,
-                 by_work: dict, by_holder: dict, disputed: set):
+                 by_work: dict, by_holder: dict, disputed: set, licences: tuple[dict, dict] = ({}, {})):
         self.purpose, self.jurisdiction, self.at, self.book = purpose, jurisdiction, at, book
+        self.licences_by_work, self.licences_by_holder = licences
         self.works, self.by_work, self.by_holder, self.disputed = works, by_work, by_holder, disputed
         self.as_of_text = iso_z(at)
         self._templates: dict = {}
@@ -92,7 +103,8 @@ class Decider:
                 "id": None, "identifier": None, "registered": False, "work": None, "holder": None,
                 "verified": None, "purpose": self.purpose, "jurisdiction": self.jurisdiction, "as_of": self.as_of_text,
                 "outcome": answer.outcome, "basis": answer.basis, "regime": answer.regime, "declaration": None,
-                "license_url": answer.license_url, "disputed": False, "unverified_grant_ignored": False,
+                "licence": None, "license_url": answer.license_url, "disputed": False,
+                "unverified_grant_ignored": False,
             }
         return self._unregistered
 
@@ -111,9 +123,13 @@ class Decider:
         else:
             declarations = work_decls or holder_decls or ()
         disputed = work_id in self.disputed
+        licences = ()
+        if self.licences_by_work or self.licences_by_holder:
+            licences = self.licences_by_work.get(work_id, []) + self.licences_by_holder.get(holder_id, [])
         answer = decide(purpose=self.purpose, jurisdiction=self.jurisdiction, as_of=self.at, rules=self.book,
                         registered=True, disputed=disputed, declarations=declarations,
-                        holder_license_url=licensing_url or None, grants_count=verified is not False)
+                        holder_license_url=licensing_url or None, grants_count=verified is not False,
+                        licences=licences)
         fact = answer.declaration
         if fact is None:
             declaration = None
@@ -127,6 +143,7 @@ class Decider:
             "holder": {"id": holder_id, "code": code, "name": name}, "verified": verified,
             "purpose": self.purpose, "jurisdiction": self.jurisdiction, "as_of": self.as_of_text,
             "outcome": answer.outcome, "basis": answer.basis, "regime": answer.regime, "declaration": declaration,
+            "licence": None if answer.licence is None else licence_json(answer.licence),
             "license_url": answer.license_url, "disputed": disputed,
             "unverified_grant_ignored": answer.grant_ignored,
         }

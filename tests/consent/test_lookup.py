@@ -70,6 +70,7 @@ def test_studio_kaze_registered_work_gives_the_api_result_shape(studio_kaze):
         "declaration": {"id": str(declaration.pk), "scope": "catalogue", "purpose": "train-ai", "jurisdiction": "*",
                         "consent": "reserve", "effective_from": "2026-01-01T00:00:00Z", "effective_until": None,
                         "license_url": "https://studio-kaze.example/licence/ai", "conditions": None},
+        "licence": None,
         "license_url": "https://studio-kaze.example/licence/ai",
         "disputed": False,
         "verified": None,  # not a web identifier

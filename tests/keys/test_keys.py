@@ -157,3 +157,33 @@ def test_key_issued_with_an_expiry_date_stops_working_after_it(db):
     lapsed, lapsed_plain = api_key_create(name="Old trial", expiry_date=timezone.now() - timedelta(days=1))
     assert APIKey.objects.get(pk=current.pk).expiry_date == current.expiry_date
     assert APIKey.objects.is_valid(current_plain) and not APIKey.objects.is_valid(lapsed_plain)
+
+
+def test_operator_issues_a_key_for_a_named_organisation_in_the_admin(client, operator):
+    """Rule (api.md, licences): every key belongs to an organisation; the admin's key form names it, reusing an
+    existing one, and shows it read-only afterwards."""
+    from registry.models import Organisation
+
+    client.force_login(operator)
+    existing = Organisation.objects.create(name="Mirai AI")
+    client.post("/keys/apikey/add/", {"name": "mirai-prod", "organisation_name": "Mirai AI"}, follow=True)
+    client.post("/keys/apikey/add/", {"name": "mirai-staging", "organisation_name": "Mirai AI"}, follow=True)
+    client.post("/keys/apikey/add/", {"name": "solo"}, follow=True)
+    assert set(APIKey.objects.filter(name__startswith="mirai").values_list("organisation", flat=True)) == {existing.pk}
+    assert APIKey.objects.get(name="solo").organisation.name == "solo"
+    page = client.get(f"/keys/apikey/{APIKey.objects.get(name='mirai-prod').pk}/change/").content.decode()
+    assert "Mirai AI" in page and 'name="organisation_name"' not in page
+
+
+def test_create_api_key_command_names_the_organisation(db):
+    """`create_api_key NAME --organisation ORG` (api.md): the key belongs to ORG, created when new."""
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("create_api_key", "crawler-1", "--organisation", "Kumo Labs", "--json", stdout=out)
+    import json
+
+    assert json.loads(out.getvalue())["organisation"] == "Kumo Labs"
+    assert APIKey.objects.get(name="crawler-1").organisation.name == "Kumo Labs"

@@ -7,6 +7,7 @@ from django.utils.dateparse import parse_datetime
 from consent.lookup import lookup_one
 from consent.vocabulary import UnknownJurisdiction, UnknownPurpose
 from registry.management.output import KyodakuCommand
+from registry.models import Organisation
 
 
 def parse_as_of(text: str):
@@ -33,12 +34,20 @@ class Command(KyodakuCommand):
                                                              "search.")
         parser.add_argument("--jurisdiction", required=True, help="ISO 3166-1 alpha-2 code, EU or *.")
         parser.add_argument("--as-of", help="ISO 8601 time with a zone (default: now).")
+        parser.add_argument("--organisation", help="Answer as this organisation's keys are answered: its licences "
+                                                   "decide too (default: the public answer).")
 
     def handle(self, *args, **options):
         as_of = parse_as_of(options["as_of"]) if options.get("as_of") else None
+        organisation_id = None
+        if options.get("organisation"):
+            organisation = Organisation.objects.filter(name=options["organisation"]).first()
+            if organisation is None:
+                raise CommandError(f"No organisation named {options['organisation']!r}.")
+            organisation_id = organisation.pk
         try:
             result = lookup_one(id=options["id"], purpose=options["purpose"],
-                                jurisdiction=options["jurisdiction"], as_of=as_of)
+                                jurisdiction=options["jurisdiction"], as_of=as_of, organisation_id=organisation_id)
         except (UnknownPurpose, UnknownJurisdiction) as exc:
             raise CommandError(str(exc)) from exc
         if "error" in result:

@@ -12,6 +12,9 @@ class Command(KyodakuCommand):
         parser.add_argument("name", help="Who the key is for (at most 50 characters).")
         default = settings.KYODAKU_API_KEY_DEFAULT_RATE
         parser.add_argument("--rate", default=None, help=f"e.g. 100/s, 6000/min, none (default: {default}).")
+        parser.add_argument("--organisation", default=None,
+                            help="The AI developer's organisation the key belongs to (created when new; "
+                                 "default: an organisation named like the key). Its licences decide its lookups.")
         parser.add_argument("--purpose", default=None,
                             help="Default purpose for the Spawning-compatible endpoint (default: train-ai).")
         parser.add_argument("--jurisdiction", default=None,
@@ -20,10 +23,12 @@ class Command(KyodakuCommand):
     def handle(self, *args, **options):
         api_key, plain = api_key_create(name=options["name"], rate=options["rate"],
                                         default_purpose=options["purpose"],
-                                        default_jurisdiction=options["jurisdiction"])
+                                        default_jurisdiction=options["jurisdiction"],
+                                        organisation=options["organisation"])
         rate = api_key.rate or settings.KYODAKU_API_KEY_DEFAULT_RATE
         self.emit(options, {"name": api_key.name, "prefix": api_key.prefix, "rate": rate, "key": plain,
+                            "organisation": api_key.organisation.name,
                             "default_purpose": api_key.default_purpose or None,
                             "default_jurisdiction": api_key.default_jurisdiction or None},
-                  f"API key for {api_key.name} (rate {rate}):\n{plain}\n"
+                  f"API key for {api_key.name} of {api_key.organisation.name} (rate {rate}):\n{plain}\n"
                   "Store it now: it cannot be shown again. Send it as 'Authorization: Api-Key <key>'.")
