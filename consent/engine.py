@@ -253,7 +253,8 @@ def decide(
     if licences and grants_count:  # a licence through an unverified web identifier counts no more than a grant
         licence = _best_licence(licences, purpose_distance, jurisdiction_distance, as_of)
         if licence is not None:
-            return Answer(ALLOWED, LICENSED, regime, rule, None, licence.license_url or holder_license_url, licence)
+            return Answer(ALLOWED, LICENSED, regime, rule, None, licence.license_url or holder_license_url,
+                          licence=licence)
     best = None
     best_rank = 1 << 30
     for d in declarations:

@@ -60,8 +60,6 @@ def decide_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
     rule_or_error(book, jurisdiction, purpose, at)
     parsed = parse_ids(ids)
     matches = match(parsed, at=at)  # query 2
-    if organisation_id is not None and all(type(i) is not tuple or i[3] is not None for i in parsed.items):
-        organisation_id = None  # only url:/domain: ids, through which no licence applies: no licence query
     decider = decider_for(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book,
                           works=matches.works, organisation_id=organisation_id)  # queries 3, 4 (and 5)
     return answer(ids, parsed, matches, decider)

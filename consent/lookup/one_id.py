@@ -135,7 +135,7 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
         declarations = [row[10:] for row in rows if row[10] is not None]
     by_work, by_holder = facts_by_work_and_holder(declarations)
     licences = ({}, {})
-    if organisation_id is not None and work_id is not None and scheme not in (URL, DOMAIN):  # one more query, for an organisation's own answers
+    if organisation_id is not None and work_id is not None:  # one more query, for an organisation's own answers
         licences = licences_in_force(organisation_id=organisation_id, work_ids={work_id},
                                      holder_ids={works[work_id][3]}, at=at)
     decider = Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,

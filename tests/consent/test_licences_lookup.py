@@ -131,8 +131,8 @@ def test_the_lookup_command_answers_as_an_organisation(world):
 
 def test_no_licence_applies_through_a_web_identifier_of_an_unverified_host(studio_kaze):
     """domain.md: a licence reached through a url, url-prefix or domain identifier needs verified control of the
-    host. Kyodaku does not yet check verification on the lookup path, so no licence applies through one (over
-    HTTP on the Spawning-compatible endpoint too); the same work by ISBN is licensed."""
+    host, as a grant does: through an unverified host none applies (over HTTP on the Spawning-compatible endpoint
+    too); the same work by ISBN is licensed."""
     past = timezone.now() - timedelta(days=2)
     mirai = Organisation.objects.create(name="Mirai AI")
     work = work_register(holder=studio_kaze.holder, work_ref="SK-9", title="Web", kind="film", at=past,
