@@ -148,3 +148,16 @@ def test_no_licence_applies_through_a_web_identifier_of_an_unverified_host(studi
     body = client_for(api_key=plain).post("/api/v2/query/urls/", data=b"https://kaze.example/gallery/1.png",
                                           content_type="text/plain").json()
     assert body["urls"][0]["optOut"] is True
+
+
+def test_the_public_audit_feed_shows_a_licence_only_as_a_salted_commitment(world, studio_kaze):
+    """What stays private: the feed names the action and the licence's id, never the licensee or the terms; the
+    audit chain and the licence rows still verify."""
+    from audit.selectors import audit_events_after, audit_verify
+
+    licence_revoke(licence=world["licence"], actor=studio_kaze.user)
+    feed = json.dumps(audit_events_after(after=0, limit=10_000), ensure_ascii=False)
+    assert "licence.file" in feed and "licence.revoke" in feed
+    for secret in ("Mirai AI", str(world["mirai"].pk), "kaze.example/deal/1"):
+        assert secret not in feed
+    assert audit_verify() == []
