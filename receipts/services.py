@@ -251,6 +251,9 @@ def receipt_payload(result: dict, *, head: dict, iat: int, iss: str, sub: str | 
     }
     if result.get("verified") is not None:  # matched through a web identifier: was its holder's control verified
         payload["verified"] = result["verified"]
+    licence = result.get("licence")
+    if isinstance(licence, dict):  # basis licensed: the licence to the asking key's organisation (docs/licences.md)
+        payload["licence"] = licence.get("id")
     return payload
 
 

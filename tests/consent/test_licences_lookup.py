@@ -161,3 +161,17 @@ def test_the_public_audit_feed_shows_a_licence_only_as_a_salted_commitment(world
     for secret in ("Mirai AI", str(world["mirai"].pk), "kaze.example/deal/1"):
         assert secret not in feed
     assert audit_verify() == []
+
+
+def test_a_licensed_answers_receipt_names_the_licence_and_the_asking_key(world):
+    """Evidence (api.md): a licensed answer's receipt carries the licence id and `sub`, the asking key's prefix."""
+    import base64
+
+    api_key, plain = api_key_create(name="mirai-evidence", rate="none", organisation=world["mirai"])
+    body = client_for(api_key=plain).get("/api/v1/lookup", {"id": ISBN, "purpose": "train-genai",
+                                                            "jurisdiction": "JP", "receipt": "true"}).json()
+    assert body["basis"] == "licensed"
+    segment = body["receipt"].split(".")[1]
+    payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    assert (payload["basis"], payload["licence"], payload["sub"]) == ("licensed", str(world["licence"].pk),
+                                                                       api_key.prefix)
