@@ -66,8 +66,9 @@ def _line(check, *, batch: bool, results, offline: bool) -> str:
         answers = "signature only, no answers given" if results is None else f"all {p['count']} proofs lead to it"
         return (f"OK   batch of {p['count']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: root "
                 f"{p['root'][:16]}..., {answers}; {head}")
+    licence = f", licence {p['licence']} for key {p.get('sub')}" if p.get("licence") else ""
     return (f"OK   {p['identifier']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: "
-            f"{p['outcome']} ({p['basis']}); {head}")
+            f"{p['outcome']} ({p['basis']}{licence}); {head}")
 
 
 def _expect_issuer(check, iss: str | None) -> None:
