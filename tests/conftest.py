@@ -56,25 +56,48 @@ def pytest_runtest_setup(item):
         _service_missing(item, "PostgreSQL for the worker process")
 
 
+def _seed_if_missing() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from consent.models import Rule
+
+    if not Rule.objects.exists():
+        importlib.import_module("consent.migrations.0002_seed_jurisdictions_and_rules").seed(apps, None)
+
+
 @pytest.fixture(autouse=True)
 def _seed_data_survives_transactional_tests(request, _django_db_marker):
     """A transactional test ends with a flush, which also empties what the migrations seeded (jurisdictions,
-    rules and their audit events); the next transactional test puts them back before it starts.
+    rules and their audit events). The seed is put back right after that flush (pytest_runtest_teardown below), so
+    that the tests after it, transactional or not, find the database as the migrations left it whatever the order;
+    and, in case, before a transactional test starts.
     """
     marker = request.node.get_closest_marker("django_db")
     transactional = (marker and marker.kwargs.get("transaction")) or {
         "transactional_db", "live_server"} & set(request.fixturenames)
     if transactional:
-        import importlib
-
         request.getfixturevalue("transactional_db")  # set up now if the test asked for it by name
-        from django.apps import apps
-
-        from consent.models import Rule
-
-        if not Rule.objects.exists():
-            importlib.import_module("consent.migrations.0002_seed_jurisdictions_and_rules").seed(apps, None)
+        request.node.stash[_RESEED_AFTER] = request.getfixturevalue("django_db_blocker")
+        _seed_if_missing()
     yield
+
+
+_RESEED_AFTER = pytest.StashKey[object]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After every fixture of a transactional test is torn down (its flush included): the seed again. Not after
+    the session's last test, whose teardown has dropped the test database."""
+    try:
+        return (yield)
+    finally:
+        blocker = item.stash.get(_RESEED_AFTER, None)
+        if blocker is not None and nextitem is not None:
+            with blocker.unblock():
+                _seed_if_missing()
 
 
 @dataclass
