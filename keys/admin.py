@@ -29,6 +29,27 @@ if admin.site.is_registered(LibraryAPIKey):
     admin.site.unregister(LibraryAPIKey)
 
 
+class OperatorManaged:
+    """Operators are staff users, with or without Django's per-user permission rows (Kyodaku grants none); holder
+    users never see these pages. Nothing here is deleted: keys and tokens are revoked (so that the services forget a
+    key's cached record), organisations kept."""
+
+    def has_module_permission(self, request):
+        return is_operator(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_add_permission(self, request):
+        return is_operator(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_operator(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class APIKeyForm(forms.ModelForm):
     organisation_name = forms.CharField(
         label=_("organisation"), max_length=200, required=False,
@@ -57,7 +78,7 @@ class APIKeyForm(forms.ModelForm):
 
 
 @admin.register(APIKey)
-class KeyAdmin(APIKeyModelAdmin):
+class KeyAdmin(OperatorManaged, APIKeyModelAdmin):
     form = APIKeyForm
     list_display = ("prefix", "name", "organisation", "rate", "default_purpose", "default_jurisdiction", "created",
                     "expiry_date", "_has_expired", "revoked")
@@ -74,23 +95,6 @@ class KeyAdmin(APIKeyModelAdmin):
         fields = [f for f in super().get_fields(request, obj) if f not in ("organisation", "organisation_name")]
         fields.insert(1, "organisation" if obj is not None else "organisation_name")
         return fields
-
-    # Operators are staff users, with or without Django's per-user permission rows (Kyodaku grants none);
-    # holder users never see keys. A key is revoked, not deleted, so that the services forget its cached record.
-    def has_module_permission(self, request):
-        return is_operator(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_operator(request.user)
-
-    def has_add_permission(self, request):
-        return is_operator(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return is_operator(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -143,7 +147,7 @@ class HolderTokenForm(forms.ModelForm):
 
 
 @admin.register(HolderToken)
-class HolderTokenAdmin(admin.ModelAdmin):
+class HolderTokenAdmin(OperatorManaged, admin.ModelAdmin):
     """Operators issue (shown once), rotate and revoke holders' users' API tokens; the holders' users themselves
     get theirs from an operator or `manage.py create_holder_token`. Only hashes are stored, so nothing here can show
     a token again."""
@@ -154,20 +158,8 @@ class HolderTokenAdmin(admin.ModelAdmin):
     search_fields = ("prefix", "user__username", "name")
     actions = ["revoke_tokens"]
 
-    def has_module_permission(self, request):
-        return is_operator(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_operator(request.user)
-
-    def has_add_permission(self, request):
-        return is_operator(request.user)
-
     def has_change_permission(self, request, obj=None):
         return False  # a token is issued and revoked, never edited
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user__membership__holder")
@@ -206,24 +198,10 @@ class HolderTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(OperatorManaged, admin.ModelAdmin):
     """AI developers' organisations (docs/licences.md): operators create them with their API keys; holders see
     only the names of those that asked them for permission, in their inbox."""
 
     list_display = ("name", "contact_email", "created_at")
     search_fields = ("name",)
 
-    def has_module_permission(self, request):
-        return is_operator(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_operator(request.user)
-
-    def has_add_permission(self, request):
-        return is_operator(request.user)
-
-    def has_change_permission(self, request, obj=None):
-        return is_operator(request.user)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
