@@ -258,6 +258,10 @@ KYODAKU_DOMAIN_CHECK_MAX_BYTES = env.int("KYODAKU_DOMAIN_CHECK_MAX_BYTES", defau
 KYODAKU_DOMAIN_RECHECK_HOURS = env.int("KYODAKU_DOMAIN_RECHECK_HOURS", default=24)
 # At most this many disputes open at once per claimant (0: no cap); a claim over it is refused (too-many-disputes).
 KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT = env.int("KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT", default=0)
+# True: a url, url-prefix or domain identifier counts in lookups only while its holder has verified control of the
+# host (or a parent domain) at the answer's time; an unverified one is no match at all (interop.md, the optional
+# setting; docs/interop.md "Requiring verification for every web claim"). Off by default, as the contract says.
+KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS = env.bool("KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS", default=False)
 # Test hooks, never set in production: private addresses allowed, another port than 443, an extra CA file.
 KYODAKU_DOMAIN_CHECK_ALLOW_PRIVATE = False
 KYODAKU_DOMAIN_CHECK_PORT = 443

@@ -10,7 +10,8 @@ A fixed number of queries whatever the number of ids (docs/engine.md, "Query bud
    catalogues, already narrowed to P's purpose chain and J's jurisdiction chain;
 4. the works among them with a dispute open at T (registry.selectors.work_open_disputes);
 5. when some id matched a work through a web identifier (url, url-prefix, domain): whether those works' holders
-   had verified control of the matched hosts at T (domains.selectors.verified_domains_at; interop.md).
+   had verified control of the matched hosts at T (domains.selectors.verified_domains_at; interop.md); with
+   KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS, of every web candidate found, so that unverified ones fall through.
 6. only for a request made for an organisation: its licences in force at T for those works (lookup/licences.py).
 
 On PostgreSQL queries 2 and 3 are the statements of sql.py; other databases get the equivalent ORM queries (with
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat
 
@@ -149,22 +151,24 @@ def match(parsed: ParsedIds, *, at: datetime) -> Matches:
     return matches
 
 
-def url_work(value: str, host: str, matches: Matches):
+def url_work(value: str, host: str, matches: Matches, accept=None):
     """The work a url: id matches before domains (domain.md): its exact `url`, in its own scheme first, then under
     the other scheme; else the longest `url-prefix` it starts with, compared without the scheme (on a tie, the one
-    in its own scheme). None when neither matches."""
+    in its own scheme). None when neither matches. `accept(work_id, host)`, when given, skips the candidates it
+    refuses (KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS: an unverified holder's web identifier is no match at all)."""
     found = matches.found
     work_id = found.get((URL, value))
-    if work_id is None:
-        work_id = found.get((URL, url_scheme_twin(value)))
-    if work_id is not None:
+    if work_id is not None and (accept is None or accept(work_id, host)):
+        return work_id
+    work_id = found.get((URL, url_scheme_twin(value)))
+    if work_id is not None and (accept is None or accept(work_id, host)):
         return work_id
     own, rest = url_scheme_and_rest(value)
     best = None  # the first match under the other scheme, kept while a same-length one in the own scheme may follow
     for prefix, prefix_scheme, candidate in matches.prefixes.get(host, ()):
         if best is not None and len(prefix) < len(best[0]):
             break
-        if rest.startswith(prefix):
+        if rest.startswith(prefix) and (accept is None or accept(candidate, host)):
             if prefix_scheme == own:
                 return candidate
             if best is None:
@@ -172,35 +176,75 @@ def url_work(value: str, host: str, matches: Matches):
     return None if best is None else best[1]
 
 
-def _resolve(item, matches: Matches) -> tuple:
-    """(work_id or None, the host of the web identifier it was matched through, or None for other schemes)."""
+def _resolve(item, matches: Matches, accept=None) -> tuple:
+    """(work_id or None, the host of the web identifier it was matched through, or None for other schemes).
+    `accept`: as in `url_work`, for every web candidate."""
     scheme, value, host, chain = item
     if scheme == URL:
-        work_id = url_work(value, host, matches)
+        work_id = url_work(value, host, matches, accept)
         if work_id is not None:
             return work_id, host  # an exact url or a url-prefix: the id's own host
     else:
         work_id = matches.found.get((scheme, value))
         if work_id is not None:
             if scheme == URL_PREFIX:
-                return work_id, url_host(value)
-            return work_id, (value if scheme == DOMAIN else None)
+                matched = url_host(value)
+            else:
+                matched = value if scheme == DOMAIN else None
+            if matched is None or accept is None or accept(work_id, matched):
+                return work_id, matched
     for domain in chain or ():
         work_id = matches.found.get((DOMAIN, domain))
-        if work_id is not None:
+        if work_id is not None and (accept is None or accept(work_id, domain)):
             return work_id, domain
     return None, None
+
+
+def require_verified_web_claims() -> bool:
+    """settings.KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS (default False), read at each call (interop.md: "Settings may
+    additionally require verification before any web claim takes effect")."""
+    return bool(getattr(settings, "KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS", False))
+
+
+def _web_candidates(matches: Matches) -> tuple[set, set]:
+    """(holder ids, hosts) of every web identifier the match query found: what query 5 reads when unverified
+    matches must fall through to other candidates."""
+    works = matches.works
+    holders, hosts = set(), set()
+    for (scheme, value), work_id in matches.found.items():
+        if scheme == DOMAIN:
+            hosts.add(value)
+        elif scheme in (URL, URL_PREFIX):
+            hosts.add(url_host(value))
+        else:
+            continue
+        holders.add(works[work_id][3])
+    return holders, hosts
 
 
 def answer(ids: Sequence[str], parsed: ParsedIds, matches: Matches, decider: Decider) -> list[dict]:
     """Each id's result: its exact match (url: in either scheme), else (url:) its longest url-prefix, else its
     nearest domain. A match through a web identifier carries whether its holder had verified control of the
-    matched host (query 5)."""
+    matched host (query 5). With KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS an unverified holder's web identifier is no
+    match at all: the id falls through to its next candidate (a shorter url-prefix, a parent domain), else it is
+    unregistered; query 5 then reads every web candidate's holder, still one query."""
     works = matches.works
     resolved = [_resolve(item, matches) if type(item) is tuple else None for item in parsed.items]
     web = {(works[r[0]][3], r[1]) for r in resolved if r is not None and r[0] is not None and r[1] is not None}
-    verified = (verified_domains_at(holder_ids={h for h, _ in web}, hosts={host for _, host in web}, at=decider.at)
-                if web else set())
+    strict = bool(web) and require_verified_web_claims()
+    if strict:
+        holders, hosts = _web_candidates(matches)
+        verified = verified_domains_at(holder_ids=holders, hosts=hosts, at=decider.at)
+
+        def accept(work_id, host) -> bool:
+            return host_verified(verified, works[work_id][3], host)
+
+        for i, (item, match_) in enumerate(zip(parsed.items, resolved, strict=True)):
+            if match_ is not None and match_[1] is not None and not accept(*match_):
+                resolved[i] = _resolve(item, matches, accept)
+    else:
+        verified = (verified_domains_at(holder_ids={h for h, _ in web}, hosts={host for _, host in web},
+                                        at=decider.at) if web else set())
     results: list[dict] = []
     append = results.append
     for raw, item, match_ in zip(ids, parsed.items, resolved, strict=True):
