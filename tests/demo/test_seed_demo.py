@@ -73,3 +73,23 @@ def test_demo_shows_a_verified_domain_its_signals_and_the_spawning_recipe(client
                          b"https://studio-kaze.example/press/a.jpg", content_type="text/plain",
                          HTTP_AUTHORIZATION=f"API {payload['api_key']}").json()["urls"]
     assert [(e["optOut"], e["optIn"]) for e in answer] == [(True, False), (False, True)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_datadiligence_recipe_works_against_the_demo(live_server, monkeypatch):
+    """docs/interop.md's recipe, run as written with the unmodified datadiligence package against a server holding
+    the demo: the demo key (default jurisdiction JP) is the crawler's, and only the URL is changed."""
+    import asyncio
+
+    from datadiligence.rules import SpawningAPI
+
+    payload = seed()
+    monkeypatch.setenv(SpawningAPI.API_KEY_ENV_VAR, payload["api_key"])
+    monkeypatch.setattr(SpawningAPI, "SPAWNING_AI_API_URL", f"{live_server.url}/api/v2/query/urls/")
+    spawning = SpawningAPI(user_agent="example-crawler/1.0")
+    urls = ["https://studio-kaze.example/works/kz-0001", "https://studio-kaze.example/press/a.jpg"]
+    assert spawning.is_allowed(urls=urls) == [False, True]
+    assert spawning.filter_allowed(urls=urls) == urls[1:]
+    assert asyncio.run(spawning.is_allowed_async(urls=urls)) == [False, True]
+    assert asyncio.run(spawning.filter_allowed_async(urls=urls)) == urls[1:]
