@@ -114,7 +114,9 @@ def _problem_response(exc):
     headers = {}
     if isinstance(exc, DomainError):
         body = problem(exc.status, exc.detail, code=exc.code, title=exc.title, errors=exc.errors)
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+        if getattr(exc, "retry_after", None) is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        return Response(body, status=exc.status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, UnknownPurpose | UnknownJurisdiction):
         field = "purpose" if isinstance(exc, UnknownPurpose) else "jurisdiction"
         body = problem(400, str(exc), code=exc.code, errors=[{"field": field, "code": exc.code, "detail": str(exc)}])

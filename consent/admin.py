@@ -542,3 +542,5 @@ class WorkWithConsentAdmin(WorkAdmin):
 
 admin.site.unregister(Work)
 admin.site.register(Work, WorkWithConsentAdmin)
+
+from . import admin_requests  # noqa: E402,F401  (the permission-request inbox registers itself)

@@ -301,3 +301,76 @@ class Licence(models.Model):
 
     def __str__(self):
         return f"{self.holder_id} → {self.licensee_id} ({self.scope})"
+
+
+class RequestState(models.TextChoices):
+    OPEN = "open", _("open")
+    ACCEPTED = "accepted", _("accepted")
+    DECLINED = "declined", _("declined")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class PermissionRequest(models.Model):
+    """An AI developer's organisation asking ONE holder for a licence (domain.md, "Licences and permission
+    requests"): for some of its works (`works`) or, with none named, its whole catalogue (`scope`), for purposes,
+    jurisdictions and a period. The holder's users accept it (Kyodaku files the licences, `licences`) or decline it
+    (`reason`); the developer may withdraw it while it is open. Private to the two parties.
+
+    The key that filed it is kept by its prefix (`api_key_prefix`, a receipt's `sub`): the keys app sits above
+    consent in the import layers, so consent does not point at its table.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    organisation = models.ForeignKey("registry.Organisation", on_delete=models.PROTECT,
+                                     related_name="permission_requests", verbose_name=_("organisation"))
+    api_key_prefix = models.CharField(_("API key"), max_length=64, blank=True,
+                                      help_text=_("The prefix of the API key that filed the request."))
+    holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="permission_requests",
+                               verbose_name=_("holder"))
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
+    works = models.ManyToManyField(Work, blank=True, related_name="permission_requests", verbose_name=_("works"))
+    purposes = models.JSONField(_("purposes"))
+    jurisdictions = models.JSONField(_("jurisdictions"))
+    effective_from = models.DateTimeField(_("effective from"), null=True, blank=True,
+                                          help_text=_("Empty: from the time it is accepted."))
+    effective_until = models.DateTimeField(_("effective until"), null=True, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    contact = models.EmailField(_("contact e-mail"), max_length=254)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en",
+                                help_text=_("The language the decision is mailed to the contact in."))
+    state = models.CharField(_("state"), max_length=10, choices=RequestState.choices, default=RequestState.OPEN)
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now, editable=False)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("decided by"), db_constraint=False)
+    reason = models.TextField(_("reason"), blank=True)
+    licences = models.ManyToManyField(Licence, blank=True, related_name="permission_requests",
+                                      verbose_name=_("licences"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("permission request")
+        verbose_name_plural = _("permission requests")
+        indexes = [
+            models.Index(fields=["organisation", "-created_at"], name="permreq_org_created_idx"),
+            models.Index(fields=["holder", "state", "-created_at"], name="permreq_holder_state_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=RequestState.values), name="permreq_state_valid"),
+            models.CheckConstraint(condition=Q(scope__in=Scope.values), name="permreq_scope_valid"),
+            models.CheckConstraint(
+                condition=(Q(state="open") & Q(decided_at__isnull=True) & Q(decided_by__isnull=True) & Q(reason=""))
+                | (Q(state="declined") & Q(decided_at__isnull=False) & ~Q(reason=""))
+                | (Q(state__in=["accepted", "withdrawn"]) & Q(decided_at__isnull=False) & Q(reason="")),
+                name="permreq_state_matches_decision"),
+            models.CheckConstraint(condition=Q(decided_at__isnull=True) | Q(decided_at__gte=F("created_at")),
+                                   name="permreq_decided_after_created"),
+            models.CheckConstraint(
+                condition=Q(effective_until__isnull=True) | Q(effective_from__isnull=True)
+                | Q(effective_until__gt=F("effective_from")),
+                name="permreq_effective_period_valid"),
+            models.CheckConstraint(condition=~Q(contact=""), name="permreq_contact_given"),
+        ]
+
+    def __str__(self):
+        return f"{self.holder_id} ← {self.organisation_id} ({self.state})"

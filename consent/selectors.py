@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from registry.models import Dispute, Work
 from registry.selectors import holder_ids_visible_to
 
-from .models import Consent, Declaration, Scope
+from .models import Consent, Declaration, Licence, PermissionRequest, Scope
 
 __all__ = [
     "declarations_visible_to", "declarations_filter", "work_declarations_in_force", "works_in_consent_state",
-    "work_consents_in_force", "CONSENT_STATES",
+    "work_consents_in_force", "CONSENT_STATES", "permission_requests_visible_to",
 ]
 
 
@@ -81,3 +81,18 @@ def work_consents_in_force(*, work_ids: list, at: datetime) -> set[tuple]:
     EXISTS columns, which PostgreSQL would answer by hashing every declaration in the registry for a page of 50)."""
     return set(Declaration.objects.in_force_at(at).filter(work_id__in=work_ids)
                .values_list("work_id", "consent").distinct())
+
+
+def permission_requests_visible_to(*, user=None, organisation_id=None) -> QuerySet:
+    """Permission requests a reader may see, with what their answers show: an API key's organisation sees its own
+    (`organisation_id`); a holder's user those to their holder and its mandated principals; operators all.
+    Anyone else sees none (404 for a single one, never 403)."""
+    qs = (PermissionRequest.objects.select_related("holder", "organisation")
+          .prefetch_related(Prefetch("works", queryset=Work.objects.order_by("work_ref", "id")),
+                            Prefetch("licences", queryset=Licence.objects.order_by("id"))))
+    if organisation_id is not None:
+        return qs.filter(organisation_id=organisation_id)
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    ids = holder_ids_visible_to(user)
+    return qs if ids is None else qs.filter(holder_id__in=ids)

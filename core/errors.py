@@ -47,3 +47,15 @@ class Conflict(DomainError):
 
 def field_error(field: str, code: str, detail: str) -> dict:
     return {"field": field, "code": code, "detail": detail}
+
+
+class TooManyRequests(DomainError):
+    """Over a rate: answered 429 with `Retry-After` (seconds)."""
+
+    status = 429
+    code = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None):
+        super().__init__(detail, code=code)
+        self.retry_after = max(1, int(retry_after))

@@ -258,6 +258,11 @@ KYODAKU_DOMAIN_CHECK_MAX_BYTES = env.int("KYODAKU_DOMAIN_CHECK_MAX_BYTES", defau
 KYODAKU_DOMAIN_RECHECK_HOURS = env.int("KYODAKU_DOMAIN_RECHECK_HOURS", default=24)
 # At most this many disputes open at once per claimant (0: no cap); a claim over it is refused (too-many-disputes).
 KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT = env.int("KYODAKU_MAX_OPEN_DISPUTES_PER_CLAIMANT", default=0)
+# Permission requests (docs/licences.md): at most this many open at once per organisation (0: no cap; over it 409
+# too-many-open-requests), and at most this many filed per period per organisation ("N/second|minute|hour|day";
+# over it 429 with Retry-After; "none": no rate).
+KYODAKU_MAX_OPEN_PERMISSION_REQUESTS = env.int("KYODAKU_MAX_OPEN_PERMISSION_REQUESTS", default=100)
+KYODAKU_PERMISSION_REQUEST_RATE = env("KYODAKU_PERMISSION_REQUEST_RATE", default="20/hour")
 # True: a url, url-prefix or domain identifier counts in lookups only while its holder has verified control of the
 # host (or a parent domain) at the answer's time; an unverified one is no match at all (interop.md, the optional
 # setting; docs/interop.md "Requiring verification for every web claim"). Off by default, as the contract says.
