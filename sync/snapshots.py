@@ -21,7 +21,7 @@ import rfc8785
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -31,6 +31,7 @@ from consent.engine import decide
 from consent.lookup import iso_z, lookup_many
 from consent.rulebook import rulebook
 from consent.vocabulary import validate_jurisdiction, validate_purpose
+from core.db import replica_reads
 from receipts.services import receipt_signer
 from registry.models import Identifier
 
@@ -116,14 +117,20 @@ def snapshots_refresh() -> list[Snapshot]:
 
 @contextmanager
 def _one_moment():
-    """One transaction that sees a single moment: REPEATABLE READ, read only, on PostgreSQL. (Inside an outer
-    transaction, as in tests, that transaction already fixes what is seen.)"""
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
+    """One transaction that sees a single moment: REPEATABLE READ, read only, on PostgreSQL. With read replicas
+    (DATABASE_REPLICA_URLS) on one replica within KYODAKU_REPLICA_MAX_LAG of the primary, its lag measured now,
+    else on the primary (core.db.replica_reads): every read of the block (the audit head, the rule book, the
+    identifiers, the lookups) goes to that one database inside that one transaction, so the answers and the cursor
+    still describe one moment, the replica's. Yields the alias read. (Inside an outer transaction, as in tests,
+    that transaction already fixes what is seen.)"""
+    with replica_reads(fresh=True) as alias:
+        connection = connections[alias]
+        outermost = not connection.in_atomic_block
+        with transaction.atomic(using=alias):
+            if outermost and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield alias
 
 
 def _registered_keys(at: datetime) -> Iterator[list[str]]:
@@ -214,7 +221,7 @@ def snapshot_build(*, snapshot_id) -> Snapshot | None:
     snapshot = Snapshot.objects.get(pk=snapshot_id)
     with tempfile.TemporaryDirectory(prefix="kyodaku-snapshot-") as work:
         answers_path, flagged_path, filter_path = (os.path.join(work, n) for n in ("answers", "flagged", "filter"))
-        with _one_moment():
+        with _one_moment() as alias:
             head, at = audit_head(), timezone.now()
             default = decide(purpose=snapshot.purpose, jurisdiction=snapshot.jurisdiction, as_of=at,
                              rules=rulebook(), registered=False)
@@ -234,7 +241,8 @@ def snapshot_build(*, snapshot_id) -> Snapshot | None:
     snapshot.manifest = _manifest(snapshot, regime=default.regime, head=head, files=files)
     snapshot.status = SnapshotStatus.READY
     snapshot.save(update_fields=["finished_at", "cursor", "files", "manifest", "status"])
-    logger.info("snapshot %s: %s answers, %s flagged, cursor %s", snapshot.pk, answers, flagged, head["seq"])
+    logger.info("snapshot %s: %s answers, %s flagged, cursor %s, read from %s", snapshot.pk, answers, flagged,
+                head["seq"], alias)
     return snapshot
 
 

@@ -102,6 +102,11 @@ for _n, _url in enumerate(u for u in env.list("DATABASE_REPLICA_URLS", default=[
                          "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})), "TEST": {"MIRROR": "default"}}
     DATABASE_REPLICA_ALIASES.append(_alias)
 DATABASE_ROUTERS = ["core.db.ReplicaRouter"]
+# A replica further behind the primary than this many seconds is not read (lookups and snapshot builds then read
+# another replica or the primary): the bound replica lag adds to an answer's staleness (docs/scaling.md).
+KYODAKU_REPLICA_MAX_LAG = env.float("KYODAKU_REPLICA_MAX_LAG", default=10.0)
+# Lookups reuse a replica's measured lag for this long (per process); snapshot builds always measure afresh.
+KYODAKU_REPLICA_LAG_CHECK_SECONDS = env.float("KYODAKU_REPLICA_LAG_CHECK_SECONDS", default=1.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

@@ -13,15 +13,19 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 setup_test_environment()  # ALLOWED_HOSTS gains "testserver", as under pytest-django
 
+from django.core.files.storage import storages  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from consent.models import Declaration  # noqa: E402
 from consent.services import declaration_file, declaration_revoke  # noqa: E402
-from core.db import replica_reads  # noqa: E402
+from core.db import replica_lag, replica_reads  # noqa: E402
 from keys.services import api_key_create  # noqa: E402
 from registry.services import holder_create, work_register  # noqa: E402
+from sync.models import Snapshot  # noqa: E402
+from sync.snapshots import snapshot_build  # noqa: E402
 
 ISBN = "isbn:978-4-9901661-3-7"
 
@@ -49,6 +53,34 @@ def lookup(client) -> dict:
     return response.json()
 
 
+def head_seq(alias: str) -> int:
+    return _one(alias, "SELECT coalesce(max(seq), 0) FROM audit_audithead")
+
+
+def snapshot(log: list) -> dict:
+    """Build a snapshot of (train-genai, JP) now and return the ISBN's line, the cursor and where it read."""
+    import gzip
+    import logging
+
+    class Seen(logging.Handler):
+        def emit(self, record):
+            log.append(record.getMessage())
+
+    handler = Seen()
+    logging.getLogger("sync.snapshots").addHandler(handler)
+    logging.getLogger("sync.snapshots").setLevel(logging.INFO)
+    try:
+        built = snapshot_build(snapshot_id=Snapshot.objects.create(purpose="train-genai", jurisdiction="JP").pk)
+    finally:
+        logging.getLogger("sync.snapshots").removeHandler(handler)
+    entry = next(f for f in built.files if f["name"] == "answers")
+    with storages["snapshots"].open(entry["path"], "rb") as handle:
+        lines = [json.loads(line) for line in gzip.decompress(handle.read()).splitlines()]
+    line = next(line for line in lines if line["key"] == "isbn:9784990166137")
+    return {"basis": line["basis"], "cursor": built.cursor, "read_from": log[-1].rsplit(" ", 1)[-1],
+            "primary_head": head_seq("default")}
+
+
 def main() -> None:
     call_command("migrate", verbosity=0)
     holder = holder_create(code="hoshi-pub", name="Hoshi Publishing", kind="publisher", country="JP")
@@ -73,8 +105,19 @@ def main() -> None:
     seen["holder_reads_revoked"] = Declaration.objects.get(pk=declaration.pk).revoked_at is not None
     with replica_reads():
         seen["orm_in_replica_reads_revoked"] = Declaration.objects.get(pk=declaration.pk).revoked_at is not None
+    seen["primary_head"], seen["replica_head"] = head_seq("default"), head_seq("replica1")
+    seen["lag_paused"] = replica_lag("replica1")
+    log: list = []
+    # A snapshot build within the bound reads the replica, in one moment: the replica's answers and its audit head
+    seen["snapshot_within_bound"] = snapshot(log)
+    # Above the bound (the replica's lag is now more than 0 s): lookups and snapshot builds fall back to the primary
+    time.sleep(0.2)
+    with override_settings(KYODAKU_REPLICA_MAX_LAG=0.1, KYODAKU_REPLICA_LAG_CHECK_SECONDS=0):
+        seen["during_lag_above_bound"] = lookup(client)["basis"]
+        seen["snapshot_above_bound"] = snapshot(log)
     _one("replica1", "SELECT pg_wal_replay_resume()::text")
     seen["catch_up_s"] = caught_up()
+    seen["lag_caught_up"] = replica_lag("replica1")
     seen["after"] = lookup(client)["basis"]
     seen["replica_revoked_after"] = _one("replica1", f"SELECT revoked_at IS NOT NULL FROM consent_declaration "
                                                      f"WHERE id = '{declaration.pk}'")

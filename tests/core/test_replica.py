@@ -23,10 +23,11 @@ def primary_and_replica():
             yield primary, replica
 
 
-def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_replica):
+def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_replica, tmp_path):
     primary, replica = primary_and_replica
     env = {**os.environ, "DATABASE_URL": primary.url("kyodaku"), "DATABASE_REPLICA_URLS": replica.url("kyodaku"),
-           "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": str(ROOT)}
+           "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": str(ROOT),
+           "KYODAKU_SNAPSHOT_ROOT": str(tmp_path), "KYODAKU_REPLICA_MAX_LAG": "300"}  # a loaded machine is slow
     done = subprocess.run([sys.executable, str(ROOT / "tests/core/replica_scenario.py")], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -39,6 +40,16 @@ def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_
     assert seen["during_lag"] == "reserved", "the lookup must have read the (lagging) replica"
     assert seen["holder_reads_revoked"] is True, "outside replica_reads the ORM reads the primary"
     assert seen["orm_in_replica_reads_revoked"] is False
+    # Lag: a snapshot build within KYODAKU_REPLICA_MAX_LAG reads the replica, in one moment (its answers and its
+    # cursor are the replica's); above the bound lookups and builds read the primary.
+    assert seen["lag_paused"] > 0 and seen["primary_head"] > seen["replica_head"]
+    within, above = seen["snapshot_within_bound"], seen["snapshot_above_bound"]
+    assert (within["basis"], within["cursor"], within["read_from"]) == ("reserved", seen["replica_head"], "replica1")
+    assert within["primary_head"] > within["cursor"]
+    assert seen["during_lag_above_bound"] == seen["primary_after"] != "reserved"
+    assert (above["basis"], above["cursor"], above["read_from"]) == (seen["primary_after"], above["primary_head"],
+                                                                     "default")
+    assert seen["lag_caught_up"] == 0.0
     # Replay resumed: the replica catches up and lookups see the revocation.
     assert seen["replica_revoked_after"] is True
     assert seen["after"] == seen["replica_after_direct"] == seen["primary_after"] != "reserved"
