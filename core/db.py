@@ -11,7 +11,8 @@ The lag check: a replica is read only if it has replayed everything the primary 
 last replayed transaction is at most KYODAKU_REPLICA_MAX_LAG seconds old (an upper bound of how stale it is:
 everything committed before that transaction is there). A replica that is too far behind, down, or not in
 recovery is skipped; with none left the block reads the primary. Lookups reuse a replica's measured lag for
-KYODAKU_REPLICA_LAG_CHECK_SECONDS (per process); a snapshot build measures afresh (`fresh=True`).
+KYODAKU_REPLICA_LAG_CHECK_SECONDS (per process; an unreachable one for DOWN_RECHECK_SECONDS); a snapshot build
+measures afresh (`fresh=True`).
 """
 import contextvars
 import logging
@@ -64,10 +65,18 @@ def replica_lag(alias: str) -> float | None:
     return None if age is None else max(age, 0.0)
 
 
+# An unreachable replica is asked again after this many seconds at the earliest (lookups): a connection attempt to
+# a host that is down can take the whole connect_timeout, which one request in a process then waits.
+DOWN_RECHECK_SECONDS = 30.0
+
+
 def _lag(alias: str, *, fresh: bool) -> float | None:
     checked = _measured.get(alias)
     now = time.monotonic()
-    if fresh or checked is None or now - checked[0] >= settings.KYODAKU_REPLICA_LAG_CHECK_SECONDS:
+    interval = settings.KYODAKU_REPLICA_LAG_CHECK_SECONDS
+    if checked is not None and checked[1] is None:
+        interval = max(interval, DOWN_RECHECK_SECONDS)
+    if fresh or checked is None or now - checked[0] >= interval:
         lag = replica_lag(alias)
         _measured[alias] = (now, lag)
         return lag

@@ -101,3 +101,53 @@ def test_compose_publishes_the_web_port_on_loopback_unless_told_otherwise():
     # Nothing else publishes a port: the database and Redis stay on compose's private network.
     services = yaml.safe_load(docker_compose_config().stdout)["services"]
     assert [name for name, service in services.items() if service.get("ports")] == ["web"]
+
+
+@compose
+def test_the_replica_profile_adds_a_streaming_replica_and_nothing_else_changes():
+    """docs/scaling.md: `docker-compose --profile replica` runs `db-replica`, a standby of `db` that publishes no
+    port; without the profile nothing starts it; both read deploy/postgres/postgresql.conf."""
+    import yaml
+
+    result = subprocess.run(["docker-compose", "--profile", "replica", "config"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    replica, primary = services["db-replica"], services["db"]
+    assert replica["profiles"] == ["replica"] and "ports" not in replica
+    assert replica["image"] == primary["image"]
+    conf = "config_file=/etc/postgresql/postgresql.conf"
+    assert conf in primary["command"] and conf in replica["command"]
+    assert "profiles" not in primary
+    for name in ("web", "worker", "beat"):
+        assert "DATABASE_REPLICA_URLS" in services[name]["environment"]
+
+
+def test_the_postgresql_settings_file_is_valid_for_the_installed_postgresql():
+    """deploy/postgres/postgresql.conf names only parameters PostgreSQL knows, with valid values (`postgres -C`
+    loads the whole file and refuses anything it does not understand)."""
+    import shutil
+    import tempfile
+
+    from tests.throwaway import postgres_bindir
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL's programs are not installed")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="kyodaku-pgconf-"))  # not pytest's 0700 tree: `postgres` must reach it
+    try:
+        conf = base / "postgresql.conf"
+        shutil.copy(ROOT / "deploy/postgres/postgresql.conf", conf)
+        if as_postgres:
+            shutil.chown(base, "postgres")
+            shutil.chown(conf, "postgres")
+        subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(base / "data"), "-U", "postgres",
+                        "--auth=trust", "--no-sync"], check=True, capture_output=True, timeout=120)
+        shown = subprocess.run([*as_postgres, str(bindir / "postgres"), "-D", str(base / "data"),
+                                "-c", f"config_file={conf}", "-C", "max_wal_size"],
+                               capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert shown.stdout.strip() == "4096"  # MB: the file's 4GB, in the unit `-C` prints
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -129,5 +129,20 @@ def main() -> None:
     print(json.dumps(seen))
 
 
+def replica_down() -> None:
+    """DATABASE_REPLICA_URLS names a replica nobody answers at: lookups and a snapshot build read the primary."""
+    _, key = api_key_create(name="Crawler Two", rate="none")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    from consent.lookup import lookup_many
+
+    seen = {"primary": lookup_many(ids=[ISBN], purpose="train-genai", jurisdiction="JP")[0]["basis"]}
+    start = time.monotonic()
+    seen["lookups"] = [lookup(client)["basis"] for _ in range(3)]
+    seen["lookups_s"] = time.monotonic() - start
+    seen["snapshot"] = snapshot([])
+    print(json.dumps(seen))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(replica_down() if sys.argv[1:] == ["down"] else main())

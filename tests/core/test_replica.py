@@ -8,9 +8,16 @@ import sys
 
 import pytest
 
-from tests.throwaway import ROOT, PostgresServer, ReplicaServer, postgres_bindir
+from tests.throwaway import ROOT, PostgresServer, ReplicaServer, free_port, postgres_bindir
 
 pytestmark = pytest.mark.postgres
+
+
+def scenario(env: dict, *args: str) -> dict:
+    done = subprocess.run([sys.executable, str(ROOT / "tests/core/replica_scenario.py"), *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
@@ -28,10 +35,7 @@ def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_
     env = {**os.environ, "DATABASE_URL": primary.url("kyodaku"), "DATABASE_REPLICA_URLS": replica.url("kyodaku"),
            "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": str(ROOT),
            "KYODAKU_SNAPSHOT_ROOT": str(tmp_path), "KYODAKU_REPLICA_MAX_LAG": "300"}  # a loaded machine is slow
-    done = subprocess.run([sys.executable, str(ROOT / "tests/core/replica_scenario.py")], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = scenario(env)
     print(seen)  # shown when an assertion fails
     assert seen["aliases"] == ["default", "replica1"]
     assert seen["before"] == "reserved"
@@ -53,3 +57,10 @@ def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_
     # Replay resumed: the replica catches up and lookups see the revocation.
     assert seen["replica_revoked_after"] is True
     assert seen["after"] == seen["replica_after_direct"] == seen["primary_after"] != "reserved"
+
+    # A replica that does not answer (here: a port nobody listens on) is skipped: lookups and snapshot builds read
+    # the primary, and each process asks it again only after core.db.DOWN_RECHECK_SECONDS.
+    down = scenario({**env, "DATABASE_REPLICA_URLS": f"postgres://postgres@127.0.0.1:{free_port()}/kyodaku"}, "down")
+    print(down)
+    assert down["lookups"] == [down["primary"]] * 3
+    assert down["snapshot"]["read_from"] == "default" and down["snapshot"]["basis"] == down["primary"]
