@@ -8,11 +8,12 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
-from registry.admin_base import ScopedAdmin, apply_domain_error, may_write
+from registry.admin_base import ScopedAdmin, apply_domain_error, may_write, visible_holder_ids
 from registry.models import Work
 
 from .labels import PURPOSE_CHOICES
@@ -83,7 +84,14 @@ class PermissionRequestAdmin(ScopedAdmin):
     change_form_template = "admin/consent/permissionrequest/change_form.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("works", "licences")
+        return super().get_queryset(request).select_related("organisation", "holder").prefetch_related(
+            "works", "licences")
+
+    def get_list_display(self, request):
+        ids = visible_holder_ids(request)
+        if ids is not None and len(ids) == 1:  # one holder's own inbox: its name on every row says nothing
+            return tuple(name for name in self.list_display if name != "holder")
+        return self.list_display
 
     # A request is answered through Accept and Decline, never edited or added here.
     def has_add_permission(self, request):
@@ -120,7 +128,7 @@ class PermissionRequestAdmin(ScopedAdmin):
         licences = list(obj.licences.all())
         if not licences:
             return "—"
-        return format_html_join(format_html("<br>"), "{} ({}; {}; {})", (
+        return format_html_join(mark_safe("<br>"), "{} ({}; {}; {})", (
             (lic.pk, lic.get_scope_display(), ", ".join(lic.purposes), ", ".join(lic.jurisdictions))
             for lic in licences))
 

@@ -373,4 +373,4 @@ class PermissionRequest(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.holder_id} ← {self.organisation_id} ({self.state})"
+        return f"{self.organisation} → {self.holder.code} ({self.created_at:%Y-%m-%d})"
