@@ -8,8 +8,11 @@ import pytest
 from consent.models import PermissionRequest
 from consent.request_services import request_open
 from registry.models import Organisation
+from tests.browser import test_japanese_manager as manager
 from tests.browser.conftest import log_in
-from tests.browser.test_japanese_manager import in_japanese, japanese_page, shot, shot_of  # noqa: F401
+from tests.browser.test_japanese_manager import in_japanese, shot, shot_of
+
+japanese_page = manager.japanese_page  # her Japanese Chromium in Tokyo time, the same fixture
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),  # the live server; see conftest
