@@ -24,4 +24,5 @@ RUN SECRET_KEY=build-only-placeholder-build-only-placeholder-build-only DATABASE
 
 USER kyodaku
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# Workers, threads and keep-alive: config/gunicorn.conf.py (docs/scaling.md, "Web workers").
+CMD ["gunicorn", "--config", "config/gunicorn.conf.py", "config.wsgi:application"]

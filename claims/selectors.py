@@ -94,3 +94,28 @@ def claims_errors_csv(*, submission: Submission, chunk_size: int = 2000) -> Iter
     for line, *cells in rows.iterator(chunk_size=chunk_size):
         text = writer.writerow([line, *(spreadsheet_safe(cell) for cell in cells)])
         yield text.encode(codec, errors="replace")
+
+
+def submissions_import_totals() -> dict:
+    """Import figures for the metrics endpoint (api/metrics.py), in three queries: rows and processing seconds of
+    every finished import (dry runs left out), the rate of the most recent one, and how many wait or run."""
+    from django.db.models import Count, DurationField, ExpressionWrapper, F, Sum
+    from django.db.models.functions import Coalesce
+
+    from .models import FINAL_STATUSES, Status
+
+    finished = Submission.objects.filter(dry_run=False, status__in=FINAL_STATUSES, started_at__isnull=False,
+                                         finished_at__isnull=False)
+    took = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    sums = finished.aggregate(rows=Coalesce(Sum("rows_done"), 0), took=Sum(took))
+    last = finished.order_by("-finished_at").values_list("rows_done", "started_at", "finished_at").first()
+    last_rate = 0.0
+    if last is not None:
+        seconds = (last[2] - last[1]).total_seconds()
+        last_rate = last[0] / seconds if seconds > 0 else 0.0
+    pending = dict.fromkeys((Status.QUEUED.value, Status.RUNNING.value), 0)
+    for status, count in (Submission.objects.filter(status__in=pending).values_list("status")
+                          .annotate(n=Count("pk")).values_list("status", "n").order_by()):
+        pending[status] = count
+    return {"rows": sums["rows"], "seconds": sums["took"].total_seconds() if sums["took"] else 0.0,
+            "last_rows_per_second": last_rate, "pending": pending}

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from consent.lookup import lookup_many
 from core.db import replica_reads
 from core.errors import ValidationFailed, field_error
+from core.metrics import lookups_observe
 from receipts.batch import batch_receipt_attach
 from receipts.services import receipts_attach
 
@@ -202,6 +203,7 @@ class LookupOneApi(_LookupBase):
         with replica_reads():  # an AI developer's answer may come from a read replica (docs/scaling.md)
             result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
                                  as_of=query.get("as_of"), organisation_id=organisation_of(request))[0]
+        lookups_observe(path="single", outcomes=(result.get("outcome", "error"),), batch=False)
         if "error" in result:
             error = result["error"]
             raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
@@ -261,6 +263,7 @@ class LookupBatchApi(_LookupBase):
         with replica_reads():
             results = lookup_many(ids=ids, purpose=fields["purpose"], jurisdiction=fields["jurisdiction"],
                                   as_of=fields.get("as_of"), organisation_id=organisation_of(request))
+        lookups_observe(path="batch", outcomes=(r.get("outcome", "error") for r in results))
         mode = _receipt_mode(query["receipt"], fields["receipt"])
         if mode == "batch":
             api_key = api_key_of(request)

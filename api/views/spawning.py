@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from consent.spawning import DEFAULT_PURPOSE, spawning_answers, spawning_lines
 from core.errors import ValidationFailed, field_error
+from core.metrics import lookups_observe
 
 from ..auth import HasApiKey, SpawningApiKeyAuthentication, api_key_of, organisation_of
 from ..errors import RequestTooLarge
@@ -95,5 +96,8 @@ class SpawningUrlsQueryApi(APIView):
         limit = settings.KYODAKU_LOOKUP_BATCH_MAX
         if len(lines) > limit:
             raise RequestTooLarge(f"A request holds at most {limit} URLs; this one has {len(lines)}. Split it.")
-        return Response({"urls": spawning_answers(lines=lines, purpose=purpose, jurisdiction=jurisdiction,
-                                                         organisation_id=organisation_of(request))})
+        answers = spawning_answers(lines=lines, purpose=purpose, jurisdiction=jurisdiction,
+                                   organisation_id=organisation_of(request))
+        lookups_observe(path="spawning", outcomes=(
+            "error" if "error" in a else "denied" if a["optOut"] else "allowed" for a in answers))
+        return Response({"urls": answers})

@@ -5,6 +5,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF
 
+from config.log_format import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -48,6 +50,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.request_id.RequestIdMiddleware",  # first: every response, a redirect or a refusal too, carries the id
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "api.middleware.ProblemJsonMiddleware",  # errors under /api/ that never reach a DRF view: problem+json too
@@ -295,9 +298,16 @@ KYODAKU_SIGNING_KEY_AUTOCREATE = env.bool("KYODAKU_SIGNING_KEY_AUTOCREATE", defa
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# Logs (docs/scaling.md): `text` lines locally, one JSON object per line in production (LOG_FORMAT=json); each record
+# carries the request id (X-Request-ID) and, in the worker, the Celery task id.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# Prometheus metrics at /metrics (docs/scaling.md, "Metrics"): for `Authorization: Bearer <token>` or an operator's
+# session. Unset: no endpoint (404) and no django-prometheus middleware, so nothing is counted per request but the
+# registry's own lookup counters.
+KYODAKU_METRICS_TOKEN = env("KYODAKU_METRICS_TOKEN", default="")
+if KYODAKU_METRICS_TOKEN:
+    MIDDLEWARE = [MIDDLEWARE[0], "django_prometheus.middleware.PrometheusBeforeMiddleware", *MIDDLEWARE[1:],
+                  "django_prometheus.middleware.PrometheusAfterMiddleware"]

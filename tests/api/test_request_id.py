@@ -1,0 +1,118 @@
+"""Request ids and JSON logs (docs/scaling.md, "Logs"): every response carries X-Request-ID, every log record of
+the request carries the same id, a Celery task's records carry its task id and the id of the request that sent it."""
+import io
+import json
+import logging
+import re
+
+import pytest
+from celery import signals
+
+from config.celery import REQUEST_ID_HEADER, app
+from config.log_format import json_formatter, logging_config
+from core.request_context import RequestContextFilter, request_id_var
+
+GENERATED = re.compile(r"[0-9a-f]{32}")
+
+
+@pytest.fixture
+def json_records():
+    """The JSON lines a production handler would write, from the root logger, as parsed objects."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+def test_a_crawler_without_a_request_id_gets_one_made_for_it(db, anonymous):
+    response = anonymous.get("/healthz")
+    assert GENERATED.fullmatch(response["X-Request-ID"])
+    assert anonymous.get("/healthz")["X-Request-ID"] != response["X-Request-ID"]
+
+
+def test_a_proxys_sane_request_id_is_echoed_on_answers_and_problems(db, anonymous):
+    for request_id in ("0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "req_42.edge:fra1", "a" * 128):
+        assert anonymous.get("/healthz", HTTP_X_REQUEST_ID=request_id)["X-Request-ID"] == request_id
+    problem = anonymous.get("/api/v1/lookup", HTTP_X_REQUEST_ID="trace-7")  # 401 problem+json
+    assert problem.status_code == 401
+    assert problem["X-Request-ID"] == "trace-7"
+
+
+@pytest.mark.parametrize("incoming", ["", "two words", 'quote"d', "a" * 129, "-leading-dash", "é-accent",
+                                      "line\nbreak", "semi;colon"])
+def test_an_insane_incoming_request_id_is_replaced(db, anonymous, incoming):
+    response = anonymous.get("/healthz", HTTP_X_REQUEST_ID=incoming)
+    assert GENERATED.fullmatch(response["X-Request-ID"])
+
+
+def test_every_log_record_of_a_request_carries_its_id_as_json(db, anonymous, json_records):
+    response = anonymous.get("/metrics", HTTP_X_REQUEST_ID="probe-404")  # Django logs the 404 (django.request)
+    assert response.status_code == 404
+    records = [r for r in json_records() if r["logger"] == "django.request"]
+    assert records and all(r["request_id"] == "probe-404" for r in records)
+    assert records[0]["level"] == "WARNING" and "/metrics" in records[0]["message"]
+    assert request_id_var.get() is None  # nothing leaks into the next request
+
+
+def test_the_json_formatter_writes_one_object_per_record_with_the_standard_fields(json_records):
+    log = logging.getLogger("kyodaku.test")
+    log.info("imported %s rows", 1000, extra={"submission": "abc", "rows": 1000})
+    try:
+        raise ValueError("boom \"quoted\"\nsecond line")
+    except ValueError:
+        log.exception("it failed")
+    first, second = json_records()
+    assert first["message"] == "imported 1000 rows" and first["level"] == "INFO" and first["logger"] == "kyodaku.test"
+    assert first["submission"] == "abc" and first["rows"] == 1000
+    assert first["request_id"] is None and first["task_id"] is None
+    assert "time" in first
+    assert "ValueError" in second["exc_info"]
+
+
+def test_log_format_setting_chooses_json_or_text_and_refuses_anything_else():
+    assert logging_config(log_format="json", level="INFO")["handlers"]["console"]["formatter"] == "json"
+    assert logging_config(log_format="text", level="INFO")["handlers"]["console"]["formatter"] == "text"
+    with pytest.raises(ValueError):
+        logging_config(log_format="yaml", level="INFO")
+
+
+@app.task(name="tests.log_probe")
+def log_probe():
+    logging.getLogger("kyodaku.test.task").warning("inside the task")
+
+
+def test_a_task_sent_from_a_request_logs_with_its_task_id_and_the_requests_id(json_records):
+    # Sending: the request's id goes into the message headers.
+    headers = {}
+    token = request_id_var.set("web-req-1")
+    try:
+        signals.before_task_publish.send(sender="tests.log_probe", body=(), exchange="", routing_key="celery",
+                                         headers=headers, properties={}, declare=[], retry_policy=None)
+    finally:
+        request_id_var.reset(token)
+    assert headers == {REQUEST_ID_HEADER: "web-req-1"}
+    # Running (here eagerly, outside any request): the task's records carry both ids, and nothing stays behind.
+    result = log_probe.apply(headers=headers, task_id="task-1")
+    assert result.successful()
+    (record,) = [r for r in json_records() if r["logger"] == "kyodaku.test.task"]
+    assert (record["task_id"], record["request_id"]) == ("task-1", "web-req-1")
+    assert request_id_var.get() is None
+
+
+def test_a_task_run_eagerly_inside_a_request_keeps_that_requests_id(json_records):
+    token = request_id_var.set("web-req-2")
+    try:
+        log_probe.apply(task_id="task-2")
+    finally:
+        request_id_var.reset(token)
+    (record,) = [r for r in json_records() if r["logger"] == "kyodaku.test.task"]
+    assert (record["task_id"], record["request_id"]) == ("task-2", "web-req-2")
