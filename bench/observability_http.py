@@ -1,0 +1,238 @@
+"""Issue 15 items 4-5: what metrics and request ids cost a lookup, and sync vs keep-alive (gthread) gunicorn workers.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kyodaku_bench_<name> .venv/bin/python bench/observability_http.py
+
+On the data bench/lookup_http.py loaded (--works/--holders/--sites must match what it was given):
+
+(1) CPU per single GET /api/v1/lookup through Django's test client in this process, three stacks interleaved
+    --rounds times: `before` (main before this change: no request-id middleware, no lookup counters), `metrics off`
+    (the default: request ids and the lookup counters, no django-prometheus middleware, no token) and `metrics on`
+    (KYODAKU_METRICS_TOKEN set: django-prometheus's middleware too). `time.process_time`, best round.
+(2) gunicorn over HTTP with wrk (Debian's `wrk`): the old command (2 sync workers, no keep-alive: one TCP connection
+    per request) and config/gunicorn.conf.py (gthread, keep-alive), each --trials times alternating, production
+    settings, --connections connections for --seconds; requests/s, p50/p99 from wrk, and the gunicorn processes' CPU
+    (utime + stime from /proc) per request. wrk runs on the same 2 cores: every figure is a floor.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ["DEBUG"] = "0"
+
+import decide  # noqa: E402
+
+HOST = "127.0.0.1"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_seconds_of_group(pgid: int) -> float:
+    """utime + stime of every live process in the process group (gunicorn's master and workers)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def test_client_cpu(urls: list[str], key: str, rounds: int) -> None:
+    from django.conf import settings
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from api.views import lookup as lookup_view
+
+    base = [m for m in settings.MIDDLEWARE if m != "config.request_id.RequestIdMiddleware"]
+    stacks = {
+        "before": base,
+        "metrics off": ["config.request_id.RequestIdMiddleware", *base],
+        "metrics on": ["config.request_id.RequestIdMiddleware",
+                       "django_prometheus.middleware.PrometheusBeforeMiddleware", *base,
+                       "django_prometheus.middleware.PrometheusAfterMiddleware"],
+    }
+    clients = {}
+    for name, middleware in stacks.items():
+        with override_settings(MIDDLEWARE=middleware):
+            clients[name] = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
+            assert clients[name].get(urls[0]).status_code == 200  # loads this client's middleware chain
+
+    def run(name: str) -> float:
+        client = clients[name]
+        started = time.process_time()
+        if name == "before":
+            with mock.patch.object(lookup_view, "lookups_observe", lambda **kw: None):
+                for url in urls:
+                    assert client.get(url).status_code == 200
+        else:
+            for url in urls:
+                assert client.get(url).status_code == 200
+        return time.process_time() - started
+
+    for name in stacks:
+        run(name)  # warm-up
+    best = dict.fromkeys(stacks, float("inf"))
+    for _ in range(rounds):
+        for name in stacks:
+            best[name] = min(best[name], run(name))
+    n = len(urls)
+    print(f"(1) test client, {n} GETs per round, best of {rounds} (load {load()}): " + "; ".join(
+        f"{name} {best[name] / n * 1e6:.0f} us CPU/GET" for name in stacks)
+        + f"; ratio on/before {best['metrics on'] / best['before']:.3f}, off/before "
+          f"{best['metrics off'] / best['before']:.3f}")
+
+
+WRK_SCRIPT = """
+local paths = {}
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+local i = 0
+wrk.headers["Authorization"] = "Api-Key %(key)s"
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1])
+end
+"""
+
+
+def start_gunicorn(args_: list[str], env: dict, port: int) -> subprocess.Popen:
+    import http.client
+
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), *args_, "config.wsgi"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(150):
+        try:
+            conn = http.client.HTTPConnection(HOST, port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wrk(script: Path, port: int, connections: int, seconds: int) -> dict:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+                          f"http://{HOST}:{port}"], capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"requests": requests, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": ms("50"), "p99": ms("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "errors": errors.group(1) if errors else ""}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--works", type=int, default=1_000_000)
+    parser.add_argument("--holders", type=int, default=1_000)
+    parser.add_argument("--sites", type=int, default=50_000)
+    parser.add_argument("--gets", type=int, default=300, help="GETs per round of (1)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=2, help="alternating runs of each gunicorn setup in (2)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--port", type=int, default=8118)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name> (loaded by bench/lookup_http.py)")
+
+    import django
+
+    django.setup()
+    from django.test.utils import setup_test_environment
+
+    from keys.services import api_key_create
+
+    setup_test_environment()
+    ids = [i for i in decide.lookup_ids(5_000, works=args.works, holders=args.holders, sites=args.sites,
+                                        rng=random.Random(7)) if i != "isbn:978-0-00-000000-0"]
+    paths = ["/api/v1/lookup?" + urllib.parse.urlencode({"id": i, "purpose": "train-genai", "jurisdiction": "JP"})
+             for i in ids]
+    _, key = api_key_create(name="bench observability_http", rate="none")
+    print(f"works {args.works:,}; {os.cpu_count()} cores; load average at start {load()}")
+    if not args.skip_cpu:
+        test_client_cpu(paths[: args.gets], key, args.rounds)
+    if args.skip_http:
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-observability-"))
+    (workdir / "paths.txt").write_text("\n".join(paths) + "\n")
+    script = workdir / "lookup.lua"
+    script.write_text(WRK_SCRIPT % {"paths": workdir / "paths.txt", "key": key})
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "bench-" + "x" * 60,
+           "ALLOWED_HOSTS": HOST, "SECURE_SSL_REDIRECT": "0", "REDIS_URL": args.redis_url,
+           "CELERY_BROKER_URL": args.redis_url, "KYODAKU_BASE_URL": f"http://{HOST}:{args.port}",
+           "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "2"}
+    env.pop("KYODAKU_METRICS_TOKEN", None)
+    setups = {
+        "sync, 2 workers (old CMD)": ["--workers", "2", "--bind", f"{HOST}:{args.port}",
+                                      "--access-logfile", "/dev/null"],
+        "gthread, config/gunicorn.conf.py": ["--config", "config/gunicorn.conf.py", "--bind", f"{HOST}:{args.port}",
+                                             "--access-logfile", "/dev/null"],
+    }
+    results = {name: [] for name in setups}
+    for _ in range(args.trials):
+        for name, gargs in setups.items():
+            proc = start_gunicorn(gargs, env, args.port)
+            try:
+                wrk(script, args.port, args.connections, 3)  # warm-up: connections, prepared statements
+                cpu = cpu_seconds_of_group(proc.pid)
+                result = wrk(script, args.port, args.connections, args.seconds)
+                result["cpu_per_request_ms"] = (cpu_seconds_of_group(proc.pid) - cpu) / result["requests"] * 1000
+                result["load"] = load()
+                results[name].append(result)
+                print(f"  {name}: {result}", flush=True)
+            finally:
+                stop(proc)
+    print(f"(2) wrk -t2 -c{args.connections} -d{args.seconds}s, single GETs, {args.trials} trials each, "
+          f"alternating:")
+    for name, runs in results.items():
+        best = max(runs, key=lambda r: r["rps"])
+        print(f"  {name}: best {best['rps']:,.0f} req/s, p50 {best['p50']:.1f} ms, p99 {best['p99']:.1f} ms, "
+              f"gunicorn CPU {min(r['cpu_per_request_ms'] for r in runs):.2f} ms/request, "
+              f"non-2xx {sum(r['non2xx'] for r in runs)}, load {best['load']}")
+    print(f"load average at end {load()}")
+
+
+if __name__ == "__main__":
+    main()
