@@ -14,6 +14,7 @@ urlpatterns = [
     path("v1/", include("api.routes.sync")),
     path("v1/", include("api.routes.interop")),
     path("v1/", include("api.routes.permission_requests")),
+    path("v1/", include("api.routes.licences")),
     # Spawning's path, so that datadiligence needs only the host changed (interop.md).
     path("v2/query/urls/", SpawningUrlsQueryApi.as_view(), name="spawning-query-urls"),
 ]

@@ -16,7 +16,7 @@ from .models import Consent, Declaration, Licence, PermissionRequest, Scope
 
 __all__ = [
     "declarations_visible_to", "declarations_filter", "work_declarations_in_force", "works_in_consent_state",
-    "work_consents_in_force", "CONSENT_STATES", "permission_requests_visible_to",
+    "work_consents_in_force", "CONSENT_STATES", "permission_requests_visible_to", "licences_visible_to",
 ]
 
 
@@ -92,6 +92,19 @@ def permission_requests_visible_to(*, user=None, organisation_id=None) -> QueryS
                             Prefetch("licences", queryset=Licence.objects.order_by("id"))))
     if organisation_id is not None:
         return qs.filter(organisation_id=organisation_id)
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    ids = holder_ids_visible_to(user)
+    return qs if ids is None else qs.filter(holder_id__in=ids)
+
+
+def licences_visible_to(*, user=None, organisation_id=None) -> QuerySet[Licence]:
+    """Licences a reader may see, current and past (superseded and revoked ones too), newest first: an API key's
+    organisation sees those naming it as licensee (`organisation_id`); a holder's user those of their holder and
+    its mandated principals; operators all. Anyone else sees none (404 for a single one, never 403)."""
+    qs = Licence.objects.select_related("holder", "licensee", "work").order_by("-recorded_at", "-id")
+    if organisation_id is not None:
+        return qs.filter(licensee_id=organisation_id)
     if user is None or not user.is_authenticated:
         return qs.none()
     ids = holder_ids_visible_to(user)

@@ -249,6 +249,9 @@ class Organisation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     name = models.CharField(_("name"), max_length=200, unique=True)
+    code = models.SlugField(_("code"), max_length=64, unique=True, blank=True, help_text=_(
+        "The organisation's public handle: what a holder names as a licence's licensee. Made from the name when "
+        "left empty."))
     contact_email = models.EmailField(_("contact e-mail"), blank=True,
                                       help_text=_("Where decisions on the organisation's permission requests go."))
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
@@ -260,3 +263,23 @@ class Organisation(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.code:
+            self.code = organisation_code_for(self.name, exclude_pk=self.pk)
+        super().save(*args, **kwargs)
+
+
+def organisation_code_for(name: str, *, exclude_pk=None) -> str:
+    """A free handle made from `name`: its ASCII slug (`org` when nothing is left, e.g. a Japanese name), with
+    `-2`, `-3`, … when taken."""
+    from django.utils.text import slugify
+
+    base = (slugify(name)[:56].strip("-") or "org")
+    taken = set(Organisation.objects.exclude(pk=exclude_pk).filter(code__startswith=base)
+                .values_list("code", flat=True))
+    code, n = base, 1
+    while code in taken:
+        n += 1
+        code = f"{base}-{n}"
+    return code
