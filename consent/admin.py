@@ -543,4 +543,5 @@ class WorkWithConsentAdmin(WorkAdmin):
 admin.site.unregister(Work)
 admin.site.register(Work, WorkWithConsentAdmin)
 
-from . import admin_requests  # noqa: E402,F401  (the permission-request inbox registers itself)
+# The licence admin and the permission-request inbox register themselves.
+from . import admin_licences, admin_requests  # noqa: E402,F401
