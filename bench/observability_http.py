@@ -4,10 +4,13 @@
 
 On the data bench/lookup_http.py loaded (--works/--holders/--sites must match what it was given):
 
+(0) The added code alone (lookup counters for one GET and for a batch of 10,000 outcomes; the request-id
+    middleware around a response that costs nothing), CPU per call.
 (1) CPU per single GET /api/v1/lookup through Django's test client in this process, three stacks interleaved
     --rounds times: `before` (main before this change: no request-id middleware, no lookup counters), `metrics off`
     (the default: request ids and the lookup counters, no django-prometheus middleware, no token) and `metrics on`
-    (KYODAKU_METRICS_TOKEN set: django-prometheus's middleware too). `time.process_time`, best round.
+    (KYODAKU_METRICS_TOKEN set: django-prometheus's middleware too). `time.process_time`, best round. (1a) the
+    same three stacks around GET /healthz, a view that does nothing, so that the middleware's own cost shows.
 (2) gunicorn over HTTP with wrk (Debian's `wrk`): the old command (2 sync workers, no keep-alive: one TCP connection
     per request) and config/gunicorn.conf.py (gthread, keep-alive), each --trials times alternating, production
     settings, --connections connections for --seconds; requests/s, p50/p99 from wrk, and the gunicorn processes' CPU
@@ -59,6 +62,47 @@ def cpu_seconds_of_group(pgid: int) -> float:
     return total / TICKS
 
 
+def hook_cpu() -> None:
+    """The added code alone, without a request around it: the lookup counters and the request-id middleware."""
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from config.request_id import RequestIdMiddleware, _request_id_clear
+    from core.metrics import lookups_observe
+
+    def per_call(fn, n: int) -> float:
+        started = time.process_time()
+        for _ in range(n):
+            fn()
+        return (time.process_time() - started) / n * 1e6
+
+    outcomes = ["allowed", "denied", "error"] * 3_334
+    request, response = RequestFactory().get("/api/v1/lookup"), HttpResponse()
+    middleware = RequestIdMiddleware(lambda r: response)
+
+    def with_request_id():
+        middleware(request)
+        _request_id_clear()
+
+    single = min(per_call(lambda: lookups_observe(path="single", outcomes=("allowed",), batch=False), 20_000)
+                 for _ in range(3))
+    batch = min(per_call(lambda: lookups_observe(path="batch", outcomes=iter(outcomes)), 50) for _ in range(3))
+    rid = min(per_call(with_request_id, 20_000) for _ in range(3))
+    print(f"(0) added code alone, CPU per call, best of 3 (load {load()}): lookup counters for one GET "
+          f"{single:.1f} us, for a batch of {len(outcomes):,} ids {batch:,.0f} us; request-id middleware (and its "
+          f"clearing) {rid:.1f} us")
+
+
+def _stacks(base: list[str]) -> dict[str, list[str]]:
+    return {
+        "before": base,
+        "metrics off": ["config.request_id.RequestIdMiddleware", *base],
+        "metrics on": ["config.request_id.RequestIdMiddleware",
+                       "django_prometheus.middleware.PrometheusBeforeMiddleware", *base,
+                       "django_prometheus.middleware.PrometheusAfterMiddleware"],
+    }
+
+
 def test_client_cpu(urls: list[str], key: str, rounds: int) -> None:
     from django.conf import settings
     from django.test import Client
@@ -67,13 +111,21 @@ def test_client_cpu(urls: list[str], key: str, rounds: int) -> None:
     from api.views import lookup as lookup_view
 
     base = [m for m in settings.MIDDLEWARE if m != "config.request_id.RequestIdMiddleware"]
-    stacks = {
-        "before": base,
-        "metrics off": ["config.request_id.RequestIdMiddleware", *base],
-        "metrics on": ["config.request_id.RequestIdMiddleware",
-                       "django_prometheus.middleware.PrometheusBeforeMiddleware", *base,
-                       "django_prometheus.middleware.PrometheusAfterMiddleware"],
-    }
+    stacks = _stacks(base)
+    healthz = {}
+    for name, middleware in stacks.items():
+        with override_settings(MIDDLEWARE=middleware):
+            healthz[name] = Client()
+            assert healthz[name].get("/healthz").status_code == 200
+    cheap = dict.fromkeys(stacks, float("inf"))
+    for _ in range(rounds):
+        for name, client in healthz.items():
+            started = time.process_time()
+            for _ in range(1_000):
+                client.get("/healthz")
+            cheap[name] = min(cheap[name], (time.process_time() - started) / 1_000)
+    print(f"(1a) test client, GET /healthz (a view that does nothing: the middleware is all), 1,000 per round, best "
+          f"of {rounds} (load {load()}): " + "; ".join(f"{name} {cheap[name] * 1e6:.0f} us CPU" for name in stacks))
     clients = {}
     for name, middleware in stacks.items():
         with override_settings(MIDDLEWARE=middleware):
@@ -191,6 +243,7 @@ def main() -> None:
     _, key = api_key_create(name="bench observability_http", rate="none")
     print(f"works {args.works:,}; {os.cpu_count()} cores; load average at start {load()}")
     if not args.skip_cpu:
+        hook_cpu()
         test_client_cpu(paths[: args.gets], key, args.rounds)
     if args.skip_http:
         return
