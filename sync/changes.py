@@ -15,9 +15,23 @@ Each event that can alter an answer becomes one entry naming the keys whose answ
 - catalogue-scope declarations and holder changes (licensing URL, name): `holder:<code>`;
 - rules set or ended: `rule:<jurisdiction>/<purpose>` as the rule names them (`*` for every purpose).
 Nothing else (mandates, memberships, signing keys, new works without identifiers) changes an answer.
+
+Private entries, for the two parties only (domain.md "Licences and permission requests"). Asked with an API key of
+organisation O (`organisation_id`), the feed also carries the events of licences naming O as licensee
+(`licence.file`, `.supersede`, `.revoke`) and of O's own permission requests (`permission_request.open`,
+`.accept`, `.decline`, `.withdraw`), read from the same audit rows (their private `after`: `licensee`, or the
+request's `organisation`). Their keys: the licensed or asked works' identifier keys (or `holder:<code>` for the
+catalogue), plus `licence:<id>` / `permission-request:<id>` (and on accept the licences filed). Another
+organisation's private events are simply absent: the cursor is still the audit seq, so "without gaps" means every
+entry *this reader may see* up to the cursor is in the pages before it, and no one learns from a jump in
+cursors anything a public audit feed (which lists every seq) does not show already. Asked without an
+organisation, no private entry is ever included.
 """
 from collections.abc import Iterable
 from time import monotonic, sleep
+
+from django.db.models import JSONField, Q
+from django.db.models.functions import Cast
 
 from audit.models import AuditEvent
 from audit.selectors import audit_head
@@ -36,6 +50,9 @@ HOLDER_ACTIONS = ("holder.update",)
 RULE_ACTIONS = ("rule.set", "rule.end")
 ANSWER_ACTIONS = (IDENTIFIER_ACTIONS + DISPUTE_ACTIONS + DECLARATION_ACTIONS + WORK_ACTIONS + HOLDER_ACTIONS
                   + RULE_ACTIONS)
+LICENCE_ACTIONS = ("licence.file", "licence.supersede", "licence.revoke")
+REQUEST_ACTIONS = ("permission_request.open", "permission_request.accept", "permission_request.decline",
+                   "permission_request.withdraw")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
@@ -96,19 +113,55 @@ def _entry_keys(action: str, snap: dict, before: dict | None, *, work_keys: dict
         return [f"holder:{code}" for code in sorted(n for n in names if n)]
     if action in RULE_ACTIONS:
         return [f"rule:{snap['jurisdiction']}/{snap['purpose']}"]
+    if action in LICENCE_ACTIONS:
+        if snap.get("scope") == "catalogue":
+            keys = [f"holder:{codes.get(snap.get('holder'), snap.get('holder'))}"]
+        else:
+            keys = list(work_keys.get(snap.get("work"), ()))
+        return [*keys, f"licence:{snap['_id']}"]
+    if action in REQUEST_ACTIONS:
+        if snap.get("works"):
+            keys = [k for work in snap["works"] for k in work_keys.get(work, ())]
+        else:
+            keys = [f"holder:{snap.get('holder')}"]
+        return [*keys, f"permission-request:{snap['_id']}",
+                *(f"licence:{licence}" for licence in snap.get("licences") or ())]
     return []
 
 
-def _scope(action: str, snap: dict) -> tuple[str, str] | None:
-    """The (purpose, jurisdiction) a declaration or rule is written for; None: the change concerns every pair."""
+def _scope(action: str, snap: dict) -> tuple[tuple, tuple] | None:
+    """The purposes and jurisdictions a declaration, rule or licence is written for; None: the change concerns
+    every pair (a permission request's entry goes to every webhook of its organisation)."""
     if action in DECLARATION_ACTIONS or action in RULE_ACTIONS:
-        return snap.get("purpose"), snap.get("jurisdiction")
+        return (snap.get("purpose"),), (snap.get("jurisdiction"),)
+    if action in LICENCE_ACTIONS:
+        return tuple(snap.get("purposes") or ()), tuple(snap.get("jurisdictions") or ())
     return None
 
 
-def _entries(*, after: int, limit: int, head: int) -> tuple[list[tuple[dict, tuple | None]], int]:
+def _visible_q(organisation_id) -> Q:
+    """The audit rows a reader's feed is made of: the public answer-changing ones, and with an organisation its
+    own licences' and permission requests' events."""
+    condition = Q(action__in=ANSWER_ACTIONS)
+    if organisation_id is not None:
+        org = str(organisation_id)
+        condition |= (Q(action__in=LICENCE_ACTIONS, after_doc__licensee=org)
+                      | Q(action__in=REQUEST_ACTIONS, after_doc__organisation=org))
+    return condition
+
+
+def _events(organisation_id):
+    # Audit documents are canonical text (audit.fields), not jsonb: an organisation's feed reads the private
+    # events' `after` as jsonb to pick its own; the public feed never casts anything.
+    if organisation_id is None:
+        return AuditEvent.objects.all()
+    return AuditEvent.objects.annotate(after_doc=Cast("after", output_field=JSONField()))
+
+
+def _entries(*, after: int, limit: int, head: int,
+             organisation_id=None) -> tuple[list[tuple[dict, tuple | None]], int]:
     rows = list(
-        AuditEvent.objects.filter(seq__gt=after, seq__lte=head, action__in=ANSWER_ACTIONS).order_by("seq")
+        _events(organisation_id).filter(_visible_q(organisation_id), seq__gt=after, seq__lte=head).order_by("seq")
         .values_list("seq", "at", "action", "object_id", "before", "after")[:limit]
     )
     snaps = []
@@ -116,10 +169,14 @@ def _entries(*, after: int, limit: int, head: int) -> tuple[list[tuple[dict, tup
         snap = dict(_snapshot(before, after_))
         if action in WORK_ACTIONS:
             snap["work_id"] = object_id
+        if action in LICENCE_ACTIONS or action in REQUEST_ACTIONS:
+            snap["_id"] = object_id
         snaps.append((seq, at, action, snap, before))
-    work_ids = {s.get("work") for _, _, a, s, _ in snaps if a in DISPUTE_ACTIONS + DECLARATION_ACTIONS}
+    work_ids = {s.get("work") for _, _, a, s, _ in snaps
+                if a in DISPUTE_ACTIONS + DECLARATION_ACTIONS + LICENCE_ACTIONS}
     work_ids |= {s["work_id"] for _, _, a, s, _ in snaps if a in WORK_ACTIONS}
-    holder_ids = {s.get("holder") for _, _, a, s, _ in snaps if a in DECLARATION_ACTIONS
+    work_ids |= {w for _, _, a, s, _ in snaps if a in REQUEST_ACTIONS for w in s.get("works") or ()}
+    holder_ids = {s.get("holder") for _, _, a, s, _ in snaps if a in DECLARATION_ACTIONS + LICENCE_ACTIONS
                   and s.get("scope") == "catalogue"}
     codes = ({str(pk): code for pk, code in Holder.objects.filter(id__in=holder_ids).values_list("id", "code")}
              if holder_ids else {})
@@ -136,37 +193,41 @@ def _entries(*, after: int, limit: int, head: int) -> tuple[list[tuple[dict, tup
     return entries, max(next_seq, after)
 
 
-def changes_after(*, after: int, limit: int = DEFAULT_LIMIT, head: int | None = None) -> tuple[list[dict], int]:
+def changes_after(*, after: int, limit: int = DEFAULT_LIMIT, head: int | None = None,
+                  organisation_id=None) -> tuple[list[dict], int]:
     """(up to `limit` entries after sequence number `after`, the cursor to ask with next). Five queries at most:
-    the head (unless given), the events, the works' keys (two), the holders' codes."""
+    the head (unless given), the events, the works' keys (two), the holders' codes. With `organisation_id`, that
+    organisation's private entries too (module docstring)."""
     head = audit_head()["seq"] if head is None else head
-    entries, next_seq = _entries(after=after, limit=limit, head=head)
+    entries, next_seq = _entries(after=after, limit=limit, head=head, organisation_id=organisation_id)
     return [entry for entry, _ in entries], next_seq
 
 
 def changes_for_pair(*, purpose: str, jurisdiction: str, after: int, limit: int = DEFAULT_LIMIT,
-                     head: int | None = None) -> tuple[list[dict], int]:
+                     head: int | None = None, organisation_id=None) -> tuple[list[dict], int]:
     """As `changes_after`, without the declarations and rules written for other pairs: those whose purpose is not
     on `purpose`'s chain (or `*`) or whose jurisdiction is not on `jurisdiction`'s chain (J, its region, `*`)."""
     head = audit_head()["seq"] if head is None else head
     purposes = {*purpose_chain(purpose), ALL_PURPOSES}
     jurisdictions = set(rulebook().jurisdiction_chain(jurisdiction))
-    entries, next_seq = _entries(after=after, limit=limit, head=head)
+    entries, next_seq = _entries(after=after, limit=limit, head=head, organisation_id=organisation_id)
     return [entry for entry, scope in entries
-            if scope is None or (scope[0] in purposes and scope[1] in jurisdictions)], next_seq
+            if scope is None or (purposes.intersection(scope[0]) and jurisdictions.intersection(scope[1]))], \
+        next_seq
 
 
 POLL_SECONDS = 0.25  # while a long poll waits: one primary-key read of the chain head per interval
 
 
-def changes_wait(*, after: str | None, limit: int = DEFAULT_LIMIT, wait: float = 0) -> tuple[list[dict], str]:
+def changes_wait(*, after: str | None, limit: int = DEFAULT_LIMIT, wait: float = 0,
+                 organisation_id=None) -> tuple[list[dict], str]:
     """The feed page after cursor `after`; with `wait`, held open up to that many seconds while nothing is new.
     Returns (entries, next cursor as text). An unknown cursor raises UnknownCursor (a 400 problem)."""
     head = audit_head()["seq"]
     seq = cursor_parse(after, head=head)
     deadline = monotonic() + max(0.0, wait)
     while True:
-        entries, next_seq = changes_after(after=seq, limit=limit, head=head)
+        entries, next_seq = changes_after(after=seq, limit=limit, head=head, organisation_id=organisation_id)
         if entries or monotonic() >= deadline:
             return entries, str(next_seq)
         seq = next_seq  # everything up to the head was read: wait for the head to move

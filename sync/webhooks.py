@@ -123,7 +123,8 @@ def _delivery_make(webhook_id, *, head: int) -> WebhookDelivery | None:
             return None
         after = webhook.cursor
         entries, next_cursor = changes_for_pair(purpose=webhook.purpose, jurisdiction=webhook.jurisdiction,
-                                                after=after, limit=MAX_CHANGES_PER_MESSAGE, head=head)
+                                                after=after, limit=MAX_CHANGES_PER_MESSAGE, head=head,
+                                                organisation_id=webhook.api_key.organisation_id)
         webhook.cursor = next_cursor
         webhook.save(update_fields=["cursor"])
         if not entries:

@@ -10,7 +10,7 @@ from core.errors import NotFound
 from sync.changes import DEFAULT_LIMIT, MAX_LIMIT, changes_wait
 from sync.snapshots import CONTENT_TYPES, FILE_NAMES, snapshot_file, snapshot_request, snapshot_storage
 
-from ..auth import ApiKeyAuthentication, HasApiKey
+from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of
 from ..fields import query_params
 from ..throttling import ApiKeyRateThrottle
 
@@ -35,10 +35,13 @@ class ChangeListApi(_ApiKeyView):
         class ChangeSerializer(serializers.Serializer):
             cursor = serializers.CharField(help_text="This change's position; stable forever.")
             at = serializers.DateTimeField(help_text="When it was recorded.")
-            kind = serializers.CharField(help_text="e.g. declaration.file, identifier.add, dispute.open, rule.set")
+            kind = serializers.CharField(help_text=(
+                "e.g. declaration.file, identifier.add, dispute.open, rule.set; for your organisation only: "
+                "licence.file|supersede|revoke, permission_request.open|accept|decline|withdraw"))
             keys = serializers.ListField(child=serializers.CharField(), help_text=(
                 "Keys whose answers may have changed: `scheme:value`, `ref:<holder>/<work_ref>`, `holder:<code>` "
-                "(the holder's whole catalogue) or `rule:<jurisdiction>/<purpose>`."))
+                "(the holder's whole catalogue) or `rule:<jurisdiction>/<purpose>`; on your organisation's private "
+                "entries also `licence:<id>` and `permission-request:<id>`."))
 
         results = ChangeSerializer(many=True)
         next = serializers.CharField(help_text="The cursor to ask with next (the same one when nothing is new).")
@@ -46,7 +49,9 @@ class ChangeListApi(_ApiKeyView):
     @extend_schema(
         operation_id="changes_list", summary="Changes that can alter answers, in order, without gaps",
         description=("Every change that can alter a lookup answer after the cursor `after`, oldest first: "
-                     "declarations, identifiers, disputes, work transfers, rules. No personal data. See docs/sync.md."),
+                     "declarations, identifiers, disputes, work transfers, rules; and the events of the licences to "
+                     "your key's organisation and of its permission requests (no one else's). No personal data. "
+                     "See docs/sync.md."),
         parameters=[InputSerializer], responses={200: OutputSerializer},
         examples=[OpenApiExample("page", response_only=True, value={
             "results": [{"cursor": "1042", "at": "2026-11-28T12:00:00.123456Z", "kind": "declaration.file",
@@ -57,7 +62,8 @@ class ChangeListApi(_ApiKeyView):
         tags=["sync"])
     def get(self, request):
         params = query_params(self.InputSerializer, request)
-        entries, next_cursor = changes_wait(after=params.get("after"), limit=params["limit"], wait=params["wait"])
+        entries, next_cursor = changes_wait(after=params.get("after"), limit=params["limit"], wait=params["wait"],
+                                            organisation_id=api_key_of(request).organisation_id)
         return Response({"results": entries, "next": next_cursor})
 
 
