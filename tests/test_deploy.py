@@ -151,3 +151,80 @@ def test_the_postgresql_settings_file_is_valid_for_the_installed_postgresql():
         assert shown.stdout.strip() == "4096"  # MB: the file's 4GB, in the unit `-C` prints
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_compose_replica_scripts_make_a_streaming_replica():
+    """The replica profile's two scripts, run as the postgres image runs them but outside Docker (there is no Docker
+    daemon in CI): deploy/postgres/primary-init.sh on a primary that reads deploy/postgres/postgresql.conf, with
+    password authentication as the image sets it up; then deploy/postgres/replica-entrypoint.sh (pointed at that
+    primary instead of the `db` host) takes a base backup as `replicator`, streams, and on a second start resumes
+    without a new base backup."""
+    import shutil
+    import tempfile
+
+    from tests.throwaway import free_port, postgres_bindir, wait_for
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL's programs are not installed")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="kyodaku-compose-pg-"))
+    primary_port, replica_port = free_port(), free_port()
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "KYODAKU_REPLICATION_PASSWORD": "s3cret",
+           "PGPASSWORD": "kyodaku"}
+
+    def run(*args, **extra):
+        return subprocess.run([*as_postgres, "env", *(f"{k}={v}" for k, v in extra.items()), *args], check=True,
+                              capture_output=True, text=True, timeout=120, env=env)
+
+    def sql(port, query):
+        return subprocess.run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "kyodaku", "-d",
+                               "postgres", "-Atc", query], capture_output=True, text=True, timeout=30, env=env)
+
+    def start_replica(log):
+        return subprocess.Popen([*as_postgres, "env", f"PATH={env['PATH']}", f"PGDATA={base / 'replica'}",
+                                 "KYODAKU_REPLICATION_PASSWORD=s3cret", "bash", str(base / "replica.sh"),
+                                 "-c", f"config_file={base / 'postgresql.conf'}", "-c", f"port={replica_port}",
+                                 "-c", "listen_addresses=127.0.0.1", "-k", str(base), "-c", "shared_buffers=128MB"],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    pg_ctl = str(bindir / "pg_ctl")
+    try:
+        for name in ("postgresql.conf", "primary-init.sh"):
+            shutil.copy(ROOT / "deploy/postgres" / name, base / name)
+        entrypoint = (ROOT / "deploy/postgres/replica-entrypoint.sh").read_text()
+        assert "-h db -p 5432" in entrypoint
+        (base / "replica.sh").write_text(entrypoint.replace("-h db -p 5432", f"-h 127.0.0.1 -p {primary_port}"))
+        (base / "pw").write_text("kyodaku\n")
+        (base / "replica").mkdir()
+        if as_postgres:
+            for path in [base, *base.iterdir()]:
+                shutil.chown(path, "postgres")
+        run(str(bindir / "initdb"), "-D", str(base / "primary"), "-U", "kyodaku", f"--pwfile={base / 'pw'}",
+            "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
+        options = (f"-c config_file={base / 'postgresql.conf'} -c port={primary_port} -c listen_addresses=127.0.0.1 "
+                   f"-k {base} -c shared_buffers=128MB -c fsync=off")
+        run(pg_ctl, "-D", str(base / "primary"), "-o", options, "-l", str(base / "primary.log"), "-w", "start")
+        run("bash", str(base / "primary-init.sh"), POSTGRES_USER="kyodaku", POSTGRES_DB="postgres",
+            PGDATA=str(base / "primary"), PGHOST=str(base), PGPORT=str(primary_port))
+        run(pg_ctl, "-D", str(base / "primary"), "reload")
+        with open(base / "replica.log", "w") as log:
+            start_replica(log)
+            wait_for(lambda: sql(replica_port, "SELECT pg_is_in_recovery()").stdout.strip() == "t", 60,
+                     "the replica to accept read-only connections")
+            assert sql(primary_port, "CREATE TABLE t (x int); INSERT INTO t VALUES (1)").returncode == 0
+            wait_for(lambda: sql(replica_port, "SELECT count(*) FROM t").stdout.strip() == "1", 30,
+                     "the row to stream to the replica")
+            assert sql(replica_port, "SHOW hot_standby_feedback").stdout.strip() == "on"
+            assert sql(primary_port, "SELECT usename FROM pg_stat_replication").stdout.strip() == "replicator"
+            run(pg_ctl, "-D", str(base / "replica"), "-m", "fast", "-w", "stop")
+            assert sql(primary_port, "INSERT INTO t VALUES (2)").returncode == 0
+            # a second start: no base backup (it would refuse the non-empty data directory), streaming resumes
+            start_replica(log)
+            wait_for(lambda: sql(replica_port, "SELECT count(*) FROM t").stdout.strip() == "2", 60,
+                     "the restarted replica to catch up")
+    finally:
+        for data in ("replica", "primary"):
+            subprocess.run([*as_postgres, pg_ctl, "-D", str(base / data), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
