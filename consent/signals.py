@@ -96,6 +96,21 @@ def domain_signals(*, holder, domain: str, jurisdiction: str, at: datetime | Non
     return sorted(entries, key=lambda e: (e.path is not None, len(e.path or ""), e.path or ""))
 
 
+def url_signals(*, holder_id, url: str, jurisdiction: str, at: datetime | None = None) -> WorkSignals | None:
+    """The signals for one URL from `holder_id`'s own works: its exact url (either scheme), else its longest
+    url-prefix, else its nearest domain, as lookups match, among that holder's identifiers only, so that another
+    holder's identifier at the same URL (a claim anyone may file) never hides the site's own. None: no work of
+    the holder there."""
+    from .lookup.batch import work_matching
+
+    at = at or timezone.now()
+    work_id, identifier = work_matching(f"url:{url}", at=at, holder_id=holder_id)
+    if work_id is None:
+        return None
+    work = Work.objects.select_related("holder").get(pk=work_id)
+    return work_signals(work=work, jurisdiction=jurisdiction, identifier=identifier, at=at)
+
+
 def _comment(entry: WorkSignals, terms: list[Term]) -> str:
     sources = "; ".join(f"{t.token} from declaration {', '.join(t.declarations)}" for t in terms)
     return f"# {entry.identifier} (work {entry.work_ref}): {sources}"

@@ -16,6 +16,7 @@ from consent.signals import (
     headers_for,
     robots_txt,
     tdmrep_json,
+    url_signals,
     url_work,
     work_signals,
 )
@@ -26,7 +27,6 @@ from core.errors import NotFound, ValidationFailed, field_error
 from domains.selectors import signals_claim_for
 from domains.services import domain_normalise
 from registry.identifiers import InvalidIdentifier, domain_chain
-from registry.models import Work
 from registry.selectors import default_holder_code, holder_for_filing, works_readable
 
 from ..auth import (
@@ -105,13 +105,9 @@ class SignalHeadersDetailApi(_Signals):
             raise ValidationFailed(f"Not an http(s) URL: {exc}",
                                    errors=[field_error("url", "invalid-identifier", str(exc))]) from None
         claim = self._claim(domain_chain(host), request)
-        from consent.lookup import lookup_many
-
-        answer = lookup_many(ids=[f"url:{url}"], purpose="tdm", jurisdiction=query["jurisdiction"])[0]
-        if not answer.get("registered") or answer["holder"]["id"] != str(claim.holder_id):
+        entry = url_signals(holder_id=claim.holder_id, url=url, jurisdiction=query["jurisdiction"])
+        if entry is None:
             raise NotFound("No work of this domain's holder at this URL.")
-        work = Work.objects.select_related("holder").get(pk=answer["work"]["id"])
-        entry = work_signals(work=work, jurisdiction=query["jurisdiction"], identifier=answer["identifier"])
         return Response(headers_for(entry))
 
 

@@ -43,7 +43,8 @@ from .results import Decider, facts_by_work_and_holder
 from .rows import on_postgresql, queryset_rows, sql_rows
 from .sql import DECLARATIONS_SQL, MATCH_SQL
 
-__all__ = ["decide_many", "parse_ids", "match", "declarations_in_force", "decider_for", "WORK_FIELDS"]
+__all__ = ["decide_many", "parse_ids", "match", "declarations_in_force", "decider_for", "work_matching",
+           "WORK_FIELDS"]
 
 URL, URL_PREFIX, DOMAIN, REF = "url", "url-prefix", "domain", "ref"
 
@@ -198,6 +199,20 @@ def _resolve(item, matches: Matches, accept=None) -> tuple:
         if work_id is not None and (accept is None or accept(work_id, domain)):
             return work_id, domain
     return None, None
+
+
+def work_matching(raw: str, *, at: datetime, holder_id) -> tuple:
+    """(work_id or None, the normalised identifier) for one id, as lookups match it but among `holder_id`'s
+    identifiers only: another holder's identifier at the same place does not hide the holder's own (signals out:
+    the headers a site sends come from the site holder's works). Raises InvalidIdentifier. One query."""
+    parsed = parse_ids([raw])
+    item = parsed.items[0]
+    if type(item) is not tuple:
+        raise item
+    matches = match(parsed, at=at)
+    holder_id = str(holder_id)
+    work_id, _ = _resolve(item, matches, lambda work, host: str(matches.works[work][3]) == holder_id)
+    return work_id, f"{item[0]}:{item[1]}"
 
 
 def require_verified_web_claims() -> bool:

@@ -98,6 +98,18 @@ def test_headers_for_a_url_read_by_datadiligence(kaze, kaze_site):
     assert_problem(kaze.get("/api/v1/signals/headers", {"url": "not a url"}), 400)
 
 
+def test_another_holders_url_on_the_site_does_not_hide_the_sites_own_headers(kaze, hoshi_pub, kaze_site):
+    """Anyone may register a url on kaze.example (Hoshi here, unverified, with its own declaration): the headers
+    Kaze's site sends for that URL still come from Kaze's works (its url-prefix), as lookups would match among
+    Kaze's identifiers."""
+    other = work_register(holder=hoshi_pub.holder, work_ref="HP-PAGE", title="Hoshi's claim", kind="website",
+                          identifiers=[f"url:https://{SITE}/open/private/hoshi.png"]).work
+    declaration_file(holder=hoshi_pub.holder, scope="work", work=other, purpose="tdm", jurisdiction="*",
+                     consent="grant")
+    deep = kaze.get("/api/v1/signals/headers", {"url": f"http://{SITE}/open/private/hoshi.png"}).json()
+    assert deep["tdm-reservation"] == "1" and not TDMRepHeader().is_allowed(headers=deep)  # Kaze's deep prefix
+
+
 def test_cawg_assertion_for_a_work(kaze, ai_developer, kaze_site):
     deep = kaze.get(f"/api/v1/works/{kaze_site['deep'].pk}/cawg").json()
     assert deep == {"label": "cawg.training-mining", "data": {"entries": {
