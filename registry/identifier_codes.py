@@ -63,6 +63,25 @@ def normalise_sha256(value: str) -> str:
     return value.lower()
 
 
+# Perceptual image hashes (match.md): ``phash`` is imagehash's 64-bit DCT hash, ``pdq`` Meta's 256-bit PDQ hash,
+# both written as lower-case hex. Near values are different identifiers; matching by Hamming distance is
+# consent.matching's job, not the registry's.
+PHASH_RE = re.compile(r"[0-9a-fA-F]{16}")
+PDQ_RE = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def normalise_phash(value: str) -> str:
+    if len(value) != 16 or not PHASH_RE.fullmatch(value):
+        raise InvalidIdentifier("phash must be 16 hexadecimal digits (imagehash.phash, 64 bits)")
+    return value.lower()
+
+
+def normalise_pdq(value: str) -> str:
+    if len(value) != 64 or not PDQ_RE.fullmatch(value):
+        raise InvalidIdentifier("pdq must be 64 hexadecimal digits (a 256-bit PDQ hash)")
+    return value.lower()
+
+
 def normalise_iscc(value: str) -> str:
     code = value
     if code[:5].lower() == "iscc:":

@@ -29,6 +29,10 @@ FIXED_MESSAGES = (
     gettext_noop('domain must be a host name, not an IP address'),
     gettext_noop('domain must have at least two labels, as example.com'),
     gettext_noop('SHA-256 must be 64 hexadecimal digits'),
+    gettext_noop('phash must be 16 hexadecimal digits (imagehash.phash, 64 bits)'),
+    gettext_noop('pdq must be 64 hexadecimal digits (a 256-bit PDQ hash)'),
+    gettext_noop('16 hexadecimal digits without a scheme are ambiguous; write phash:<16 hex digits> for a '
+                 'perceptual image hash'),
     gettext_noop('ISCC code is empty'),
     gettext_noop('ref must be written <holder code>/<work_ref>'),
     gettext_noop('ref holder code must be a lower-case slug (a-z, 0-9 and hyphens)'),

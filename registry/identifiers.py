@@ -23,9 +23,12 @@ from url_normalize.normalize_query import normalize_query
 
 from .errors import InvalidIdentifier
 from .identifier_codes import (
+    PHASH_RE,
     SHA256_RE,
     normalise_doi,
     normalise_iscc,
+    normalise_pdq,
+    normalise_phash,
     normalise_ref,
     normalise_sha256,
 )
@@ -63,6 +66,8 @@ SCHEMES: tuple[str, ...] = (
     "sha256",
     "iscc",
     "ref",
+    "phash",
+    "pdq",
 )
 
 # The stored value column is 2048 characters; anything longer cannot be stored, so it is not an identifier.
@@ -117,8 +122,10 @@ def infer_scheme(text: str) -> str | None:
 
     An http(s) URL is ``url``; 10 or 13 digits (separators and any script's decimal digits allowed) with a valid
     ISBN check digit are ``isbn``; ``10.`` followed somewhere by ``/`` is ``doi``; 64 hex digits are ``sha256``;
-    ``ISCC:`` starts an ``iscc``. Only the shape is checked here (and the ISBN check digit, which is what makes
-    a bare number an ISBN); the scheme's own normaliser still validates the value.
+    ``ISCC:`` starts an ``iscc``. Perceptual hashes are never inferred: 64 hex digits stay ``sha256`` (a ``pdq``
+    hash has the same shape) and 16 hex digits could be a ``phash`` or many other things. Only the shape is
+    checked here (and the ISBN check digit, which is what makes a bare number an ISBN); the scheme's own
+    normaliser still validates the value.
     """
     if not isinstance(text, str) or len(text) > _MAX_TEXT_LENGTH:
         return None
@@ -154,6 +161,11 @@ def _without_known_scheme(text: str, scheme: str | None) -> InvalidIdentifier:
     value = text.strip()
     if not value:
         return InvalidIdentifier("identifier must be written scheme:value")
+    if len(value) == 16 and PHASH_RE.fullmatch(value):
+        return InvalidIdentifier(
+            "16 hexadecimal digits without a scheme are ambiguous; write phash:<16 hex digits> for a perceptual "
+            "image hash"
+        )
     if value[:1].isnumeric() and len(value) <= _MAX_ISBN_TEXT:
         # A bare number is an ISBN only when it is one; say what is wrong with it rather than "no scheme".
         try:
@@ -426,5 +438,7 @@ _NORMALISERS = {
     "sha256": normalise_sha256,
     "iscc": normalise_iscc,
     "ref": normalise_ref,
+    "phash": normalise_phash,
+    "pdq": normalise_pdq,
 }
 assert tuple(_NORMALISERS) == SCHEMES

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -150,6 +151,23 @@ class Work(models.Model):
         return f"{self.title} [{self.work_ref}]"
 
 
+# Multi-index hashing for perceptual hashes (docs/match.md): each phash / pdq value is cut into 16-bit bands (four
+# hex digits) and each band has its own partial expression index, so a near match is found by exact band look-ups
+# (any value within Hamming distance d < number of bands shares at least one band with the query: pigeonhole)
+# and never by scanning every fingerprint. Expression indexes cover every write path (services, disputes, the
+# CSV COPY) without a second table to keep in step. consent.matching's SQL repeats these expressions exactly.
+FINGERPRINT_BANDS = {"phash": 4, "pdq": 16}
+BAND_HEX_DIGITS = 4
+
+
+def _band_indexes():
+    return [
+        models.Index(Substr("value", 1 + BAND_HEX_DIGITS * band, BAND_HEX_DIGITS),
+                     name=f"identifier_{scheme}_b{band}_idx", condition=Q(scheme=scheme))
+        for scheme, bands in FINGERPRINT_BANDS.items() for band in range(bands)
+    ]
+
+
 class Identifier(models.Model):
     """A normalised (scheme, value) attached to a work for [valid_from, valid_until).
 
@@ -182,6 +200,7 @@ class Identifier(models.Model):
             models.Index(fields=["scheme", "value"], name="identifier_scheme_value_idx"),
             models.Index(fields=["host"], condition=Q(scheme="url-prefix"), name="identifier_prefix_host_idx"),
             models.Index(fields=["work"], name="identifier_work_idx"),
+            *_band_indexes(),
         ]
 
     def __str__(self):

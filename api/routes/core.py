@@ -4,11 +4,13 @@ from django.urls import path
 from ..routing import by_method
 from ..views.declarations import DeclarationDetailApi, DeclarationFileApi, DeclarationListApi, DeclarationRevokeApi
 from ..views.lookup import LookupBatchApi, LookupOneApi
+from ..views.match import MatchApi
 from ..views.reference import JurisdictionListApi, PurposeListApi
 from ..views.works import WorkCreateApi, WorkDetailApi, WorkListApi, WorkUpdateApi
 
 urlpatterns = [
     path("lookup", by_method(get=LookupOneApi, post=LookupBatchApi), name="lookup"),
+    path("match", MatchApi.as_view(), name="match"),
     path("purposes", PurposeListApi.as_view(), name="purposes"),
     path("jurisdictions", JurisdictionListApi.as_view(), name="jurisdictions"),
     path("works", by_method(get=WorkListApi, post=WorkCreateApi), name="works"),

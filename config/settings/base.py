@@ -254,6 +254,11 @@ SPECTACULAR_SETTINGS = {
 
 # Kyodaku's own settings (each can be set in the environment).
 KYODAKU_LOOKUP_BATCH_MAX = env.int("KYODAKU_LOOKUP_BATCH_MAX", default=10_000)
+# Content matching (docs/match.md): code sets per POST /api/v1/match, the largest file it fingerprints, and the
+# most pixels an image may have before it is decoded (a bound on decoding time and memory).
+KYODAKU_MATCH_BATCH_MAX = env.int("KYODAKU_MATCH_BATCH_MAX", default=1_000)
+KYODAKU_MATCH_MAX_FILE_BYTES = env.int("KYODAKU_MATCH_MAX_FILE_BYTES", default=20 * 1024 * 1024)
+KYODAKU_MATCH_MAX_PIXELS = env.int("KYODAKU_MATCH_MAX_PIXELS", default=40_000_000)
 # Seconds a client may reuse a GET lookup's answer without revalidating (Cache-Control max-age): the bound on how
 # long a revocation can go unseen by a client that caches. 0: revalidate every time (ETag / 304 still work).
 KYODAKU_LOOKUP_MAX_AGE = env.int("KYODAKU_LOOKUP_MAX_AGE", default=30)

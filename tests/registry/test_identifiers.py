@@ -48,7 +48,9 @@ def detail_of(text: str) -> str:
 
 
 def test_schemes_are_exactly_the_spec_table():
-    assert SCHEMES == ("isbn", "issn", "isrc", "iswc", "doi", "url", "url-prefix", "domain", "sha256", "iscc", "ref")
+    # domain.md's table, then match.md's perceptual hashes.
+    assert SCHEMES == ("isbn", "issn", "isrc", "iswc", "doi", "url", "url-prefix", "domain", "sha256", "iscc", "ref",
+                       "phash", "pdq")
 
 
 def test_parse_returns_scheme_and_stored_value_and_str_round_trips():
