@@ -6,6 +6,12 @@ The tree is RFC 6962's (receipts.merkle). The signed payload names the root, the
 (`purpose`, `jurisdiction`, `as_of`), the audit head, `iat`, `iss` and `sub` (the asking key). Each result gets
 `proof`: its leaf index and audit path, hex. Pure except `batch_receipt_attach`, which reads the active key and
 the audit head (two queries, as single receipts).
+
+Licensed answers (basis `licensed`, api.md: "Receipts carry the licence id and `sub`"): sync.md fixes the leaf's
+fields, so the licence id is not in the leaf. The signed payload instead carries `licences`, an object from the
+leaf index (decimal string) of every licensed answer to its licence id, present only when the batch has one. The
+leaf commits to basis `licensed` for that index, the payload to which licence and (`sub`) whose key: a verifier
+checks both with the public keys alone (`licence_mismatches`).
 """
 import time
 
@@ -67,6 +73,36 @@ def batch_proof_root(result: dict, *, count: int) -> str | None:
     return None if root is None else root.hex()
 
 
+def licence_id_of(result: dict) -> str | None:
+    licence = result.get("licence")
+    if isinstance(licence, dict):
+        licence = licence.get("id")
+    return None if licence is None else str(licence)
+
+
+def batch_licences(results: list[dict]) -> dict[str, str]:
+    """Leaf index -> licence id, for the licensed answers of a batch."""
+    return {str(i): licence_id_of(r) for i, r in enumerate(results)
+            if r.get("basis") == "licensed" and licence_id_of(r) is not None}
+
+
+def licence_mismatches(payload: dict, results: list) -> list[str]:
+    """Where the results' licences differ from the signed `licences` (a licensed answer naming another licence, or
+    one the receipt does not know; a licence signed for an answer that is not licensed)."""
+    signed = payload.get("licences") or {}
+    if not isinstance(signed, dict):
+        return ["licences is not an object"]
+    problems = []
+    for position, result in enumerate(results):
+        if not isinstance(result, dict) or "error" in result:
+            continue
+        mine = licence_id_of(result) if result.get("basis") == "licensed" else None
+        if signed.get(str(position)) != mine:
+            problems.append(f"result {position} ({result.get('id')!r}): its licence {mine} is not the signed one "
+                            f"({signed.get(str(position))})")
+    return problems
+
+
 def batch_receipt_sign(results: list[dict], *, signer: ReceiptSigner, head: dict, sub: str | None,
                        purpose: str, jurisdiction: str, as_of: str, iat: int | None = None) -> tuple[str, list[dict]]:
     """(the compact JWS over the batch's root, a proof per result). Pure: no database."""
@@ -76,6 +112,9 @@ def batch_receipt_sign(results: list[dict], *, signer: ReceiptSigner, head: dict
         "as_of": as_of, "audit_head": {"seq": head["seq"], "hash": head["hash"]},
         "iat": int(time.time()) if iat is None else iat, "iss": settings.KYODAKU_BASE_URL, "sub": sub,
     }
+    licences = batch_licences(results)
+    if licences:
+        payload["licences"] = licences
     token = signer.sign(rfc8785.dumps(payload), typ=BATCH_RECEIPT_TYPE)
     return token, [proof_of(tree, i) for i in range(tree.size)]
 
@@ -98,5 +137,6 @@ def batch_receipt_attach(results: list[dict], *, sub: str | None, purpose: str, 
     return token
 
 
-__all__ = ["ALGORITHM", "BATCH_PAYLOAD_FIELDS", "BATCH_RECEIPT_TYPE", "batch_leaf", "batch_proof_root",
+__all__ = ["ALGORITHM", "BATCH_PAYLOAD_FIELDS", "BATCH_RECEIPT_TYPE", "batch_leaf", "batch_licences",
+           "batch_proof_root", "licence_mismatches",
            "batch_receipt_attach", "batch_receipt_sign", "batch_tree", "leaf_bytes"]

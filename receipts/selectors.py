@@ -11,7 +11,7 @@ from joserfc.jws import JWSRegistry
 
 from audit.selectors import audit_event_hash_at, audit_event_hash_held
 
-from .batch import BATCH_PAYLOAD_FIELDS, BATCH_RECEIPT_TYPE, batch_proof_root
+from .batch import BATCH_PAYLOAD_FIELDS, BATCH_RECEIPT_TYPE, batch_proof_root, licence_mismatches
 from .models import KeyStatus, SigningKey
 from .services import ALGORITHM
 
@@ -194,5 +194,7 @@ def batch_receipt_verify(*, token: str, results: list | None,
         if len(check.problems) >= 20:
             check.problems.append("... (stopped after 20 problems)")
             break
+    if len(check.problems) < 20:
+        check.problems.extend(licence_mismatches(payload, results)[:20])
     check.ok = not check.problems
     return check

@@ -64,8 +64,11 @@ def _line(check, *, batch: bool, results, offline: bool) -> str:
         head += f", issued by {p['iss']}"
     if batch:
         answers = "signature only, no answers given" if results is None else f"all {p['count']} proofs lead to it"
+        licensed = p.get("licences") or {}
+        licences = (f"; {len(licensed)} licensed to key {p.get('sub')} (licences "
+                    f"{', '.join(sorted(set(licensed.values())))})" if licensed else "")
         return (f"OK   batch of {p['count']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: root "
-                f"{p['root'][:16]}..., {answers}; {head}")
+                f"{p['root'][:16]}..., {answers}{licences}; {head}")
     licence = f", licence {p['licence']} for key {p.get('sub')}" if p.get("licence") else ""
     return (f"OK   {p['identifier']} {p['purpose']}@{p['jurisdiction']} as of {p['as_of']}: "
             f"{p['outcome']} ({p['basis']}{licence}); {head}")
