@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from core.pgcopy import copy_cell
 
-from .chain import canonical_json, canonical_time, new_salt
+from .chain import canonical_json, canonical_time, salts
 from .models import AuditEvent, AuditHead
 
 
@@ -46,22 +46,23 @@ def _name_json(name: str) -> str:
     return canonical_json(name)
 
 
-def _chained(events: Iterable[PendingEvent], *, actor: str, at: datetime, seq: int, prev: str) -> Iterator[tuple]:
+def _chained(events: Sequence[PendingEvent], *, actor: str, at: datetime, seq: int, prev: str) -> Iterator[tuple]:
     """Number and hash events after (seq, prev), exactly as `audit.chain.event_hash` does.
 
     Yields (seq, event, before JSON or None, after JSON or None, salt, prev_hash, hash): plain tuples, as this runs
     millions of times in a bulk import. Each `before`/`after` is serialised once, for the stored text and for the
     hash alike: the content hash covers canonical {"actor", "after", "before", "salt"}, whose keys sort in that
-    order, so it is assembled from the parts. Each event gets its own random salt (`audit.chain.new_salt`).
+    order, so it is assembled from the parts. Each event gets its own random salt (`audit.chain.salts`).
     """
     at_json = canonical_json(canonical_time(at))
     content_start = f'{{"actor":{canonical_json(actor)},"after":'
+    fresh = salts(len(events))
     for event in events:
         seq += 1
         action, object_type, object_id, before, after = event
         before = None if before is None else canonical_json(before)
         after = None if after is None else canonical_json(after)
-        salt = new_salt()
+        salt = next(fresh)
         content = sha256(
             f'{content_start}{after or "null"},"before":{before or "null"},"salt":"{salt}"}}'.encode()).hexdigest()
         digest = sha256(

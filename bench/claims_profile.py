@@ -8,6 +8,11 @@ timed by wrapping the functions that make them). Prints one JSON object: wall ti
 (summed over both threads, so they overlap), this process's CPU time (both threads), the CPU time of the writer's
 PostgreSQL backend and of the planning connection's, and peak RSS. Use it to see which side of the pipeline
 limits a run; use bench/import_claims.py for the end-to-end figure.
+
+`--without` removes one cost from the run, to measure what it costs (never a way to import; issue 15 item 2):
+`audit-copy` skips the audit log's `COPY` (the chain head still moves, as if written), `trigram` drops the two
+trigram indexes of works, `fk` drops the foreign keys of works, identifiers and declarations. Give it several
+times to remove several.
 """
 import argparse
 import functools
@@ -36,6 +41,7 @@ def main():
     parser.add_argument("--db", default="kyodaku_claims_profile")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--chunk", type=int, default=2500)
+    parser.add_argument("--without", action="append", default=[], choices=["audit-copy", "trigram", "fk"])
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="claims-profile-"))
@@ -73,6 +79,7 @@ def main():
                 seconds[name] += time.perf_counter() - started
         setattr(module, name, wrapper)
 
+    ablate(args.without)
     for module, name in [(reading, "scan"), (validation, "validate_row"), (merging, "plan_chunk"),
                          (copying, "prepare_plan"), (copying, "write_plan"), (writing, "write_chunk")]:
         timed(module, name)
@@ -113,13 +120,47 @@ def main():
     peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
                 if line.startswith("VmHWM:"))
     print(json.dumps({
-        "rows": args.rows, "chunk_rows": args.chunk, "status": submission.status, "wall_s": round(wall, 1),
+        "rows": args.rows, "chunk_rows": args.chunk, "without": args.without, "status": submission.status,
+        "wall_s": round(wall, 1),
         "phases_s": {name: round(value, 1) for name, value in seconds.most_common()},
         "python_cpu_s": round(time.process_time() - cpu_before, 1),
         "writer_backend_cpu_s": round(sum(writer_cpu), 1),
         "planner_backend_cpu_s": round(backend_cpu(planner_pid) - planner_before, 1),
         "peak_rss_mb": round(peak / 1024, 1), "load_average": [round(x, 2) for x in os.getloadavg()],
     }))
+
+
+def ablate(without: list[str]) -> None:
+    """Take the named costs out of this (scratch) database and process: a measurement, never an import."""
+    from django.db import connection
+
+    from claims import copying
+    from consent.models import Declaration
+    from registry.models import Identifier, Work
+
+    statements = []
+    if "trigram" in without:
+        statements += ["DROP INDEX work_title_trgm_idx", "DROP INDEX work_original_title_trgm_idx"]
+    if "fk" in without:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' AND "
+                           "conrelid = ANY(%s::regclass[])",
+                           [[m._meta.db_table for m in (Work, Identifier, Declaration)]])
+            statements += [f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"' for table, name in cursor.fetchall()]
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    if "audit-copy" in without:
+        from audit.models import AuditHead
+        from audit.services import HeadMoved, audit_head_lock
+
+        def head_only(batch):
+            head = audit_head_lock()
+            if (head.seq, head.hash) != (batch.after_seq, batch.after_hash):
+                raise HeadMoved(f"head #{head.seq}, batch prepared after #{batch.after_seq}")
+            AuditHead.objects.filter(id=1).update(seq=batch.seq, hash=batch.hash)
+
+        copying.audit_bulk_write = head_only
 
 
 if __name__ == "__main__":

@@ -45,6 +45,25 @@ def test_every_event_gets_its_own_random_salt(studio_kaze):
     assert len(set(salts)) == len(salts)
 
 
+def test_a_bulk_batch_draws_salts_by_the_block_yet_never_repeats_one(monkeypatch):
+    # A bulk import draws its salts 1,024 at a time (issue 15): a batch longer than a block takes a second block,
+    # and no salt is handed out twice, within a block, across blocks or across batches.
+    from audit import chain
+    from audit.services import PendingEvent, audit_bulk_prepare
+
+    drawn = []
+    urandom = chain.os.urandom
+    monkeypatch.setattr(chain.os, "urandom", lambda size: drawn.append(size) or urandom(size))
+    events = [PendingEvent("note.add", "note", f"n-{i}", None, {"i": i}) for i in range(chain.SALT_BLOCK + 3)]
+    salts = []
+    for _ in range(2):
+        batch = audit_bulk_prepare(actor="system", events=events, at=datetime(2026, 1, 1, tzinfo=UTC), after_seq=0,
+                                   after_hash=GENESIS_HASH)
+        salts += [line.split("\t")[8] for line in batch.text.decode().splitlines()]
+    assert drawn == [chain.SALT_BYTES * chain.SALT_BLOCK] * 4
+    assert len(salts) == 2 * len(events) == len(set(salts)) and all(len(salt) == 32 for salt in salts)
+
+
 def test_the_same_content_twice_gives_two_unrelated_commitments(studio_kaze):
     # A role given, taken away and given again: equal contents must not show as equal hashes in the feed.
     from audit.services import audit_record
