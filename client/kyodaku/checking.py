@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from .http import Api, ApiError, Unavailable
 
 COLUMNS = ("id", "outcome", "basis", "holder", "license_url", "declaration", "disputed", "receipt", "source",
-           "reason")
+           "reason", "licence")  # `licence`: the licence id of a `licensed` answer (last: older readers index)
 BATCH_MAX = 10_000
 
 
@@ -24,15 +24,16 @@ def row_from_result(result: dict, *, receipt: str = "") -> list:
         error = result["error"]
         code = error.get("code", "error") if isinstance(error, dict) else str(error)
         message = error.get("message", "") if isinstance(error, dict) else ""
-        return [result["id"], "denied", code, "", "", "", "", "", "api", message or code]
-    holder, declaration = result.get("holder"), result.get("declaration")
+        return [result["id"], "denied", code, "", "", "", "", "", "api", message or code, ""]
+    holder, declaration, licence = result.get("holder"), result.get("declaration"), result.get("licence")
     return [result["id"], result["outcome"], result["basis"], holder["code"] if holder else "",
             result.get("license_url") or "", declaration["id"] if declaration else "",
-            "true" if result.get("disputed") else "false", receipt or result.get("receipt") or "", "api", ""]
+            "true" if result.get("disputed") else "false", receipt or result.get("receipt") or "", "api", "",
+            licence["id"] if isinstance(licence, dict) and licence.get("id") else ""]
 
 
 def unchecked_row(raw: str, reason: str) -> list:
-    return [raw, "denied", "unchecked", "", "", "", "", "", "", reason]
+    return [raw, "denied", "unchecked", "", "", "", "", "", "", reason, ""]
 
 
 def ask(api: Api, ids: list[str], *, purpose: str, jurisdiction: str, receipts: str,

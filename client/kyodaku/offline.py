@@ -254,4 +254,4 @@ class LocalCopy:
         if found is None:
             return None
         return [raw, found["outcome"], found["basis"], found["holder"] or "", found["license_url"] or "",
-                found["declaration"] or "", "true" if found["disputed"] else "false", "", "offline", ""]
+                found["declaration"] or "", "true" if found["disputed"] else "false", "", "offline", "", ""]
