@@ -224,7 +224,11 @@ def main() -> None:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     parser.add_argument("--skip-cpu", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--multiprocess", action="store_true",
+                        help="(0)-(1) with PROMETHEUS_MULTIPROC_DIR set, as under gunicorn with metrics on")
     args = parser.parse_args()
+    if args.multiprocess:  # before prometheus_client is first imported (django.setup below)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prometheus-")
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name> (loaded by bench/lookup_http.py)")
 
@@ -236,6 +240,9 @@ def main() -> None:
     from keys.services import api_key_create
 
     setup_test_environment()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # the data may have been loaded by an older tree
     ids = [i for i in decide.lookup_ids(5_000, works=args.works, holders=args.holders, sites=args.sites,
                                         rng=random.Random(7)) if i != "isbn:978-0-00-000000-0"]
     paths = ["/api/v1/lookup?" + urllib.parse.urlencode({"id": i, "purpose": "train-genai", "jurisdiction": "JP"})

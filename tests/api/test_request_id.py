@@ -116,3 +116,29 @@ def test_a_task_run_eagerly_inside_a_request_keeps_that_requests_id(json_records
         request_id_var.reset(token)
     (record,) = [r for r in json_records() if r["logger"] == "kyodaku.test.task"]
     assert (record["task_id"], record["request_id"]) == ("task-2", "web-req-2")
+
+
+@pytest.mark.redis
+def test_a_task_sent_through_the_real_broker_carries_the_requests_id_in_its_headers(monkeypatch):
+    import redis
+
+    from tests.conftest import redis_url
+
+    broker = redis.Redis.from_url(redis_url())
+    broker.delete("celery")
+    app.conf.task_always_eager  # noqa: B018 - loads the configuration, so the overrides below stick
+    monkeypatch.setattr(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
+    monkeypatch.setattr(app.conf, "CELERY_BROKER_URL", redis_url())
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+    token = request_id_var.set("web-req-3")
+    try:
+        sent = log_probe.delay()
+    finally:
+        request_id_var.reset(token)
+    try:
+        (raw,) = broker.lrange("celery", 0, -1)
+        headers = json.loads(raw)["headers"]
+        assert (headers["id"], headers[REQUEST_ID_HEADER]) == (sent.id, "web-req-3")
+    finally:
+        broker.delete("celery")
