@@ -13,7 +13,11 @@ Each event that can alter an answer becomes one entry naming the keys whose answ
 - work-scope declarations filed, superseded, revoked; works updated or moved to another holder: every identifier
   the work ever had, and `ref:<holder>/<work_ref>`;
 - catalogue-scope declarations and holder changes (licensing URL, name): `holder:<code>`;
-- rules set or ended: `rule:<jurisdiction>/<purpose>` as the rule names them (`*` for every purpose).
+- rules set or ended: `rule:<jurisdiction>/<purpose>` as the rule names them (`*` for every purpose);
+- a holder's verified control of a domain starting or ending (`domain.verify`, `domain.verification-end`): whether
+  its grants on url, url-prefix and domain identifiers count depends on it (interop.md): `holder:<code>`, and
+  `domain:<domain>` (with KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS, ids under the domain whose answer named another
+  holder or none may now match this holder's identifiers, or stop matching them).
 Nothing else (mandates, memberships, signing keys, new works without identifiers) changes an answer.
 
 Private entries, for the two parties only (domain.md "Licences and permission requests"). Asked with an API key of
@@ -48,8 +52,11 @@ DECLARATION_ACTIONS = ("declaration.file", "declaration.supersede", "declaration
 WORK_ACTIONS = ("work.update",)
 HOLDER_ACTIONS = ("holder.update",)
 RULE_ACTIONS = ("rule.set", "rule.end")
+# A holder's verified control of a domain starting or ending decides whether its grants on web identifiers count
+# (and, with KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS, whether they match at all): interop.md.
+DOMAIN_ACTIONS = ("domain.verify", "domain.verification-end")
 ANSWER_ACTIONS = (IDENTIFIER_ACTIONS + DISPUTE_ACTIONS + DECLARATION_ACTIONS + WORK_ACTIONS + HOLDER_ACTIONS
-                  + RULE_ACTIONS)
+                  + RULE_ACTIONS + DOMAIN_ACTIONS)
 LICENCE_ACTIONS = ("licence.file", "licence.supersede", "licence.revoke")
 REQUEST_ACTIONS = ("permission_request.open", "permission_request.accept", "permission_request.decline",
                    "permission_request.withdraw")
@@ -113,6 +120,8 @@ def _entry_keys(action: str, snap: dict, before: dict | None, *, work_keys: dict
         return [f"holder:{code}" for code in sorted(n for n in names if n)]
     if action in RULE_ACTIONS:
         return [f"rule:{snap['jurisdiction']}/{snap['purpose']}"]
+    if action in DOMAIN_ACTIONS:
+        return [f"holder:{codes.get(snap.get('holder'), snap.get('holder'))}", f"domain:{snap.get('domain')}"]
     if action in LICENCE_ACTIONS:
         if snap.get("scope") == "catalogue":
             keys = [f"holder:{codes.get(snap.get('holder'), snap.get('holder'))}"]
@@ -178,6 +187,7 @@ def _entries(*, after: int, limit: int, head: int,
     work_ids |= {w for _, _, a, s, _ in snaps if a in REQUEST_ACTIONS for w in s.get("works") or ()}
     holder_ids = {s.get("holder") for _, _, a, s, _ in snaps if a in DECLARATION_ACTIONS + LICENCE_ACTIONS
                   and s.get("scope") == "catalogue"}
+    holder_ids |= {s.get("holder") for _, _, a, s, _ in snaps if a in DOMAIN_ACTIONS}
     codes = ({str(pk): code for pk, code in Holder.objects.filter(id__in=holder_ids).values_list("id", "code")}
              if holder_ids else {})
     work_keys = _work_keys(work_ids)

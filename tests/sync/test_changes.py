@@ -172,3 +172,30 @@ def test_a_withdrawn_dispute_names_the_whole_work_again(ai_developer, studio_kaz
     [entry] = feed(ai_developer, after=str(start))["results"]
     assert entry["kind"] == "dispute.withdraw"
     assert entry["keys"] == [ISBN, "doi:10.5555/k", "ref:studio-kaze/SK-1"]
+
+
+def test_a_domain_verification_starting_or_ending_names_the_holder(ai_developer, studio_kaze, operator):
+    """interop.md: a grant on a web identifier counts only while its holder has verified control of the host, so
+    a follower must re-ask the holder's keys (`holder:<code>`, as for a catalogue declaration) and the ids under the
+    domain (`domain:<domain>`) when a verification starts or ends. The answer does change: the feed is what keeps
+    an offline copy right."""
+    from consent.lookup import lookup_one
+    from domains.services import domain_claim_create, domain_verification_withdraw, domain_verify_operator
+
+    site = work_register(holder=studio_kaze.holder, work_ref="SK-SITE", title="Site", kind="website",
+                         identifiers=["url-prefix:https://kaze.example/open/"], at=T0).work
+    declaration_file(holder=studio_kaze.holder, scope="work", work=site, purpose="train-ai", consent="grant", at=T0)
+
+    def basis():
+        return lookup_one(id="url:https://kaze.example/open/a", purpose="train-ai", jurisdiction="JP")["basis"]
+
+    before = basis()
+    start = audit_head()["seq"]
+    claim, _ = domain_claim_create(holder=studio_kaze.holder, domain="kaze.example")
+    domain_verify_operator(claim=claim, note="registrar letter", actor=operator)
+    verified = basis()
+    domain_verification_withdraw(claim=claim, reason="letter withdrawn", actor=operator)
+    entries = feed(ai_developer, after=str(start))["results"]
+    assert (before, verified, basis()) == ("permission-required", "granted", "permission-required")
+    keys = ["holder:studio-kaze", "domain:kaze.example"]
+    assert [(e["kind"], e["keys"]) for e in entries] == [("domain.verify", keys), ("domain.verification-end", keys)]
