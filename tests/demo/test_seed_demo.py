@@ -93,3 +93,26 @@ def test_the_datadiligence_recipe_works_against_the_demo(live_server, monkeypatc
     assert spawning.filter_allowed(urls=urls) == urls[1:]
     assert asyncio.run(spawning.is_allowed_async(urls=urls)) == [False, True]
     assert asyncio.run(spawning.filter_allowed_async(urls=urls)) == urls[1:]
+
+
+def test_the_demo_key_s_organisation_holds_a_licence_and_an_open_request(settings):
+    """Both sides of prior permission (issue 18): the demo key's organisation is licensed by Hoshi Publishing for
+    one work in Japan and has asked Studio Kaze for another; the public answer stays as it was."""
+    from consent.models import Licence, PermissionRequest
+    from keys.models import APIKey
+
+    settings.KYODAKU_PERMISSION_REQUEST_RATE = "none"
+    payload = seed()
+    key = APIKey.objects.get(name="demo-developer")
+    assert payload["organisation"] == key.organisation.code == "mirai-ai-demo"
+    (licence,) = Licence.objects.filter(licensee=key.organisation)
+    assert (licence.holder.code, licence.work.work_ref, licence.jurisdictions) == ("hoshi-pub", "HP-101", ["JP"])
+    (request,) = PermissionRequest.objects.filter(organisation=key.organisation, state="open")
+    assert request.holder.code == "studio-kaze"
+    licensed = lookup_one(id="isbn:978-4-9918609-1-1", purpose="train-genai", jurisdiction="JP",
+                          organisation_id=key.organisation_id)
+    public = lookup_one(id="isbn:978-4-9918609-1-1", purpose="train-genai", jurisdiction="JP")
+    assert (licensed["basis"], licensed["licence"]["id"]) == ("licensed", str(licence.pk))
+    assert public["outcome"] == "denied" and public["licence"] is None
+    assert audit_verify() == []
+    assert seed()["organisation"] == "mirai-ai-demo"  # a second run adds a key to the same organisation

@@ -8,13 +8,20 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
+from consent.licence_services import licence_file
+from consent.request_services import request_open
 from consent.services import declaration_file
 from registry.management.output import KyodakuCommand
-from registry.models import Holder
+from registry.models import Holder, Organisation
 from registry.services import holder_create, holder_user_set, mandate_create, work_register
 
 DEMO_PASSWORD = "kyodaku-demo"
 DEMO_DOMAIN = "studio-kaze.example"
+# The AI developer's organisation the demo key belongs to: it holds one licence (Hoshi Publishing licenses
+# Starfall Academy 2 for AI training in Japan) and has one open permission request (to Studio Kaze, for
+# "Rain, Again"), so a newcomer sees both sides (docs/licences.md).
+DEMO_ORGANISATION = "Mirai AI (demo)"
+LICENSED_ID = "isbn:978-4-9918609-1-1"
 
 HOLDERS = [
     ("jaa", "Japan Animation Rights Association", "collective", "JP", "https://jaa.example/licensing"),
@@ -65,7 +72,8 @@ DECLARATIONS = [
 
 class Command(KyodakuCommand):
     help = ("Load a small, realistic demo: a collective with member studios under mandates, works with valid "
-            "identifiers, grants and reservations, one open dispute, an operator login and an API key.")
+            "identifiers, grants and reservations, one open dispute, an operator login and an API key whose "
+            "organisation holds one licence and one open permission request.")
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -76,11 +84,12 @@ class Command(KyodakuCommand):
             if not User.objects.filter(username="operator").exists():
                 User.objects.create_superuser("operator", "operator@kyodaku.example", DEMO_PASSWORD)
         out = StringIO()
-        call_command("create_api_key", "demo-developer", "--jurisdiction", "JP", "--json", stdout=out)
+        call_command("create_api_key", "demo-developer", "--jurisdiction", "JP", "--organisation", DEMO_ORGANISATION,
+                     "--json", stdout=out)
         key = json.loads(out.getvalue().strip().splitlines()[-1])["key"]
         payload = {"loaded": created, "operator": {"username": "operator", "password": DEMO_PASSWORD},
                    "holder_users": [{"username": u, "password": DEMO_PASSWORD} for u in ("kaze", "jaa", "hoshi")],
-                   "api_key": key}
+                   "api_key": key, "organisation": Organisation.objects.get(name=DEMO_ORGANISATION).code}
         base = settings.KYODAKU_BASE_URL.rstrip("/")  # what `make run HOST=...` serves (and receipts' `iss`)
         summary = "\n".join([
             "Demo data " + ("loaded." if created else "already present; left as it was."),
@@ -89,6 +98,13 @@ class Command(KyodakuCommand):
             f"API key (shown once): {key}",
             "Try: curl -H 'Authorization: Api-Key " + key + "' "
             f"'{base}/api/v1/lookup?id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP'",
+            f"The key belongs to the organisation {DEMO_ORGANISATION}, which holds a licence from Hoshi Publishing "
+            "(Starfall Academy 2, AI training in Japan) and has an open permission request to Studio Kaze:",
+            "  curl -H 'Authorization: Api-Key " + key + "' "
+            f"'{base}/api/v1/lookup?id={LICENSED_ID}&purpose=train-genai&jurisdiction=JP'   # licensed",
+            f"  curl -H 'Authorization: Api-Key {key}' '{base}/api/v1/licences'",
+            f"  curl -H 'Authorization: Api-Key {key}' '{base}/api/v1/permission-requests?state=open'",
+            "  The holder's side: log in as kaze (Consent > Permission requests) or hoshi (Consent > Licences).",
             f"Verified demo domain {DEMO_DOMAIN} (Studio Kaze), its signals public:",
             f"  {base}/api/v1/signals/{DEMO_DOMAIN}/robots.txt",
             f"  {base}/api/v1/signals/{DEMO_DOMAIN}/tdmrep.json",
@@ -133,6 +149,16 @@ class Command(KyodakuCommand):
         domain_verify_operator(claim=claim, note="Demo: registrar's letter shown to the operator",
                                actor="command:seed_demo")
         domain_signals_publish(claim=claim, public=True, actor="command:seed_demo")
+        # Both sides of prior permission: a licence to the demo organisation, and its open request.
+        organisation, _ = Organisation.objects.get_or_create(
+            name=DEMO_ORGANISATION, defaults={"contact_email": "legal@mirai-ai.example"})
+        licence_file(holder=holders["hoshi-pub"], licensee=organisation, scope="work",
+                     work=works[("hoshi-pub", "HP-101")], purposes=["train-ai"], jurisdictions=["JP"],
+                     license_url="https://hoshi-pub.example/licensing/mirai", conditions="Credit Hoshi Publishing.",
+                     effective_until=now + timedelta(days=365), actor="command:seed_demo")
+        request_open(organisation=organisation, works=[str(works[("studio-kaze", "KZ-0003")].pk)],
+                     purposes=["train-genai"], jurisdictions=["JP"], message="For our Japanese illustration model.",
+                     contact="legal@mirai-ai.example")
         # Hoshi Publishing says the ISBN of Studio Kaze's film is its own art book: the one open dispute.
         work_register(holder=holders["hoshi-pub"], work_ref="HP-900", title="The Wind Between Towers: Art Book",
                       original_title="塔のあいだの風 画集", kind="book", identifiers=["isbn:978-4-9952601-8-2"],
