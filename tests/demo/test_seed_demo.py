@@ -116,3 +116,20 @@ def test_the_demo_key_s_organisation_holds_a_licence_and_an_open_request(setting
     assert public["outcome"] == "denied" and public["licence"] is None
     assert audit_verify() == []
     assert seed()["organisation"] == "mirai-ai-demo"  # a second run adds a key to the same organisation
+
+
+def test_a_resized_copy_of_a_demo_still_matches_its_work():
+    """docs/match.md's demo: the key frames are registered by content codes; a resized JPEG copy is found."""
+    from consent.matching import CodeSet, match_many
+    from demo.images import image_bytes, procedural_image
+    from registry.fingerprints import codes_for_bytes
+
+    seed()
+    assert Identifier.objects.filter(scheme="pdq").count() == 3
+    copy = procedural_image(1002).resize((320, 240))
+    codes = codes_for_bytes(image_bytes(copy, "JPEG", quality=70))
+    [result] = match_many(code_sets=[CodeSet({"phash": codes["phash"], "pdq": codes["pdq"]})],
+                          purpose="train-genai", jurisdiction="JP")
+    best = result["matches"][0]
+    assert best["work"]["work_ref"] == "KZ-0001-S2" and best["holder"]["code"] == "studio-kaze"
+    assert (best["answer"]["outcome"], best["answer"]["basis"]) == ("denied", "reserved")

@@ -11,6 +11,8 @@ from django.utils import timezone
 from consent.licence_services import licence_file
 from consent.request_services import request_open
 from consent.services import declaration_file
+from demo.images import image_bytes, procedural_image
+from registry.fingerprints import codes_for_bytes
 from registry.management.output import KyodakuCommand
 from registry.models import Holder, Organisation
 from registry.services import holder_create, holder_user_set, mandate_create, work_register
@@ -50,6 +52,15 @@ WORKS = [
     ("hoshi-pub", "HP-102", "Starfall Academy 3", "星降る学園 3", "manga", ["isbn:9784993909960"]),
     ("neko-records", "NR-001", "Evening Train", "夕方の電車", "recording", ["isrc:JP-K01-25-00001"]),
     ("neko-records", "NR-002", "Evening Train (Composition)", "夕方の電車", "music", ["iswc:T-034.524.680-1"]),
+]
+
+# Studio Kaze's key-frame stills, registered by their content codes (sha256, iscc, phash, pdq) only: the images are
+# demo.images.procedural_image(seed), so `python -c "from demo.images import *; ..."` recreates them and a resized
+# copy is found by POST /api/v1/match (docs/match.md). (holder, work_ref, title, original title, seed)
+DEMO_STILLS = [
+    ("studio-kaze", "KZ-0001-S1", "The Wind Between Towers: key frame 1", "塔のあいだの風 原画 1", 1001),
+    ("studio-kaze", "KZ-0001-S2", "The Wind Between Towers: key frame 2", "塔のあいだの風 原画 2", 1002),
+    ("studio-kaze", "KZ-0001-S3", "The Wind Between Towers: key frame 3", "塔のあいだの風 原画 3", 1003),
 ]
 
 # (holder, work_ref or None for catalogue, purposes, jurisdiction, consent, licence URL, conditions)
@@ -137,6 +148,12 @@ class Command(KyodakuCommand):
             works[(code, ref)] = work_register(holder=holders[code], work_ref=ref, title=title,
                                                original_title=original, kind=kind, identifiers=identifiers,
                                                agent=agent).work
+        for code, ref, title, original, seed in DEMO_STILLS:  # content codes of generated images (docs/match.md)
+            codes = codes_for_bytes(image_bytes(procedural_image(seed)))
+            works[(code, ref)] = work_register(holder=holders[code], work_ref=ref, title=title,
+                                               original_title=original, kind="illustration",
+                                               identifiers=[f"{m}:{v}" for m, v in sorted(codes.items())],
+                                               agent=holders["jaa"]).work
         for code, ref, purposes, jurisdiction, consent, url, conditions in DECLARATIONS:
             for purpose in purposes:
                 declaration_file(holder=holders[code], scope="catalogue" if ref is None else "work",

@@ -1,0 +1,180 @@
+"""Latency of the near-match search (consent.matching.MATCH_CODES_SQL) at 100k / 1M / 10M phash fingerprints,
+beside a sequential-scan floor and a plain in-memory Python loop, in the same run (docs/performance.md).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kyodaku_match_bench \\
+        .venv/bin/python bench/match.py [--sizes 100000,1000000,10000000] [--queries 300] [--keep]
+
+The database's name must contain "bench"; it is created, migrated, filled with COPY (uniformly random 64-bit
+phashes, all on one work: the search reads only identifier rows) and dropped at the end unless --keep. Indexes are
+dropped before each load and rebuilt after it. Queries: registered hashes
+with 0-8 random bits flipped, one code set per statement, prepared as the server prepares it (p50 / p99 of the
+statement's wall time from this client), and batches of 100 (throughput).
+Floors: `SELECT 1` (the round trip on this machine at this load), and the same statement with index scans disabled
+(it reads every row). Python: a list of ints, XOR and
+bit_count over all of them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--floor-queries", type=int, default=3)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[-1].split("?")[0]
+    if "bench" not in name:
+        raise SystemExit(f"refusing to use database {name!r}: its name must contain 'bench'")
+
+    import django
+    import psycopg
+
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    django.setup()
+    from django.core.management import call_command
+
+    from consent.matching import MATCH_CODES_SQL
+
+    log("migrate")
+    call_command("migrate", verbosity=0)
+    rng = random.Random(1)
+    hashes: list[int] = []
+    try:
+        # No server-side prepared statements (as Django): the floor's SET must reach the planner.
+        with psycopg.connect(url, autocommit=True, prepare_threshold=None) as conn:
+            settings = {s: conn.execute(f"SHOW {s}").fetchone()[0] for s in ("shared_buffers", "autovacuum",
+                                                                              "work_mem", "max_parallel_workers")}
+            log(f"PostgreSQL settings: {settings}")
+            holder, work = uuid.uuid4(), uuid.uuid4()
+            conn.execute("INSERT INTO registry_holder (id, code, name, kind, country, licensing_url, verified, "
+                         "created_at) VALUES (%s, 'bench', 'Bench', 'studio', 'JP', '', true, %s)", [holder, T0])
+            conn.execute("INSERT INTO registry_work (id, holder_id, work_ref, title, original_title, kind, "
+                         "created_at, updated_at) VALUES (%s, %s, 'W', 'W', '', 'image', %s, %s)",
+                         [work, holder, T0, T0])
+            for size in [int(s) for s in args.sizes.split(",")]:
+                _load(conn, hashes, size, work, rng)
+                _measure(conn, MATCH_CODES_SQL, hashes, size, args, rng)
+    finally:
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            log(f"dropped {name}")
+
+
+def _load(conn, hashes: list[int], size: int, work, rng) -> None:
+    indexes = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'registry_identifier' "
+                           "AND indexname <> 'registry_identifier_pkey'").fetchall()
+    conn.execute("SET session_replication_role = replica")  # no FK checks during the load
+    for index, _definition in indexes:
+        conn.execute(f'ALTER TABLE registry_identifier DROP CONSTRAINT IF EXISTS "{index}"')
+        conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+    started = time.perf_counter()
+    with conn.cursor().copy("COPY registry_identifier (id, work_id, scheme, value, valid_from) FROM STDIN") as copy:
+        for i in range(len(hashes), size):
+            value = rng.getrandbits(64)
+            hashes.append(value)
+            copy.write_row((uuid.UUID(int=(i << 64) | 1), work, "phash", format(value, "016x"), T0))
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    for _index, definition in indexes:
+        conn.execute(definition)
+    conn.execute("SET session_replication_role = origin")
+    conn.execute("VACUUM ANALYZE registry_identifier")
+    size_mb = conn.execute("SELECT pg_total_relation_size('registry_identifier') / 1048576").fetchone()[0]
+    log(f"{size:,} phashes: COPY {loaded:.0f} s, indexes + VACUUM ANALYZE {time.perf_counter() - started:.0f} s, "
+        f"table + indexes {size_mb:,} MB")
+
+
+def _queries(hashes, n, rng):
+    out = []
+    for _ in range(n):
+        value = hashes[rng.randrange(len(hashes))]
+        for bit in rng.sample(range(64), rng.randrange(0, 9)):
+            value ^= 1 << bit
+        out.append(format(value, "016x"))
+    return out
+
+
+def _params(codes):
+    return {"ns": list(range(len(codes))), "methods": ["phash"] * len(codes), "codes": codes, "at": T0,
+            "max_phash": 10, "max_pdq": 70}
+
+
+def _measure(conn, sql, hashes, size, args, rng) -> None:
+    queries = _queries(hashes, args.queries, rng)
+    plan = conn.execute("EXPLAIN " + sql, _params(queries[:1])).fetchall()
+    uses_bands = any("identifier_phash_b" in row[0] for row in plan)
+    times, found = [], 0
+    for code in queries:
+        started = time.perf_counter()
+        rows = conn.execute(sql, _params([code]), prepare=True).fetchall()
+        times.append((time.perf_counter() - started) * 1000)
+        found += bool(rows)
+    trips = []
+    for _ in range(len(queries)):
+        started = time.perf_counter()
+        conn.execute("SELECT 1", prepare=True).fetchall()
+        trips.append((time.perf_counter() - started) * 1000)
+    batches = [queries[i:i + 100] for i in range(0, len(queries), 100)]
+    started = time.perf_counter()
+    for batch in batches:
+        conn.execute(sql, _params(batch), prepare=True).fetchall()
+    batch_rate = len(queries) / (time.perf_counter() - started)
+    log(f"{size:,}: band index (plan uses band indexes: {uses_bands}): p50 {percentile(times, 50):.2f} ms, "
+        f"p99 {percentile(times, 99):.2f} ms, {1000 / statistics.mean(times):.0f} queries/s one at a time, "
+        f"{batch_rate:.0f} code sets/s in batches of 100; {found}/{len(queries)} found; "
+        f"round-trip floor (SELECT 1) p50 {percentile(trips, 50):.2f} ms, p99 {percentile(trips, 99):.2f} ms")
+
+    conn.execute("SET enable_bitmapscan = off")
+    conn.execute("SET enable_indexscan = off")
+    floor = []
+    for code in queries[: args.floor_queries]:
+        started = time.perf_counter()
+        conn.execute(sql, _params([code]), prepare=False).fetchall()
+        floor.append((time.perf_counter() - started) * 1000)
+    conn.execute("RESET enable_bitmapscan")
+    conn.execute("RESET enable_indexscan")
+    python = []
+    for code in queries[: args.floor_queries]:
+        q = int(code, 16)
+        started = time.perf_counter()
+        [h for h in hashes if (h ^ q).bit_count() <= 10]
+        python.append((time.perf_counter() - started) * 1000)
+    log(f"{size:,}: sequential-scan floor median {statistics.median(floor):.0f} ms ({len(floor)} queries); "
+        f"in-memory Python loop median {statistics.median(python):.0f} ms ({len(python)} queries)")
+
+
+if __name__ == "__main__":
+    main()
