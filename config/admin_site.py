@@ -37,11 +37,19 @@ class KyodakuAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         # The needs-attention list: open disputes about the user's works, and those the user's holder opened.
+        from consent.models import PermissionRequest, RequestState
         from registry.admin_base import visible_holder_ids
         from registry.selectors import disputes_needing_attention
 
         attention = disputes_needing_attention(holder_ids=visible_holder_ids(request)) \
             if self.has_permission(request) else {"about": [], "claimed": []}
+        # The inbox's badge: permission requests waiting for the user's holder (all of them for operators).
+        open_requests = 0
+        if self.has_permission(request):
+            ids = visible_holder_ids(request)
+            waiting = PermissionRequest.objects.filter(state=RequestState.OPEN)
+            open_requests = (waiting if ids is None else waiting.filter(holder_id__in=ids)).count()
+        attention["open_requests"] = open_requests
         return super().index(request, {"attention": attention, **(extra_context or {})})
 
     def get_urls(self):

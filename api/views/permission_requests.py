@@ -140,6 +140,7 @@ class PermissionRequestListApi(RateLimitHeadersMixin, _Base):
 
 
 class PermissionRequestCreateApi(RateLimitHeadersMixin, _Base):
+    authentication_classes = [ApiKeyAuthentication]  # the developer's act: a holder's token is no credential here
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
 
@@ -246,6 +247,7 @@ class PermissionRequestDeclineApi(_Base):
 
 
 class PermissionRequestWithdrawApi(_Base):
+    authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
 
     @extend_schema(operation_id="permission_requests_withdraw", summary="Withdraw your open request",

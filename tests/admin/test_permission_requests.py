@@ -102,3 +102,9 @@ def test_kaze_declines_with_a_reason(inbox, login, studio_kaze):
 def test_an_operator_sees_every_request(inbox, login, operator):
     page = login(operator).get(reverse("admin:consent_permissionrequest_changelist")).content.decode()
     assert "Mirai AI" in page
+
+
+def test_the_index_counts_the_requests_waiting_for_kaze_only(inbox, login, studio_kaze, hoshi_pub):
+    page = login(studio_kaze.user).get(reverse("admin:index")).content.decode()
+    assert 'id="open-requests-badge">1<' in page and "1 permission request waits for your answer" in page
+    assert 'id="open-requests-badge"' not in login(hoshi_pub.user).get(reverse("admin:index")).content.decode()

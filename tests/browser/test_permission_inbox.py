@@ -42,7 +42,8 @@ def test_she_accepts_one_request_narrowed_and_declines_another_in_japanese(japan
     log_in(page, "kaze-editor")
     in_japanese(page)
 
-    page.goto("/consent/permissionrequest/")
+    assert "回答待ちの許諾申請が 2 件あります" in page.inner_text("#needs-attention")  # the index's badge
+    page.click("#attention-requests a")
     assert "許諾申請（未処理 2 件）" in page.inner_text("#content h1")
     assert "Mirai AI" in page.inner_text("#result_list") and "カタログ全体" in page.inner_text("#result_list")
     shot(page, "20-permission-inbox")
