@@ -12,8 +12,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from consent.licence_services import licence_revoke
-from consent.models import Licence
 from keys.services import api_key_create
 from registry.services import work_register
 
@@ -98,8 +96,8 @@ def test_the_journey_request_accept_lookup_revoke(works, mirai, kumo, kaze, hosh
     assert lookup(kumo)["outcome"] == "denied" and lookup(kumo)["licence"] is None
     # as_of before the licence: denied.
     assert lookup(mirai, as_of=before.isoformat())["outcome"] == "denied"
-    # Kaze revokes: Mirai is denied again.
-    licence_revoke(licence=Licence.objects.get(pk=licence["id"]))
+    # Kaze revokes (the licences API): Mirai is denied again.
+    assert kaze.post(f"/api/v1/licences/{licence['id']}/revoke").status_code == 200
     again = lookup(mirai)
     assert (again["outcome"], again["basis"]) == ("denied", "permission-required")
     # The public audit feed shows the actions, never the parties or the message.
