@@ -97,6 +97,11 @@ class Api:
             body["receipt"] = "batch"
         return self.request("POST", "/api/v1/lookup", json=body).json()
 
+    def match(self, code_sets: list[dict], *, purpose: str, jurisdiction: str, **options) -> list[dict]:
+        """`POST /api/v1/match` for up to 1,000 code sets (kyodaku.codes): per set `{"matches", "answer"}`."""
+        body = {"batch": code_sets, "purpose": purpose, "jurisdiction": jurisdiction, **options}
+        return self.request("POST", "/api/v1/match", json=body).json()["results"]
+
     def keys(self) -> dict:
         return self.get_json("/api/v1/keys")
 
