@@ -19,9 +19,11 @@ On the data bench/lookup_http.py loaded (--works/--holders/--sites must match wh
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -229,6 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.multiprocess:  # before prometheus_client is first imported (django.setup below)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bench-prometheus-")
+        atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name> (loaded by bench/lookup_http.py)")
 
@@ -292,6 +295,7 @@ def main() -> None:
               f"gunicorn CPU {min(r['cpu_per_request_ms'] for r in runs):.2f} ms/request, "
               f"non-2xx {sum(r['non2xx'] for r in runs)}, load {best['load']}")
     print(f"load average at end {load()}")
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
