@@ -46,8 +46,8 @@ def verify_every_other_site(sites: int) -> int:
         rows = [(host, holder) for host, holder in cursor.fetchall()
                 if int(host.removeprefix("site").split(".")[0]) % 2 == 0]
         claims = [(uuid.uuid4(), holder, host, uuid.uuid4().hex) for host, holder in rows]
-        with cursor.copy("COPY domains_domainclaim (id, holder_id, domain, token, signals_public, created_at, last_check) "
-                         "FROM STDIN") as copy:
+        with cursor.copy("COPY domains_domainclaim (id, holder_id, domain, token, signals_public, created_at, "
+                         "last_check) FROM STDIN") as copy:
             for claim_id, holder, host, token in claims:
                 copy.write_row((claim_id, holder, host, token, False, decide.T0, ""))
         with cursor.copy("COPY domains_domainverification (id, claim_id, holder_id, domain, method, note, "
