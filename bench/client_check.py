@@ -15,6 +15,11 @@ floor (the raw batch endpoint driven by a minimal loop), and offline from a sync
    `kyodaku sync` and `kyodaku check --offline`: ids/s, and the offline CSV's outcome and basis compared with the
    online one's for every id.
 
+With --before-client DIR (a directory holding an older `kyodaku` package, e.g. made by
+`git archive <commit> client/kyodaku | tar -x -C /tmp/old` and given as /tmp/old/client), the offline check runs
+twice in the same run, each in a process of its own (interpreter start included in both): the older client,
+then this tree's; each one's CSV is compared with the online one for every id.
+
 Prints a human summary and, on the last line, JSON with every figure. The client shares the 2 cores with gunicorn
 and PostgreSQL: online figures are a floor of what a separate client machine sees.
 """
@@ -115,9 +120,27 @@ def kyodaku(*args) -> float:
     return time.perf_counter() - started
 
 
+def kyodaku_process(client_dir: str, *args) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of `kyodaku ARGS` in a process of its own, importing kyodaku from client_dir."""
+    code = "import sys; from kyodaku.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "PYTHONPATH": client_dir}
+    before = os.times()
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env)
+    wall = time.perf_counter() - started
+    after = os.times()
+    assert done.returncode == 0, f"kyodaku {args[0]} ({client_dir}) exited {done.returncode}"
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+
+
 def answers(path: str) -> list[tuple]:
     with open(path, newline="") as handle:
         return [(r["id"], r["outcome"], r["basis"], r["holder"], r["declaration"]) for r in csv.DictReader(handle)]
+
+
+def from_api_count(path: str) -> int:
+    with open(path, newline="") as handle:
+        return sum(1 for r in csv.DictReader(handle) if r["source"] == "api")
 
 
 def prepare(args, workdir: str) -> str:
@@ -152,6 +175,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--before-client", help="a directory holding an older kyodaku package: its offline check "
+                        "is timed too, in the same run")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (it is dropped and created again).")
@@ -168,6 +193,10 @@ def main() -> None:
           f"loop) {figures['floor_ids_per_s']:,} ids/s; kyodaku check online {figures['online_ids_per_s']:,} ids/s; "
           f"kyodaku sync {figures['sync_s']} s; kyodaku check --offline {figures['offline_ids_per_s']:,} ids/s "
           f"({figures['offline_to_online']}x online); answers identical: {figures['identical']}")
+    if args.before_client:
+        print(f"before ({args.before_client}): kyodaku check --offline {figures['before_offline_ids_per_s']:,} ids/s "
+              f"({figures['before_offline_to_online']}x online, {figures['before_offline_cpu_s']} s CPU; this tree "
+              f"{figures['offline_cpu_s']} s CPU); answers identical: {figures['before_identical']}")
     print(json.dumps(figures))
 
 
@@ -184,20 +213,31 @@ def run(args, workdir: str, key: str, url: str) -> dict:
     log("kyodaku sync")
     sync_s = kyodaku("sync", "--purpose", PAIR["purpose"], "--jurisdiction", PAIR["jurisdiction"],
                      "--dir", f"{workdir}/copies")
-    log("kyodaku check --offline")
-    offline_s = kyodaku("check", source, "--purpose", PAIR["purpose"], "--jurisdiction", PAIR["jurisdiction"],
-                        "--out", f"{workdir}/offline.csv", "--offline", "--dir", f"{workdir}/copies", "--quiet")
-    online, offline = answers(f"{workdir}/online.csv"), answers(f"{workdir}/offline.csv")
-    with open(f"{workdir}/offline.csv", newline="") as handle:
-        from_api = sum(1 for r in csv.DictReader(handle) if r["source"] == "api")
+    offline_args = ("check", source, "--purpose", PAIR["purpose"], "--jurisdiction", PAIR["jurisdiction"],
+                    "--offline", "--dir", f"{workdir}/copies", "--quiet")
+    online = answers(f"{workdir}/online.csv")
+    before = {}
+    if args.before_client:
+        log(f"kyodaku check --offline, the client in {args.before_client} (own process)")
+        before_s, before_cpu = kyodaku_process(args.before_client, *offline_args, "--out", f"{workdir}/before.csv")
+        before = {"before_offline_s": round(before_s, 2), "before_offline_cpu_s": round(before_cpu, 2),
+                  "before_offline_ids_per_s": round(len(ids) / before_s),
+                  "before_offline_to_online": round(online_s / before_s, 1),
+                  "before_identical": answers(f"{workdir}/before.csv") == online,
+                  "before_from_api": from_api_count(f"{workdir}/before.csv")}
+    log("kyodaku check --offline (own process)")
+    offline_s, offline_cpu = kyodaku_process(str(ROOT / "client"), *offline_args, "--out", f"{workdir}/offline.csv")
+    offline = answers(f"{workdir}/offline.csv")
+    from_api = from_api_count(f"{workdir}/offline.csv")
     figures = {
         "ids": len(ids), "keys": args.keys, "concurrency": args.concurrency,
         "floor_s": round(floor_s, 1), "floor_ids_per_s": round(len(ids) / floor_s),
         "online_s": round(online_s, 1), "online_ids_per_s": round(len(ids) / online_s),
         "online_to_floor": round(floor_s / online_s, 3), "sync_s": round(sync_s, 1),
-        "offline_s": round(offline_s, 1), "offline_ids_per_s": round(len(ids) / offline_s),
+        "offline_s": round(offline_s, 2), "offline_cpu_s": round(offline_cpu, 2),
+        "offline_ids_per_s": round(len(ids) / offline_s),
         "offline_from_api": from_api, "offline_to_online": round(online_s / offline_s, 1),
-        "identical": online == offline, "loadavg": os.getloadavg(),
+        "identical": online == offline, "loadavg": os.getloadavg(), **before,
     }
     return figures
 

@@ -47,28 +47,97 @@ def rss_mb(field: str) -> float:
     return float("nan")
 
 
-LOAD_SQL = [
-    # works, one identifier each, every tenth granted for train-ai in JP
-    """INSERT INTO registry_work (id, work_ref, title, original_title, kind, created_at, updated_at, holder_id)
-       SELECT gen_random_uuid(), 'BK-' || i, 'Bench ' || i, '', 'book', %(t0)s, %(t0)s,
-              CASE WHEN i %% 2 = 0 THEN %(a)s::uuid ELSE %(b)s::uuid END
-       FROM generate_series(1, %(n)s) AS i""",
-    """INSERT INTO registry_identifier (id, scheme, value, host, valid_from, work_id)
-       SELECT gen_random_uuid(),
-              CASE WHEN n %% 100 = 0 THEN 'domain' ELSE 'doi' END,
-              CASE WHEN n %% 100 = 0 THEN 'site' || n || '.example' ELSE '10.5555/bench-' || n END,
-              CASE WHEN n %% 100 = 0 THEN 'site' || n || '.example' END, %(t0)s, id
-       FROM (SELECT id, substr(work_ref, 4)::int AS n FROM registry_work) AS w""",
-    """INSERT INTO consent_declaration (id, scope, purpose, jurisdiction, consent, license_url, conditions,
-                                        effective_from, recorded_at, holder_id, work_id)
-       SELECT gen_random_uuid(), 'work', 'train-ai', 'JP', 'grant', 'https://bench.example/l', '', %(t0)s, %(t0)s,
-              holder_id, id
-       FROM registry_work WHERE substr(work_ref, 4)::int %% 10 = 0""",
-    """INSERT INTO consent_declaration (id, scope, purpose, jurisdiction, consent, license_url, conditions,
-                                        effective_from, recorded_at, holder_id)
-       VALUES (gen_random_uuid(), 'catalogue', 'train-ai', '*', 'reserve', '', '', %(t0)s, %(t0)s, %(b)s)""",
-    "ANALYZE",
-]
+TABLES = ("registry_work", "registry_identifier", "consent_declaration")
+COPY_ROWS = 200_000  # rows per COPY write
+
+
+def uuid_of(kind: int, n: int) -> str:
+    """A deterministic uuid (version 4 layout) per (table, row number): rows can name each other without a join."""
+    return f"{kind:08x}-0000-4000-8000-{n:012x}"
+
+
+def _drop_keys_and_indexes(cursor) -> list[str]:
+    """Drop the loaded tables' indexes, primary/unique keys and foreign keys (to or from them); return the
+    statements that create them again, in an order that works (indexes, then keys, then foreign keys)."""
+    cursor.execute("""SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype
+                      FROM pg_constraint c
+                      WHERE c.contype IN ('p', 'u', 'f')
+                        AND (c.conrelid::regclass::text = ANY(%(t)s) OR c.confrelid::regclass::text = ANY(%(t)s))""",
+                   {"t": list(TABLES)})
+    constraints = cursor.fetchall()
+    cursor.execute("""SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%(t)s)
+                      AND indexname NOT IN (SELECT conname FROM pg_constraint)""", {"t": list(TABLES)})
+    indexes = cursor.fetchall()
+    for table, name, _, _kind in sorted(constraints, key=lambda c: c[3] != "f"):  # foreign keys first
+        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    order = {"p": 0, "u": 1, "f": 2}
+    return ([definition for _, definition in indexes]
+            + [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+               for table, name, definition, kind in sorted(constraints, key=lambda c: order[c[3]])])
+
+
+def _copy(cursor, sql: str, rows) -> int:
+    """COPY text rows (each ending in a newline) in blocks of COPY_ROWS."""
+    count, block = 0, []
+    with cursor.copy(sql) as copy:
+        for row in rows:
+            block.append(row)
+            if len(block) >= COPY_ROWS:
+                copy.write("".join(block))
+                count, block = count + len(block), []
+        if block:
+            copy.write("".join(block))
+            count += len(block)
+    return count
+
+
+def copy_load(*, keys: int, holders: list[str], t0) -> dict:
+    """The catalogue by COPY into tables stripped of their indexes and keys, which are then built once, and
+    ANALYZE: works `BK-<n>` (holders alternate), one identifier each (every hundredth `domain:site<n>.example`,
+    the rest `doi:10.5555/bench-<n>`), a work-scope grant (train-ai, JP) on every tenth work, and a catalogue-wide
+    reservation (train-ai, everywhere) by the second holder. Returns the seconds of each step."""
+    from django.db import connection
+
+    times, at = {}, t0.isoformat()
+    a, b = holders
+    with connection.cursor() as django_cursor:
+        cursor = django_cursor.cursor  # psycopg's own cursor, for COPY
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        started = time.perf_counter()
+        recreate = _drop_keys_and_indexes(cursor)
+        _copy(cursor, "COPY registry_work (id, work_ref, title, original_title, kind, created_at, updated_at, "
+                      "holder_id) FROM STDIN",
+              (f"{uuid_of(1, n)}\tBK-{n}\tBench {n}\t\tbook\t{at}\t{at}\t{a if n % 2 == 0 else b}\n"
+               for n in range(1, keys + 1)))
+        times["copy_works_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        _copy(cursor, "COPY registry_identifier (id, scheme, value, host, valid_from, work_id) FROM STDIN",
+              ((f"{uuid_of(2, n)}\tdomain\tsite{n}.example\tsite{n}.example\t{at}\t{uuid_of(1, n)}\n"
+                if n % 100 == 0 else f"{uuid_of(2, n)}\tdoi\t10.5555/bench-{n}\t\\N\t{at}\t{uuid_of(1, n)}\n")
+               for n in range(1, keys + 1)))
+        times["copy_identifiers_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        declarations = _copy(
+            cursor, "COPY consent_declaration (id, scope, purpose, jurisdiction, consent, license_url, conditions, "
+                    "effective_from, recorded_at, holder_id, work_id) FROM STDIN",
+            (f"{uuid_of(3, n)}\twork\ttrain-ai\tJP\tgrant\thttps://bench.example/l\t\t{at}\t{at}\t"
+             f"{a if n % 2 == 0 else b}\t{uuid_of(1, n)}\n" for n in range(10, keys + 1, 10)))
+        cursor.execute("""INSERT INTO consent_declaration (id, scope, purpose, jurisdiction, consent, license_url,
+                                                           conditions, effective_from, recorded_at, holder_id)
+                          VALUES (gen_random_uuid(), 'catalogue', 'train-ai', '*', 'reserve', '', '', %s, %s, %s)""",
+                       (t0, t0, b))
+        times["copy_declarations_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        for statement in recreate:
+            cursor.execute(statement)
+        times["indexes_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        cursor.execute("ANALYZE")
+        times["analyze_s"] = round(time.perf_counter() - started, 1)
+    return times | {"declarations": declarations + 1}
+
 
 FEED_ROWS_SQL = """
     SELECT i.id::text, i.scheme, i.value, i.work_id::text, d.id::text, d.holder_id::text
@@ -89,9 +158,8 @@ def load(*, keys: int, feed_events: int) -> dict:
     started = time.perf_counter()
     holders = [Holder.objects.filter(code=code).first() or holder_create(code=code, name=code, kind="publisher")
                for code in ("bench-a", "bench-b")]
+    steps = copy_load(keys=keys, holders=[str(h.pk) for h in holders], t0=t0)
     with connection.cursor() as cursor:
-        for sql in LOAD_SQL:
-            cursor.execute(sql, {"t0": t0, "a": str(holders[0].pk), "b": str(holders[1].pk), "n": keys})
         cursor.execute(FEED_ROWS_SQL, {"limit": feed_events})
         rows = cursor.fetchall()
     events = []
@@ -105,7 +173,8 @@ def load(*, keys: int, feed_events: int) -> dict:
                                         "jurisdiction": "JP", "consent": "grant"}))
     with transaction.atomic():
         audit_record_bulk(actor="system:bench", events=events[:feed_events], at=t0)
-    return {"load_s": round(time.perf_counter() - started, 1), "feed_events": min(feed_events, len(events))}
+    return steps | {"load_s": round(time.perf_counter() - started, 1),
+                    "feed_events": min(feed_events, len(events))}
 
 
 def feed_throughput() -> dict:
@@ -140,6 +209,84 @@ def feed_throughput() -> dict:
     return {"feed_entries": entries, "feed_keys": keys, "feed_s": round(ours, 2),
             "feed_entries_per_s": round(entries / ours), "feed_floor_rows_per_s": round(rows / floor),
             "feed_ratio_to_floor": round((entries / ours) / (rows / floor), 3)}
+
+
+def lookup_latency(*, keys: int, singles: int, batches: int, batch: int, seed: int = 15) -> dict:
+    """Issue 15 item 6: one id at a time (`lookup_one`, every GET's path) and batches (`lookup_many`, the POST's),
+    latency per call, each beside its floor: the same statements replayed on a bare psycopg connection
+    (bench/decide.py). Ids: 40 % registered `doi:`, 20 % unregistered `doi:`, 40 % `url:` under a site (one in a
+    hundred registered as a `domain:`), for (train-genai, JP)."""
+    import random
+
+    import psycopg
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from consent.lookup import lookup_many, lookup_one
+
+    decide = _bench_module("decide")
+    rng = random.Random(seed)
+
+    def one_id() -> str:
+        roll = rng.random()
+        if roll < 0.4:
+            return f"doi:10.5555/bench-{rng.randint(1, keys)}"
+        if roll < 0.6:
+            return f"doi:10.5555/bench-{keys + rng.randint(1, keys)}"
+        return f"url:https://site{rng.randint(1, keys // 100) * 100}.example/p/{rng.randint(1, 10**6)}"
+
+    pair = {"purpose": "train-genai", "jurisdiction": "JP"}
+    ids = [one_id() for _ in range(singles)]
+    for one in ids[:200]:  # warm up: plans cached, the statement prepared
+        lookup_one(id=one, **pair)
+    took = []
+    for one in ids:
+        started = time.perf_counter()
+        lookup_one(id=one, **pair)
+        took.append(time.perf_counter() - started)
+    took.sort()
+    one_rate, one_floor, _ = decide.single_rates(ids, **pair)
+
+    asked = [[one_id() for _ in range(batch)] for _ in range(batches)]
+    recorded = []
+    for ids_ in asked[:1]:  # warm up: the rule book
+        lookup_many(ids=ids_, **pair)
+    batch_took = []
+    for ids_ in asked:
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            lookup_many(ids=ids_, **pair)
+            batch_took.append(time.perf_counter() - started)
+        recorded.append([q["sql"] for q in queries.captured_queries])
+    floor_took = []
+    with psycopg.connect(os.environ["DATABASE_URL"]) as raw:
+        for statements in recorded:
+            started = time.perf_counter()
+            for sql in statements:
+                raw.execute(sql).fetchall()
+            floor_took.append(time.perf_counter() - started)
+    batch_took.sort()
+    floor_took.sort()
+
+    def ms(values, q):
+        return round(1000 * values[min(len(values) - 1, int(q * len(values)))], 2)
+
+    return {"single_n": len(took), "single_p50_ms": ms(took, 0.5), "single_p99_ms": ms(took, 0.99),
+            "single_per_s": round(one_rate), "single_floor_per_s": round(one_floor),
+            "batch_n": len(batch_took), "batch_size": batch,
+            "batch_p50_s": round(batch_took[len(batch_took) // 2], 3), "batch_max_s": round(batch_took[-1], 3),
+            "batch_ids_per_s": round(batch * len(batch_took) / sum(batch_took)),
+            "batch_floor_p50_s": round(floor_took[len(floor_took) // 2], 3),
+            "batch_floor_ids_per_s": round(batch * len(floor_took) / sum(floor_took))}
+
+
+def _bench_module(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def child_build(purpose: str, jurisdiction: str) -> dict:
@@ -208,6 +355,11 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--feed-events", type=int, default=200_000)
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--singles", type=int, default=2000, help="single lookups timed (0: none)")
+    parser.add_argument("--batches", type=int, default=10, help="batches of --batch ids timed (0: none)")
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--skip-feed", action="store_true")
+    parser.add_argument("--skip-snapshot", action="store_true")
     parser.add_argument("--child-build", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -228,21 +380,30 @@ def main() -> None:
     if not args.skip_load:
         log(f"loading {args.keys:,} keys and {args.feed_events:,} feed events")
         figures |= load(keys=args.keys, feed_events=args.feed_events)
-    log("change feed")
-    figures |= feed_throughput()
-    with tempfile.TemporaryDirectory(prefix="kyodaku-bench-sync-") as workdir:
-        log("snapshot build (child process)")
-        figures |= in_child("--child-build", workdir)
-        log("floor: keys to gzip (child process)")
-        figures |= in_child("--child-floor", workdir)
-    figures["build_ratio_to_floor"] = round(figures["floor_s"] / figures["build_s"], 3)
+    if args.singles or args.batches:
+        log("lookups: one id at a time and batches")
+        figures |= lookup_latency(keys=args.keys, singles=args.singles, batches=args.batches, batch=args.batch)
+        print(f"lookups: single p50 {figures['single_p50_ms']} ms, p99 {figures['single_p99_ms']} ms "
+              f"({figures['single_per_s']:,}/s, floor {figures['single_floor_per_s']:,}/s); batch of "
+              f"{args.batch:,}: p50 {figures['batch_p50_s']} s ({figures['batch_ids_per_s']:,} ids/s, floor "
+              f"{figures['batch_floor_ids_per_s']:,} ids/s)")
+    if not args.skip_feed:
+        log("change feed")
+        figures |= feed_throughput()
+        print(f"change feed: {figures['feed_entries']:,} entries in {figures['feed_s']} s = "
+              f"{figures['feed_entries_per_s']:,}/s (bare audit rows: {figures['feed_floor_rows_per_s']:,}/s)")
+    if not args.skip_snapshot:
+        with tempfile.TemporaryDirectory(prefix="kyodaku-bench-sync-") as workdir:
+            log("snapshot build (child process)")
+            figures |= in_child("--child-build", workdir)
+            log("floor: keys to gzip (child process)")
+            figures |= in_child("--child-floor", workdir)
+        figures["build_ratio_to_floor"] = round(figures["floor_s"] / figures["build_s"], 3)
+        print(f"snapshot: {figures['answers']:,} answers in {figures['build_s']} s, peak RSS "
+              f"{figures['peak_rss_mb']} MB (before the build {figures['rss_before_build_mb']} MB); answers "
+              f"{figures['answers_bytes']:,} bytes, filter {figures['filter_bytes']:,} bytes for "
+              f"{figures['flagged']:,} keys; floor (keys to gzip) {figures['floor_s']} s")
     figures["loadavg"] = os.getloadavg()
-    print(f"change feed: {figures['feed_entries']:,} entries in {figures['feed_s']} s = "
-          f"{figures['feed_entries_per_s']:,}/s (bare audit rows: {figures['feed_floor_rows_per_s']:,}/s)")
-    print(f"snapshot: {figures['answers']:,} answers in {figures['build_s']} s, peak RSS {figures['peak_rss_mb']} MB "
-          f"(before the build {figures['rss_before_build_mb']} MB); answers {figures['answers_bytes']:,} bytes, "
-          f"filter {figures['filter_bytes']:,} bytes for {figures['flagged']:,} keys; "
-          f"floor (keys to gzip) {figures['floor_s']} s")
     print(json.dumps(figures))
 
 

@@ -6,7 +6,9 @@ answered, so running the same command again asks only for what is missing.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +36,29 @@ def row_from_result(result: dict, *, receipt: str = "") -> list:
 
 def unchecked_row(raw: str, reason: str) -> list:
     return [raw, "denied", "unchecked", "", "", "", "", "", "", reason, ""]
+
+
+class Lines(list):
+    """A unit's rows already written as CSV lines (the offline path), with how many of them are `unchecked`."""
+
+    def __init__(self, lines=(), *, unchecked: int = 0):
+        super().__init__(lines)
+        self.unchecked = unchecked
+
+
+def csv_line(row: list) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(row)
+    return buffer.getvalue()
+
+
+def unchecked_count(rows) -> int:
+    return rows.unchecked if isinstance(rows, Lines) else sum(1 for row in rows if row[2] == "unchecked")
+
+
+def as_rows(rows) -> list[list]:
+    """Rows as lists of COLUMNS, whichever form they came in."""
+    return list(csv.reader(rows)) if isinstance(rows, Lines) else rows
 
 
 def ask(api: Api, ids: list[str], *, purpose: str, jurisdiction: str, receipts: str,
@@ -73,6 +98,8 @@ class StateFile:
                         entry = json.loads(line)
                     except ValueError:
                         break  # a line cut by the interruption: that batch is asked again
+                    if "csv" in entry:
+                        entry["rows"] = Lines([entry.pop("csv")])
                     self.done[entry["batch"]] = entry
         else:
             with open(path, "w", encoding="utf-8") as handle:
@@ -80,6 +107,8 @@ class StateFile:
         self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
 
     def record(self, entry: dict) -> None:
+        if isinstance(entry["rows"], Lines):  # CSV lines: kept as one JSON string, far cheaper than lists
+            entry = {"batch": entry["batch"], "csv": "".join(entry["rows"]), "receipts": entry.get("receipts")}
         self.handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self.handle.flush()
         os.fsync(self.handle.fileno())
@@ -122,7 +151,7 @@ def run_batches(ids: list[str], *, answer: Callable[[int, list[str]], tuple[list
                     rows, document = future.result()
                     finished[number] = (rows, document)
                     progress(len(rows))
-                    if state is not None and not any(r[2] == "unchecked" for r in rows):
+                    if state is not None and not unchecked_count(rows):
                         state.record({"batch": number, "rows": rows, "receipts": document})
                     following = next(todo, None)
                     if following is not None:
@@ -143,7 +172,7 @@ def check_ids(api: Api | None, ids: Iterable[str], *, purpose: str, jurisdiction
                             receipts=receipts, local=local)
 
     for _, rows, _ in run_batches(ids, answer=answer, state=None, batch_size=batch_size, concurrency=concurrency):
-        yield from (dict(zip(COLUMNS, row, strict=True)) for row in rows)
+        yield from (dict(zip(COLUMNS, row, strict=True)) for row in as_rows(rows))
 
 
 def answer_batch(api: Api | None, batch: list[str], *, number: int, purpose: str, jurisdiction: str,
@@ -154,21 +183,30 @@ def answer_batch(api: Api | None, batch: list[str], *, number: int, purpose: str
         rows, document = ask(api, batch, purpose=purpose, jurisdiction=jurisdiction, receipts=receipts,
                              batch=str(number))
         return rows, [document] if document else []
-    rows: list = [local.row(raw) for raw in batch]
-    missing = [i for i, row in enumerate(rows) if row is None]
+    if receipts == "single":  # rows as lists: the CSV writer takes each API row's receipt from them
+        rows: list = [local.row(raw) for raw in batch]
+        missing = [i for i, row in enumerate(rows) if row is None]
+    else:  # CSV lines straight from the copy (LocalCopy.lines): no list per id
+        rows, missing = local.lines(batch)
     documents = []
+    asked_rows: dict[int, list] = {}
     if missing:
         if api is None:
             for i in missing:
-                rows[i] = unchecked_row(batch[i], "the local copy cannot answer this id and no API was given")
+                asked_rows[i] = unchecked_row(batch[i], "the local copy cannot answer this id and no API was given")
         else:
             for start in range(0, len(missing), BATCH_MAX):  # a local unit may be larger than one request
                 chunk = missing[start:start + BATCH_MAX]
                 label = str(number) if start == 0 else f"{number}.{start // BATCH_MAX}"
                 asked, document = ask(api, [batch[i] for i in chunk], purpose=purpose, jurisdiction=jurisdiction,
                                       receipts=receipts, batch=label)
-                for i, row in zip(chunk, asked, strict=True):
-                    rows[i] = row
+                asked_rows.update(zip(chunk, asked, strict=True))
                 if document:
                     documents.append(document)
-    return rows, documents
+    if receipts == "single":
+        for i, row in asked_rows.items():
+            rows[i] = row
+        return rows, documents
+    for i, row in asked_rows.items():
+        rows[i] = csv_line(row)
+    return Lines(rows, unchecked=sum(1 for row in asked_rows.values() if row[2] == "unchecked")), documents

@@ -10,9 +10,9 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
-from .checking import BATCH_MAX, COLUMNS, StateFile, answer_batch, file_digest, run_batches
+from .checking import BATCH_MAX, COLUMNS, Lines, StateFile, answer_batch, file_digest, run_batches, unchecked_count
 from .http import Api, ApiError, Unavailable
-from .ids import read_ids
+from .ids import read_id_list
 from .offline import BadSnapshot, LocalCopy, StaleCopy, copy_dir
 from .verify import documents, verify_document
 
@@ -107,7 +107,7 @@ def cmd_check(args) -> int:
         local = LocalCopy(directory)
         local.require_fresh(args.max_age)
         local.all_answers()
-    ids = [raw for _, raw in read_ids(args.file, column=args.column)]
+    ids = read_id_list(args.file, column=args.column)
     api = Api.from_env() if os.environ.get("KYODAKU_URL") else None
     if api is None and not args.offline:
         raise SystemExit("KYODAKU_URL is not set: the registry's address, as https://kyodaku.example.org")
@@ -135,8 +135,11 @@ def cmd_check(args) -> int:
             for _, rows, signed in run_batches(ids, answer=answer, state=state, batch_size=unit,
                                                  concurrency=args.concurrency,
                                                  progress=lambda n: progress.advance(task, n)):
-                writer.writerows(rows)
-                unchecked += sum(1 for row in rows if row[2] == "unchecked")
+                if isinstance(rows, Lines):
+                    out.writelines(rows)
+                else:
+                    writer.writerows(rows)
+                unchecked += unchecked_count(rows)
                 for document in signed:
                     receipts.write(json.dumps(document, separators=(",", ":")) + "\n")
                 if args.receipts == "single":

@@ -26,29 +26,47 @@ def _isbn13_ok(value: str) -> bool:
 
 def canonical_key(raw: str) -> str | None:
     """`scheme:value` exactly as the registry stores it, or None when only the registry can say."""
+    return classify(raw)[0]
+
+
+def classify(raw: str) -> tuple[str | None, str | None]:
+    """(canonical key or None, the host of a `url:` key or None): canonical_key, and for a url the host its
+    pattern matched, so that the offline path matches each id once."""
+    # The two schemes of most datasets first, on the id as given: one pattern match and nothing else. Anything
+    # that does not match here (spaces around it, a bare URL, another scheme) takes the general path below,
+    # which gives the same answer for whatever matches here.
+    if raw[:4] == "doi:":
+        if _DOI_RE.fullmatch(raw, 4):
+            return raw, None
+    elif raw[:4] == "url:":
+        match = _URL_RE.fullmatch(raw, 4)
+        if match:
+            host, path = match.group(2, 3)
+            if "//" not in path and "/." not in path and "--" not in host:
+                return raw, host
     text = raw.strip()
     if text.startswith(("http://", "https://")):
         text = "url:" + text
     scheme, sep, value = text.partition(":")
     if not sep:
-        return None
-    if scheme == "url":
+        return None, None
+    if scheme == "doi":
+        if _DOI_RE.fullmatch(value):
+            return text, None
+    elif scheme == "url":
         match = _URL_RE.fullmatch(value)
         if match and "//" not in match.group(3) and "/." not in match.group(3) and "--" not in match.group(2):
-            return text
+            return text, match.group(2)
     elif scheme == "domain":
         if _HOST_RE.fullmatch(value) and "--" not in value and not value.rpartition(".")[2].isdigit():
-            return text
-    elif scheme == "doi":
-        if _DOI_RE.fullmatch(value):
-            return text
+            return text, None
     elif scheme == "sha256":
         if _SHA256_RE.fullmatch(value):
-            return text
+            return text, None
     elif scheme == "isbn":
         if _ISBN13_RE.fullmatch(value) and _isbn13_ok(value):
-            return text
-    return None
+            return text, None
+    return None, None
 
 
 def url_parts(key: str) -> tuple[str, str] | None:
@@ -79,3 +97,13 @@ def read_ids(path: str, *, column: str | None = None) -> Iterator[tuple[int, str
             text = (row[column] or "").strip()
             if text:
                 yield reader.line_num, text
+
+
+def read_id_list(path: str, *, column: str | None = None) -> list[str]:
+    """Every id of read_ids, as a list; one a line is read in one piece and split (the same lines as iterating
+    the file: universal newlines), several times faster than a generator per line."""
+    if column is not None:
+        return [text for _, text in read_ids(path, column=column)]
+    with open(path, encoding="utf-8-sig") as handle:  # newline=None: \r\n and \r read as \n, as read_ids sees them
+        lines = handle.read().split("\n")
+    return [text for text in map(str.strip, lines) if text and not text.startswith("#")]

@@ -17,12 +17,28 @@ from pathlib import Path
 from rbloom import Bloom
 
 from .http import Api
-from .ids import canonical_key, domain_chain, url_parts
+from .ids import classify
 from .proofs import BadSignature, jws_verify
 
 SNAPSHOT_TYPE = "kyodaku-snapshot+jwt"
 DEFAULT_BASIS = {"denied": "permission-required", "allowed": "not-reserved"}
 FIELDS = ("outcome", "basis", "holder", "declaration", "license_url", "disputed")
+LINE_END = "\r\n"  # csv.writer's (excel dialect), so that fast lines and csv.writer's rows read the same
+
+
+def csv_field(text: str) -> str:
+    """One field exactly as csv.writer (excel dialect, QUOTE_MINIMAL) writes it in a row of several fields."""
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_tail(found: dict) -> str:
+    """Everything of an offline row after its id: `,outcome,basis,holder,license_url,declaration,disputed,receipt,
+    source,reason` and the line end, as csv.writer writes `LocalCopy.row`'s list."""
+    return "," + ",".join(csv_field(value) for value in (
+        found["outcome"], found["basis"], found.get("holder") or "", found.get("license_url") or "",
+        found.get("declaration") or "", "true" if found.get("disputed") else "false", "", "offline", "")) + LINE_END
 
 
 class StaleCopy(Exception):
@@ -80,7 +96,10 @@ class LocalCopy:
         self.default = self.file_entry("filter")["default_outcome"]
         self._answers: dict | None = None
         self._prefix_lengths: list[int] = []
+        self._tails: dict[str, str] = {}  # answer key -> csv_tail, filled as keys are met
+        self._hosts: dict[str, str | None] = {}  # url host -> the key of its nearest registered domain, or None
         self._bloom: Bloom | None = None
+        self._default_tail = csv_tail({"outcome": self.default, "basis": DEFAULT_BASIS[self.default]})
 
     # ------------------------------------------------------------------------------------------- syncing
     @classmethod
@@ -189,15 +208,17 @@ class LocalCopy:
         if self._answers is None:
             answers = {}
             data = gzip.decompress((self.dir / self.file_entry("answers")["name"]).read_bytes())
-            for line in data.splitlines():
-                entry = json.loads(line)
-                answers[entry.pop("key")] = entry
+            lines = data.rstrip(b"\n").split(b"\n") if data.strip() else []
+            for start in range(0, len(lines), 100_000):  # one json.loads per 100,000 lines: no call per line
+                for entry in json.loads(b"[" + b",".join(lines[start:start + 100_000]) + b"]"):
+                    answers[entry.pop("key")] = entry
             for key, value in self.overlay.items():
                 if value is None:
                     answers.pop(key, None)
                 else:
                     answers[key] = value
             self._answers = answers
+            self._tails, self._hosts = {}, {}
             self._prefix_lengths = sorted({len(k.partition("://")[2]) for k in answers
                                            if k.startswith("url-prefix:")}, reverse=True)
         return self._answers
@@ -210,44 +231,86 @@ class LocalCopy:
     def answer(self, raw: str) -> dict | None:
         """The answer's FIELDS for `raw`, or None when only the API can answer it (docs/sync.md: a `url:` by its
         key, then its key under the other scheme, then the longest `url-prefix:` compared after `://` (own scheme
-        first on a tie), then the nearest `domain:` of its host; a `domain:` by its nearest registered parent)."""
-        key = canonical_key(raw)
+        first on a tie), then the nearest `domain:` of its host; a `domain:` by its nearest registered parent).
+        An id the copy holds no answer for has the regime's outcome, unless the filter flags its key: then only
+        the API answers it (sync.md: "falling back to the API for keys the filter flags")."""
+        key, host = classify(raw)
         if key is None:
             return None
         answers = self.all_answers()
-        found = answers.get(key)
-        flagged_keys = [key]
-        if found is None and key.startswith("url:"):
-            found, flagged_keys = self._url_answer(key, answers)
-        elif found is None and key.startswith("domain:"):
-            found = self._domain_answer(key[7:], answers)
+        found = self._found_key(key, host, answers)
         if found is not None:
-            return {name: found.get(name) for name in FIELDS}
-        bloom = self.bloom()
-        if any(k in bloom and k not in self.overlay for k in flagged_keys):
+            return {name: answers[found].get(name) for name in FIELDS}
+        if key not in self.overlay and key in self.bloom():
             return None  # flagged as not the default but absent: ask rather than assume
         return {"outcome": self.default, "basis": DEFAULT_BASIS[self.default], "holder": None, "declaration": None,
                 "license_url": None, "disputed": False}
 
-    def _url_answer(self, key: str, answers: dict) -> tuple[dict | None, list[str]]:
-        host, url = url_parts(key)
-        scheme, _, rest = url.partition("://")
-        other = "http" if scheme == "https" else "https"
-        other_key = f"url:{other}://{rest}"
-        found = answers.get(other_key)
-        for end in self._prefix_lengths:  # the longest url-prefix first, compared after ://
-            if found is not None:
-                break
-            if end <= len(rest):
-                found = answers.get(f"url-prefix:{scheme}://{rest[:end]}") or \
-                    answers.get(f"url-prefix:{other}://{rest[:end]}")
-        if found is None:
-            found = self._domain_answer(host, answers)
-        return found, [key, other_key]
+    def _found_key(self, key: str, host: str | None, answers: dict) -> str | None:
+        """The key of the registered answer that answers `key`, or None."""
+        if key in answers:
+            return key
+        if host is not None:  # a url
+            scheme, _, rest = key[4:].partition("://")
+            other = ("url:http://" if scheme == "https" else "url:https://") + rest
+            if other in answers:
+                return other
+            for end in self._prefix_lengths:  # the longest url-prefix first, compared after ://
+                if end <= len(rest):
+                    for candidate in (f"url-prefix:{scheme}://{rest[:end]}",
+                                      f"url-prefix:{'http' if scheme == 'https' else 'https'}://{rest[:end]}"):
+                        if candidate in answers:
+                            return candidate
+            found = self._hosts.get(host, False)  # many urls of one site: its domain walk once
+            if found is False:
+                if len(self._hosts) > 1_000_000:
+                    self._hosts.clear()
+                found = self._hosts[host] = self._domain_key(host, answers)
+            return found
+        if key.startswith("domain:"):
+            return self._domain_key(key[7:], answers)
+        return None
 
     @staticmethod
-    def _domain_answer(host: str, answers: dict) -> dict | None:
-        return next((answers[f"domain:{d}"] for d in domain_chain(host) if f"domain:{d}" in answers), None)
+    def _domain_key(host: str, answers: dict) -> str | None:
+        """`domain:` of the host or its nearest parent with at least two labels that the copy holds, or None."""
+        while "." in host:
+            candidate = "domain:" + host
+            if candidate in answers:
+                return candidate
+            host = host.partition(".")[2]
+        return None
+
+    def lines(self, batch: list[str]) -> tuple[list, list[int]]:
+        """CSV lines, exactly as csv.writer writes `row` for each id, or None where only the API can answer; and
+        the indexes of those. The bulk form of `row`: each id matched once, each answer's line end rendered
+        once, the filter asked only for keys the copy does not hold."""
+        answers, overlay, tails = self.all_answers(), self.overlay, self._tails
+        bloom, default_tail = self.bloom(), self._default_tail
+        out: list = []
+        missing: list[int] = []
+        append = out.append
+        for index, raw in enumerate(batch):
+            key, host = classify(raw)
+            if key is None:
+                missing.append(index)
+                append(None)
+                continue
+            found = key if key in answers else self._found_key(key, host, answers)
+            if found is not None:
+                tail = tails.get(found)
+                if tail is None:
+                    tail = tails[found] = csv_tail(answers[found])
+            elif key not in overlay and key in bloom:
+                missing.append(index)
+                append(None)
+                continue
+            else:
+                tail = default_tail
+            if "," in raw or '"' in raw or "\n" in raw or "\r" in raw:
+                raw = '"' + raw.replace('"', '""') + '"'
+            append(raw + tail)
+        return out, missing
 
     def row(self, raw: str) -> list | None:
         found = self.answer(raw)
