@@ -234,10 +234,12 @@ class LocalCopy:
         first on a tie), then the nearest `domain:` of its host; a `domain:` by its nearest registered parent).
         An id the copy holds no answer for has the regime's outcome, unless the filter flags its key: then only
         the API answers it (sync.md: "falling back to the API for keys the filter flags")."""
+        answers = self.all_answers()
+        if raw in answers:  # a key exactly as the registry stores it: its own line, no pattern needed
+            return {name: answers[raw].get(name) for name in FIELDS}
         key, host = classify(raw)
         if key is None:
             return None
-        answers = self.all_answers()
         found = self._found_key(key, host, answers)
         if found is not None:
             return {name: answers[found].get(name) for name in FIELDS}
@@ -291,12 +293,15 @@ class LocalCopy:
         missing: list[int] = []
         append = out.append
         for index, raw in enumerate(batch):
-            key, host = classify(raw)
-            if key is None:
-                missing.append(index)
-                append(None)
-                continue
-            found = key if key in answers else self._found_key(key, host, answers)
+            if raw in answers:  # a key exactly as the registry stores it: its own line, no pattern needed
+                found = key = raw
+            else:
+                key, host = classify(raw)
+                if key is None:
+                    missing.append(index)
+                    append(None)
+                    continue
+                found = self._found_key(key, host, answers)
             if found is not None:
                 tail = tails.get(found)
                 if tail is None:
