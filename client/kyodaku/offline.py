@@ -35,10 +35,11 @@ def csv_field(text: str) -> str:
 
 def csv_tail(found: dict) -> str:
     """Everything of an offline row after its id: `,outcome,basis,holder,license_url,declaration,disputed,receipt,
-    source,reason` and the line end, as csv.writer writes `LocalCopy.row`'s list."""
+    source,reason,licence` and the line end, as csv.writer writes `LocalCopy.row`'s list."""
     return "," + ",".join(csv_field(value) for value in (
         found["outcome"], found["basis"], found.get("holder") or "", found.get("license_url") or "",
-        found.get("declaration") or "", "true" if found.get("disputed") else "false", "", "offline", "")) + LINE_END
+        found.get("declaration") or "", "true" if found.get("disputed") else "false", "", "offline", "",
+        "")) + LINE_END
 
 
 class StaleCopy(Exception):

@@ -7,7 +7,7 @@ import io
 import json
 import time
 
-from kyodaku.checking import Lines, StateFile, answer_batch, csv_line
+from kyodaku.checking import COLUMNS, Lines, StateFile, answer_batch, csv_line
 from kyodaku.ids import read_id_list, read_ids
 from kyodaku.offline import LocalCopy
 from rbloom import Bloom
@@ -60,6 +60,7 @@ def test_fast_lines_are_the_bytes_csv_writer_writes_for_each_row(tmp_path):
     assert FLAGGED_ABSENT in [IDS[i] for i in missing] and "DOI:10.5555/A" in [IDS[i] for i in missing]
     for line, row in zip(lines, rows, strict=True):
         assert line == (None if row is None else csv_line(row))
+        assert line is None or len(next(csv.reader([line]))) == len(COLUMNS)
     answered = [next(csv.reader([line])) for line in lines if line is not None]
     assert {r[0]: r[2] for r in answered}["url:https://www.kaze.example/p/1"] == "reserved"  # nearest domain
     assert {r[0]: r[2] for r in answered}["url:http://shop.example/books/2"] == "granted"  # prefix, either scheme
@@ -78,12 +79,13 @@ def test_a_unit_answered_partly_offline_reads_as_the_row_path_and_counts_its_unc
 def test_the_state_file_keeps_offline_lines_and_gives_them_back_on_resume(tmp_path):
     path = str(tmp_path / "out.csv.state.jsonl")
     state = StateFile(path, {"input": "x"})
-    state.record({"batch": 0, "rows": Lines(['doi:10.5555/a,denied,reserved,h,,d,false,,offline,\r\n',
-                                             '"a,b",allowed,not-reserved,,,,false,,offline,\r\n']), "receipts": []})
+    state.record({"batch": 0, "rows": Lines(['doi:10.5555/a,denied,reserved,h,,d,false,,offline,,\r\n',
+                                             '"a,b",allowed,not-reserved,,,,false,,offline,,\r\n']),
+                  "receipts": []})
     state.close()
     again = StateFile(path, {"input": "x"})
-    assert "".join(again.done[0]["rows"]) == ('doi:10.5555/a,denied,reserved,h,,d,false,,offline,\r\n'
-                                              '"a,b",allowed,not-reserved,,,,false,,offline,\r\n')
+    assert "".join(again.done[0]["rows"]) == ('doi:10.5555/a,denied,reserved,h,,d,false,,offline,,\r\n'
+                                              '"a,b",allowed,not-reserved,,,,false,,offline,,\r\n')
     again.close()
 
 
