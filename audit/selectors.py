@@ -129,7 +129,7 @@ def _row_problems(item, *, chunk: int) -> Iterator[AuditProblem]:
     (object_type, object_id, seq) index, so memory stays flat however many rows and events there are.
     """
     model = item.current_rows().model
-    rows = model._default_manager.order_by("pk").iterator(chunk_size=chunk)
+    rows = (item.rows() if item.rows else model._default_manager).order_by("pk").iterator(chunk_size=chunk)
     for batch in _chunks(rows, chunk):
         latest = _latest_after(item.object_type, [str(row.pk) for row in batch])
         for row in batch:

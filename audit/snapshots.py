@@ -14,13 +14,17 @@ class Tracked:
     object_type: str
     snapshot: Callable[[Model], dict]
     current_rows: Callable[[], QuerySet]
+    # The rows verification streams (default: every row of the model): a model whose snapshot reads relations
+    # gives a queryset that prefetches them, so that a chunk of rows costs a fixed number of queries.
+    rows: Callable[[], QuerySet] | None = None
 
 
 _TRACKED: dict[str, Tracked] = {}
 
 
-def register(object_type: str, *, snapshot: Callable[[Model], dict], current_rows: Callable[[], QuerySet]) -> None:
-    _TRACKED[object_type] = Tracked(object_type, snapshot, current_rows)
+def register(object_type: str, *, snapshot: Callable[[Model], dict], current_rows: Callable[[], QuerySet],
+             rows: Callable[[], QuerySet] | None = None) -> None:
+    _TRACKED[object_type] = Tracked(object_type, snapshot, current_rows, rows)
 
 
 def tracked() -> list[Tracked]:

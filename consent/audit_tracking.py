@@ -33,8 +33,13 @@ def licence_snapshot(x) -> dict:
 
 
 def register() -> None:
-    from .models import Declaration, Licence, Rule
+    from .models import Declaration, Licence, PermissionRequest, Rule
+    from .request_services import request_snapshot
 
     snapshots.register("declaration", snapshot=declaration_snapshot, current_rows=lambda: Declaration.objects.all())
     snapshots.register("licence", snapshot=licence_snapshot, current_rows=lambda: Licence.objects.all())
     snapshots.register("rule", snapshot=rule_snapshot, current_rows=lambda: Rule.objects.all())
+    snapshots.register("permission_request", snapshot=request_snapshot,
+                       current_rows=lambda: PermissionRequest.objects.all(),
+                       rows=lambda: PermissionRequest.objects.select_related("holder").prefetch_related(
+                           "works", "licences"))

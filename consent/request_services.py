@@ -11,7 +11,7 @@ Abuse limits per organisation (settings): `KYODAKU_MAX_OPEN_PERMISSION_REQUESTS`
 """
 import math
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -49,17 +49,23 @@ MAX_REASON_CHARS = 5000
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def _utc(value: datetime | None) -> str | None:
+    """A time as the row reads back (UTC), whatever zone it was given in."""
+    return iso(value.astimezone(UTC)) if value is not None else None
+
+
 def request_snapshot(x: PermissionRequest) -> dict:
     """What a request's audit events record (private, salted). `holder` is the holder's code; `licence` the first
     licence filed on accept (`licences` all of them: one per work, or one for the catalogue)."""
-    licences = sorted(str(pk) for pk in x.licences.values_list("pk", flat=True)) if x.pk else []
+    # `.all()`, not `values_list`: verification prefetches both relations for a chunk of rows at once.
+    licences = sorted(str(licence.pk) for licence in x.licences.all()) if x.pk else []
     return {"organisation": str(x.organisation_id), "holder": x.holder.code, "holder_id": str(x.holder_id),
             "api_key": x.api_key_prefix, "scope": x.scope,
-            "works": sorted(str(pk) for pk in x.works.values_list("pk", flat=True)),
+            "works": sorted(str(work.pk) for work in x.works.all()),
             "purposes": list(x.purposes), "jurisdictions": list(x.jurisdictions),
-            "effective_from": iso(x.effective_from), "effective_until": iso(x.effective_until),
-            "message": x.message, "contact": x.contact, "state": x.state, "created_at": iso(x.created_at),
-            "decided_at": iso(x.decided_at), "decided_by": x.decided_by_id, "reason": x.reason,
+            "effective_from": _utc(x.effective_from), "effective_until": _utc(x.effective_until),
+            "message": x.message, "contact": x.contact, "state": x.state, "created_at": _utc(x.created_at),
+            "decided_at": _utc(x.decided_at), "decided_by": x.decided_by_id, "reason": x.reason,
             "licence": licences[0] if licences else None, "licences": licences}
 
 

@@ -222,3 +222,20 @@ def test_every_change_is_a_private_audit_event(world, studio_kaze):
     for private in ("Mirai", str(world["mirai"].pk), "studio-kaze", str(studio_kaze.holder.pk), "secret",
                     "legal@mirai.example"):
         assert private not in text
+
+
+def test_verify_audit_vouches_for_requests_and_names_one_changed_behind_the_services_back(world, studio_kaze):
+    from datetime import UTC as _UTC  # noqa: N811
+    from zoneinfo import ZoneInfo
+
+    from audit.selectors import audit_verify
+
+    tokyo = timezone.now().astimezone(ZoneInfo("Asia/Tokyo")) + timedelta(days=400)
+    accepted = open_for(world, effective_until=tokyo)  # a time given in another zone reads back in UTC
+    request_accept(request=accepted, actor=studio_kaze.user)
+    open_for(world, holder="studio-kaze", works=[])
+    assert accepted.effective_until.astimezone(_UTC) == tokyo
+    assert audit_verify() == []
+    PermissionRequest.objects.filter(pk=accepted.pk).update(contact="someone@else.example")
+    (problem,) = audit_verify()
+    assert str(accepted.pk) in str(problem)
