@@ -15,7 +15,22 @@ from ..engine import LicenceFact
 from ..models import Licence, Scope
 from .rows import queryset_rows
 
-__all__ = ["licences_in_force"]
+__all__ = ["licences_in_force", "licence_facts", "ONE_WORK_LICENCES_SQL"]
+
+# The single-id path's form (lookup/one_id.py runs it prepared, with server-side parameters): the same rows as
+# `licences_in_force` for one work and its holder, without building and planning an ORM query on every call. Its
+# conditions are `in_force_at_q`'s, written out.
+ONE_WORK_LICENCES_SQL = """
+SELECT id::text, scope, work_id::text, holder_id::text, purposes, jurisdictions, license_url, recorded_at,
+       superseded_at, revoked_at, effective_from, effective_until
+FROM consent_licence
+WHERE licensee_id = %(organisation)s
+  AND ((scope = 'work' AND work_id = %(work)s) OR (scope = 'catalogue' AND holder_id = %(holder)s))
+  AND recorded_at <= %(at)s AND effective_from <= %(at)s
+  AND (superseded_at IS NULL OR superseded_at > %(at)s)
+  AND (revoked_at IS NULL OR revoked_at > %(at)s)
+  AND (effective_until IS NULL OR effective_until > %(at)s)
+"""
 
 
 def licences_in_force(*, organisation_id, work_ids, holder_ids, at: datetime) -> tuple[dict, dict]:
@@ -30,6 +45,11 @@ def licences_in_force(*, organisation_id, work_ids, holder_ids, at: datetime) ->
         .in_force_at(at).order_by()
         .values_list("id", "scope", "work_id", "holder_id", "purposes", "jurisdictions", "license_url",
                      "recorded_at", "superseded_at", "revoked_at", "effective_from", "effective_until"))
+    return licence_facts(rows)
+
+
+def licence_facts(rows) -> tuple[dict, dict]:
+    """({work_id: [LicenceFact]}, {holder_id: [LicenceFact]}) from licence rows as the two queries read them."""
     by_work: dict = {}
     by_holder: dict = {}
     for (pk, scope, work_id, holder_id, purposes, jurisdictions, license_url, recorded_at, superseded_at,

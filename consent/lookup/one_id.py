@@ -23,7 +23,7 @@ from registry.lookups import url_scheme_and_rest, url_scheme_twin
 from ..rulebook import rulebook, rulebook_for
 from ..vocabulary import purpose_chain
 from .batch import DOMAIN, REF, URL
-from .licences import licences_in_force
+from .licences import ONE_WORK_LICENCES_SQL, licence_facts
 from .request import rule_or_error
 from .results import Decider, facts_by_work_and_holder
 from .sql import ONE_ID_STATEMENTS
@@ -136,8 +136,9 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
     by_work, by_holder = facts_by_work_and_holder(declarations)
     licences = ({}, {})
     if organisation_id is not None and work_id is not None:  # one more query, for an organisation's own answers
-        licences = licences_in_force(organisation_id=organisation_id, work_ids={work_id},
-                                     holder_ids={works[work_id][3]}, at=at)
+        licences = licence_facts(_one_id_rows(ONE_WORK_LICENCES_SQL, {
+            "organisation": str(organisation_id), "work": str(work_id), "holder": str(works[work_id][3]),
+            "at": at}))
     decider = Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
                       by_holder=by_holder, disputed=disputed, licences=licences)
     return decider.answer(work_id, raw, f"{scheme}:{value}")
