@@ -37,6 +37,7 @@ class KyodakuAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         # The needs-attention list: open disputes about the user's works, and those the user's holder opened.
+        from config.dashboard import dashboard_context
         from consent.models import PermissionRequest, RequestState
         from registry.admin_base import visible_holder_ids
         from registry.selectors import disputes_needing_attention
@@ -50,15 +51,18 @@ class KyodakuAdminSite(admin.AdminSite):
             waiting = PermissionRequest.objects.filter(state=RequestState.OPEN)
             open_requests = (waiting if ids is None else waiting.filter(holder_id__in=ids)).count()
         attention["open_requests"] = open_requests
-        return super().index(request, {"attention": attention, **(extra_context or {})})
+        dashboard = dashboard_context(request) if self.has_permission(request) else {}
+        return super().index(request, {"attention": attention, **dashboard, **(extra_context or {})})
 
     def get_urls(self):
         from django.urls import path
 
+        from config.dashboard import dashboard_csv
         from consent.admin_signals import signals_import_view
 
         urls = [path("signals/import/", self.admin_view(lambda request: signals_import_view(request, self)),
-                     name="signals-import")]
+                     name="signals-import"),
+                path("statistics/lookups.csv", self.admin_view(dashboard_csv), name="lookup-statistics-csv")]
         return urls + super().get_urls()
 
     def has_permission(self, request):

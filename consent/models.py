@@ -374,3 +374,54 @@ class PermissionRequest(models.Model):
 
     def __str__(self):
         return f"{self.organisation} → {self.holder.code} ({self.created_at:%Y-%m-%d})"
+
+
+class LookupCount(models.Model):
+    """How many answers a (work, purpose, jurisdiction, outcome) got on one UTC day from AI developers' API keys
+    (single, batch and Spawning-compatible lookups). Written only by `consent.usage.lookup_counts_flush` from the
+    counters the lookup path keeps in Redis (never a database write per lookup); a row holds the day's running
+    total, so flushing again is harmless. `pointed_to_licence`: a denied answer that carried a licensing URL."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField(_("day"))
+    holder = models.ForeignKey(Holder, on_delete=models.CASCADE, related_name="+", verbose_name=_("holder"))
+    work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="+", verbose_name=_("work"))
+    purpose = models.CharField(_("purpose"), max_length=32)
+    jurisdiction = models.CharField(_("jurisdiction"), max_length=8)
+    outcome = models.CharField(_("outcome"), max_length=16)
+    pointed_to_licence = models.BooleanField(_("pointed to the licensing URL"), default=False)
+    count = models.PositiveBigIntegerField(_("lookups"), default=0)
+
+    class Meta:
+        verbose_name = _("lookup count")
+        verbose_name_plural = _("lookup counts")
+        constraints = [models.UniqueConstraint(
+            fields=["holder", "day", "work", "purpose", "jurisdiction", "outcome", "pointed_to_licence"],
+            name="lookup_count_one_row_per_key")]
+        indexes = [models.Index(fields=["day"], name="lookup_count_day_idx")]
+
+    def __str__(self):
+        return f"{self.day} {self.work_id} {self.purpose} {self.jurisdiction} {self.outcome}: {self.count}"
+
+
+class LookupOrganisationCount(models.Model):
+    """How many answers about a holder's works one AI developer's organisation got on one UTC day, per outcome.
+    Holders see the organisation's name only when it agreed (`Organisation.name_shown_to_holders`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    day = models.DateField(_("day"))
+    holder = models.ForeignKey(Holder, on_delete=models.CASCADE, related_name="+", verbose_name=_("holder"))
+    organisation = models.ForeignKey("registry.Organisation", on_delete=models.CASCADE, related_name="+",
+                                     verbose_name=_("organisation"))
+    outcome = models.CharField(_("outcome"), max_length=16)
+    count = models.PositiveBigIntegerField(_("lookups"), default=0)
+
+    class Meta:
+        verbose_name = _("lookup count by organisation")
+        verbose_name_plural = _("lookup counts by organisation")
+        constraints = [models.UniqueConstraint(fields=["holder", "day", "organisation", "outcome"],
+                                               name="lookup_org_count_one_row_per_key")]
+        indexes = [models.Index(fields=["day"], name="lookup_org_count_day_idx")]
+
+    def __str__(self):
+        return f"{self.day} {self.organisation_id} {self.outcome}: {self.count}"

@@ -55,6 +55,10 @@ class APIKeyForm(forms.ModelForm):
         label=_("organisation"), max_length=200, required=False,
         help_text=_("The AI developer's organisation (created when new). Its licences decide the key's lookups; "
                     "fixed once the key is issued. Empty: an organisation named like the key."))
+    name_shown_to_holders = forms.BooleanField(
+        label=_("name shown to rights holders"), required=False,
+        help_text=_("The organisation agreed that rights holders see its name in their lookup statistics. "
+                    "Unticked: they read “an AI developer”."))
 
     class Meta:
         model = APIKey
@@ -94,6 +98,8 @@ class KeyAdmin(OperatorManaged, APIKeyModelAdmin):
     def get_fields(self, request, obj=None):
         fields = [f for f in super().get_fields(request, obj) if f not in ("organisation", "organisation_name")]
         fields.insert(1, "organisation" if obj is not None else "organisation_name")
+        if obj is None:
+            fields.insert(2, "name_shown_to_holders")
         return fields
 
     def save_model(self, request, obj, form, change):
@@ -101,7 +107,9 @@ class KeyAdmin(OperatorManaged, APIKeyModelAdmin):
             created, plain = api_key_create(name=obj.name, rate=obj.rate, expiry_date=obj.expiry_date,
                                             default_purpose=obj.default_purpose,
                                             default_jurisdiction=obj.default_jurisdiction,
-                                            organisation=form.cleaned_data.get("organisation_name") or None)
+                                            organisation=form.cleaned_data.get("organisation_name") or None,
+                                            name_shown_to_holders=form.cleaned_data.get("name_shown_to_holders",
+                                                                                         False))
             for name in ("pk", "prefix", "hashed_key", "created", "organisation"):
                 setattr(obj, name, getattr(created, name))
             obj._state.adding = False

@@ -59,9 +59,13 @@ def organisation_ensure(*, name: str, contact_email: str = "") -> Organisation:
 
 def api_key_create(*, name: str, rate: str | None = None, expiry_date=None, default_purpose: str | None = None,
                    default_jurisdiction: str | None = None,
-                   organisation: Organisation | str | None = None) -> tuple[APIKey, str]:
+                   organisation: Organisation | str | None = None,
+                   name_shown_to_holders: bool = False) -> tuple[APIKey, str]:
     """Issue a key for `organisation` (an Organisation or its name; None: the organisation named like the key,
-    created when new). Returns (the stored key, the plain key to hand over once)."""
+    created when new). Returns (the stored key, the plain key to hand over once).
+
+    `name_shown_to_holders`: the key's owner agrees that rights holders see the organisation's name in their lookup
+    statistics (recorded on the organisation; never withdrawn by issuing another key without it)."""
     name = (name or "").strip()
     if not name or len(name) > 50:
         raise ValidationFailed("An API key needs a name of at most 50 characters.",
@@ -71,6 +75,9 @@ def api_key_create(*, name: str, rate: str | None = None, expiry_date=None, defa
     default_jurisdiction = api_key_default_jurisdiction_validate(default_jurisdiction)
     if not isinstance(organisation, Organisation):
         organisation = organisation_ensure(name=organisation or name)
+    if name_shown_to_holders and not organisation.name_shown_to_holders:
+        organisation.name_shown_to_holders = True
+        organisation.save(update_fields=["name_shown_to_holders"])
     # Not written to the audit log: its events are public, and a key is not registry data.
     api_key, plain = APIKey.objects.create_key(name=name, rate=rate, expiry_date=expiry_date,
                                                    default_purpose=default_purpose,

@@ -273,6 +273,11 @@ class Organisation(models.Model):
         "left empty."))
     contact_email = models.EmailField(_("contact e-mail"), blank=True,
                                       help_text=_("Where decisions on the organisation's permission requests go."))
+    # Agreed when a key is issued (default: no): rights holders' dashboards then name the organisation among
+    # those asking about their works; otherwise they read "an AI developer".
+    name_shown_to_holders = models.BooleanField(
+        _("name shown to rights holders"), default=False,
+        help_text=_("The organisation agreed that rights holders see its name in their lookup statistics."))
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
 
     class Meta:

@@ -211,10 +211,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 CELERY_TASK_IGNORE_RESULT = True
 # `celery -A config beat` (docker-compose's `beat` service) re-checks verified domains, refreshes stale snapshots
 # and sends webhook messages.
+# Lookup statistics (consent.usage): the counters' Redis; empty: the default cache's Redis, else in-process.
+KYODAKU_USAGE_REDIS_URL = env("KYODAKU_USAGE_REDIS_URL", default="")
+
 CELERY_BEAT_SCHEDULE = {
     "domains-recheck": {"task": "domains.tasks.domain_claims_recheck", "schedule": 3600.0},
     "snapshots-refresh": {"task": "sync.snapshots_refresh",
                           "schedule": env.int("KYODAKU_SNAPSHOT_REFRESH_SECONDS", default=3600)},
+    # The lookup counters (Redis) into the holders' daily statistics (consent.usage; idempotent).
+    "lookup-counts-flush": {"task": "consent.tasks.lookup_counts_flush",
+                            "schedule": env.int("KYODAKU_USAGE_FLUSH_SECONDS", default=300)},
     "webhooks-dispatch": {"task": "sync.webhooks_dispatch",
                           "schedule": env.int("KYODAKU_WEBHOOK_DISPATCH_SECONDS", default=10)},
 }

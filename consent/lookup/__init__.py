@@ -15,6 +15,7 @@ from datetime import datetime
 
 from core.gc_policy import paused_for_batch
 
+from ..usage import lookups_count
 from ..vocabulary import validate_jurisdiction, validate_purpose
 from .batch import decide_many
 from .one_id import decide_one
@@ -32,6 +33,7 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
 
     `organisation_id`: the asking organisation (its API key's), whose licences then decide before public
     declarations (basis `licensed`); None for a public answer (snapshots, signals), which never reads a licence.
+    Answers given to an organisation are counted for the holders' statistics (consent.usage, one Redis round trip).
 
     Unknown purpose or jurisdiction raise (vocabulary.UnknownPurpose / UnknownJurisdiction: the whole request is
     bad); a bad id becomes that entry's `error`. Results of the same work share their nested `work`, `holder` and
@@ -39,11 +41,15 @@ def lookup_many(*, ids: Sequence[str], purpose: str, jurisdiction: str, as_of: d
     """
     ids = ids if isinstance(ids, list | tuple) else list(ids)  # read twice: parsing, then answering
     if len(ids) == 1 and on_postgresql():  # a GET, or a batch of one: the one-statement path
-        return [lookup_one(id=ids[0], purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
-                           organisation_id=organisation_id)]
-    with paused_for_batch():
-        return decide_many(ids=ids, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
-                           organisation_id=organisation_id)
+        results = [lookup_one(id=ids[0], purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                              organisation_id=organisation_id)]
+    else:
+        with paused_for_batch():
+            results = decide_many(ids=ids, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                                  organisation_id=organisation_id)
+    if organisation_id is not None:  # an AI developer's key asked (single, batch, Spawning): the holders' statistics
+        lookups_count(results, organisation_id=organisation_id)
+    return results
 
 
 def lookup_one(*, id: str, purpose: str, jurisdiction: str, as_of: datetime | None = None,

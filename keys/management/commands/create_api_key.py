@@ -15,6 +15,9 @@ class Command(KyodakuCommand):
         parser.add_argument("--organisation", default=None,
                             help="The AI developer's organisation the key belongs to (created when new; "
                                  "default: an organisation named like the key). Its licences decide its lookups.")
+        parser.add_argument("--show-name-to-holders", action="store_true",
+                            help="The organisation agrees that rights holders see its name in their lookup "
+                                 "statistics (default: they read 'an AI developer').")
         parser.add_argument("--purpose", default=None,
                             help="Default purpose for the Spawning-compatible endpoint (default: train-ai).")
         parser.add_argument("--jurisdiction", default=None,
@@ -24,7 +27,8 @@ class Command(KyodakuCommand):
         api_key, plain = api_key_create(name=options["name"], rate=options["rate"],
                                         default_purpose=options["purpose"],
                                         default_jurisdiction=options["jurisdiction"],
-                                        organisation=options["organisation"])
+                                        organisation=options["organisation"],
+                                        name_shown_to_holders=options["show_name_to_holders"])
         rate = api_key.rate or settings.KYODAKU_API_KEY_DEFAULT_RATE
         self.emit(options, {"name": api_key.name, "prefix": api_key.prefix, "rate": rate, "key": plain,
                             "organisation": api_key.organisation.name,

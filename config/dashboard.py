@@ -1,0 +1,60 @@
+"""The admin index's dashboard: lookup statistics for a holder's users (their holder and principals) or, for
+operators, the whole registry (consent.usage_reports); and their CSV download. docs/admin.md, "Dashboard"."""
+import csv
+
+from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
+
+from consent.labels import jurisdiction_name
+from consent.usage_reports import PERIODS, lookup_report, lookup_report_rows, report_period
+from registry.admin_base import visible_holder_ids
+from registry.selectors import is_operator
+
+
+def _period(request):
+    return report_period(request.GET.get("days"))
+
+
+def dashboard_context(request) -> dict:
+    since, until = _period(request)
+    operator = is_operator(request.user)
+    report = lookup_report(holder_ids=visible_holder_ids(request), since=since, until=until, names_for_all=operator)
+    for row in report.by_jurisdiction:
+        row["name"] = jurisdiction_name(row["jurisdiction"])
+    chart = {
+        "labels": [day.isoformat() for day in report.days],
+        "series": [{"key": outcome, "label": label, "data": report.by_day.get(outcome, [])}
+                   for outcome, label in (("allowed", _("allowed")), ("denied", _("denied")))],
+        "purposes": {"labels": [row["purpose"] for row in report.by_purpose],
+                     "allowed": [row["allowed"] for row in report.by_purpose],
+                     "denied": [row["denied"] for row in report.by_purpose]},
+        "jurisdictions": {"labels": [row["jurisdiction"] for row in report.by_jurisdiction],
+                          "data": [row["total"] for row in report.by_jurisdiction]},
+        "axis": _("lookups"),
+    }
+    days = (until - since).days + 1
+    return {"report": report, "report_chart": chart, "report_days": days, "report_periods": PERIODS,
+            "report_whole_registry": operator}
+
+
+def _csv_line(values) -> str:
+    class Line:
+        def write(self, text):
+            return text
+
+    return csv.writer(Line()).writerow(values)
+
+
+def dashboard_csv(request):
+    """The dashboard's figures as CSV (UTF-8 with a BOM, so that spreadsheet programs read Japanese)."""
+    since, until = _period(request)
+    rows = lookup_report_rows(holder_ids=visible_holder_ids(request), since=since, until=until)
+
+    def lines():
+        yield "\ufeff" + _csv_line(["day", "purpose", "jurisdiction", "outcome", "pointed_to_licence", "lookups"])
+        for day, purpose, jurisdiction, outcome, pointed, n in rows:
+            yield _csv_line([day.isoformat(), purpose, jurisdiction, outcome, "true" if pointed else "false", n])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="lookups-{since.isoformat()}-{until.isoformat()}.csv"'
+    return response
