@@ -57,12 +57,13 @@ class KyodakuAdminSite(admin.AdminSite):
     def get_urls(self):
         from django.urls import path
 
-        from config.dashboard import dashboard_csv
+        from config.dashboard import dashboard_csv, registry_export_csv
         from consent.admin_signals import signals_import_view
 
         urls = [path("signals/import/", self.admin_view(lambda request: signals_import_view(request, self)),
                      name="signals-import"),
-                path("statistics/lookups.csv", self.admin_view(dashboard_csv), name="lookup-statistics-csv")]
+                path("statistics/lookups.csv", self.admin_view(dashboard_csv), name="lookup-statistics-csv"),
+                path("export/claims.csv", self.admin_view(registry_export_csv), name="registry-export-csv")]
         return urls + super().get_urls()
 
     def has_permission(self, request):

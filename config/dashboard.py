@@ -2,11 +2,13 @@
 operators, the whole registry (consent.usage_reports); and their CSV download. docs/admin.md, "Dashboard"."""
 import csv
 
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext as _
 
+from claims.export import claims_export_encoding, claims_export_filename, claims_export_holder, claims_export_stream
 from consent.labels import jurisdiction_name
 from consent.usage_reports import PERIODS, lookup_report, lookup_report_rows, report_period
+from core.errors import DomainError
 from registry.admin_base import visible_holder_ids
 from registry.selectors import is_operator
 
@@ -34,7 +36,7 @@ def dashboard_context(request) -> dict:
     }
     days = (until - since).days + 1
     return {"report": report, "report_chart": chart, "report_days": days, "report_periods": PERIODS,
-            "report_whole_registry": operator}
+            "report_whole_registry": operator, "export_available": not operator}
 
 
 def _csv_line(values) -> str:
@@ -57,4 +59,17 @@ def dashboard_csv(request):
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="lookups-{since.isoformat()}-{until.isoformat()}.csv"'
+    return response
+
+
+def registry_export_csv(request):
+    """The holder's registry as a claims CSV (claims.export): `?holder=` (default: the user's own), `?encoding=`."""
+    try:
+        holder = claims_export_holder(user=request.user, code=request.GET.get("holder"))
+        encoding = claims_export_encoding(request.GET.get("encoding"))
+    except DomainError as exc:
+        raise Http404(str(exc)) from None
+    response = StreamingHttpResponse(claims_export_stream(holder=holder, encoding=encoding),
+                                     content_type=f"text/csv; charset={encoding}")
+    response["Content-Disposition"] = f'attachment; filename="{claims_export_filename(holder, encoding)}"'
     return response

@@ -13,6 +13,12 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from claims.export import (
+    claims_export_encoding,
+    claims_export_filename,
+    claims_export_holder,
+    claims_export_stream,
+)
 from claims.selectors import (
     claims_errors_csv,
     claims_errors_csv_content_type,
@@ -130,4 +136,28 @@ class ClaimsSubmissionErrorsApi(_ClaimsBase):
         response = StreamingHttpResponse(claims_errors_csv(submission=submission),
                                          content_type=claims_errors_csv_content_type(submission=submission))
         response["Content-Disposition"] = f'attachment; filename="claims-{submission.pk}-errors.csv"'
+        return response
+
+
+class ClaimsExportApi(_ClaimsBase):
+    """A holder's registry out, as a claims CSV that POST /api/v1/claims takes back unchanged (docs/claims.md)."""
+
+    renderer_classes = [JSONRenderer, _CsvRenderer]
+
+    class QuerySerializer(serializers.Serializer):
+        holder = serializers.SlugField(required=False, max_length=64,
+                                       help_text="The holder to export: your own (default) or a principal's.")
+        encoding = serializers.CharField(required=False, max_length=16,
+                                         help_text="`utf-8` (default, with a byte-order mark) or `cp932`.")
+
+    @extend_schema(operation_id="claims_export", summary="Export a holder's works, identifiers and declarations",
+                   parameters=[QuerySerializer],
+                   responses={(200, "text/csv"): OpenApiResponse(
+                       response=OpenApiTypes.STR, description="A claims CSV (claims-csv.md), streamed.")})
+    def get(self, request):
+        holder = claims_export_holder(user=request.user, code=request.query_params.get("holder"))
+        encoding = claims_export_encoding(request.query_params.get("encoding"))
+        response = StreamingHttpResponse(claims_export_stream(holder=holder, encoding=encoding),
+                                         content_type=f"text/csv; charset={encoding}")
+        response["Content-Disposition"] = f'attachment; filename="{claims_export_filename(holder, encoding)}"'
         return response

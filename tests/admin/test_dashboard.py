@@ -32,7 +32,7 @@ def figures(studio_kaze, hoshi_pub, make_work):
     count(studio_kaze.holder, kaze_work, today, "denied", 5, pointed=True)
     count(studio_kaze.holder, kaze_work, today - timedelta(days=3), "denied", 2, purpose="train-genai",
           jurisdiction="EU")
-    count(studio_kaze.holder, kaze_work, today, "allowed", 2, purpose="search-index", jurisdiction="US")
+    count(studio_kaze.holder, kaze_work, today, "allowed", 2, purpose="search", jurisdiction="US")
     count(hoshi_pub.holder, hoshi_work, today, "allowed", 40)
     LookupOrganisationCount.objects.create(holder=studio_kaze.holder, organisation=open_labs, day=today,
                                            outcome="denied", count=4)
@@ -52,7 +52,7 @@ def dashboard(client):
 def test_a_studio_editor_sees_her_works_figures_and_never_another_holders(login, studio_kaze, figures):
     report, page = dashboard(login(studio_kaze.user))
     assert (report.total, report.by_outcome, report.pointed_to_licence) == (9, {"denied": 7, "allowed": 2}, 5)
-    assert [row["purpose"] for row in report.by_purpose] == ["train-ai", "search-index", "train-genai"]
+    assert [row["purpose"] for row in report.by_purpose] == ["train-ai", "search", "train-genai"]
     assert {row["jurisdiction"]: row["total"] for row in report.by_jurisdiction} == {"JP": 5, "US": 2, "EU": 2}
     assert [row["title"] for row in report.top_works] == ["Kaze no Oto"]
     assert sum(report.by_day["denied"]) == 7 and report.by_day["denied"][-1] == 5

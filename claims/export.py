@@ -1,0 +1,132 @@
+"""A holder's registry out, as a claims CSV (claims-csv.md) that `import_claims` accepts back unchanged: importing
+the export creates no work, identifier, declaration or dispute (issue 17, docs/claims.md "Export").
+
+Rows, in order:
+- per work (by id): one row per current declaration of the work that has not ended (in force now, or from a later
+  start), each carrying the work's fields and its registered identifiers; a work without such a declaration gets
+  one row without `purpose`;
+- then one `scope=catalogue` row per current catalogue-wide declaration that has not ended (no `work_ref`).
+
+Dates are written as ISO 8601 with their UTC offset, to the microsecond, so that the import recognises each
+declaration as the one in force (consent.rules.same_statement) instead of superseding it.
+
+Streamed: works are read in keyset pages of `chunk` rows (two more queries per page: their identifiers, their
+declarations); memory stays proportional to a page whatever the registry's size.
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from consent.models import Declaration
+from core.errors import NotFound, ValidationFailed, field_error
+from registry.models import Holder, Identifier, Work
+from registry.selectors import default_holder_code, holder_ids_visible_to
+
+EXPORT_COLUMNS = ("holder", "work_ref", "title", "original_title", "kind", "identifiers", "purpose", "jurisdiction",
+                  "consent", "scope", "effective_from", "effective_until", "license_url", "conditions")
+ENCODINGS = {"utf-8": "utf-8", "cp932": "cp932", "shift_jis": "cp932", "sjis": "cp932"}
+CHUNK = 2000
+
+
+def claims_export_holder(*, user, code: str | None) -> Holder:
+    """The holder whose registry `user` exports: `code`, else the user's own. Any of the holders the user sees (its
+    own, its principals'; operators: any); another holder is a 404, like one that does not exist."""
+    code = code or default_holder_code(user)
+    if not code:
+        raise ValidationFailed("Name the holder to export.", errors=[
+            field_error("holder", "missing-value", "You belong to no holder; name one.")])
+    holder = Holder.objects.filter(code=code).first()
+    visible = holder_ids_visible_to(user)
+    if holder is None or (visible is not None and holder.id not in visible):
+        raise NotFound(f"No holder '{code}'.")
+    return holder
+
+
+def claims_export_encoding(value: str | None) -> str:
+    """`utf-8` (default) or `cp932` (also `shift_jis`, `sjis`); anything else is a 400."""
+    value = (value or "utf-8").strip().lower()
+    if value not in ENCODINGS:
+        raise ValidationFailed("The export is in utf-8 or cp932.", errors=[
+            field_error("encoding", "invalid", "utf-8 or cp932.")])
+    return ENCODINGS[value]
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat() if value is not None else ""
+
+
+def _not_ended(at) -> Q:
+    return Q(superseded_at__isnull=True, revoked_at__isnull=True) & (
+        Q(effective_until__isnull=True) | Q(effective_until__gt=at))
+
+
+def _declaration_cells(declaration: Declaration) -> list[str]:
+    return [declaration.purpose, declaration.jurisdiction, declaration.consent, declaration.scope,
+            _when(declaration.effective_from), _when(declaration.effective_until), declaration.license_url,
+            declaration.conditions]
+
+
+def claims_export_rows(*, holder: Holder, chunk: int = CHUNK, at: datetime | None = None) -> Iterator[list[str]]:
+    """The header, then the holder's rows (see the module's docstring)."""
+    at = at or timezone.now()
+    yield list(EXPORT_COLUMNS)
+    works = Work.objects.filter(holder=holder).order_by("id").only(
+        "id", "work_ref", "title", "original_title", "kind")
+    last = None
+    while True:
+        page = list((works if last is None else works.filter(id__gt=last))[:chunk])
+        if not page:
+            break
+        last = page[-1].id
+        ids = [work.id for work in page]
+        identifiers = defaultdict(list)
+        for work_id, scheme, value in (Identifier.objects.filter(work_id__in=ids, valid_until__isnull=True)
+                                       .order_by("work_id", "scheme", "value")
+                                       .values_list("work_id", "scheme", "value")):
+            identifiers[work_id].append(f"{scheme}:{value}")
+        declarations = defaultdict(list)
+        for declaration in (Declaration.objects.filter(_not_ended(at), work_id__in=ids, scope="work")
+                            .order_by("work_id", "purpose", "jurisdiction")):
+            declarations[declaration.work_id].append(declaration)
+        for work in page:
+            cells = [holder.code, work.work_ref, work.title, work.original_title, work.kind,
+                     ";".join(identifiers.get(work.id, ()))]
+            filed = declarations.get(work.id)
+            if not filed:
+                yield cells + ["", "", "", "work", "", "", "", ""]
+            for declaration in filed or ():
+                yield cells + _declaration_cells(declaration)
+    for declaration in (Declaration.objects.filter(_not_ended(at), holder=holder, scope="catalogue")
+                        .order_by("purpose", "jurisdiction").iterator(chunk_size=chunk)):
+        yield [holder.code, "", "", "", "", ""] + _declaration_cells(declaration)
+
+
+class _Line:
+    def write(self, text):
+        return text
+
+
+def claims_export_stream(*, holder: Holder, encoding: str = "utf-8", chunk: int = CHUNK) -> Iterator[bytes]:
+    """The export as encoded bytes, a few hundred rows per piece: UTF-8 with a byte-order mark (what spreadsheet
+    programs need to read it as UTF-8), or CP932, where a character CP932 lacks becomes `?` (so only the UTF-8
+    export is guaranteed to round-trip)."""
+    codec = ENCODINGS[encoding]
+    writer = csv.writer(_Line(), lineterminator="\r\n")
+    buffer: list[str] = ["\ufeff"] if codec == "utf-8" else []
+    for row in claims_export_rows(holder=holder, chunk=chunk):
+        buffer.append(writer.writerow(row))
+        if len(buffer) >= 500:
+            yield "".join(buffer).encode(codec, errors="replace")
+            buffer = []
+    if buffer:
+        yield "".join(buffer).encode(codec, errors="replace")
+
+
+def claims_export_filename(holder: Holder, encoding: str) -> str:
+    return f"{holder.code}-claims-{timezone.now().date().isoformat()}{'-cp932' if encoding != 'utf-8' else ''}.csv"

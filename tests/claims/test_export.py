@@ -1,0 +1,120 @@
+"""My registry out (issue 17): a holder exports its works, identifiers and declarations in force as a claims CSV
+that import_claims takes back unchanged: the round trip creates nothing new. Streamed, UTF-8 (BOM) or CP932, from
+GET /api/v1/export (holder token) and the admin. Personas: the demo's holders; Studio Kaze and Hoshi Publishing,
+who never export each other's registry."""
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from claims.export import claims_export_stream
+from consent.models import Declaration
+from consent.services import declaration_file
+from registry.models import Dispute, Holder, Identifier, Work
+from registry.services import work_register
+from tests.api.conftest import client_for
+
+ROUND_TRIP_TABLES = (Work, Identifier, Declaration, Dispute, AuditEvent)
+
+
+def registry_state():
+    return {model.__name__: model.objects.count() for model in ROUND_TRIP_TABLES}
+
+
+def export_bytes(holder, encoding="utf-8") -> bytes:
+    return b"".join(claims_export_stream(holder=holder, encoding=encoding, chunk=3))
+
+
+def import_back(path, code) -> dict:
+    out = io.StringIO()
+    call_command("import_claims", str(path), "--as", code, "--wait", "--json", stdout=out)
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+@pytest.mark.django_db(transaction=True)  # the command commits; the task runs after the commit
+def test_every_demo_holders_export_imports_back_creating_nothing(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    call_command("seed_demo", stdout=io.StringIO())
+    holders = list(Holder.objects.filter(works__isnull=False).distinct())
+    assert len(holders) >= 3
+    before = registry_state()
+    exported_declarations = 0
+    for holder in holders:
+        data = export_bytes(holder)
+        assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte-order mark
+        path = tmp_path / f"{holder.code}.csv"
+        path.write_bytes(data)
+        state = import_back(path, holder.code)
+        assert state["status"] == "done", (holder.code, state)
+        assert state["rows_failed"] == 0 and state["rows_total"] >= holder.works.count()
+        assert registry_state() == before, holder.code  # no new work, identifier, declaration, dispute, event
+        assert export_bytes(holder) == data  # and the registry says the same as before
+        exported_declarations += data.count(b",reserve,") + data.count(b",grant,")
+    assert exported_declarations > 0
+
+
+@pytest.mark.django_db
+def test_the_export_holds_works_declarations_in_force_and_catalogue_rows(studio_kaze):
+    """Rule: current declarations only (a superseded one is history), work rows in id order, catalogue rows last."""
+    work = work_register(holder=studio_kaze.holder, work_ref="SK-1", title="風の音", kind="film",
+                         identifiers=["doi:10.5555/sk-1", "isbn:9784990166137"]).work
+    work_register(holder=studio_kaze.holder, work_ref="SK-2", title="Sora", kind="film")
+    declaration_file(holder=studio_kaze.holder, work=work, purpose="train-ai", jurisdiction="EU", consent="reserve",
+                     license_url="https://studio-kaze.example/licensing")
+    old, _ = declaration_file(holder=studio_kaze.holder, work=work, purpose="search", jurisdiction="*",
+                              consent="grant")
+    declaration_file(holder=studio_kaze.holder, work=work, purpose="search", jurisdiction="*", consent="reserve")
+    declaration_file(holder=studio_kaze.holder, work=None, scope="catalogue", purpose="train-genai", jurisdiction="JP",
+                     consent="reserve")
+    lines = export_bytes(studio_kaze.holder).decode("utf-8-sig").splitlines()
+    assert lines[0] == ("holder,work_ref,title,original_title,kind,identifiers,purpose,jurisdiction,consent,scope,"
+                        "effective_from,effective_until,license_url,conditions")
+    body = lines[1:]
+    assert len(body) == 4  # SK-1 twice (the superseded grant is not there), SK-2 once, one catalogue row
+    assert body[0].startswith("studio-kaze,SK-1,風の音,,film,doi:10.5555/sk-1;isbn:9784990166137,search,*,"
+                              "reserve,work,")
+    assert ",train-ai,EU,reserve,work," in body[1] and body[1].endswith(",https://studio-kaze.example/licensing,")
+    assert body[2] == "studio-kaze,SK-2,Sora,,film,,,,,work,,,,"
+    assert body[3].startswith("studio-kaze,,,,,,train-genai,JP,reserve,catalogue,")
+    assert ",search,*,grant," not in "".join(body)
+    cp932 = export_bytes(studio_kaze.holder, "cp932")
+    assert "風の音".encode("cp932") in cp932 and not cp932.startswith(b"\xef\xbb\xbf")
+
+
+@pytest.mark.django_db
+def test_api_export_streams_the_holders_own_registry_and_another_holders_is_404(studio_kaze, hoshi_pub):
+    work_register(holder=studio_kaze.holder, work_ref="SK-1", title="Kaze", kind="film")
+    work_register(holder=hoshi_pub.holder, work_ref="HP-1", title="Hoshi", kind="book")
+    client = client_for(studio_kaze.user)
+    response = client.get("/api/v1/export", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "SK-1" in text and "HP-1" not in text
+    response = client.get("/api/v1/export?encoding=cp932")
+    assert response["Content-Type"] == "text/csv; charset=cp932"
+    assert client.get("/api/v1/export?holder=hoshi-pub").status_code == 404
+    assert client.get("/api/v1/export?holder=nobody").status_code == 404
+    assert client.get("/api/v1/export?encoding=latin-1").status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_collective_exports_its_principal_and_a_viewer_may_export(collective, tsubasa, kaze_viewer):
+    work_register(holder=tsubasa.holder, work_ref="TS-1", title="Tsubasa", kind="film")
+    response = client_for(collective.user).get("/api/v1/export?holder=tsubasa-anime")
+    assert response.status_code == 200 and "TS-1" in b"".join(response.streaming_content).decode("utf-8-sig")
+    assert client_for(kaze_viewer.user).get("/api/v1/export").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_export_button_downloads_the_registry(client, studio_kaze, hoshi_pub):
+    work_register(holder=studio_kaze.holder, work_ref="SK-1", title="Kaze", kind="film")
+    client.force_login(studio_kaze.user)
+    assert 'id="export-cp932"' in client.get(reverse("admin:index")).content.decode()
+    response = client.get(reverse("admin:registry-export-csv"))
+    assert response.status_code == 200
+    assert "SK-1" in b"".join(response.streaming_content).decode("utf-8-sig")
+    assert client.get(reverse("admin:registry-export-csv") + "?holder=hoshi-pub").status_code == 404
