@@ -41,9 +41,12 @@ class KyodakuAdminSite(admin.AdminSite):
         from consent.models import PermissionRequest, RequestState
         from registry.admin_base import visible_holder_ids
         from registry.selectors import disputes_needing_attention
+        from sync.attention import attention_items
 
         attention = disputes_needing_attention(holder_ids=visible_holder_ids(request)) \
             if self.has_permission(request) else {"about": [], "claimed": []}
+        if self.has_permission(request):
+            attention = {**attention, **attention_items(holder_ids=visible_holder_ids(request))}
         # The inbox's badge: permission requests waiting for the user's holder (all of them for operators).
         open_requests = 0
         if self.has_permission(request):
@@ -57,13 +60,16 @@ class KyodakuAdminSite(admin.AdminSite):
     def get_urls(self):
         from django.urls import path
 
-        from config.dashboard import dashboard_csv, registry_export_csv
+        from config.dashboard import dashboard_csv, notification_preferences_view, registry_export_csv
         from consent.admin_signals import signals_import_view
 
         urls = [path("signals/import/", self.admin_view(lambda request: signals_import_view(request, self)),
                      name="signals-import"),
                 path("statistics/lookups.csv", self.admin_view(dashboard_csv), name="lookup-statistics-csv"),
-                path("export/claims.csv", self.admin_view(registry_export_csv), name="registry-export-csv")]
+                path("export/claims.csv", self.admin_view(registry_export_csv), name="registry-export-csv"),
+                path("profile/notifications/",
+                     self.admin_view(lambda request: notification_preferences_view(request, self)),
+                     name="notification-preferences")]
         return urls + super().get_urls()
 
     def has_permission(self, request):

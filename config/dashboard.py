@@ -2,7 +2,10 @@
 operators, the whole registry (consent.usage_reports); and their CSV download. docs/admin.md, "Dashboard"."""
 import csv
 
-from django.http import Http404, StreamingHttpResponse
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
 from claims.export import claims_export_encoding, claims_export_filename, claims_export_holder, claims_export_stream
@@ -10,6 +13,7 @@ from consent.labels import jurisdiction_name
 from consent.usage_reports import PERIODS, lookup_report, lookup_report_rows, report_period
 from core.errors import DomainError
 from registry.admin_base import visible_holder_ids
+from registry.models import NotificationPreference
 from registry.selectors import is_operator
 
 
@@ -73,3 +77,23 @@ def registry_export_csv(request):
                                      content_type=f"text/csv; charset={encoding}")
     response["Content-Disposition"] = f'attachment; filename="{claims_export_filename(holder, encoding)}"'
     return response
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    class Meta:
+        model = NotificationPreference
+        fields = ["language", *NotificationPreference.TOPICS]
+
+
+def notification_preferences_view(request, site):
+    """The user's own notices: which topics are e-mailed, in which language (registry.notifications)."""
+    preference = NotificationPreference.objects.filter(user=request.user).first() \
+        or NotificationPreference(user=request.user)
+    form = NotificationPreferenceForm(request.POST or None, instance=preference)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your notification settings were saved."))
+        return HttpResponseRedirect(request.path)
+    context = {**site.each_context(request), "title": _("Notifications"), "form": form,
+               "email": request.user.email}
+    return TemplateResponse(request, "admin/kyodaku/notification_preferences.html", context)

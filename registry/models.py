@@ -307,3 +307,31 @@ def organisation_code_for(name: str, *, exclude_pk=None) -> str:
         n += 1
         code = f"{base}-{n}"
     return code
+
+
+class NotificationPreference(models.Model):
+    """Which notices a user of a holder is e-mailed, and in which language (docs/admin.md "Notifications"). No row:
+    every notice, in Japanese and English in one message (the default before a user chooses)."""
+
+    class Language(models.TextChoices):
+        BOTH = "", _("Japanese and English")
+        JA = "ja", _("Japanese")
+        EN = "en", _("English")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_preference", verbose_name=_("user"))
+    language = models.CharField(_("language of the e-mails"), max_length=2, choices=Language.choices, blank=True,
+                                default=Language.BOTH)
+    disputes = models.BooleanField(_("disputes opened, resolved or withdrawn"), default=True)
+    submissions = models.BooleanField(_("claims uploads that failed or rejected rows"), default=True)
+    domains = models.BooleanField(_("domain verifications that failed or lapsed"), default=True)
+    mandates = models.BooleanField(_("mandates about to expire"), default=True)
+
+    TOPICS = ("disputes", "submissions", "domains", "mandates")
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self):
+        return str(self.user)

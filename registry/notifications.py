@@ -1,4 +1,5 @@
-"""Telling both holders of a dispute when it opens and when it closes (domain.md "Disputes").
+"""Telling both holders of a dispute when it opens and when it closes (domain.md "Disputes"); `notice_send`, the
+one way every notice to holders' users goes out (each user's NotificationPreference: which topics, which language).
 
 E-mail through Django's mail framework (`EMAIL_BACKEND`; the console by default, so nothing leaves the machine
 until an operator configures SMTP). Each holder's active users with an address get one message, in Japanese and
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 
-from .models import Dispute, Membership
+from .models import Dispute, Membership, NotificationPreference
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +25,45 @@ SUBJECTS = {
 }
 
 
-def _recipients(holder_ids) -> list[str]:
-    return sorted(set(Membership.objects.filter(holder_id__in=holder_ids, user__is_active=True)
-                      .exclude(user__email="").values_list("user__email", flat=True)))
+def _recipients(holder_ids, topic: str = "disputes") -> list[tuple[str, str]]:
+    """(address, language) of the holders' active users with an address who want `topic` (their
+    NotificationPreference; none: every topic, language "" = Japanese and English)."""
+    rows = (Membership.objects.filter(holder_id__in=holder_ids, user__is_active=True).exclude(user__email="")
+            .values_list("user__email", "user__notification_preference__language",
+                         f"user__notification_preference__{topic}"))
+    chosen = {}
+    for email, language, wanted in rows:
+        if wanted is not False:
+            chosen[email] = language or ""
+    return sorted(chosen.items())
+
+
+def notice_send(*, holder_ids, topic: str, build, what: str) -> int:
+    """Mail `topic`'s notice to the holders' users who want it, each in their language: `build(language)` gives
+    (subject, body); a user without a choice gets Japanese and English in one message. Returns messages sent; a
+    mail server that is down is logged (`what` says which notice), never raised."""
+    assert topic in NotificationPreference.TOPICS
+    recipients = _recipients(holder_ids, topic)
+    if not recipients:
+        return 0
+    texts = {}
+
+    def text(language):
+        if language not in texts:
+            if language:
+                subject, body = build(language)
+                texts[language] = (f"[Kyodaku] {subject}", body + "\n")
+            else:
+                (subject_ja, body_ja), (subject_en, body_en) = build("ja"), build("en")
+                texts[language] = (f"[Kyodaku] {subject_ja} / {subject_en}", f"{body_ja}\n\n---\n\n{body_en}\n")
+        return texts[language]
+
+    messages = [(*text(language), settings.DEFAULT_FROM_EMAIL, [to]) for to, language in recipients]
+    try:
+        return send_mass_mail(messages)
+    except OSError:
+        logger.exception("%s: the notice could not be sent", what)
+        return 0
 
 
 def _text(dispute: Dispute, event: str, language: str) -> tuple[str, str]:
@@ -55,18 +92,9 @@ def _text(dispute: Dispute, event: str, language: str) -> tuple[str, str]:
 def dispute_notify(*, dispute: Dispute, event: str) -> int:
     """Mail both holders' users about `event` (opened, resolved, withdrawn); returns the messages sent."""
     dispute = Dispute.objects.select_related("work", "holder", "claimant").get(pk=dispute.pk)
-    recipients = _recipients([dispute.holder_id, dispute.claimant_id])
-    if not recipients:
-        return 0
-    subject_ja, body_ja = _text(dispute, event, "ja")
-    subject_en, body_en = _text(dispute, event, "en")
-    subject = f"[Kyodaku] {subject_ja} / {subject_en}"
-    body = f"{body_ja}\n\n---\n\n{body_en}\n"
-    try:
-        return send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients])
-    except OSError:
-        logger.exception("dispute %s: the %s notice could not be sent", dispute.pk, event)
-        return 0
+    return notice_send(holder_ids=[dispute.holder_id, dispute.claimant_id], topic="disputes",
+                       build=lambda language: _text(dispute, event, language),
+                       what=f"dispute {dispute.pk} {event}")
 
 
 BATCH_LISTED = 50  # identifiers named in one summary; the needs-attention list has them all
@@ -82,16 +110,9 @@ def disputes_opened_notify(*, claimant_id, since) -> int:
         by_holder.setdefault(dispute.holder_id, []).append(dispute)
     sent = 0
     for holder_id, disputes in by_holder.items():
-        recipients = _recipients([holder_id, claimant_id])
-        if not recipients:
-            continue
-        parts = [_summary(disputes, language) for language in ("ja", "en")]
-        subject = f"[Kyodaku] {parts[0][0]} / {parts[1][0]}"
-        body = f"{parts[0][1]}\n\n---\n\n{parts[1][1]}\n"
-        try:
-            sent += send_mass_mail([(subject, body, settings.DEFAULT_FROM_EMAIL, [to]) for to in recipients])
-        except OSError:
-            logger.exception("bulk claim by holder %s: the disputes notice could not be sent", claimant_id)
+        sent += notice_send(holder_ids=[holder_id, claimant_id], topic="disputes",
+                            build=lambda language, disputes=disputes: _summary(disputes, language),
+                            what=f"bulk claim by holder {claimant_id}")
     return sent
 
 
