@@ -94,17 +94,29 @@ def main() -> None:
                                       organisation_id=organisation_id)
         return sum(map(len, batches)) / (time.perf_counter() - started)
 
-    def counting(on: bool):
-        lookup_module.lookups_count = real_count if on else (lambda *a, **k: None)
+    spent_counting = {"singles": 0.0, "batches": 0.0}
+    current = ["singles"]
 
+    def timed_count(*a, **k):
+        started = time.perf_counter()
+        real_count(*a, **k)
+        spent_counting[current[0]] += time.perf_counter() - started
+
+    def counting(on: bool):
+        lookup_module.lookups_count = timed_count if on else (lambda *a, **k: None)
+
+    spent_counting_reset = spent_counting.copy()
     counting(True)
     run_singles()  # warm: prepared statements, rule book, Redis connection
     run_batches()
+    spent_counting.update(spent_counting_reset)
     figures = {(kind, on): [] for kind in ("singles", "batches") for on in (True, False)}
     for r in range(args.rounds):
         for on in ((True, False) if r % 2 == 0 else (False, True)):
             counting(on)
+            current[0] = "singles"
             figures[("singles", on)].append(run_singles())
+            current[0] = "batches"
             figures[("batches", on)].append(run_batches())
         log(f"round {r + 1}: singles on {figures[('singles', True)][-1]:,.0f}/s off "
             f"{figures[('singles', False)][-1]:,.0f}/s; batches on {figures[('batches', True)][-1]:,.0f} ids/s "
@@ -116,6 +128,9 @@ def main() -> None:
         ratios = [a / b for a, b in zip(figures[(kind, True)], figures[(kind, False)], strict=True)]
         print(f"{kind}: counting ON {on:,.0f} {unit}, OFF (floor) {off:,.0f} {unit}, ratio ON/OFF {on / off:.3f} "
               f"(per-round ratios: {', '.join(f'{x:.3f}' for x in ratios)})")
+    for kind, calls in (("singles", len(singles)), ("batches", len(batches))):
+        print(f"{kind}: time inside lookups_count (the counting itself, ON rounds): "
+              f"{spent_counting[kind] / (calls * args.rounds) * 1000:.2f} ms per request")
     started = time.perf_counter()
     written = usage.lookup_counts_flush()
     print(f"flush: {written['works']:,} work rows, {written['organisations']:,} organisation rows in "

@@ -66,45 +66,50 @@ def _not_ended(at) -> Q:
         Q(effective_until__isnull=True) | Q(effective_until__gt=at))
 
 
-def _declaration_cells(declaration: Declaration) -> list[str]:
-    return [declaration.purpose, declaration.jurisdiction, declaration.consent, declaration.scope,
-            _when(declaration.effective_from), _when(declaration.effective_until), declaration.license_url,
-            declaration.conditions]
+_DECLARATION_FIELDS = ("purpose", "jurisdiction", "consent", "scope", "effective_from", "effective_until",
+                       "license_url", "conditions")
+
+
+def _declaration_cells(row: tuple) -> list[str]:
+    purpose, jurisdiction, consent, scope, effective_from, effective_until, license_url, conditions = row
+    return [purpose, jurisdiction, consent, scope, _when(effective_from), _when(effective_until), license_url,
+            conditions]
 
 
 def claims_export_rows(*, holder: Holder, chunk: int = CHUNK, at: datetime | None = None) -> Iterator[list[str]]:
-    """The header, then the holder's rows (see the module's docstring)."""
+    """The header, then the holder's rows (see the module's docstring). Tuples, not model instances: a page of
+    2,000 works costs three plain queries and no ORM objects."""
     at = at or timezone.now()
     yield list(EXPORT_COLUMNS)
-    works = Work.objects.filter(holder=holder).order_by("id").only(
+    works = Work.objects.filter(holder=holder).order_by("id").values_list(
         "id", "work_ref", "title", "original_title", "kind")
     last = None
     while True:
         page = list((works if last is None else works.filter(id__gt=last))[:chunk])
         if not page:
             break
-        last = page[-1].id
-        ids = [work.id for work in page]
+        last = page[-1][0]
+        ids = [row[0] for row in page]
         identifiers = defaultdict(list)
         for work_id, scheme, value in (Identifier.objects.filter(work_id__in=ids, valid_until__isnull=True)
                                        .order_by("work_id", "scheme", "value")
                                        .values_list("work_id", "scheme", "value")):
             identifiers[work_id].append(f"{scheme}:{value}")
         declarations = defaultdict(list)
-        for declaration in (Declaration.objects.filter(_not_ended(at), work_id__in=ids, scope="work")
-                            .order_by("work_id", "purpose", "jurisdiction")):
-            declarations[declaration.work_id].append(declaration)
-        for work in page:
-            cells = [holder.code, work.work_ref, work.title, work.original_title, work.kind,
-                     ";".join(identifiers.get(work.id, ()))]
-            filed = declarations.get(work.id)
+        for work_id, *fields in (Declaration.objects.filter(_not_ended(at), work_id__in=ids, scope="work")
+                                 .order_by("work_id", "purpose", "jurisdiction")
+                                 .values_list("work_id", *_DECLARATION_FIELDS)):
+            declarations[work_id].append(fields)
+        for work_id, work_ref, title, original_title, kind in page:
+            cells = [holder.code, work_ref, title, original_title, kind, ";".join(identifiers.get(work_id, ()))]
+            filed = declarations.get(work_id)
             if not filed:
                 yield cells + ["", "", "", "work", "", "", "", ""]
-            for declaration in filed or ():
-                yield cells + _declaration_cells(declaration)
-    for declaration in (Declaration.objects.filter(_not_ended(at), holder=holder, scope="catalogue")
-                        .order_by("purpose", "jurisdiction").iterator(chunk_size=chunk)):
-        yield [holder.code, "", "", "", "", ""] + _declaration_cells(declaration)
+            for fields in filed or ():
+                yield cells + _declaration_cells(fields)
+    for fields in (Declaration.objects.filter(_not_ended(at), holder=holder, scope="catalogue")
+                   .order_by("purpose", "jurisdiction").values_list(*_DECLARATION_FIELDS).iterator(chunk_size=chunk)):
+        yield [holder.code, "", "", "", "", ""] + _declaration_cells(fields)
 
 
 class _Line:
