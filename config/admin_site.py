@@ -37,11 +37,11 @@ class KyodakuAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         # The needs-attention list: open disputes about the user's works, and those the user's holder opened.
+        from config.attention import attention_items
         from config.dashboard import dashboard_context
         from consent.models import PermissionRequest, RequestState
         from registry.admin_base import visible_holder_ids
         from registry.selectors import disputes_needing_attention
-        from sync.attention import attention_items
 
         attention = disputes_needing_attention(holder_ids=visible_holder_ids(request)) \
             if self.has_permission(request) else {"about": [], "claimed": []}

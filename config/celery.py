@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 app = Celery("kyodaku")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["config"])  # config/tasks.py: tasks above every app (the attention digest)
 
 
 # Logs (docs/scaling.md, "Logs"): the worker logs through Django's LOGGING (JSON lines in production) instead of

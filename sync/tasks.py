@@ -39,11 +39,3 @@ def webhooks_dispatch_task() -> int:
 def webhook_deliver_task(delivery_id: str) -> None:
     """One attempt; idempotent (the service claims the attempt with a compare-and-set on its due time)."""
     webhook_delivery_attempt(delivery_id=delivery_id)
-
-
-@shared_task(name="sync.attention_digest", ignore_result=True)
-def attention_digest_task() -> int:
-    """Daily: failed uploads, lapsed domain verifications and mandates about to end, mailed (sync.attention)."""
-    from .attention import attention_digest_send
-
-    return attention_digest_send()

@@ -221,8 +221,8 @@ CELERY_BEAT_SCHEDULE = {
     # The lookup counters (Redis) into the holders' daily statistics (consent.usage; idempotent).
     "lookup-counts-flush": {"task": "consent.tasks.lookup_counts_flush",
                             "schedule": env.int("KYODAKU_USAGE_FLUSH_SECONDS", default=300)},
-    # Failed uploads, lapsed domain verifications, mandates about to end: mailed once a day (sync.attention).
-    "attention-digest": {"task": "sync.attention_digest", "schedule": 86400.0},
+    # Failed uploads, lapsed domain verifications, mandates about to end: mailed once a day (config.attention).
+    "attention-digest": {"task": "config.attention_digest", "schedule": 86400.0},
     "webhooks-dispatch": {"task": "sync.webhooks_dispatch",
                           "schedule": env.int("KYODAKU_WEBHOOK_DISPATCH_SECONDS", default=10)},
 }

@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from claims.models import Submission
+from config.attention import attention_digest_send
 from domains.models import DomainClaim, DomainVerification
 from registry.models import Dispute, Mandate, NotificationPreference
 from registry.notifications import dispute_notify
-from sync.attention import attention_digest_send
 
 pytestmark = pytest.mark.django_db
 

@@ -4,12 +4,14 @@
 - domains whose verification is not in force (never verified, or lapsed);
 - mandates (as agent or principal) that end within MANDATE_WARNING_DAYS.
 
-`attention_digest_send` (Celery beat, daily: `sync.attention_digest`) mails what happened in the day before `now`:
-uploads that finished failed or with rejected rows, domain verifications that ended, and mandates that now end in
-MANDATE_WARNING_DAYS days (each mandate is announced once, the day it enters that window); each user per their
-NotificationPreference (registry.notifications.notice_send). Disputes are mailed when they happen (registry).
+`attention_digest_send` (Celery beat, daily: `config.attention_digest` in config/tasks.py) mails what happened
+in the day before `now`: uploads that finished failed or with rejected rows, domain verifications that ended, and
+mandates that now end in MANDATE_WARNING_DAYS days (each mandate is announced once, the day it enters that
+window); each user as their NotificationPreference says (registry.notifications.notice_send). Disputes are
+mailed when they happen (registry).
 
-Lives in sync (the outbound app) because it reads claims, domains and registry, all below it.
+Lives in config, the one layer above both claims and domains (sync and claims are siblings and may not import
+each other).
 """
 from __future__ import annotations
 
