@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--floor-queries", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the fingerprints already loaded by a --keep run; load nothing")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     name = url.rsplit("/", 1)[-1].split("?")[0]
@@ -56,16 +58,18 @@ def main() -> None:
     import psycopg
 
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
+    if not args.reuse:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
     django.setup()
     from django.core.management import call_command
 
     from consent.matching import MATCH_CODES_SQL
 
-    log("migrate")
-    call_command("migrate", verbosity=0)
+    if not args.reuse:
+        log("migrate")
+        call_command("migrate", verbosity=0)
     rng = random.Random(1)
     hashes: list[int] = []
     try:
@@ -74,7 +78,14 @@ def main() -> None:
         with psycopg.connect(url, autocommit=True, prepare_threshold=2**31 - 1) as conn:
             settings = {s: conn.execute(f"SHOW {s}").fetchone()[0] for s in ("shared_buffers", "autovacuum",
                                                                               "work_mem", "max_parallel_workers")}
-            log(f"PostgreSQL settings: {settings}")
+            conn.execute("SET jit = off")  # as deploy/postgres/postgresql.conf
+            log(f"PostgreSQL settings: {settings}, jit off")
+            if args.reuse:
+                hashes.extend(int(v, 16) for (v,) in conn.execute(
+                    "SELECT value FROM registry_identifier WHERE scheme = 'phash'"))
+                log(f"reusing {len(hashes):,} phashes")
+                _measure(conn, MATCH_CODES_SQL, hashes, len(hashes), args, rng)
+                return
             holder, work = uuid.uuid4(), uuid.uuid4()
             conn.execute("INSERT INTO registry_holder (id, code, name, kind, country, licensing_url, verified, "
                          "created_at) VALUES (%s, 'bench', 'Bench', 'studio', 'JP', '', true, %s)", [holder, T0])

@@ -79,6 +79,10 @@ def _band_condition(scheme: str) -> str:
 
 
 def _near_part(scheme: str) -> str:
+    """The near matches of one perceptual scheme. `OFFSET 0` keeps the lateral sub-query from being pulled up into
+    a join: pulled up, the band conditions became join filters and at 10 million rows the planner chose a
+    sequential scan (8.4 s); kept apart, q.code is a parameter of the sub-query and its band ORs a BitmapOr of the
+    band indexes (16 ms cold, EXPLAIN ANALYZE, docs/performance.md)."""
     bits = BITS[scheme]
     return f"""
 SELECT q.n, '{scheme}', c.value, c.work_id, c.distance
@@ -87,7 +91,8 @@ SELECT q.n, '{scheme}', c.value, c.work_id, c.distance
               bit_count(('x' || i.value)::bit({bits}) # ('x' || q.code)::bit({bits})) AS distance
          FROM {Identifier._meta.db_table} i
         WHERE q.method = '{scheme}' AND i.scheme = '{scheme}' AND ({_band_condition(scheme)})
-          AND {_valid_at("i")}) c
+          AND {_valid_at("i")}
+       OFFSET 0) c
  WHERE q.method = '{scheme}' AND c.distance <= %(max_{scheme})s"""
 
 
