@@ -107,3 +107,21 @@ def test_the_admin_answers_at_slash_admin_too(client, studio_kaze):
     assert response["Location"] == "/registry/work/?q=kaze"
     assert client.get("/admin//evil.example/")["Location"] == "/evil.example/"  # never another site
     assert client.get("/admin/login/", follow=True).status_code == 200
+
+
+def test_the_figures_cost_a_fixed_number_of_queries_whatever_the_rows(studio_kaze, figures, make_work,
+                                                                     django_assert_num_queries):
+    """Rule: the dashboard aggregates in the database; more works and days add no query."""
+    from consent.usage_reports import lookup_report, report_period
+
+    since, until = report_period(30)
+    with django_assert_num_queries(6):
+        lookup_report(holder_ids={studio_kaze.holder.pk}, since=since, until=until)
+    today = timezone.now().date()
+    for n in range(20):
+        work = make_work(studio_kaze.holder, f"MORE-{n}")
+        LookupCount.objects.create(holder=studio_kaze.holder, work=work, day=today - timedelta(days=n % 30),
+                                   purpose="tdm", jurisdiction="FR", outcome="allowed", count=n + 1)
+    with django_assert_num_queries(6):
+        report = lookup_report(holder_ids={studio_kaze.holder.pk}, since=since, until=until)
+    assert report.total == 9 + sum(range(1, 21))
