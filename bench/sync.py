@@ -6,7 +6,9 @@ its floor, in the same run.
 
 1. Load (unless --skip-load; the database is dropped and created first, so give a scratch one): two holders,
    --keys works with one identifier each (99 % `doi:`, 1 % `domain:`), a work-scope grant (train-ai, JP) for every
-   tenth work, a catalogue-wide reservation by the second holder; then --feed-events audit events
+   tenth work, a catalogue-wide reservation by the second holder (so a tenth of the keys answer otherwise than the
+   regime), all by COPY into the tables stripped of their indexes, keys and foreign keys, which are then created
+   again (each index built once, not maintained row by row) before ANALYZE; then --feed-events audit events
    (`identifier.add` for the first identifiers, `declaration.file` for their grants) through audit_record_bulk, as
    a bulk import writes them.
 2. Change feed: read the whole feed from cursor 0 with sync.changes.changes_after, pages of 1,000, each page
@@ -15,6 +17,9 @@ its floor, in the same run.
 3. Snapshot for (train-genai, JP), built by sync.snapshots.snapshot_build in a child process (so its peak RSS is
    its own): time, peak RSS (VmHWM) and the RSS before the build, file and filter sizes. Floor, also in a child:
    the same keys streamed from a server-side cursor into gzip lines of the key alone (no answer decided).
+4. Lookups (issue 15 item 6; --singles, --batches; before the feed): `lookup_one` one id at a time (p50, p99) and
+   `lookup_many` batches of --batch ids, each beside the same statements replayed on a bare psycopg connection.
+   To compare registry sizes, load two databases and run `--skip-load --skip-feed --skip-snapshot` on each in turn.
 
 Prints a human summary and, on the last line, JSON with every figure.
 """
@@ -336,7 +341,9 @@ def in_child(flag: str, workdir: str) -> dict:
     if "KYODAKU_SIGNING_KEY" not in os.environ:  # one key for the run, given as a setting (never a file to lose)
         os.environ["KYODAKU_SIGNING_KEY"] = generate_key().as_pem(private=True).decode()
     env = {**os.environ, "KYODAKU_SNAPSHOT_ROOT": workdir}
-    done = subprocess.run([sys.executable, __file__, flag], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, __file__, flag], env=env, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{flag} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
