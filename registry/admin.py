@@ -33,6 +33,7 @@ from .admin_base import (
     request_membership,
     visible_holder_ids,
 )
+from .admin_fingerprints import WorkFingerprintsMixin
 from .models import Dispute, DisputeResolution, Holder, Identifier, Mandate, Membership, Role, Work
 from .selectors import holder_for_filing, is_operator, works_search
 from .services import (
@@ -329,7 +330,7 @@ class WorkForm(forms.ModelForm):
         labels = {"holder": _("holder")}  # the model's foreign key has no translatable name
 
 
-class WorkAdmin(ScopedAdmin):
+class WorkAdmin(WorkFingerprintsMixin, ScopedAdmin):
     audit_object_type = "work"
     form = WorkForm
     list_display = ("title", "original_title", "work_ref", "holder_code", "kind", "identifier_list")

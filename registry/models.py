@@ -335,3 +335,44 @@ class NotificationPreference(models.Model):
 
     def __str__(self):
         return str(self.user)
+
+
+class FingerprintJob(models.Model):
+    """A file a holder uploaded for its work to be fingerprinted (match.md): the task computes sha256, iscc,
+    phash and pdq and attaches them to the work, all or none; the file is deleted after unless `keep`."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="fingerprint_jobs", verbose_name=_("work"))
+    holder = models.ForeignKey(Holder, on_delete=models.CASCADE, related_name="fingerprint_jobs",
+                               verbose_name=_("holder"))
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+", verbose_name=_("uploaded by"))
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(_("error"), blank=True, default="")
+    codes = models.JSONField(_("codes"), default=dict, blank=True)
+    keep = models.BooleanField(_("keep the file"), default=False)
+    file = models.FileField(_("file"), upload_to="fingerprints/%Y/%m/", blank=True, max_length=300)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True, default="")
+    file_size = models.BigIntegerField(_("file size"), default=0)
+    disputes_opened = models.PositiveIntegerField(_("disputes opened"), default=0)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("fingerprint upload")
+        verbose_name_plural = _("fingerprint uploads")
+        indexes = [models.Index(fields=["holder", "-created_at"], name="fpjob_holder_created")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=["queued", "done", "failed"]),
+                                   name="fpjob_state_valid"),
+            models.CheckConstraint(condition=~models.Q(state="failed") | ~models.Q(error=""),
+                                   name="fpjob_failed_has_error"),
+        ]
+
+    def __str__(self):
+        return f"{self.file_name or self.pk} ({self.get_state_display()})"

@@ -3,6 +3,7 @@ from django.urls import path
 
 from ..routing import by_method
 from ..views.declarations import DeclarationDetailApi, DeclarationFileApi, DeclarationListApi, DeclarationRevokeApi
+from ..views.fingerprints import WorkFileDetailApi, WorkFileUploadApi
 from ..views.lookup import LookupBatchApi, LookupOneApi
 from ..views.match import MatchApi
 from ..views.reference import JurisdictionListApi, PurposeListApi
@@ -15,6 +16,8 @@ urlpatterns = [
     path("jurisdictions", JurisdictionListApi.as_view(), name="jurisdictions"),
     path("works", by_method(get=WorkListApi, post=WorkCreateApi), name="works"),
     path("works/<uuid:id>", by_method(get=WorkDetailApi, patch=WorkUpdateApi), name="work"),
+    path("works/<uuid:id>/files", WorkFileUploadApi.as_view(), name="work-files"),
+    path("works/<uuid:id>/files/<uuid:job>", WorkFileDetailApi.as_view(), name="work-file"),
     path("declarations", by_method(get=DeclarationListApi, post=DeclarationFileApi), name="declarations"),
     path("declarations/<uuid:id>", DeclarationDetailApi.as_view(), name="declaration"),
     path("declarations/<uuid:id>/revoke", DeclarationRevokeApi.as_view(), name="declaration-revoke"),

@@ -267,6 +267,8 @@ KYODAKU_LOOKUP_BATCH_MAX = env.int("KYODAKU_LOOKUP_BATCH_MAX", default=10_000)
 KYODAKU_MATCH_BATCH_MAX = env.int("KYODAKU_MATCH_BATCH_MAX", default=1_000)
 KYODAKU_MATCH_MAX_FILE_BYTES = env.int("KYODAKU_MATCH_MAX_FILE_BYTES", default=20 * 1024 * 1024)
 KYODAKU_MATCH_MAX_PIXELS = env.int("KYODAKU_MATCH_MAX_PIXELS", default=40_000_000)
+# Files a holder uploads for its works to be fingerprinted (docs/match.md "Fingerprints from files").
+KYODAKU_FINGERPRINT_MAX_FILE_BYTES = env.int("KYODAKU_FINGERPRINT_MAX_FILE_BYTES", default=20 * 1024 * 1024)
 # Seconds a client may reuse a GET lookup's answer without revalidating (Cache-Control max-age): the bound on how
 # long a revocation can go unseen by a client that caches. 0: revalidate every time (ETag / 304 still work).
 KYODAKU_LOOKUP_MAX_AGE = env.int("KYODAKU_LOOKUP_MAX_AGE", default=30)
