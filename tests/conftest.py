@@ -68,6 +68,18 @@ def _seed_if_missing() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _each_test_starts_in_the_default_language():
+    """Django's LocaleMiddleware activates a request's language in the test's thread and leaves it active after
+    the response; a management command called later in another test would then speak Japanese. Every test starts
+    and ends in the project's default language, whatever ran before it."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _seed_data_survives_transactional_tests(request, _django_db_marker):
     """A transactional test ends with a flush, which also empties what the migrations seeded (jurisdictions,
     rules and their audit events). The seed is put back right after that flush (pytest_runtest_teardown below), so
