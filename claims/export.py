@@ -12,10 +12,16 @@ declaration as the one in force (consent.rules.same_statement) instead of supers
 
 Streamed: works are read in keyset pages of `chunk` rows (two more queries per page: their identifiers, their
 declarations); memory stays proportional to a page whatever the registry's size.
+
+Read from a replica (DATABASE_REPLICA_URLS) only when it holds every change to the holder's registry that the primary
+had committed when the export began (`claims_export_read_alias`), so a holder exporting right after filing reads
+their own writes; otherwise from the primary (docs/scaling.md, "Exports").
 """
 from __future__ import annotations
 
 import csv
+import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -23,7 +29,9 @@ from datetime import UTC, datetime
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.models import AuditEvent, AuditHead
 from consent.models import Declaration
+from core.db import PRIMARY, choose_replica
 from core.errors import NotFound, ValidationFailed, field_error
 from registry.models import Holder, Identifier, Work
 from registry.selectors import default_holder_code, holder_ids_visible_to
@@ -32,6 +40,10 @@ EXPORT_COLUMNS = ("holder", "work_ref", "title", "original_title", "kind", "iden
                   "consent", "scope", "effective_from", "effective_until", "license_url", "conditions")
 ENCODINGS = {"utf-8": "utf-8", "cp932": "cp932", "shift_jis": "cp932", "sjis": "cp932"}
 CHUNK = 2000
+# A replica missing more audited changes than this is not searched for the holder's: the export reads the primary.
+REPLICA_MISSING_EVENTS_CHECKED = 5000
+
+logger = logging.getLogger(__name__)
 
 
 def claims_export_holder(*, user, code: str | None) -> Holder:
@@ -76,12 +88,67 @@ def _declaration_cells(row: tuple) -> list[str]:
             conditions]
 
 
-def claims_export_rows(*, holder: Holder, chunk: int = CHUNK, at: datetime | None = None) -> Iterator[list[str]]:
-    """The header, then the holder's rows (see the module's docstring). Tuples, not model instances: a page of
-    2,000 works costs three plain queries and no ORM objects."""
+def _head_seq(alias: str) -> int:
+    return AuditHead.objects.using(alias).values_list("seq", flat=True).first() or 0
+
+
+def _touches_holder(holder: Holder, events: list[tuple[str, str]]) -> bool:
+    """Whether any of these audited changes (object type, object id) can change `holder`'s export. Only changes
+    to another holder's works, identifiers and declarations are known not to; any other change (an object that
+    cannot be found, a kind of event the export does not know) counts as the holder's. At most three queries."""
+    ids: dict[str, set[uuid.UUID]] = {"work": set(), "identifier": set(), "declaration": set()}
+    for object_type, object_id in events:
+        if object_type not in ids:
+            return True
+        try:
+            ids[object_type].add(uuid.UUID(object_id))
+        except ValueError:
+            return True
+    # Whose each object is: a work's holder; an identifier's work's holder; a declaration's filer and its work's
+    # holder (a work-scope row on the holder's work is exported whoever filed it).
+    owners = {"work": (Work, ("holder_id",)), "identifier": (Identifier, ("work__holder_id",)),
+              "declaration": (Declaration, ("holder_id", "work__holder_id"))}
+    for object_type, wanted in ids.items():
+        if not wanted:
+            continue
+        model, fields = owners[object_type]
+        found = list(model.objects.using(PRIMARY).filter(id__in=wanted).values_list("id", *fields))
+        if len(found) < len(wanted) or any(holder.pk in row[1:] for row in found):
+            return True
+    return False
+
+
+def claims_export_read_alias(*, holder: Holder) -> str:
+    """The database `holder`'s export reads: a read replica within KYODAKU_REPLICA_MAX_LAG (its lag measured now)
+    that has replayed every audited change to the holder's registry the primary had committed when asked, else
+    the primary. Read-your-writes without a time bound: every write the export reads (works, identifiers,
+    declarations) is audited in its own transaction, and the audit chain's head orders them (one writer at a
+    time, under the head's lock), so a replica whose head is at the primary's has all of them, and one behind is
+    missing exactly the events after its head, which are looked up on the primary. Nothing configured: the
+    primary, without a query."""
+    alias = choose_replica(fresh=True)
+    if alias is None:
+        return PRIMARY
+    primary_head = _head_seq(PRIMARY)  # first: what the primary had committed when the export began
+    replica_head = _head_seq(alias)
+    if replica_head >= primary_head:
+        return alias
+    missing = list(AuditEvent.objects.using(PRIMARY).filter(seq__gt=replica_head, seq__lte=primary_head)
+                   .order_by("seq").values_list("object_type", "object_id")[:REPLICA_MISSING_EVENTS_CHECKED + 1])
+    if len(missing) > REPLICA_MISSING_EVENTS_CHECKED or _touches_holder(holder, missing):
+        logger.info("export of %s: %s lacks the holder's latest changes (audit head %s < %s)", holder.code, alias,
+                    replica_head, primary_head)
+        return PRIMARY
+    return alias
+
+
+def claims_export_rows(*, holder: Holder, chunk: int = CHUNK, at: datetime | None = None,
+                       using: str = PRIMARY) -> Iterator[list[str]]:
+    """The header, then the holder's rows (see the module's docstring), read from the database `using`. Tuples,
+    not model instances: a page of 2,000 works costs three plain queries and no ORM objects."""
     at = at or timezone.now()
     yield list(EXPORT_COLUMNS)
-    works = Work.objects.filter(holder=holder).order_by("id").values_list(
+    works = Work.objects.using(using).filter(holder=holder).order_by("id").values_list(
         "id", "work_ref", "title", "original_title", "kind")
     last = None
     while True:
@@ -91,12 +158,12 @@ def claims_export_rows(*, holder: Holder, chunk: int = CHUNK, at: datetime | Non
         last = page[-1][0]
         ids = [row[0] for row in page]
         identifiers = defaultdict(list)
-        for work_id, scheme, value in (Identifier.objects.filter(work_id__in=ids, valid_until__isnull=True)
+        for work_id, scheme, value in (Identifier.objects.using(using).filter(work_id__in=ids, valid_until__isnull=True)
                                        .order_by("work_id", "scheme", "value")
                                        .values_list("work_id", "scheme", "value")):
             identifiers[work_id].append(f"{scheme}:{value}")
         declarations = defaultdict(list)
-        for work_id, *fields in (Declaration.objects.filter(_not_ended(at), work_id__in=ids, scope="work")
+        for work_id, *fields in (Declaration.objects.using(using).filter(_not_ended(at), work_id__in=ids, scope="work")
                                  .order_by("work_id", "purpose", "jurisdiction")
                                  .values_list("work_id", *_DECLARATION_FIELDS)):
             declarations[work_id].append(fields)
@@ -107,7 +174,7 @@ def claims_export_rows(*, holder: Holder, chunk: int = CHUNK, at: datetime | Non
                 yield cells + ["", "", "", "work", "", "", "", ""]
             for fields in filed or ():
                 yield cells + _declaration_cells(fields)
-    for fields in (Declaration.objects.filter(_not_ended(at), holder=holder, scope="catalogue")
+    for fields in (Declaration.objects.using(using).filter(_not_ended(at), holder=holder, scope="catalogue")
                    .order_by("purpose", "jurisdiction").values_list(*_DECLARATION_FIELDS).iterator(chunk_size=chunk)):
         yield [holder.code, "", "", "", "", ""] + _declaration_cells(fields)
 
@@ -120,11 +187,15 @@ class _Line:
 def claims_export_stream(*, holder: Holder, encoding: str = "utf-8", chunk: int = CHUNK) -> Iterator[bytes]:
     """The export as encoded bytes, a few hundred rows per piece: UTF-8 with a byte-order mark (what spreadsheet
     programs need to read it as UTF-8), or CP932, where a character CP932 lacks becomes `?` (so only the UTF-8
-    export is guaranteed to round-trip)."""
+    export is guaranteed to round-trip). The database is chosen when the first piece is asked for (the API's and
+    the admin's streamed response), and every page is read from it (`using`, not a context variable: a streamed
+    response's pieces may be produced outside the view's context)."""
     codec = ENCODINGS[encoding]
+    using = claims_export_read_alias(holder=holder)
+    logger.info("export of %s read from %s", holder.code, using)
     writer = csv.writer(_Line(), lineterminator="\r\n")
     buffer: list[str] = ["\ufeff"] if codec == "utf-8" else []
-    for row in claims_export_rows(holder=holder, chunk=chunk):
+    for row in claims_export_rows(holder=holder, chunk=chunk, using=using):
         buffer.append(writer.writerow(row))
         if len(buffer) >= 500:
             yield "".join(buffer).encode(codec, errors="replace")

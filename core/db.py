@@ -3,9 +3,10 @@
 Reads go to the primary (`default`) unless the code is inside `replica_reads()`, which the lookup endpoints and the
 snapshot builds enter: an AI developer's answer may lag the primary by at most the replica's replay lag, which is
 checked against KYODAKU_REPLICA_MAX_LAG (docs/scaling.md states the bound), while a holder's own reads and every
-write stay on the primary, so holders read their own writes. One database is chosen per `replica_reads()` block,
-so the statements of one request see one database's state. Raw-SQL readers ask `read_alias()` for their
-connection; ORM reads follow `ReplicaRouter`.
+write stay on the primary, so holders read their own writes (a holder's export reads a replica only when it holds
+the holder's latest changes: claims.export.claims_export_read_alias). One database is chosen per
+`replica_reads()` block, so the statements of one request see one database's state. Raw-SQL readers ask
+`read_alias()` for their connection; ORM reads follow `ReplicaRouter`.
 
 The lag check: a replica is read only if it has replayed everything the primary had written when asked, or its
 last replayed transaction is at most KYODAKU_REPLICA_MAX_LAG seconds old (an upper bound of how stale it is:

@@ -1,6 +1,7 @@
 """Read replicas: an AI developer's lookups read a real streaming replica (pg_basebackup of a throwaway primary),
 so during replica lag they answer as the replica stands; the holder who revoked reads their own write from the
-primary at once; once the replica has replayed, lookups see it. The shared cluster is never touched."""
+primary at once, in the ORM and in their export; once the replica has replayed, lookups see it. The shared cluster
+is never touched."""
 import json
 import os
 import subprocess
@@ -30,7 +31,7 @@ def primary_and_replica():
             yield primary, replica
 
 
-def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_replica, tmp_path):
+def test_lookups_and_exports_read_the_replica_and_holders_read_their_own_writes(primary_and_replica, tmp_path):
     primary, replica = primary_and_replica
     env = {**os.environ, "DATABASE_URL": primary.url("kyodaku"), "DATABASE_REPLICA_URLS": replica.url("kyodaku"),
            "DJANGO_SETTINGS_MODULE": "config.settings.test", "PYTHONPATH": str(ROOT),
@@ -54,6 +55,15 @@ def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_
     assert (above["basis"], above["cursor"], above["read_from"]) == (seen["primary_after"], above["primary_head"],
                                                                      "default")
     assert seen["lag_caught_up"] == 0.0
+    # Exports (claims.export, docs/scaling.md "Exports"): the holder who revoked while the replica lagged reads
+    # their own write from the primary, through the API as directly; a holder whose changes are all on the replica
+    # reads the replica (only above the lag bound the primary); caught up, the first holder reads the replica too.
+    assert seen["export_before"] == {"read_from": "replica1", "reserved": True, "rows": 3}
+    assert seen["export_own_write"] == {"read_from": "default", "reserved": False, "rows": 2}
+    assert seen["api_export_own_write"] == {"reserved": False}
+    assert seen["export_other_holder"] == {"read_from": "replica1", "reserved": True, "rows": 3}
+    assert seen["export_other_holder_above_bound"] == {"read_from": "default", "reserved": True, "rows": 3}
+    assert seen["export_caught_up"] == {"read_from": "replica1", "reserved": False, "rows": 2}
     # Replay resumed: the replica catches up and lookups see the revocation.
     assert seen["replica_revoked_after"] is True
     assert seen["after"] == seen["replica_after_direct"] == seen["primary_after"] != "reserved"
@@ -64,3 +74,4 @@ def test_lookups_read_the_replica_and_holders_read_their_own_writes(primary_and_
     print(down)
     assert down["lookups"] == [down["primary"]] * 3
     assert down["snapshot"]["read_from"] == "default" and down["snapshot"]["basis"] == down["primary"]
+    assert down["export"] == {"read_from": "default", "reserved": False, "rows": 2}
