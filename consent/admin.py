@@ -24,6 +24,7 @@ from registry.admin_base import (
     holders_for_filing,
     may_look,
     request_membership,
+    revoke_each,
     visible_holder_ids,
 )
 from registry.models import Work
@@ -253,25 +254,14 @@ class DeclarationAdmin(ScopedAdmin):
 
     @admin.action(description=_("Revoke the selected declarations"), permissions=["change"])
     def revoke_declarations(self, request, queryset):
-        revoked = skipped = 0
-        for declaration in queryset.select_related("holder"):
-            if not declaration.is_current:
-                skipped += 1
-                continue
-            try:
-                declaration_revoke(declaration=declaration, actor=request.user)  # refuses what the user may not revoke
-            except DomainError as exc:
-                self.message_user(request, f"{declaration}: {exc.detail}", messages.ERROR)
-                continue
-            revoked += 1
-        if revoked:
-            self.message_user(request, ngettext("%(count)d declaration revoked.", "%(count)d declarations revoked.",
-                                                revoked) % {"count": revoked}, messages.SUCCESS)
-        if skipped:
-            self.message_user(request, ngettext(
+        revoke_each(
+            self, request, queryset.select_related("holder"),
+            revoke=lambda declaration: declaration_revoke(declaration=declaration, actor=request.user),
+            revoked_message=lambda n: ngettext("%(count)d declaration revoked.", "%(count)d declarations revoked.",
+                                               n) % {"count": n},
+            skipped_message=lambda n: ngettext(
                 "%(count)d declaration was skipped: it is no longer in force.",
-                "%(count)d declarations were skipped: they are no longer in force.", skipped) % {"count": skipped},
-                messages.WARNING)
+                "%(count)d declarations were skipped: they are no longer in force.", n) % {"count": n})
 
 
 # ---- rules and jurisdictions --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ licences of their holder (and mandated principals'), current and past; editors a
 the licensee by its organisation code) and revoke them; operators see all. Filing and revoking are
 consent.licence_services, as over the API; a licence is never edited (a new one supersedes it) nor deleted."""
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
@@ -17,6 +17,7 @@ from registry.admin_base import (
     holders_for_filing,
     may_write,
     request_membership,
+    revoke_each,
     visible_holder_ids,
 )
 from registry.models import Organisation, Work
@@ -176,22 +177,11 @@ class LicenceAdmin(ScopedAdmin):
 
     @admin.action(description=_("Revoke the selected licences"), permissions=["revoke"])
     def revoke_licences(self, request, queryset):
-        revoked = skipped = 0
-        for licence in queryset.select_related("holder"):
-            if licence.superseded_at or licence.revoked_at:
-                skipped += 1
-                continue
-            try:
-                licence_revoke(licence=licence, actor=request.user)  # refuses what the user may not revoke
-            except DomainError as exc:
-                self.message_user(request, f"{licence}: {exc.detail}", messages.ERROR)
-                continue
-            revoked += 1
-        if revoked:
-            self.message_user(request, ngettext("%(count)d licence revoked.", "%(count)d licences revoked.",
-                                                revoked) % {"count": revoked}, messages.SUCCESS)
-        if skipped:
-            self.message_user(request, ngettext(
+        revoke_each(
+            self, request, queryset.select_related("holder"),
+            revoke=lambda licence: licence_revoke(licence=licence, actor=request.user),
+            revoked_message=lambda n: ngettext("%(count)d licence revoked.", "%(count)d licences revoked.",
+                                               n) % {"count": n},
+            skipped_message=lambda n: ngettext(
                 "%(count)d licence was skipped: it is no longer in force.",
-                "%(count)d licences were skipped: they are no longer in force.", skipped) % {"count": skipped},
-                messages.WARNING)
+                "%(count)d licences were skipped: they are no longer in force.", n) % {"count": n})

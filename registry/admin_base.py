@@ -86,6 +86,32 @@ def apply_domain_error(form: forms.BaseForm, exc: DomainError, *, field_map: dic
         form.add_error(name if name in form.fields else None, error["detail"])
 
 
+def revoke_each(model_admin, request, objects, *, revoke, revoked_message, skipped_message) -> None:
+    """The admin's "revoke the selected ..." action for append-only rows (declarations, licences).
+
+    Each row still in force goes through its own service call, which checks the user's right to revoke that very
+    row (a mandate may have ended since the list was drawn) and writes the audit event; a refusal is shown against
+    the row and the others go on. Rows already superseded or revoked are skipped and counted, not an error.
+    `revoked_message(n)` and `skipped_message(n)` give the summary in the user's language (ngettext at the caller,
+    so each model keeps its own words).
+    """
+    revoked = skipped = 0
+    for obj in objects:
+        if obj.superseded_at is not None or obj.revoked_at is not None:
+            skipped += 1
+            continue
+        try:
+            revoke(obj)
+        except DomainError as exc:
+            model_admin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
+            continue
+        revoked += 1
+    if revoked:
+        model_admin.message_user(request, revoked_message(revoked), messages.SUCCESS)
+    if skipped:
+        model_admin.message_user(request, skipped_message(skipped), messages.WARNING)
+
+
 class EstimatedCountPaginator(Paginator):
     """Exact counts for small results; PostgreSQL's planner estimate once a result is large.
 
