@@ -13,6 +13,15 @@ worker (`celery -A config worker --pool=solo`), submits the file and waits for t
 
 Reports end-to-end time, table rows per second against the floor, the worker's peak RSS (VmHWM of its process)
 and the load average, as JSON on the last line.
+
+Into a registry that is already full (issue 15 item 6): `--keep-db` imports into the database as it is (for one
+loaded by `bench/sync.py`, whose keys do not collide with the file's), and `--lookup-keys N` (the --keys it was
+loaded with) times bench/sync.py's single and batch lookups before and after the import. Counts are then the rows
+the import added, and the floor COPYs only those rows (the bench holder's works, their identifiers, its
+declarations). `--ie-rows 0` leaves out django-import-export. To compare registry sizes in one run:
+
+    for n in 1m 10m; do .venv/bin/python bench/import_claims.py --db kyodaku_scale_$n --keep-db --ie-rows 0 \
+        --lookup-keys $([ $n = 1m ] && echo 1000000 || echo 10000000); done
 """
 import argparse
 import hashlib
@@ -69,6 +78,11 @@ def main():
     parser.add_argument("--chunk", type=int, default=2500)
     parser.add_argument("--ie-rows", type=int, default=20_000)
     parser.add_argument("--keep-db", action="store_true", help="Do not re-create the database first.")
+    parser.add_argument("--lookup-keys", type=int, default=0,
+                        help="The registry was loaded by bench/sync.py with this many keys: time its single and batch "
+                             "lookups before and after the import (0: no lookups).")
+    parser.add_argument("--singles", type=int, default=2000, help="single lookups timed (with --lookup-keys)")
+    parser.add_argument("--batches", type=int, default=10, help="batches of 10,000 ids timed (with --lookup-keys)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-claims-"))
@@ -98,6 +112,11 @@ def main():
     holder = Holder.objects.filter(code=code).first() or holder_create(code=code, name="Bench Studio",
                                                                         kind="studio")
     user = holder_user_set(holder=holder, username="bench-editor", role="editor")
+
+    tables = {"works": "registry_work", "identifiers": "registry_identifier", "declarations": "consent_declaration",
+              "audit_events": "audit_auditevent"}
+    counts_before = table_counts(connection, tables)
+    lookups_before = lookups(args) if args.lookup_keys else None
 
     csv_path = workdir / "claims-1m.csv"
     started = time.monotonic()
@@ -130,17 +149,16 @@ def main():
     if submission.status == "failed":
         raise SystemExit(f"import failed: {submission.error}")
 
-    tables = {"works": "registry_work", "identifiers": "registry_identifier", "declarations": "consent_declaration",
-              "audit_events": "audit_auditevent"}
-    with connection.cursor() as cursor:
-        counts = {}
-        for name, table in tables.items():
-            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
-            counts[name] = cursor.fetchone()[0]
+    lookups_after = lookups(args) if args.lookup_keys else None
+    counts_after = table_counts(connection, tables)
+    counts = {name: counts_after[name] - counts_before[name] for name in tables}
     table_rows = counts["works"] + counts["identifiers"] + counts["declarations"]
 
-    floor = copy_floor(connection, workdir, [tables["works"], tables["identifiers"], tables["declarations"]])
-    ie = import_export_works(csv_path, args.ie_rows)
+    floor = copy_floor(connection, workdir, [
+        (tables["works"], f"holder_id = '{holder.pk}'"),
+        (tables["identifiers"], f"work_id IN (SELECT id FROM registry_work WHERE holder_id = '{holder.pk}')"),
+        (tables["declarations"], f"holder_id = '{holder.pk}'")])
+    ie = import_export_works(csv_path, args.ie_rows) if args.ie_rows else None
 
     ours_rate = table_rows / elapsed
     floor_rate = table_rows / floor
@@ -153,7 +171,9 @@ def main():
         "ratio_to_floor": round(ours_rate / floor_rate, 3),
         "worker_peak_rss_mb": round(rss, 1),
         "import_export": ie,
-        "speedup_vs_import_export_works_per_s": round((args.rows / elapsed) / ie["works_per_s"], 1),
+        "speedup_vs_import_export_works_per_s": round((args.rows / elapsed) / ie["works_per_s"], 1) if ie else None,
+        "registry_before": counts_before, "lookups_before": lookups_before, "lookups_after": lookups_after,
+        "commit": sh("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD").stdout.strip(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "cpus": os.cpu_count(),
@@ -162,13 +182,38 @@ def main():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def copy_floor(connection, workdir: Path, tables: list[str]) -> float:
-    """Seconds to COPY the rows of `tables` into bare copies (same columns, no index, no constraint)."""
+def table_counts(connection, tables: dict[str, str]) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        counts = {}
+        for name, table in tables.items():
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed table names
+            counts[name] = cursor.fetchone()[0]
+    return counts
+
+
+def lookups(args) -> dict:
+    """bench/sync.py's lookup timing (single `lookup_one` and batches of 10,000 with `lookup_many`, each beside the
+    same statements on a bare connection) on the registry it loaded with --lookup-keys keys."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_sync", ROOT / "bench" / "sync.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    started = time.monotonic()
+    figures = module.lookup_latency(keys=args.lookup_keys, singles=args.singles, batches=args.batches, batch=10_000)
+    return figures | {"seconds": round(time.monotonic() - started, 1), "loadavg": [round(x, 2) for x in
+                                                                                   os.getloadavg()]}
+
+
+def copy_floor(connection, workdir: Path, tables: list[tuple[str, str]]) -> float:
+    """Seconds to COPY the rows of each (table, condition) into a bare copy (same columns, no index, no
+    constraint): the rows the import wrote, in a registry that may hold others."""
     total = 0.0
     with connection.cursor() as cursor:
-        for table in tables:
+        for table, condition in tables:
             dump = workdir / f"{table}.copy"
-            with dump.open("wb") as out, cursor.copy(f"COPY {table} TO STDOUT") as copy:
+            with dump.open("wb") as out, cursor.copy(
+                    f"COPY (SELECT * FROM {table} WHERE {condition}) TO STDOUT") as copy:  # noqa: S608 - ours
                 for block in copy:
                     out.write(block)
             cursor.execute(f"DROP TABLE IF EXISTS bare_{table}")
