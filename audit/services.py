@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.pgcopy import copy_cell
 
+from .bundles import bundled
 from .chain import canonical_json, canonical_time, salts
 from .models import AuditEvent, AuditHead
 
@@ -25,6 +26,12 @@ class PendingEvent(NamedTuple):
     object_id: str
     before: Any = None
     after: Any = None
+
+
+def audit_bundled(events: Sequence[PendingEvent]) -> list[PendingEvent]:
+    """A bulk write's events with each work's changes in one `bundle` event (`audit.bundles`): what bulk imports
+    hand to `audit_bulk_prepare` / `audit_record_bulk`."""
+    return bundled(events, make=PendingEvent._make)
 
 
 def actor_label(user) -> str:

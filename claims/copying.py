@@ -2,7 +2,8 @@
 
 New rows go straight into the tables (the plan already knows they conflict with nothing: the chunk is written under
 the audit head's row lock, which every audited writer takes); on other databases (the SQLite demo) `bulk_create`.
-Audit events go in through `audit.services` (a `COPY` too on PostgreSQL).
+Audit events go in through `audit.services` (a `COPY` too on PostgreSQL), one `bundle` event per work and chunk
+(`audit.bundles`: a typical row's eight changes in one event instead of eight).
 
 Each table is written from one column list (`NEW_ROWS`): the `COPY` statement, the text of its lines and the
 SQLite path's model instances all come from it, and a test checks that it names every column of its model.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from audit.models import AuditEvent
-from audit.services import AuditBatch, audit_bulk_prepare, audit_bulk_write, audit_record_bulk
+from audit.services import AuditBatch, audit_bulk_prepare, audit_bulk_write, audit_bundled, audit_record_bulk
 from audit.snapshots import iso
 from consent.models import Declaration
 from core.pgcopy import copy_cell
@@ -101,7 +102,7 @@ def prepare_plan(plan: ChunkPlan, *, actor_label: str, after_seq: int, after_has
 
     The plan's events are handed over to the audit batch (the plan keeps none): their snapshots are the larger
     part of a plan's memory, and two plans are alive at a time."""
-    events, plan.events = plan.events, []
+    events, plan.events = audit_bundled(plan.events), []
     return Prepared(tables=copy_texts(plan),
                     audit=audit_bulk_prepare(actor=actor_label, events=events, at=plan.at, after_seq=after_seq,
                                              after_hash=after_hash))
@@ -127,7 +128,7 @@ def write_plan(plan: ChunkPlan, *, actor_label: str, prepared: Prepared | None =
             model.objects.bulk_create([model(**{name: getattr(row, name) for name, _kind in columns})
                                        for row in getattr(plan, attribute)], batch_size=500)
     if prepared is None:
-        audit_record_bulk(actor=actor_label, events=plan.events, at=at)
+        audit_record_bulk(actor=actor_label, events=audit_bundled(plan.events), at=at)
 
 
 def _write_changes(plan: ChunkPlan) -> None:

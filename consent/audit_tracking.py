@@ -36,7 +36,10 @@ def register() -> None:
     from .models import Declaration, Licence, PermissionRequest, Rule
     from .request_services import request_snapshot
 
-    snapshots.register("declaration", snapshot=declaration_snapshot, current_rows=lambda: Declaration.objects.all())
+    # A work-scope declaration's changes go into its work's bundle in a bulk import (audit.bundles); a
+    # catalogue-wide one belongs to no work and keeps events of its own.
+    snapshots.register("declaration", snapshot=declaration_snapshot, current_rows=lambda: Declaration.objects.all(),
+                       bundled_by="work", bundle_key=lambda declaration_id, snapshot: snapshot.get("work"))
     snapshots.register("licence", snapshot=licence_snapshot, current_rows=lambda: Licence.objects.all())
     snapshots.register("rule", snapshot=rule_snapshot, current_rows=lambda: Rule.objects.all())
     snapshots.register("permission_request", snapshot=request_snapshot,

@@ -20,7 +20,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from audit.selectors import audit_events_for_object
+from audit.selectors import audit_events_for_objects
 from core.errors import DomainError
 
 from .admin_base import (
@@ -390,11 +390,9 @@ class WorkAdmin(WorkFingerprintsMixin, ScopedAdmin):
         return works_search(works=queryset, term=search_term), False
 
     def audit_events(self, obj) -> list:
-        # The work's own events, then those of every identifier it has held, in chain order.
-        events = list(super().audit_events(obj))
-        for identifier in Identifier.objects.filter(work=obj).only("pk"):
-            events.extend(audit_events_for_object(object_type="identifier", object_id=identifier.pk))
-        return sorted(events, key=lambda event: event.seq)
+        # The work's own changes and those of every identifier it has held, in chain order (bundled ones too).
+        identifiers = Identifier.objects.filter(work=obj).values_list("pk", flat=True)
+        return audit_events_for_objects(objects=[("work", obj.pk), *(("identifier", pk) for pk in identifiers)])
 
     # ---- saving through the services -------------------------------------------------------------------------
     def _filing(self, request, holder):

@@ -34,8 +34,12 @@ def register() -> None:
     from .models import Dispute, Holder, Identifier, Mandate, Work
 
     snapshots.register("holder", snapshot=holder_snapshot, current_rows=lambda: Holder.objects.all())
-    snapshots.register("work", snapshot=work_snapshot, current_rows=lambda: Work.objects.all())
+    # A bulk import bundles a work's changes with those of its identifiers (audit.bundles): an identifier belongs
+    # to one work for life (moving it ends the row and adds another).
+    snapshots.register("work", snapshot=work_snapshot, current_rows=lambda: Work.objects.all(),
+                       bundled_by="work", bundle_key=lambda work_id, snapshot: work_id)
     snapshots.register("identifier", snapshot=identifier_snapshot,
-                       current_rows=lambda: Identifier.objects.filter(valid_until__isnull=True))
+                       current_rows=lambda: Identifier.objects.filter(valid_until__isnull=True),
+                       bundled_by="work", bundle_key=lambda identifier_id, snapshot: snapshot.get("work"))
     snapshots.register("mandate", snapshot=mandate_snapshot, current_rows=lambda: Mandate.objects.all())
     snapshots.register("dispute", snapshot=dispute_snapshot, current_rows=lambda: Dispute.objects.all())

@@ -20,6 +20,10 @@ Each event that can alter an answer becomes one entry naming the keys whose answ
   holder or none may now match this holder's identifiers, or stop matching them).
 Nothing else (mandates, memberships, signing keys, new works without identifiers) changes an answer.
 
+A bulk import's `bundle` event (audit.bundles: one per work and chunk, holding that work's changes) is one entry
+of kind `bundle`, with the keys of every answer-changing change it holds, each once: one cursor per audit event, as
+everywhere, so paging never splits a bundle.
+
 Private entries, for the two parties only (domain.md "Licences and permission requests"). Asked with an API key of
 organisation O (`organisation_id`), the feed also carries the events of licences naming O as licensee
 (`licence.file`, `.supersede`, `.revoke`) and of O's own permission requests (`permission_request.open`,
@@ -37,6 +41,7 @@ from time import monotonic, sleep
 from django.db.models import JSONField, Q
 from django.db.models.functions import Cast
 
+from audit.bundles import BUNDLE_ACTION, members
 from audit.models import AuditEvent
 from audit.selectors import audit_head
 from consent.lookup import iso_z
@@ -149,9 +154,9 @@ def _scope(action: str, snap: dict) -> tuple[tuple, tuple] | None:
 
 
 def _visible_q(organisation_id) -> Q:
-    """The audit rows a reader's feed is made of: the public answer-changing ones, and with an organisation its
-    own licences' and permission requests' events."""
-    condition = Q(action__in=ANSWER_ACTIONS)
+    """The audit rows a reader's feed is made of: the public answer-changing ones (bundles of bulk imports among
+    them), and with an organisation its own licences' and permission requests' events."""
+    condition = Q(action__in=(*ANSWER_ACTIONS, BUNDLE_ACTION))
     if organisation_id is not None:
         org = str(organisation_id)
         condition |= (Q(action__in=LICENCE_ACTIONS, after_doc__licensee=org)
@@ -167,36 +172,54 @@ def _events(organisation_id):
     return AuditEvent.objects.annotate(after_doc=Cast("after", output_field=JSONField()))
 
 
+def _parts(action: str, object_id: str, before, after) -> list[tuple[str, dict, dict | None]]:
+    """(action, snapshot, before) of each answer-changing change an event records: the event itself, or each
+    member of a bulk import's bundle (audit.bundles) that changes an answer, in order."""
+    if action == BUNDLE_ACTION:
+        return [part for change in members(after) if change.action in ANSWER_ACTIONS
+                for part in _parts(change.action, change.object_id, change.before, change.after)]
+    snap = dict(_snapshot(before, after))
+    if action in WORK_ACTIONS:
+        snap["work_id"] = object_id
+    if action in LICENCE_ACTIONS or action in REQUEST_ACTIONS:
+        snap["_id"] = object_id
+    return [(action, snap, before)]
+
+
+def _entry_scope(parts) -> list[tuple[tuple, tuple]] | None:
+    """The (purposes, jurisdictions) pairs an entry is written for, one per change; None when any of its changes
+    concerns every pair."""
+    scopes = [_scope(action, snap) for action, snap, _ in parts]
+    return None if not scopes or any(scope is None for scope in scopes) else scopes
+
+
 def _entries(*, after: int, limit: int, head: int,
-             organisation_id=None) -> tuple[list[tuple[dict, tuple | None]], int]:
+             organisation_id=None) -> tuple[list[tuple[dict, list | None]], int]:
     rows = list(
         _events(organisation_id).filter(_visible_q(organisation_id), seq__gt=after, seq__lte=head).order_by("seq")
         .values_list("seq", "at", "action", "object_id", "before", "after")[:limit]
     )
-    snaps = []
-    for seq, at, action, object_id, before, after_ in rows:
-        snap = dict(_snapshot(before, after_))
-        if action in WORK_ACTIONS:
-            snap["work_id"] = object_id
-        if action in LICENCE_ACTIONS or action in REQUEST_ACTIONS:
-            snap["_id"] = object_id
-        snaps.append((seq, at, action, snap, before))
-    work_ids = {s.get("work") for _, _, a, s, _ in snaps
-                if a in DISPUTE_ACTIONS + DECLARATION_ACTIONS + LICENCE_ACTIONS}
-    work_ids |= {s["work_id"] for _, _, a, s, _ in snaps if a in WORK_ACTIONS}
-    work_ids |= {w for _, _, a, s, _ in snaps if a in REQUEST_ACTIONS for w in s.get("works") or ()}
-    holder_ids = {s.get("holder") for _, _, a, s, _ in snaps if a in DECLARATION_ACTIONS + LICENCE_ACTIONS
+    events = [(seq, at, action, _parts(action, object_id, before, after_))
+              for seq, at, action, object_id, before, after_ in rows]
+    parts = [part for _, _, _, event_parts in events for part in event_parts]
+    work_ids = {s.get("work") for a, s, _ in parts if a in DISPUTE_ACTIONS + DECLARATION_ACTIONS + LICENCE_ACTIONS}
+    work_ids |= {s["work_id"] for a, s, _ in parts if a in WORK_ACTIONS}
+    work_ids |= {w for a, s, _ in parts if a in REQUEST_ACTIONS for w in s.get("works") or ()}
+    holder_ids = {s.get("holder") for a, s, _ in parts if a in DECLARATION_ACTIONS + LICENCE_ACTIONS
                   and s.get("scope") == "catalogue"}
-    holder_ids |= {s.get("holder") for _, _, a, s, _ in snaps if a in DOMAIN_ACTIONS}
+    holder_ids |= {s.get("holder") for a, s, _ in parts if a in DOMAIN_ACTIONS}
     codes = ({str(pk): code for pk, code in Holder.objects.filter(id__in=holder_ids).values_list("id", "code")}
              if holder_ids else {})
     work_keys = _work_keys(work_ids)
     times: dict = {}  # a bulk import's events share one time: write it once
-    entries = [
-        ({"cursor": str(seq), "at": times.get(at) or times.setdefault(at, iso_z(at)), "kind": action,
-          "keys": _entry_keys(action, snap, before, work_keys=work_keys, codes=codes)}, _scope(action, snap))
-        for seq, at, action, snap, before in snaps
-    ]
+    entries = []
+    for seq, at, action, event_parts in events:
+        # A bundle is one entry (one cursor): the keys of all its answer-changing changes, each named once.
+        keys = list(dict.fromkeys(key for part_action, snap, before in event_parts
+                                  for key in _entry_keys(part_action, snap, before, work_keys=work_keys,
+                                                         codes=codes)))
+        entries.append(({"cursor": str(seq), "at": times.get(at) or times.setdefault(at, iso_z(at)), "kind": action,
+                         "keys": keys}, _entry_scope(event_parts)))
     # A full page ends at its last entry; a short one has read everything up to the head (events that change no
     # answer included), so the next question starts there.
     next_seq = rows[-1][0] if len(rows) == limit else head
@@ -216,13 +239,14 @@ def changes_after(*, after: int, limit: int = DEFAULT_LIMIT, head: int | None = 
 def changes_for_pair(*, purpose: str, jurisdiction: str, after: int, limit: int = DEFAULT_LIMIT,
                      head: int | None = None, organisation_id=None) -> tuple[list[dict], int]:
     """As `changes_after`, without the declarations and rules written for other pairs: those whose purpose is not
-    on `purpose`'s chain (or `*`) or whose jurisdiction is not on `jurisdiction`'s chain (J, its region, `*`)."""
+    on `purpose`'s chain (or `*`) or whose jurisdiction is not on `jurisdiction`'s chain (J, its region, `*`).
+    A bundle's entry is kept when any of its changes is for the pair."""
     head = audit_head()["seq"] if head is None else head
     purposes = {*purpose_chain(purpose), ALL_PURPOSES}
     jurisdictions = set(rulebook().jurisdiction_chain(jurisdiction))
     entries, next_seq = _entries(after=after, limit=limit, head=head, organisation_id=organisation_id)
-    return [entry for entry, scope in entries
-            if scope is None or (purposes.intersection(scope[0]) and jurisdictions.intersection(scope[1]))], \
+    return [entry for entry, scopes in entries
+            if scopes is None or any(purposes.intersection(p) and jurisdictions.intersection(j) for p, j in scopes)], \
         next_seq
 
 

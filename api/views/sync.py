@@ -36,7 +36,8 @@ class ChangeListApi(_ApiKeyView):
             cursor = serializers.CharField(help_text="This change's position; stable forever.")
             at = serializers.DateTimeField(help_text="When it was recorded.")
             kind = serializers.CharField(help_text=(
-                "e.g. declaration.file, identifier.add, dispute.open, rule.set; for your organisation only: "
+                "e.g. declaration.file, identifier.add, dispute.open, rule.set, bundle (a claims import's changes "
+                "to one work, its identifiers and declarations); for your organisation only: "
                 "licence.file|supersede|revoke, permission_request.open|accept|decline|withdraw"))
             keys = serializers.ListField(child=serializers.CharField(), help_text=(
                 "Keys whose answers may have changed: `scheme:value`, `ref:<holder>/<work_ref>`, `holder:<code>` "

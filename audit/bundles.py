@@ -1,0 +1,117 @@
+"""Bundles: one audit event carrying several objects' changes, written by bulk imports (issue 15 item 2).
+
+A claims import changes, per CSV row, a work, its identifiers and its declarations: eight objects for a typical
+row. One event per object made the audit log the largest table an import writes (28 % of the database's CPU in
+docs/performance.md). A bulk import therefore writes one `bundle` event per work and chunk instead:
+
+    action "bundle", object_type "work", object_id <the work's id>, before null,
+    after [{"action", "object_type", "object_id", "before", "after"}, ...]   (the changes, in the order made)
+
+hashed and chained like any event, so the chain still covers every change with its own action, before and after.
+Which object's changes go into which bundle is said by the app that owns the object (`audit.snapshots.register`,
+`bundled_by` / `bundle_key`: a work's identifiers and declarations belong to that work for ever), so every reader
+finds an object's bundled changes through the object it is keyed on: `verify_audit`, the per-object history, the
+change feed. A change whose object has no bundle key (a catalogue-wide declaration, a dispute), or that would be
+alone in its bundle, stays an event of its own. Services filing one thing at a time keep writing per-object events;
+readers handle both.
+"""
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
+
+from .snapshots import tracked_type
+
+BUNDLE_ACTION = "bundle"
+
+
+class Change(NamedTuple):
+    """One object's change, as an event of its own or a bundle member carries it."""
+
+    action: str
+    object_type: str
+    object_id: str
+    before: object
+    after: object
+
+
+def bundle_key(object_type: str, object_id: str, before, after) -> tuple[str, str] | None:
+    """(bundling object type, its id) for a change, or None when the object's changes are never bundled."""
+    item = tracked_type(object_type)
+    if item is None or item.bundled_by is None:
+        return None
+    key = item.bundle_of(str(object_id), after if after is not None else before)
+    return None if key is None else (item.bundled_by, str(key))
+
+
+def bundled(events: Sequence, *, make) -> list:
+    """Group a bulk write's events (`PendingEvent`s: action, object_type, object_id, before, after) into one
+    bundle per bundle key, in the order each group first appears; each group keeps its changes' order. A change
+    with no bundle key, or alone in its group, is left as it is. `make` builds an event from the same five fields.
+
+    Reordering across groups is safe: a bulk write's events share one time and one transaction, and every reader
+    orders one object's changes, which stay within one group, by their place in it."""
+    groups: dict = {}
+    order: list = []
+    keys: dict = {}  # per object: its key, read once (an object changed twice in a chunk is looked up once)
+    for event in events:
+        action, object_type, object_id, before, after = event
+        key = keys.get((object_type, object_id), False)
+        if key is False:
+            key = keys[(object_type, object_id)] = bundle_key(object_type, object_id, before, after)
+        if key is None:
+            order.append([event])
+            continue
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = []
+            order.append(group)
+        group.append(event)
+    out = []
+    for group in order:
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        object_type, object_id = keys[(group[0][1], group[0][2])]
+        out.append(make((BUNDLE_ACTION, object_type, object_id, None, [
+            {"action": action, "object_type": member_type, "object_id": str(member_id), "before": before,
+             "after": after}
+            for action, member_type, member_id, before, after in group])))
+    return out
+
+
+def is_bundle(action: str) -> bool:
+    return action == BUNDLE_ACTION
+
+
+def members(after) -> Iterator[Change]:
+    """The changes a bundle's `after` carries, in order (nothing for anything that is not a list of changes)."""
+    if not isinstance(after, list):
+        return
+    for member in after:
+        if isinstance(member, dict):
+            yield Change(member.get("action"), member.get("object_type"), member.get("object_id"),
+                         member.get("before"), member.get("after"))
+
+
+def misfiled(object_type: str, object_id: str, after) -> str | None:
+    """Why a bundle's content is not what a bundle keyed on (object_type, object_id) may hold, or None."""
+    if not isinstance(after, list) or len(after) < 2:
+        return "a bundle holds a list of at least two changes"
+    for change in members(after):
+        if change.action is None or change.object_type is None or change.object_id is None:
+            return "a bundle member lacks its action, object type or id"
+        if bundle_key(change.object_type, change.object_id, change.before, change.after) != (object_type, object_id):
+            return f"holds {change.object_type} {change.object_id}, which is not bundled by {object_type} {object_id}"
+    if sum(1 for _ in members(after)) != len(after):
+        return "a bundle member is not a change"
+    return None
+
+
+def changes_of(rows: Iterable[tuple]) -> Iterator[tuple]:
+    """(seq, Change) for events given as (seq, action, object_type, object_id, before, after): each bundle's
+    members in turn, every other event as itself."""
+    for seq, action, object_type, object_id, before, after in rows:
+        if action == BUNDLE_ACTION:
+            for change in members(after):
+                yield seq, change
+        else:
+            yield seq, Change(action, object_type, object_id, before, after)
