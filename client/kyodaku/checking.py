@@ -11,10 +11,13 @@ import hashlib
 import io
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
 
-from .http import Api, ApiError, Unavailable
+if TYPE_CHECKING:  # httpx is imported only when the API is asked (an offline check may never ask it)
+    from .http import Api
 
 COLUMNS = ("id", "outcome", "basis", "holder", "license_url", "declaration", "disputed", "receipt", "source",
            "reason", "licence")  # `licence`: the licence id of a `licensed` answer (last: older readers index)
@@ -64,6 +67,8 @@ def as_rows(rows) -> list[list]:
 def ask(api: Api, ids: list[str], *, purpose: str, jurisdiction: str, receipts: str,
         batch: str) -> tuple[list[list], dict | None]:
     """(rows, receipt document) for one batch; rows are `unchecked` when the registry gave no answer."""
+    from .http import ApiError, Unavailable
+
     try:
         response = api.lookup(ids, purpose=purpose, jurisdiction=jurisdiction, receipt=receipts)
         results = response["results"]
@@ -107,7 +112,9 @@ class StateFile:
         self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
 
     def record(self, entry: dict) -> None:
-        if isinstance(entry["rows"], Lines):  # CSV lines: kept as one JSON string, far cheaper than lists
+        if "asked" in entry:  # the bulk offline path: only the API's lines (check_offline)
+            entry = {"batch": entry["batch"], "asked": entry["asked"], "receipts": entry.get("receipts")}
+        elif isinstance(entry["rows"], Lines):  # CSV lines: kept as one JSON string, far cheaper than lists
             entry = {"batch": entry["batch"], "csv": "".join(entry["rows"]), "receipts": entry.get("receipts")}
         self.handle.write(json.dumps(entry, separators=(",", ":")) + "\n")
         self.handle.flush()
@@ -210,3 +217,108 @@ def answer_batch(api: Api | None, batch: list[str], *, number: int, purpose: str
     for i, row in asked_rows.items():
         rows[i] = csv_line(row)
     return Lines(rows, unchecked=sum(1 for row in asked_rows.values() if row[2] == "unchecked")), documents
+
+
+# ----------------------------------------------------------------------------------------- offline, in bulk
+_FORKED: tuple | None = None  # (local copy, ids, unit, quote) for the forked processes of offline_units
+
+
+def _unit_segments(number: int) -> tuple[list[bytes], list[int]]:
+    """One unit's CSV as the bytes between the ids only the API can answer, and those ids' indexes in the unit."""
+    local, ids, unit, quote = _FORKED
+    return local.bulk_lines(ids[number * unit:(number + 1) * unit], quote=quote)
+
+
+def offline_units(ids: list[bytes], *, local, unit: int, processes: int,
+                  quote: bool) -> Iterator[tuple[list[bytes], list[int]]]:
+    """_unit_segments of every unit of `ids`, in order, from `processes` forked processes when there are several
+    units (each computes whole units; the copy's indexes are built once, before the fork, and shared)."""
+    global _FORKED
+    count = -(-len(ids) // unit)
+    local._bulk_index()
+    _FORKED = (local, ids, unit, quote)
+    try:
+        if processes > 1 and count > 1:
+            import multiprocessing
+
+            with multiprocessing.get_context("fork").Pool(min(processes, count)) as pool:
+                yield from pool.imap(_unit_segments, range(count))
+        else:
+            yield from map(_unit_segments, range(count))
+    finally:
+        _FORKED = None
+
+
+def check_offline(ids: list[bytes], *, local, api: Callable[[], Api | None], purpose: str, jurisdiction: str,
+                  receipts: str, state: StateFile, unit: int, processes: int, concurrency: int,
+                  quote: bool) -> Iterator[tuple[list[bytes], list[dict], int]]:
+    """`kyodaku check --offline` in bulk: (CSV bytes, receipt documents, ids unchecked) for every unit, in order.
+    The copy answers what it can (LocalCopy.bulk_lines, in `processes` processes); the rest is asked of the API
+    (`api()` gives it, or None when there is none: those ids are `unchecked`) from `concurrency` threads while the
+    next units are answered. The state file keeps, per unit, only the API's lines: a resumed run answers again
+    from the copy (as fast as reading the lines back would be) and asks only for what it was not told."""
+
+    def finish(number: int, segments: list[bytes], missing: list[int]):
+        raws = [ids[number * unit + i].decode() for i in missing]
+        earlier = state.done.get(number, {})
+        kept = earlier.get("asked", {})
+        asked = [kept.get(str(i)) for i in missing]
+        todo = [j for j, line in enumerate(asked) if line is None]
+        documents: list[dict] = list(earlier.get("receipts") or []) if kept else []
+        unchecked = 0
+        client = api() if todo else None
+        for start in range(0, len(todo), BATCH_MAX):
+            chunk = todo[start:start + BATCH_MAX]
+            if client is None:
+                rows = [unchecked_row(raws[j], "the local copy cannot answer this id and no API was given")
+                        for j in chunk]
+            else:
+                label = str(number) if start == 0 else f"{number}.{start // BATCH_MAX}"
+                rows, document = ask(client, [raws[j] for j in chunk], purpose=purpose, jurisdiction=jurisdiction,
+                                     receipts=receipts, batch=label)
+                if document:
+                    documents.append(document)
+            for j, row in zip(chunk, rows, strict=True):
+                asked[j] = csv_line(row)
+                unchecked += row[2] == "unchecked"
+        entry = None
+        if todo and not unchecked:
+            entry = {"batch": number, "asked": dict(zip(map(str, missing), asked, strict=True)),
+                     "receipts": documents}
+        out = [segments[0]]
+        for line, segment in zip(asked, segments[1:], strict=True):
+            out.append(line.encode())
+            out.append(segment)
+        return out, documents, unchecked, entry
+
+    def result(future):
+        out, documents, unchecked, entry = future.result()
+        if entry is not None:
+            state.record(entry)
+        return out, documents, unchecked
+
+    units = offline_units(ids, local=local, unit=unit, processes=processes, quote=quote)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pending: deque = deque()
+        for number, (segments, missing) in enumerate(units):
+            if missing:
+                pending.append(pool.submit(finish, number, segments, missing))
+            else:
+                pending.append(_Done((segments, [], 0, None)))
+            while pending and pending[0].done():
+                yield result(pending.popleft())
+        while pending:
+            yield result(pending.popleft())
+
+
+class _Done:
+    """A unit with nothing to ask: a finished future's two methods."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def done(self) -> bool:
+        return True
+
+    def result(self):
+        return self.value

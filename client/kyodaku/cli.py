@@ -2,21 +2,32 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import functools
+import hashlib
 import json
 import os
 import sys
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-
-from .checking import BATCH_MAX, COLUMNS, Lines, StateFile, answer_batch, file_digest, run_batches, unchecked_count
-from .http import Api, ApiError, Unavailable
-from .ids import read_id_list
+from .checking import (
+    BATCH_MAX,
+    COLUMNS,
+    Lines,
+    StateFile,
+    answer_batch,
+    check_offline,
+    csv_line,
+    file_digest,
+    run_batches,
+    unchecked_count,
+)
+from .ids import id_lines, read_id_list
 from .offline import BadSnapshot, LocalCopy, StaleCopy, copy_dir
-from .verify import documents, verify_document
 
-OFFLINE_UNIT = 200_000
+# rich, httpx and cryptography are imported where they are used: an offline check with --quiet needs none of them,
+# and their imports cost more CPU than answering 100,000 ids from the copy.
+OFFLINE_UNIT = 100_000
 DEFAULT_COPIES = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "kyodaku")
 EPILOG = """environment:
   KYODAKU_URL       the registry, as https://kyodaku.example.org
@@ -24,12 +35,49 @@ EPILOG = """environment:
 
 exit status: 0 all answered (or verified); 1 some ids unchecked (or a receipt failed); 2 usage; 3 the local copy
 was refused (stale, missing, or a snapshot that does not verify)."""
-err = Console(stderr=True)
 
 
-class RateColumn(ProgressColumn):
-    def render(self, task):
-        return TextColumn(f"{task.speed or 0:,.0f} ids/s").render(task)
+@functools.cache
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def say(text: str) -> None:
+    _console().print(text)
+
+
+class _Quiet:
+    def add_task(self, *args, **kwargs):
+        return None
+
+    def advance(self, task, n):
+        pass
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool):
+    """A rich progress bar with the rate and time left, or nothing at all with --quiet (rich not even imported)."""
+    if quiet:
+        yield _Quiet()
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+    class RateColumn(ProgressColumn):
+        def render(self, task):
+            return TextColumn(f"{task.speed or 0:,.0f} ids/s").render(task)
+
+    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),
+                  console=_console()) as progress:
+        yield progress
+
+
+def processes_default() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,6 +102,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: %(default)s)")
     check.add_argument("--offline", action="store_true", help="answer from the copy `kyodaku sync` keeps, asking "
                        "the API only for ids it cannot answer")
+    check.add_argument("--processes", type=int, default=processes_default(), help="offline: processes answering "
+                       "from the copy, each a unit of 100,000 ids at a time (default: the CPUs available, "
+                       "%(default)s)")
     check.add_argument("--max-age", type=float, default=86400, help="offline: refuse a copy brought up to date "
                        "more than this many seconds ago (default: %(default)s)")
     check.add_argument("--dir", default=DEFAULT_COPIES, help="where synced copies live (default: %(default)s)")
@@ -86,19 +137,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"check": cmd_check, "sync": cmd_sync, "verify": cmd_verify}[args.command](args)
     except StaleCopy as exc:
-        err.print(f"[red]refused:[/] {exc}")
+        say(f"[red]refused:[/] {exc}")
         return 3
     except BadSnapshot as exc:
-        err.print(f"[red]snapshot refused:[/] {exc}")
+        say(f"[red]snapshot refused:[/] {exc}")
         return 3
     except KeyboardInterrupt:
-        err.print("interrupted: run the same command again to resume")
+        say("interrupted: run the same command again to resume")
         return 130
 
 
 def cmd_check(args) -> int:
     if not 1 <= args.batch_size <= BATCH_MAX:
         raise SystemExit("--batch-size must be 1 to 10,000")
+    if args.processes < 1:
+        raise SystemExit("--processes must be 1 or more")
     local = None
     if args.offline:
         directory = copy_dir(args.dir, args.purpose, args.jurisdiction)
@@ -106,9 +159,16 @@ def cmd_check(args) -> int:
             raise StaleCopy(f"no local copy in {directory}: run `kyodaku sync` first")
         local = LocalCopy(directory)
         local.require_fresh(args.max_age)
+        if args.receipts != "single":  # single receipts are written row by row: the path below
+            return check_offline_bulk(args, local)
+    if local is not None:
         local.all_answers()
     ids = read_id_list(args.file, column=args.column)
-    api = Api.from_env() if os.environ.get("KYODAKU_URL") else None
+    api = None
+    if os.environ.get("KYODAKU_URL"):
+        from .http import Api
+
+        api = Api.from_env()
     if api is None and not args.offline:
         raise SystemExit("KYODAKU_URL is not set: the registry's address, as https://kyodaku.example.org")
     header = {"input": file_digest(args.file), "column": args.column, "purpose": args.purpose,
@@ -116,8 +176,7 @@ def cmd_check(args) -> int:
               "offline": args.offline}
     state = StateFile(args.out + ".state.jsonl", header, restart=args.restart)
     unchecked = 0
-    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn(),
-                  console=err, disable=args.quiet) as progress:
+    with progress_bar(args.quiet) as progress:
         task = progress.add_task("check", total=len(ids))
 
         def answer(number, batch):
@@ -148,30 +207,86 @@ def cmd_check(args) -> int:
                             receipts.write(json.dumps({"id": row[0], "receipt": row[7]}) + "\n")
         os.replace(tmp, args.out)
     state.close()
+    return finish(args, state, unchecked=unchecked, total=len(ids))
+
+
+def check_offline_bulk(args, local: LocalCopy) -> int:
+    """`check --offline` without single receipts: the file read as bytes in one piece, units of OFFLINE_UNIT ids
+    answered from the copy by --processes processes (checking.check_offline), the CSV written as bytes. The same
+    rows as the path of cmd_check (client/tests/test_client_offline_bulk.py)."""
+    with open(args.file, "rb") as handle:
+        data = handle.read()
+    if args.column is None:
+        ids = id_lines(data, args.file)
+        quote = b"," in data or b'"' in data
+    else:
+        ids = [text.encode() for text in read_id_list(args.file, column=args.column)]
+        quote = True
+    header = {"input": hashlib.sha256(data).hexdigest(), "column": args.column, "purpose": args.purpose,
+              "jurisdiction": args.jurisdiction, "receipts": args.receipts, "batch_size": args.batch_size,
+              "offline": True, "kept": "api-lines"}
+    del data
+    state = StateFile(args.out + ".state.jsonl", header, restart=args.restart)
+
+    @functools.cache
+    def api():
+        if not os.environ.get("KYODAKU_URL"):
+            return None
+        from .http import Api
+
+        return Api.from_env()
+
+    unchecked = 0
+    with progress_bar(args.quiet) as progress:
+        task = progress.add_task("check", total=len(ids))
+        tmp = args.out + ".tmp"
+        with open(tmp, "wb") as out, open(args.out + ".receipts.jsonl", "w", encoding="utf-8") as receipts:
+            out.write(csv_line(list(COLUMNS)).encode())
+            done = 0
+            for chunks, signed, missed in check_offline(
+                    ids, local=local, api=api, purpose=args.purpose, jurisdiction=args.jurisdiction,
+                    receipts=args.receipts, state=state, unit=OFFLINE_UNIT, processes=args.processes,
+                    concurrency=args.concurrency, quote=quote):
+                out.writelines(chunks)
+                unchecked += missed
+                for document in signed:
+                    receipts.write(json.dumps(document, separators=(",", ":")) + "\n")
+                progress.advance(task, min(OFFLINE_UNIT, len(ids) - done))
+                done += OFFLINE_UNIT
+        os.replace(tmp, args.out)
+    state.close()
+    return finish(args, state, unchecked=unchecked, total=len(ids))
+
+
+def finish(args, state: StateFile, *, unchecked: int, total: int) -> int:
     if args.receipts == "none":
         os.remove(args.out + ".receipts.jsonl")
     if unchecked:
-        err.print(f"[yellow]{unchecked:,} of {len(ids):,} ids unchecked[/] (written denied / unchecked with the "
-                  f"reason in {args.out}); run the same command again to ask for them")
+        say(f"[yellow]{unchecked:,} of {total:,} ids unchecked[/] (written denied / unchecked with the reason in "
+            f"{args.out}); run the same command again to ask for them")
         return 1
     os.remove(state.path)
-    err.print(f"{len(ids):,} ids answered: {args.out}")
+    print(f"{total:,} ids answered: {args.out}", file=sys.stderr)  # plain: rich is not imported for this line
     return 0
 
 
 def cmd_sync(args) -> int:
+    from .http import Api, ApiError, Unavailable
+
     api = Api.from_env()
     try:
         copy = LocalCopy.sync(api, args.dir, purpose=args.purpose, jurisdiction=args.jurisdiction)
     except (Unavailable, ApiError) as exc:
-        err.print(f"[red]sync failed:[/] {exc}; the copy keeps its last state")
+        say(f"[red]sync failed:[/] {exc}; the copy keeps its last state")
         return 1
-    err.print(f"{copy.dir}: snapshot {copy.manifest['created_at']} (cursor {copy.manifest['cursor']}), "
+    say(f"{copy.dir}: snapshot {copy.manifest['created_at']} (cursor {copy.manifest['cursor']}), "
               f"up to date to cursor {copy.state['cursor']}, {len(copy.all_answers()):,} registered keys")
     return 0
 
 
 def cmd_verify(args) -> int:
+    from .verify import documents, verify_document
+
     if args.jwks.startswith(("http://", "https://")):
         import httpx
         jwks = httpx.get(args.jwks, timeout=30).json()

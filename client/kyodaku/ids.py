@@ -12,11 +12,34 @@ from collections.abc import Iterator
 
 _HOST = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"
 _HOST_RE = re.compile(_HOST)
-_PLAIN_PATH = r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@-]*)+"
+_PATH_CHAR = r"[A-Za-z0-9._~!$&'()*+,;=:@-]"
+_PLAIN_PATH = rf"(?:/{_PATH_CHAR}*)+"
 _URL_RE = re.compile(rf"(https?)://({_HOST})({_PLAIN_PATH})")
-_DOI_RE = re.compile(r"10\.[0-9]+(?:\.[0-9]+)*/[^\sA-Z\x00-\x1f\x7f-\x9f]+")
+_DOI = r"10\.[0-9]+(?:\.[0-9]+)*/[^\sA-Z\x00-\x1f\x7f-{}]+"  # {}: \x9f here; for bytes, every non-ASCII byte
+_DOI_RE = re.compile(_DOI.format(r"\x9f"))
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _ISBN13_RE = re.compile(r"97[89][0-9]{10}")
+
+
+# classify's first two branches in bulk, for a block of ids joined by "\n" (the offline path: one regex pass over
+# a block instead of a call per id). One match per line: group 1 is the host when classify keeps the line as it is
+# as a `url:` key with that host, group 2 is b"d" when it keeps it as it is as a `doi:` key, both empty otherwise
+# (the caller then asks classify). Built from the patterns above, with classify's three extra url conditions: "--"
+# in the host as a lookahead, and "//" or "/." in the path as "no segment starts with / or ." (every / of a plain
+# path starts a segment). A DOI with any non-ASCII byte is left to classify (UTF-8 bytes are not the characters
+# the str pattern speaks of). client/tests/test_client_ids_bulk.py checks it against classify, line by line.
+_BULK_RE = re.compile((
+    r"^(?:url:https?://(?![^/\n]*--)(?=(" + _HOST + r")(?:/(?![/.])" + _PATH_CHAR + r"*)+$)"
+    r"|(?=(d)oi:" + _DOI.format(r"\xff") + r"$))?.*$").encode(), re.M)
+
+
+def bulk_verdicts(block: bytes) -> list[tuple[bytes, bytes]]:
+    """For each line of `block` (ids already stripped, as id_lines gives them): (the host of a canonical `url:` id
+    or b"", b"d" for a canonical `doi:` id or b""); (b"", b"") for anything else (for classify to decide)."""
+    verdicts = _BULK_RE.findall(block)
+    if len(verdicts) != block.count(b"\n") + 1:  # one match a line, or the caller would misplace answers
+        raise ValueError("bulk_verdicts: a block of ids with an empty line")
+    return verdicts
 
 
 def _isbn13_ok(value: str) -> bool:
@@ -107,3 +130,22 @@ def read_id_list(path: str, *, column: str | None = None) -> list[str]:
     with open(path, encoding="utf-8-sig") as handle:  # newline=None: \r\n and \r read as \n, as read_ids sees them
         lines = handle.read().split("\n")
     return [text for text in map(str.strip, lines) if text and not text.startswith("#")]
+
+
+# str.strip also strips these (and non-ASCII spaces), bytes.strip does not: a file holding any is read as text.
+_STRIP_ONLY_AS_TEXT = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+
+
+def id_lines(data: bytes, path: str) -> list[bytes]:
+    """read_id_list's ids (UTF-8) from the bytes of the file at `path`, one a line: the same ids, read without
+    decoding the file when it is ASCII (bulk bytes.split and bytes.strip instead of a str per line)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.isascii() or any(char in data for char in _STRIP_ONLY_AS_TEXT):
+        return [text.encode() for text in read_id_list(path)]
+    if b"\r" in data:  # universal newlines, as read_ids reads the file
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    ids = list(filter(None, map(bytes.strip, data.split(b"\n"))))
+    if b"#" in data:
+        ids = [raw for raw in ids if raw[:1] != b"#"]
+    return ids

@@ -9,20 +9,28 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import marshal
 import os
 import tempfile
 import time
+from collections import deque
+from itertools import compress, count, repeat
+from operator import is_, itemgetter, methodcaller, not_, sub, xor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rbloom import Bloom
 
-from .http import Api
-from .ids import classify
-from .proofs import BadSignature, jws_verify
+from .ids import bulk_verdicts, classify
+
+if TYPE_CHECKING:
+    from .http import Api
 
 SNAPSHOT_TYPE = "kyodaku-snapshot+jwt"
 DEFAULT_BASIS = {"denied": "permission-required", "allowed": "not-reserved"}
 FIELDS = ("outcome", "basis", "holder", "declaration", "license_url", "disputed")
+INDEX_NAME = "index.marshal"  # the bulk index (LocalCopy.write_index), derived from the answers and the overlay
+INDEX_FORMAT = 1
 LINE_END = "\r\n"  # csv.writer's (excel dialect), so that fast lines and csv.writer's rows read the same
 
 
@@ -50,8 +58,34 @@ class BadSnapshot(Exception):
     """A snapshot file or manifest that does not verify."""
 
 
+def _scatter(target: list, indexes, values) -> None:
+    """target[i] = value for each pair, by a C-level map (deque of length 0 only drains it)."""
+    deque(map(target.__setitem__, indexes, values), maxlen=0)
+
+
+class _KeysAsBytes:
+    """`key in` a dict whose keys are the UTF-8 bytes of the keys (the bulk index's), for _domain_key."""
+
+    def __init__(self, mapping: dict):
+        self.mapping = mapping
+
+    def __contains__(self, key: str) -> bool:
+        return key.encode() in self.mapping
+
+
 def bloom_hash(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:16], "big", signed=True)
+
+
+_TOP = 1 << 127
+
+
+def bloom_hashes(keys: list[bytes]) -> map:
+    """bloom_hash of each key (UTF-8 bytes), in bulk: C-level maps over hashlib and int, no Python call per key.
+    (x ^ 2**127) - 2**127 reads the unsigned 128 bits x as signed; the first 16 bytes of the digest are its top."""
+    digests = map(methodcaller("digest"), map(hashlib.sha256, keys))
+    unsigned = map(int.__rshift__, map(int.from_bytes, digests), repeat(128))
+    return map(sub, map(xor, unsigned, repeat(_TOP)), repeat(_TOP))
 
 
 def copy_dir(root: str | os.PathLike, purpose: str, jurisdiction: str) -> Path:
@@ -74,6 +108,8 @@ def fields(result: dict) -> dict:
 
 def verify_snapshot(manifest_jws: str, jwks: dict, files: dict[str, bytes]) -> dict:
     """The manifest's payload, once its signature and every file's sha256 and size check out."""
+    from .proofs import BadSignature, jws_verify  # cryptography: imported by sync, not by every offline check
+
     try:
         _, payload = jws_verify(manifest_jws, jwks, typ=SNAPSHOT_TYPE)
     except BadSignature as exc:
@@ -101,6 +137,7 @@ class LocalCopy:
         self._hosts: dict[str, str | None] = {}  # url host -> the key of its nearest registered domain, or None
         self._bloom: Bloom | None = None
         self._default_tail = csv_tail({"outcome": self.default, "basis": DEFAULT_BASIS[self.default]})
+        self._bulk: dict | None = None  # the bulk path's index (_bulk_index), loaded on first use
 
     # ------------------------------------------------------------------------------------------- syncing
     @classmethod
@@ -185,7 +222,8 @@ class LocalCopy:
         _write_atomic(self.dir / "overlay.json", json.dumps(self.overlay).encode())
         self.state.update(cursor=cursor, synced_at=started)
         self.save_state()
-        self._answers = None
+        self._answers, self._bulk = None, None
+        self.write_index()
         return True
 
     def save_state(self) -> None:
@@ -317,6 +355,130 @@ class LocalCopy:
                 raw = '"' + raw.replace('"', '""') + '"'
             append(raw + tail)
         return out, missing
+
+    # ------------------------------------------------------------------------------------------ in bulk
+    def _index_source(self) -> str:
+        """What the bulk index is derived from: the answers file (its sha256, checked when it was downloaded), the
+        overlay, and the index's own format. An index of any other source is not used."""
+        overlay = (self.dir / "overlay.json").read_bytes()
+        return hashlib.sha256(json.dumps([INDEX_FORMAT, self.file_entry("answers")["sha256"],
+                                          hashlib.sha256(overlay).hexdigest()]).encode()).hexdigest()
+
+    def write_index(self) -> dict:
+        """Build the bulk index (below) from the answers and keep it beside them (`kyodaku sync` does, so that a
+        check loads it in one marshal.loads instead of parsing and rendering every answer again)."""
+        answers, rendered = self.all_answers(), {}
+        direct = {key.encode(): key for key in answers}
+        for key in answers:
+            if key.startswith("url:"):
+                scheme, _, rest = key[4:].partition("://")
+                other = ("url:http://" if scheme == "https" else "url:https://") + rest
+                if other not in answers and classify(other)[0] == other:
+                    direct[other.encode()] = key
+        for key in answers:
+            rendered[key] = csv_tail(answers[key]).encode()
+        prefixes = [key.partition("://")[2] for key in answers if key.startswith("url-prefix:")]
+        index = {"source": self._index_source(), "tails": {raw: rendered[key] for raw, key in direct.items()},
+                 "prefix_hosts": {rest.partition("/")[0].encode() for rest in prefixes},
+                 "prefix_any_host": any("/" not in rest for rest in prefixes),  # a prefix ending inside a host
+                 "overlay": {key.encode() for key in self.overlay}}
+        try:
+            _write_atomic(self.dir / INDEX_NAME, marshal.dumps(index))
+        except OSError:
+            pass  # a copy on a read-only disk: the index is rebuilt by every check instead
+        return index
+
+    def _bulk_index(self) -> dict:
+        """What bulk_lines needs, kept in INDEX_NAME: each key as bytes (and, for a `url:` key, its other scheme's
+        spelling when classify keeps that as it is: the rule's second step) to its answer's CSV tail (csv_tail);
+        the hosts of the `url-prefix:` keys; the overlay's keys. Besides it, the filter queried by hash
+        (bloom_hashes) and each url host's tail once met."""
+        if self._bulk is None:
+            index = None
+            try:
+                index = marshal.loads((self.dir / INDEX_NAME).read_bytes())
+            except (OSError, EOFError, ValueError, TypeError):
+                pass
+            if not isinstance(index, dict) or index.get("source") != self._index_source():
+                index = self.write_index()
+            index.update(hosts={}, default=self._default_tail.encode(), filter=Bloom.load_bytes(
+                (self.dir / self.file_entry("filter")["name"]).read_bytes(), int))
+            self._bulk = index
+        return self._bulk
+
+    def bulk_lines(self, ids: list[bytes], *, quote: bool = True) -> tuple[list[bytes], list[int]]:
+        """`lines` for ids as bytes (stripped, as ids.id_lines gives them), as the CSV bytes between the ids only
+        the API can answer, and the indexes of those: b"".join of `lines`'s lines, encoded, cut where it has None.
+        No Python code runs per id that is a stored key: the answers are dict lookups mapped over the ids and each
+        line is the id and its answer's tail joined in one b"".join; for the other ids, the spelling is one regex
+        pass over their block (ids.bulk_verdicts), a url's nearest domain is looked up once per host, and the
+        filter's SHA-256 is computed by C-level maps (bloom_hashes). Ids bulk_verdicts leaves undecided take
+        `lines`, one by one. `quote=False` when no id holds a comma or a quote (the caller checked its file)."""
+        index = self._bulk_index()
+        tails_of, hosts = index["tails"], index["hosts"]
+        tails = list(map(tails_of.get, ids))  # the tail of every stored key
+        unstored = list(compress(count(), map(is_, tails, repeat(None))))
+        probe: list[int] = []
+        slow: list[int] = []
+        missing: list[int] = []
+        # From here on, index lists and C-level passes over them (compress, map, scatter by list.__setitem__)
+        # rather than a Python loop per id: each pass costs tens of nanoseconds an id, a loop's body hundreds.
+        if unstored:
+            verdicts = bulk_verdicts(b"\n".join([ids[i] for i in unstored]))
+            url_hosts = list(map(itemgetter(0), verdicts))
+            dois = list(map(itemgetter(1), verdicts))
+            probe = list(compress(unstored, dois))
+            slow = list(compress(unstored, map(not_, map(bytes.__add__, url_hosts, dois))))  # classify decides
+            urls = list(compress(unstored, url_hosts))
+            if urls:
+                url_hosts = list(compress(url_hosts, url_hosts))
+                if index["prefix_any_host"] or not index["prefix_hosts"].isdisjoint(url_hosts):
+                    # a url-prefix key may answer these: `lines` walks the whole rule for them
+                    prefixed = list(map(index["prefix_hosts"].__contains__, url_hosts))
+                    if index["prefix_any_host"]:
+                        prefixed = [True] * len(urls)
+                    slow = sorted(slow + list(compress(urls, prefixed)))
+                    kept = list(map(not_, prefixed))
+                    urls, url_hosts = list(compress(urls, kept)), list(compress(url_hosts, kept))
+                for host in set(url_hosts).difference(hosts):  # the domain walk, once per host
+                    found = self._domain_key(host.decode(), _KeysAsBytes(tails_of))
+                    hosts[host] = tails_of[found.encode()] if found else b""
+                url_tails = list(map(hosts.__getitem__, url_hosts))
+                _scatter(tails, compress(urls, url_tails), compress(url_tails, url_tails))
+                probe = sorted(probe + list(compress(urls, map(not_, url_tails))))
+        if probe:
+            default, overlay = index["default"], index["overlay"]
+            if overlay:  # a key the feed changed: the filter is older than the copy's answer (the default)
+                changed = list(map(overlay.__contains__, [ids[i] for i in probe]))
+                _scatter(tails, compress(probe, changed), repeat(default))
+                probe = list(compress(probe, map(not_, changed)))
+            flags = list(map(index["filter"].__contains__, bloom_hashes([ids[i] for i in probe])))
+            missing = list(compress(probe, flags))  # flagged as not the default but absent: ask, do not assume
+            _scatter(tails, compress(probe, map(not_, flags)), repeat(default))
+        for i in missing:
+            tails[i] = b""
+        for i in slow:
+            tails[i] = b""
+        raws = ids
+        if quote:
+            ids = [b'"' + raw.replace(b'"', b'""') + b'"' if b"," in raw or b'"' in raw else raw for raw in ids]
+        elif slow:
+            ids = list(ids)
+        if slow:
+            texts, not_here = self.lines([raws[i].decode() for i in slow])
+            for i, text in zip(slow, texts, strict=True):
+                if text is not None:
+                    ids[i], tails[i] = b"", text.encode()  # the whole line, quoted by `lines`
+            missing = sorted(missing + [slow[j] for j in not_here])
+        parts: list = [None] * (2 * len(ids))  # id, tail, id, tail, ...: one join, no bytes object per line
+        parts[0::2] = ids
+        parts[1::2] = tails
+        segments, start = [], 0
+        for i in missing:
+            segments.append(b"".join(parts[start:2 * i]))
+            start = 2 * i + 2
+        segments.append(b"".join(parts[start:]))
+        return segments, missing
 
     def row(self, raw: str) -> list | None:
         found = self.answer(raw)

@@ -7,9 +7,13 @@ import io
 import json
 import time
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kyodaku import cli
 from kyodaku.checking import COLUMNS, Lines, StateFile, answer_batch, csv_line
-from kyodaku.ids import read_id_list, read_ids
-from kyodaku.offline import LocalCopy
+from kyodaku.cli import main
+from kyodaku.ids import bulk_verdicts, classify, id_lines, read_id_list, read_ids
+from kyodaku.offline import INDEX_NAME, LocalCopy
 from rbloom import Bloom
 
 from sync.filters import key_hash
@@ -39,12 +43,13 @@ IDS = [
 
 def a_copy(tmp_path) -> LocalCopy:
     directory = tmp_path / "copy"
-    directory.mkdir()
+    directory.mkdir(parents=True)
     (directory / "answers").write_bytes(gzip.compress(b"".join(json.dumps(a).encode() + b"\n" for a in ANSWERS)))
     bloom = Bloom(10, 0.01, key_hash)
     bloom.update([a["key"] for a in ANSWERS if a["outcome"] == "denied"] + [FLAGGED_ABSENT])
     bloom.save(str(directory / "filter"))
-    files = [{"name": "answers", "count": len(ANSWERS)}, {"name": "filter", "count": 4, "default_outcome": "allowed"}]
+    files = [{"name": "answers", "count": len(ANSWERS), "sha256": "a" * 64},
+             {"name": "filter", "count": 4, "default_outcome": "allowed"}]
     (directory / "manifest.json").write_text(json.dumps({"payload": {"purpose": "tdm", "jurisdiction": "JP",
                                                                      "files": files}}))
     (directory / "state.json").write_text(json.dumps({"cursor": "1", "synced_at": time.time()}))
@@ -94,3 +99,141 @@ def test_ids_read_in_one_piece_are_the_ids_read_line_by_line(tmp_path):
     path.write_bytes("\ufeffdoi:10.5555/a\r\n# a comment\n\n  url:https://x.example/ \rdoi:b\r\n\tlast".encode())
     assert read_id_list(str(path)) == [raw for _, raw in read_ids(str(path))] == [
         "doi:10.5555/a", "url:https://x.example/", "doi:b", "last"]
+
+
+# ------------------------------------------------------------------------------------------ the bulk path
+# LocalCopy.bulk_lines and `kyodaku check --offline` (checking.check_offline): the same bytes as `lines` and the row
+# path, whatever the ids, the number of processes or the unit size; ids.bulk_verdicts and ids.id_lines agree with
+# classify and read_ids line by line.
+URLISH = st.sampled_from(["url:https://", "url:http://", "url:ftp://", "doi:10.", "doi:", "https://", "domain:",
+                          "DOI:10.", "url:https://www.", " doi:10.", "isbn:", "#"])
+TEXT = st.text(alphabet="abcz09.-/_~,'\"@:+é\xa0A ", max_size=24)
+
+
+def expected_bulk(local, ids: list[str]) -> tuple[list[bytes], list[int]]:
+    lines, missing = local.lines(ids)
+    segments, current = [], []
+    for line in lines:
+        if line is None:
+            segments.append("".join(current).encode())
+            current = []
+        else:
+            current.append(line)
+    segments.append("".join(current).encode())
+    return segments, missing
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(URLISH, TEXT).map("".join), min_size=1, max_size=30))
+def test_bulk_verdicts_agree_with_classify_line_by_line(lines):
+    lines = [line.strip() for line in lines if line.strip()] or ["doi:10.1/x"]
+    verdicts = bulk_verdicts("\n".join(lines).encode())
+    assert len(verdicts) == len(lines)
+    for line, (host, doi) in zip(lines, verdicts, strict=True):
+        key, found_host = classify(line)
+        kept = key == line
+        if host:
+            assert kept and line.startswith("url:") and found_host == host.decode(), line
+        elif doi:
+            assert kept and line.startswith("doi:") and found_host is None, line
+        else:  # left to classify: nothing its first two branches keep as it is, but a DOI with non-ASCII
+            assert not (kept and line[:4] in ("url:", "doi:") and line.isascii()), line
+
+
+def test_bulk_verdicts_of_named_lines():
+    lines = ["doi:10.5555/a", "url:https://kaze.example/p/1", "url:https://a--b.example/x", "url:https://k.example/a//b",
+             "url:https://k.example/.x", "url:https://k.example/", "url:https://k.example", "doi:10.1/é", "doi:10.1/A",
+             "url:http://Kaze.example/p", "domain:kaze.example"]
+    assert bulk_verdicts("\n".join(lines).encode()) == [
+        (b"", b"d"), (b"kaze.example", b""), (b"", b""), (b"", b""), (b"", b""), (b"k.example", b""), (b"", b""),
+        (b"", b""), (b"", b""), (b"", b""), (b"", b"")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.tuples(URLISH, TEXT).map("".join),
+                          st.text(alphabet="ab #\r\n\t\x0b\x1c\ufeffé", max_size=6)), max_size=20),
+       st.sampled_from(["\n", "\r\n", "\r"]))
+def test_ids_read_as_bytes_are_the_ids_read_line_by_line(tmp_path_factory, lines, newline):
+    path = tmp_path_factory.mktemp("ids") / "ids.txt"
+    path.write_bytes(newline.join(lines).encode())
+    assert id_lines(path.read_bytes(), str(path)) == [raw.encode() for _, raw in read_ids(str(path))]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(IDS + [a["key"] for a in ANSWERS] + ["url:http://shop.example/x",
+                                                                                "url:https://kaze.example/a,b"]),
+                          st.tuples(URLISH, TEXT).map("".join)), min_size=1, max_size=40))
+def test_bulk_lines_are_the_lines_of_the_row_path(tmp_path, ids):
+    ids = [raw.strip() for raw in ids if raw.strip() and not raw.strip().startswith("#")] or ["doi:10.5555/a"]
+    local = a_copy(tmp_path / str(time.monotonic_ns()))
+    for quote in (True, False):
+        if not quote and any("," in raw or '"' in raw for raw in ids):
+            continue
+        assert local.bulk_lines([raw.encode() for raw in ids], quote=quote) == expected_bulk(local, ids)
+
+
+def test_bulk_lines_follow_the_overlay_and_the_filter(tmp_path):
+    local = a_copy(tmp_path)
+    # the feed removed one stored key (in the filter) and changed another: both as `lines` answers them
+    local.overlay = {"doi:10.5555/a": None, "doi:10.5555/b": dict(ANSWERS[0], outcome="allowed", basis="granted")}
+    (local.dir / "overlay.json").write_text(json.dumps(local.overlay))
+    local._answers = None
+    ids = ["doi:10.5555/a", "doi:10.5555/b", FLAGGED_ABSENT, "url:https://www.kaze.example/p/9", "doi:10.5555/zz"]
+    segments, missing = local.bulk_lines([raw.encode() for raw in ids])
+    assert (segments, missing) == expected_bulk(local, ids)
+    assert [ids[i] for i in missing] == [FLAGGED_ABSENT]
+    assert b"doi:10.5555/a,allowed,not-reserved," in segments[0]  # removed: the default, not the filter's flag
+
+
+def test_the_bulk_index_is_kept_beside_the_copy_and_rebuilt_when_the_overlay_changes(tmp_path):
+    local = a_copy(tmp_path)
+    ids = [b"doi:10.5555/b", b"url:https://www.kaze.example/p/9"]
+    first = local.bulk_lines(ids)
+    assert (local.dir / INDEX_NAME).exists()
+    assert LocalCopy(local.dir).bulk_lines(ids) == first  # read back from the index file
+    (local.dir / "overlay.json").write_text(json.dumps({"doi:10.5555/b": None}))
+    again = LocalCopy(local.dir).bulk_lines(ids)
+    assert b"doi:10.5555/b,allowed,not-reserved," in again[0][0]  # not the stale index's answer
+
+
+def offline_check(tmp_path, ids: list[str], *args) -> tuple[int, bytes]:
+    """`kyodaku check --offline` of `ids` against a_copy, without an API; (exit status, CSV)."""
+    root = tmp_path / "copies"
+    if not (root / "tdm" / "JP").exists():
+        (root / "tdm").mkdir(parents=True)
+        a_copy(tmp_path).dir.rename(root / "tdm" / "JP")
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    out = tmp_path / f"answers-{'-'.join(args)}.csv"
+    code = main(["check", str(source), "--purpose", "tdm", "--jurisdiction", "JP", "--offline", "--dir",
+                 str(root), "--out", str(out), "--quiet", *args])
+    return code, out.read_bytes()
+
+
+def test_the_bulk_check_writes_the_row_paths_csv_with_one_or_two_processes(tmp_path, monkeypatch):
+    monkeypatch.delenv("KYODAKU_URL", raising=False)
+    monkeypatch.setattr(cli, "OFFLINE_UNIT", 7)  # several units, so that two processes share them
+    ids = IDS * 5
+    code_rows, rows = offline_check(tmp_path, ids, "--receipts", "single", "--restart")  # LocalCopy.row per id
+    code_one, one = offline_check(tmp_path, ids, "--processes", "1", "--restart")
+    code_two, two = offline_check(tmp_path, ids, "--processes", "2", "--restart")
+    assert code_rows == code_one == code_two == 1  # ids only the API can answer are unchecked, never allowed
+    assert rows == one == two
+    unchecked = [r for r in csv.DictReader(io.StringIO(two.decode())) if r["basis"] == "unchecked"]
+    assert {r["id"] for r in unchecked} >= {FLAGGED_ABSENT, "DOI:10.5555/A", "not an id"}
+
+
+def test_a_resumed_bulk_check_keeps_the_apis_lines_and_answers_the_rest_from_the_copy(tmp_path, monkeypatch):
+    monkeypatch.delenv("KYODAKU_URL", raising=False)
+    ids = ["doi:10.5555/a", FLAGGED_ABSENT, "doi:10.5555/unregistered"]
+    code, _ = offline_check(tmp_path, ids)
+    assert code == 1  # no API: the flagged id is unchecked, and the state file is kept for the next run
+    state = tmp_path / "answers-.csv.state.jsonl"
+    told = f"{FLAGGED_ABSENT},allowed,not-reserved,,,,false,,api,,\r\n"  # what the API said before the break
+    with open(state, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"batch": 0, "asked": {"1": told}, "receipts": []}) + "\n")
+    code, again = offline_check(tmp_path, ids)
+    assert code == 0 and not state.exists()
+    assert again.decode().splitlines(keepends=True)[1:] == [
+        "doi:10.5555/a,denied,reserved,hoshi,,d-1,false,,offline,,\r\n", told,
+        "doi:10.5555/unregistered,allowed,not-reserved,,,,false,,offline,,\r\n"]
