@@ -15,6 +15,12 @@ floor (the raw batch endpoint driven by a minimal loop), and offline from a sync
    `kyodaku sync` and `kyodaku check --offline`: ids/s, and the offline CSV's outcome and basis compared with the
    online one's for every id.
 
+The offline check also runs on --repeat copies of the ids file in one (10,000,000 ids by default: interpreter
+start and loading the copy amortised), compared with the online CSV repeated as many times; and beside both, an
+offline floor: a Python process that reads the ids file and writes each id with one fixed CSV tail (the least any
+Python client does that writes a row per id). Every offline figure is wall and CPU seconds (user + system of the
+process and its children: `kyodaku check --offline` forks --processes, the CPUs available by default).
+
 With --before-client DIR (a directory holding an older `kyodaku` package, e.g. made by
 `git archive <commit> client/kyodaku | tar -x -C /tmp/old` and given as /tmp/old/client), the offline check runs
 twice in the same run, each in a process of its own (interpreter start included in both): the older client,
@@ -133,9 +139,39 @@ def kyodaku_process(client_dir: str, *args) -> tuple[float, float]:
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
+FLOOR = """import sys
+data = open(sys.argv[1], "rb").read()
+tail = b",denied,permission-required,,,,false,,offline,,\\r\\n"
+with open(sys.argv[2], "wb") as out:
+    out.write(tail.join(data.split(b"\\n")[:-1]) + tail)
+"""
+
+
+def offline_floor(source: str, out: str) -> tuple[float, float]:
+    """(wall, CPU) of FLOOR in a process of its own: start, read the ids, write a line per id."""
+    before = os.times()
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR, source, out], check=True)
+    wall = time.perf_counter() - started
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+
+
 def answers(path: str) -> list[tuple]:
     with open(path, newline="") as handle:
         return [(r["id"], r["outcome"], r["basis"], r["holder"], r["declaration"]) for r in csv.DictReader(handle)]
+
+
+def same_answers(path: str, online: list[tuple], repeat: int) -> bool:
+    """Whether the CSV at `path` holds `online`'s answers `repeat` times over, read row by row (10,000,000 rows
+    as tuples would not fit in memory)."""
+    with open(path, newline="") as handle:
+        rows = csv.DictReader(handle)
+        for expected in (row for _ in range(repeat) for row in online):
+            got = next(rows, None)
+            if got is None or (got["id"], got["outcome"], got["basis"], got["holder"], got["declaration"]) != expected:
+                return False
+        return next(rows, None) is None
 
 
 def from_api_count(path: str) -> int:
@@ -175,6 +211,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--repeat", type=int, default=10, help="the offline check again on this many copies of "
+                        "the ids file in one (0: not)")
     parser.add_argument("--before-client", help="a directory holding an older kyodaku package: its offline check "
                         "is timed too, in the same run")
     args = parser.parse_args()
@@ -193,6 +231,15 @@ def main() -> None:
           f"loop) {figures['floor_ids_per_s']:,} ids/s; kyodaku check online {figures['online_ids_per_s']:,} ids/s; "
           f"kyodaku sync {figures['sync_s']} s; kyodaku check --offline {figures['offline_ids_per_s']:,} ids/s "
           f"({figures['offline_to_online']}x online); answers identical: {figures['identical']}")
+    print(f"offline, {args.ids:,} ids: {figures['offline_s']} s wall, {figures['offline_cpu_s']} s CPU; floor (read "
+          f"the ids, write a fixed line per id) {figures['offline_floor_s']} s wall, {figures['offline_floor_cpu_s']} "
+          f"s CPU")
+    if args.repeat:
+        print(f"offline, {figures['big_ids']:,} ids (the file {args.repeat} times): {figures['big_offline_s']} s "
+              f"wall, {figures['big_offline_cpu_s']} s CPU, {figures['big_offline_ids_per_s']:,} ids/s "
+              f"({figures['big_offline_to_online']}x online); floor {figures['big_floor_s']} s wall, "
+              f"{figures['big_floor_cpu_s']} s CPU; answers identical: {figures['big_identical']}")
+    print(f"load average {figures['loadavg']}")
     if args.before_client:
         print(f"before ({args.before_client}): kyodaku check --offline {figures['before_offline_ids_per_s']:,} ids/s "
               f"({figures['before_offline_to_online']}x online, {figures['before_offline_cpu_s']} s CPU; this tree "
@@ -229,6 +276,25 @@ def run(args, workdir: str, key: str, url: str) -> dict:
     offline_s, offline_cpu = kyodaku_process(str(ROOT / "client"), *offline_args, "--out", f"{workdir}/offline.csv")
     offline = answers(f"{workdir}/offline.csv")
     from_api = from_api_count(f"{workdir}/offline.csv")
+    floor_wall, floor_cpu = offline_floor(source, f"{workdir}/floor.csv")
+    big = {}
+    if args.repeat:
+        big_source = f"{workdir}/ids-big.txt"
+        with open(source, "rb") as handle:
+            Path(big_source).write_bytes(handle.read() * args.repeat)
+        log(f"kyodaku check --offline of {len(ids) * args.repeat:,} ids (own process)")
+        big_args = [big_source if arg == source else arg for arg in offline_args]
+        big_s, big_cpu = kyodaku_process(str(ROOT / "client"), *big_args, "--out", f"{workdir}/offline-big.csv")
+        big_floor_wall, big_floor_cpu = offline_floor(big_source, f"{workdir}/floor.csv")
+        big_identical = same_answers(f"{workdir}/offline-big.csv", online, args.repeat)
+        big = {"big_ids": len(ids) * args.repeat, "big_offline_s": round(big_s, 2),
+               "big_offline_cpu_s": round(big_cpu, 2),
+               "big_offline_ids_per_s": round(len(ids) * args.repeat / big_s),
+               "big_offline_to_online": round(online_s * args.repeat / big_s, 1),
+               "big_floor_s": round(big_floor_wall, 2), "big_floor_cpu_s": round(big_floor_cpu, 2),
+               "big_identical": big_identical}
+        os.remove(big_source)
+        os.remove(f"{workdir}/offline-big.csv")
     figures = {
         "ids": len(ids), "keys": args.keys, "concurrency": args.concurrency,
         "floor_s": round(floor_s, 1), "floor_ids_per_s": round(len(ids) / floor_s),
@@ -237,7 +303,8 @@ def run(args, workdir: str, key: str, url: str) -> dict:
         "offline_s": round(offline_s, 2), "offline_cpu_s": round(offline_cpu, 2),
         "offline_ids_per_s": round(len(ids) / offline_s),
         "offline_from_api": from_api, "offline_to_online": round(online_s / offline_s, 1),
-        "identical": online == offline, "loadavg": os.getloadavg(), **before,
+        "identical": online == offline, "offline_floor_s": round(floor_wall, 2),
+        "offline_floor_cpu_s": round(floor_cpu, 2), **big, "loadavg": os.getloadavg(), **before,
     }
     return figures
 

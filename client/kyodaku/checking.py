@@ -220,46 +220,49 @@ def answer_batch(api: Api | None, batch: list[str], *, number: int, purpose: str
 
 
 # ----------------------------------------------------------------------------------------- offline, in bulk
-_FORKED: tuple | None = None  # (local copy, ids, unit, quote) for the forked processes of offline_units
+_FORKED: tuple | None = None  # (local copy, IdUnits, quote) for the forked processes of offline_units
 
 
-def _unit_segments(number: int) -> tuple[list[bytes], list[int]]:
-    """One unit's CSV as the bytes between the ids only the API can answer, and those ids' indexes in the unit."""
-    local, ids, unit, quote = _FORKED
-    return local.bulk_lines(ids[number * unit:(number + 1) * unit], quote=quote)
+def _unit_segments(number: int) -> tuple[list[bytes], list[int], list[bytes], int]:
+    """One unit's CSV as the bytes between the ids only the API can answer, those ids' indexes in the unit and the
+    ids themselves, and how many ids the unit has."""
+    local, units, quote = _FORKED
+    ids = units.ids(number)
+    segments, missing = local.bulk_lines(ids, quote=quote)
+    return segments, missing, [ids[i] for i in missing], len(ids)
 
 
-def offline_units(ids: list[bytes], *, local, unit: int, processes: int,
-                  quote: bool) -> Iterator[tuple[list[bytes], list[int]]]:
-    """_unit_segments of every unit of `ids`, in order, from `processes` forked processes when there are several
-    units (each computes whole units; the copy's indexes are built once, before the fork, and shared)."""
+def offline_units(units, *, local, processes: int, quote: bool) -> Iterator[tuple]:
+    """_unit_segments of every unit of `units` (ids.IdUnits), in order, from `processes` forked processes when
+    there are several units. Each process splits its own units out of the file's bytes, so the parent neither
+    makes the ids nor shares them page by page; the copy's index is loaded once, before the fork."""
     global _FORKED
-    count = -(-len(ids) // unit)
     local._bulk_index()
-    _FORKED = (local, ids, unit, quote)
+    _FORKED = (local, units, quote)
     try:
-        if processes > 1 and count > 1:
+        if processes > 1 and len(units) > 1:
             import multiprocessing
 
-            with multiprocessing.get_context("fork").Pool(min(processes, count)) as pool:
-                yield from pool.imap(_unit_segments, range(count))
+            with multiprocessing.get_context("fork").Pool(min(processes, len(units))) as pool:
+                yield from pool.imap(_unit_segments, range(len(units)))
         else:
-            yield from map(_unit_segments, range(count))
+            yield from map(_unit_segments, range(len(units)))
     finally:
         _FORKED = None
 
 
-def check_offline(ids: list[bytes], *, local, api: Callable[[], Api | None], purpose: str, jurisdiction: str,
-                  receipts: str, state: StateFile, unit: int, processes: int, concurrency: int,
-                  quote: bool) -> Iterator[tuple[list[bytes], list[dict], int]]:
-    """`kyodaku check --offline` in bulk: (CSV bytes, receipt documents, ids unchecked) for every unit, in order.
+def check_offline(units, *, local, api: Callable[[], Api | None], purpose: str, jurisdiction: str,
+                  receipts: str, state: StateFile, processes: int, concurrency: int,
+                  quote: bool) -> Iterator[tuple[list[bytes], list[dict], int, int]]:
+    """`kyodaku check --offline` in bulk: (CSV bytes, receipt documents, ids unchecked, ids) for every unit of
+    `units` (ids.IdUnits), in order.
     The copy answers what it can (LocalCopy.bulk_lines, in `processes` processes); the rest is asked of the API
     (`api()` gives it, or None when there is none: those ids are `unchecked`) from `concurrency` threads while the
     next units are answered. The state file keeps, per unit, only the API's lines: a resumed run answers again
     from the copy (as fast as reading the lines back would be) and asks only for what it was not told."""
 
-    def finish(number: int, segments: list[bytes], missing: list[int]):
-        raws = [ids[number * unit + i].decode() for i in missing]
+    def finish(number: int, segments: list[bytes], missing: list[int], raws: list[bytes]):
+        raws = [raw.decode() for raw in raws]
         earlier = state.done.get(number, {})
         kept = earlier.get("asked", {})
         asked = [kept.get(str(i)) for i in missing]
@@ -291,24 +294,24 @@ def check_offline(ids: list[bytes], *, local, api: Callable[[], Api | None], pur
             out.append(segment)
         return out, documents, unchecked, entry
 
-    def result(future):
+    def result(future, count: int):
         out, documents, unchecked, entry = future.result()
         if entry is not None:
             state.record(entry)
-        return out, documents, unchecked
+        return out, documents, unchecked, count
 
-    units = offline_units(ids, local=local, unit=unit, processes=processes, quote=quote)
+    answered = offline_units(units, local=local, processes=processes, quote=quote)
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         pending: deque = deque()
-        for number, (segments, missing) in enumerate(units):
+        for number, (segments, missing, raws, count) in enumerate(answered):
             if missing:
-                pending.append(pool.submit(finish, number, segments, missing))
+                pending.append((pool.submit(finish, number, segments, missing, raws), count))
             else:
-                pending.append(_Done((segments, [], 0, None)))
-            while pending and pending[0].done():
-                yield result(pending.popleft())
+                pending.append((_Done((segments, [], 0, None)), count))
+            while pending and pending[0][0].done():
+                yield result(*pending.popleft())
         while pending:
-            yield result(pending.popleft())
+            yield result(*pending.popleft())
 
 
 class _Done:

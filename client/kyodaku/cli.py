@@ -22,12 +22,13 @@ from .checking import (
     run_batches,
     unchecked_count,
 )
-from .ids import id_lines, read_id_list
+from .ids import IdUnits, read_id_list
 from .offline import BadSnapshot, LocalCopy, StaleCopy, copy_dir
 
 # rich, httpx and cryptography are imported where they are used: an offline check with --quiet needs none of them,
 # and their imports cost more CPU than answering 100,000 ids from the copy.
 OFFLINE_UNIT = 100_000
+OFFLINE_UNIT_BYTES = 4 << 20  # offline, in bulk: ~100,000 ids of 40 bytes (ids.IdUnits)
 DEFAULT_COPIES = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "kyodaku")
 EPILOG = """environment:
   KYODAKU_URL       the registry, as https://kyodaku.example.org
@@ -217,15 +218,15 @@ def check_offline_bulk(args, local: LocalCopy) -> int:
     with open(args.file, "rb") as handle:
         data = handle.read()
     if args.column is None:
-        ids = id_lines(data, args.file)
+        units = IdUnits(data, args.file, unit_bytes=OFFLINE_UNIT_BYTES, unit_ids=OFFLINE_UNIT)
         quote = b"," in data or b'"' in data
     else:
-        ids = [text.encode() for text in read_id_list(args.file, column=args.column)]
+        units = IdUnits(data, args.file, unit_bytes=OFFLINE_UNIT_BYTES, unit_ids=OFFLINE_UNIT,
+                        listed=read_id_list(args.file, column=args.column))
         quote = True
     header = {"input": hashlib.sha256(data).hexdigest(), "column": args.column, "purpose": args.purpose,
               "jurisdiction": args.jurisdiction, "receipts": args.receipts, "batch_size": args.batch_size,
-              "offline": True, "kept": "api-lines"}
-    del data
+              "offline": True, "kept": "api-lines", "unit": [OFFLINE_UNIT_BYTES, OFFLINE_UNIT]}
     state = StateFile(args.out + ".state.jsonl", header, restart=args.restart)
 
     @functools.cache
@@ -236,26 +237,25 @@ def check_offline_bulk(args, local: LocalCopy) -> int:
 
         return Api.from_env()
 
-    unchecked = 0
+    unchecked = total = 0
     with progress_bar(args.quiet) as progress:
-        task = progress.add_task("check", total=len(ids))
+        task = progress.add_task("check", total=data.count(b"\n") + 1)  # lines: as near as the bar needs
         tmp = args.out + ".tmp"
         with open(tmp, "wb") as out, open(args.out + ".receipts.jsonl", "w", encoding="utf-8") as receipts:
             out.write(csv_line(list(COLUMNS)).encode())
-            done = 0
-            for chunks, signed, missed in check_offline(
-                    ids, local=local, api=api, purpose=args.purpose, jurisdiction=args.jurisdiction,
-                    receipts=args.receipts, state=state, unit=OFFLINE_UNIT, processes=args.processes,
-                    concurrency=args.concurrency, quote=quote):
+            for chunks, signed, missed, count in check_offline(
+                    units, local=local, api=api, purpose=args.purpose, jurisdiction=args.jurisdiction,
+                    receipts=args.receipts, state=state, processes=args.processes, concurrency=args.concurrency,
+                    quote=quote):
                 out.writelines(chunks)
                 unchecked += missed
+                total += count
                 for document in signed:
                     receipts.write(json.dumps(document, separators=(",", ":")) + "\n")
-                progress.advance(task, min(OFFLINE_UNIT, len(ids) - done))
-                done += OFFLINE_UNIT
+                progress.advance(task, count)
         os.replace(tmp, args.out)
     state.close()
-    return finish(args, state, unchecked=unchecked, total=len(ids))
+    return finish(args, state, unchecked=unchecked, total=total)
 
 
 def finish(args, state: StateFile, *, unchecked: int, total: int) -> int:

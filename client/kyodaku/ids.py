@@ -136,16 +136,46 @@ def read_id_list(path: str, *, column: str | None = None) -> list[str]:
 _STRIP_ONLY_AS_TEXT = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 
 
-def id_lines(data: bytes, path: str) -> list[bytes]:
-    """read_id_list's ids (UTF-8) from the bytes of the file at `path`, one a line: the same ids, read without
-    decoding the file when it is ASCII (bulk bytes.split and bytes.strip instead of a str per line)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if not data.isascii() or any(char in data for char in _STRIP_ONLY_AS_TEXT):
-        return [text.encode() for text in read_id_list(path)]
-    if b"\r" in data:  # universal newlines, as read_ids reads the file
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    ids = list(filter(None, map(bytes.strip, data.split(b"\n"))))
-    if b"#" in data:
-        ids = [raw for raw in ids if raw[:1] != b"#"]
-    return ids
+class IdUnits:
+    """The ids of a file, one a line, in units that a process reads by itself: `len(units)` units, `units.ids(n)`
+    the n-th one's ids (UTF-8, as read_id_list gives them). An ASCII file (the usual case) is cut into blocks of
+    about `unit_bytes` at line ends and each block is split and stripped by bulk bytes methods when its unit is
+    asked for, so no id exists as an object before a worker makes it; any other file is read as text by
+    read_id_list and cut every `unit_ids` ids."""
+
+    def __init__(self, data: bytes, path: str, *, unit_bytes: int, unit_ids: int, listed: list[str] | None = None):
+        """`listed`: the ids already read (a CSV column), cut every `unit_ids`."""
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        self.data, self.unit_ids, self.listed = data, unit_ids, None
+        if listed is None and (not data.isascii() or any(char in data for char in _STRIP_ONLY_AS_TEXT)):
+            listed = read_id_list(path)
+        if listed is not None:
+            self.listed = [text.encode() for text in listed]
+            self.count = -(-len(self.listed) // unit_ids)
+            return
+        self.cuts = [0]
+        while self.cuts[-1] < len(data):
+            end = data.find(b"\n", self.cuts[-1] + unit_bytes)
+            self.cuts.append(len(data) if end < 0 else end + 1)
+        self.count = len(self.cuts) - 1
+
+    def __len__(self) -> int:
+        return self.count
+
+    def ids(self, number: int) -> list[bytes]:
+        if self.listed is not None:
+            return self.listed[number * self.unit_ids:(number + 1) * self.unit_ids]
+        block = self.data[self.cuts[number]:self.cuts[number + 1]]
+        if b"\r" in block:  # universal newlines, as read_ids reads the file (a block ends after a \n)
+            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        ids = list(filter(None, map(bytes.strip, block.split(b"\n"))))
+        if b"#" in block:
+            ids = [raw for raw in ids if raw[:1] != b"#"]
+        return ids
+
+
+def id_lines(data: bytes, path: str, *, unit_bytes: int = 1 << 22) -> list[bytes]:
+    """read_id_list's ids (UTF-8) from the bytes of the file at `path`: every unit of IdUnits, in order."""
+    units = IdUnits(data, path, unit_bytes=unit_bytes, unit_ids=100_000)
+    return [raw for number in range(len(units)) for raw in units.ids(number)]

@@ -156,7 +156,9 @@ def test_bulk_verdicts_of_named_lines():
 def test_ids_read_as_bytes_are_the_ids_read_line_by_line(tmp_path_factory, lines, newline):
     path = tmp_path_factory.mktemp("ids") / "ids.txt"
     path.write_bytes(newline.join(lines).encode())
-    assert id_lines(path.read_bytes(), str(path)) == [raw.encode() for _, raw in read_ids(str(path))]
+    expected = [raw.encode() for _, raw in read_ids(str(path))]
+    assert id_lines(path.read_bytes(), str(path)) == expected
+    assert id_lines(path.read_bytes(), str(path), unit_bytes=3) == expected  # cut into units at line ends
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -212,7 +214,7 @@ def offline_check(tmp_path, ids: list[str], *args) -> tuple[int, bytes]:
 
 def test_the_bulk_check_writes_the_row_paths_csv_with_one_or_two_processes(tmp_path, monkeypatch):
     monkeypatch.delenv("KYODAKU_URL", raising=False)
-    monkeypatch.setattr(cli, "OFFLINE_UNIT", 7)  # several units, so that two processes share them
+    monkeypatch.setattr(cli, "OFFLINE_UNIT_BYTES", 100)  # several units, so that two processes share them
     ids = IDS * 5
     code_rows, rows = offline_check(tmp_path, ids, "--receipts", "single", "--restart")  # LocalCopy.row per id
     code_one, one = offline_check(tmp_path, ids, "--processes", "1", "--restart")
@@ -237,3 +239,19 @@ def test_a_resumed_bulk_check_keeps_the_apis_lines_and_answers_the_rest_from_the
     assert again.decode().splitlines(keepends=True)[1:] == [
         "doi:10.5555/a,denied,reserved,hoshi,,d-1,false,,offline,,\r\n", told,
         "doi:10.5555/unregistered,allowed,not-reserved,,,,false,,offline,,\r\n"]
+
+
+def test_the_bulk_check_of_a_csv_column_writes_the_row_paths_csv(tmp_path, monkeypatch):
+    monkeypatch.delenv("KYODAKU_URL", raising=False)
+    source = tmp_path / "items.csv"
+    with open(source, "w", newline="", encoding="utf-8") as handle:  # a column's ids: "#..." is an id, not a comment
+        csv.writer(handle).writerows([["title", "ref"], *[[f"t{i}", raw] for i, raw in enumerate(IDS + ["#x"])]])
+    (tmp_path / "copies" / "tdm").mkdir(parents=True)
+    a_copy(tmp_path).dir.rename(tmp_path / "copies" / "tdm" / "JP")
+    outs = []
+    for extra in (["--receipts", "single"], ["--processes", "2"]):
+        out = tmp_path / f"answers{len(outs)}.csv"
+        main(["check", str(source), "--column", "ref", "--purpose", "tdm", "--jurisdiction", "JP", "--offline",
+              "--dir", str(tmp_path / "copies"), "--out", str(out), "--quiet", *extra])
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and b"\r\n#x,denied,unchecked," in outs[1]
