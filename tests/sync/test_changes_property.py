@@ -42,7 +42,31 @@ step = st.one_of(
     st.tuples(st.just("resolve"), st.sampled_from(["kept", "transferred"])),
     st.tuples(st.just("remove"), st.integers(0, 5)),
     st.tuples(st.just("licensing"), st.integers(0, 1), st.text(alphabet="abc", min_size=1, max_size=4)),
+    # A claims import's chunk (one `bundle` event per work): identifiers added or moved, declarations filed or
+    # superseded, in one row or two for the same work.
+    st.tuples(st.just("import"), st.lists(st.tuples(
+        st.integers(0, 3), st.integers(0, 5), st.sampled_from(["tdm", "train-ai", "train-genai", "search"]),
+        st.sampled_from(["*", "JP", "EU", "BR"]), st.sampled_from(["grant", "reserve"])), min_size=1, max_size=3)),
 )
+
+
+def import_chunk(rows: list[tuple], holders, at) -> None:
+    """The claims import's own planning and writing (claims.merging, claims.copying) of one chunk at `at`, under
+    the audit head's lock as the writer takes it."""
+    from django.db import transaction
+
+    from audit.services import audit_head_lock
+    from claims import copying, merging
+    from claims.validation import ClaimRow
+    from registry.identifiers import parse_identifier
+
+    claims = [ClaimRow(line=i + 2, holder_id=str(holders[w % 2].pk), agent_id=None, scope="work", work_ref=f"W-{w}",
+                       title=f"Work {w}", original_title="", kind="", identifiers=[parse_identifier(key)],
+                       slots=[(purpose, jurisdiction)], consent=consent)
+              for i, (w, key, purpose, jurisdiction, consent) in enumerate(rows)]
+    with transaction.atomic():
+        audit_head_lock()
+        copying.write_plan(merging.plan_chunk(claims, at=at, filed_by_id=None), actor_label="system")
 
 
 def answers(keys: list[str], at: datetime) -> dict:
@@ -111,6 +135,8 @@ def test_the_feed_between_two_cursors_names_every_key_whose_answer_changed(db, s
                 identifier_remove(identifier=row, at=at)
         elif kind == "licensing":
             holder_update(holder=holders[item[1]], licensing_url=f"https://{item[2]}.example/l")
+        elif kind == "import":
+            import_chunk([(w, f"doi:10.5555/f{n}-{k}", p, j, c) for w, k, p, j, c in item[1]], holders, at)
         moments.append((audit_head()["seq"], at + DAY / 2, answers(keys, at + DAY / 2)))
 
     for (c1, _, then), (c2, _, now) in itertools.combinations(moments, 2):
