@@ -164,3 +164,20 @@ def test_writer_error_fails_the_submission_and_keeps_earlier_chunks(monkeypatch,
     assert submission.rows_done == 1 and submission.works_created == 1
     assert list(Work.objects.values_list("work_ref", flat=True)) == ["KZ-1"]
     assert audit_verify() == []
+
+
+def test_both_writers_write_one_bundle_per_work_and_chunk(writer_kind, studio_kaze, process, settings):
+    """The writer thread sends the audit batch prepared ahead (claims.copying.prepare_plan): bundled alike."""
+    from audit.bundles import BUNDLE_ACTION
+    from audit.models import AuditEvent
+
+    settings.KYODAKU_CLAIMS_CHUNK_ROWS = 2
+    start = AuditHead.objects.get().seq
+    submission = process(f"studio-kaze,KZ-1,One,film,isbn:{isbn13(1)};isbn:{isbn13(2)},train-ai;tdm,JP,reserve,work",
+                         f"studio-kaze,KZ-2,Two,film,isbn:{isbn13(3)},train-ai,JP,grant,work",
+                         "studio-kaze,KZ-1,One,film,,search,JP,grant,work")  # the next chunk: KZ-1 again
+    assert submission.status == "done"
+    events = AuditEvent.objects.filter(seq__gt=start).order_by("seq")
+    assert [(e.action, len(e.after) if e.action == BUNDLE_ACTION else e.action) for e in events] == [
+        ("bundle", 5), ("bundle", 3), ("declaration.file", "declaration.file")]
+    assert audit_verify() == []
