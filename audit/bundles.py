@@ -51,35 +51,38 @@ def bundled(events: Sequence, *, make) -> list:
     orders one object's changes, which stay within one group, by their place in it."""
     groups: dict = {}
     order: list = []
-    keys: dict = {}  # per object: its key, read once (an object changed twice in a chunk is looked up once)
+    keyers: dict = {}  # object type -> (bundled_by, its key function) or None: looked up once per type
     for event in events:
         action, object_type, object_id, before, after = event
-        key = keys.get((object_type, object_id), False)
-        if key is False:
-            key = keys[(object_type, object_id)] = bundle_key(object_type, object_id, before, after)
+        keyer = keyers.get(object_type, False)
+        if keyer is False:
+            item = tracked_type(object_type)
+            keyer = keyers[object_type] = (
+                (item.bundled_by, item.bundle_key) if item is not None and item.bundled_by else None)
+        snapshot = after if after is not None else before
+        key = keyer[1](object_id, snapshot) if keyer is not None and isinstance(snapshot, dict) else None
         if key is None:
             order.append([event])
             continue
+        key = (keyer[0], key)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = []
+            group = groups[key] = [key]
             order.append(group)
         group.append(event)
     out = []
     for group in order:
-        if len(group) == 1:
+        if len(group) == 1:  # an event without a bundle key
             out.append(group[0])
-            continue
-        object_type, object_id = keys[(group[0][1], group[0][2])]
-        out.append(make((BUNDLE_ACTION, object_type, object_id, None, [
-            {"action": action, "object_type": member_type, "object_id": str(member_id), "before": before,
-             "after": after}
-            for action, member_type, member_id, before, after in group])))
+        elif len(group) == 2:  # a key and one change: alone in its bundle
+            out.append(group[1])
+        else:
+            (object_type, object_id), changes = group[0], group[1:]
+            out.append(make((BUNDLE_ACTION, object_type, str(object_id), None, [
+                {"action": action, "object_type": member_type, "object_id": str(member_id), "before": before,
+                 "after": after}
+                for action, member_type, member_id, before, after in changes])))
     return out
-
-
-def is_bundle(action: str) -> bool:
-    return action == BUNDLE_ACTION
 
 
 def members(after) -> Iterator[Change]:
