@@ -218,3 +218,11 @@ def test_a_receipt_after_an_import_names_the_bundle_at_the_head_and_verifies(imp
     head = AuditEvent.objects.order_by("-seq").first()
     assert payload["audit_head"] == {"seq": head.seq, "hash": head.hash}
     assert payload["declaration"] == results[0]["declaration"]["id"] is not None
+
+
+def test_audit_documents_are_compressed_with_lz4():
+    """Bundles are stored out of line (about 3.5 KB a work): lz4 rather than pglz (migration audit.0004)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'audit_auditevent'::regclass "
+                       "AND attname IN ('before', 'after') ORDER BY attname")
+        assert cursor.fetchall() == [("after", "l"), ("before", "l")]
