@@ -31,6 +31,7 @@ from registry.selectors import default_holder_code, holder_for_filing, holders_u
 
 from . import copying, merging, reading, validation, writing
 from .models import FINAL_STATUSES, RowError, Status, Submission
+from .notifications import submission_failed_notify
 from .validation import VALUE_ECHO_MAX, FilingRights, RowProblem, validate_row
 from .writing import SubmissionBusy
 
@@ -367,8 +368,13 @@ def _row_error(submission: Submission, errors, report_chars: int = 0) -> RowErro
 
 
 def _finish(submission: Submission, status: str, error: str = "") -> None:
-    Submission.objects.filter(pk=submission.pk).update(status=status, error=error[:2000],
-                                                       finished_at=timezone.now())
+    # Compare-and-set: a submission ends once, so a failure is announced once (a retried task that finds it
+    # already ended changes nothing and mails nothing).
+    ended = Submission.objects.filter(pk=submission.pk).exclude(status__in=FINAL_STATUSES).update(
+        status=status, error=error[:2000], finished_at=timezone.now())
+    if ended and status == Status.FAILED and not submission.dry_run:
+        # At once, not in the next daily digest: nothing of the file was filed and the holder is waiting for it.
+        transaction.on_commit(partial(submission_failed_notify, submission_id=submission.pk))
     if submission.file and not settings.KYODAKU_CLAIMS_KEEP_FILES:
         try:
             submission.file.delete(save=False)

@@ -1,11 +1,12 @@
 """What needs a holder's attention besides disputes (issue 17), on the admin's start page and by e-mail.
 
-- claims uploads of the last ATTENTION_DAYS days that failed or rejected rows;
+- claims uploads of the last ATTENTION_DAYS days that failed or rejected rows (a failed one is mailed at once,
+  when it fails: claims.notifications);
 - domains whose verification is not in force (never verified, or lapsed);
 - mandates (as agent or principal) that end within MANDATE_WARNING_DAYS.
 
 `attention_digest_send` (Celery beat, daily: `config.attention_digest` in config/tasks.py) mails what happened
-in the day before `now`: uploads that finished failed or with rejected rows, domain verifications that ended, and
+in the day before `now`: uploads that finished with rejected rows, domain verifications that ended, and
 mandates that now end in MANDATE_WARNING_DAYS days (each mandate is announced once, the day it enters that
 window); each user as their NotificationPreference says (registry.notifications.notice_send). Disputes are
 mailed when they happen (registry).
@@ -17,13 +18,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from claims.models import Status, Submission
+from claims.notifications import submission_notice_send
 from domains.models import DomainClaim, DomainVerification
 from registry.models import Mandate
 from registry.notifications import notice_send
@@ -68,23 +68,6 @@ def attention_items(*, holder_ids, at: datetime | None = None) -> dict[str, list
     }
 
 
-def _link(name: str, *args) -> str:
-    return settings.KYODAKU_BASE_URL.rstrip("/") + reverse(name, args=args)
-
-
-def _submission_text(submission, language):
-    with translation.override(language):
-        subject = gettext("A claims upload needs your attention: %(name)s") % {
-            "name": submission.original_name or submission.pk}
-        lines = [subject, "", gettext("Status: %(status)s") % {"status": submission.get_status_display()}]
-        if submission.error:
-            lines.append(submission.error)
-        lines.append(gettext("Rows accepted: %(ok)d, rejected: %(failed)d") % {
-            "ok": submission.rows_ok, "failed": submission.rows_failed})
-        lines.append(gettext("Details: %(url)s") % {"url": _link("admin:claims_submission_change", submission.pk)})
-        return subject, "\n".join(lines)
-
-
 def _domain_text(verification, language):
     with translation.override(language):
         subject = gettext("The verification of %(domain)s lapsed") % {"domain": verification.domain}
@@ -107,10 +90,10 @@ def attention_digest_send(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     since = now - timedelta(days=1)
     sent = 0
-    for submission in troubled_submissions(holder_ids=None, since=since).filter(finished_at__lte=now):
-        sent += notice_send(holder_ids=[submission.holder_id], topic="submissions",
-                            build=lambda language, s=submission: _submission_text(s, language),
-                            what=f"submission {submission.pk}")
+    # Failed uploads were mailed when they failed (claims.notifications); the digest tells of rejected rows.
+    for submission in troubled_submissions(holder_ids=None, since=since).filter(
+            finished_at__lte=now, status=Status.DONE_WITH_ERRORS):
+        sent += submission_notice_send(submission)
     for verification in DomainVerification.objects.filter(ended_at__gt=since, ended_at__lte=now):
         sent += notice_send(holder_ids=[verification.holder_id], topic="domains",
                             build=lambda language, v=verification: _domain_text(v, language),

@@ -174,3 +174,11 @@ def kaze_viewer(db, studio_kaze) -> Persona:
 def operator(db):
     """Registry staff: a Django staff user with no holder."""
     return UserFactory(username="operator", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(scope="session")
+def compiled_translations():
+    """The Japanese catalogue compiled as `make test` does, so that switching to Japanese has something to show."""
+    from django.core.management import call_command
+
+    call_command("compilemessages", locale=["ja"], ignore_patterns=[".venv", "node_modules"], verbosity=0)

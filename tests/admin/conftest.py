@@ -23,14 +23,6 @@ def reserve():
     return file
 
 
-@pytest.fixture(scope="session")
-def compiled_translations():
-    """The Japanese catalogue compiled as `make test` does, so that switching to Japanese has something to show."""
-    from django.core.management import call_command
-
-    call_command("compilemessages", locale=["ja"], ignore_patterns=[".venv", "node_modules"], verbosity=0)
-
-
 @pytest.fixture
 def login(client):
     def as_user(user):

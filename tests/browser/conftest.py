@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.admin.conftest import compiled_translations, make_work  # noqa: F401  (shared with the admin's tests)
+from tests.admin.conftest import make_work  # noqa: F401  (shared with the admin's tests)
 
 CHROMIUM = os.environ.get("KYODAKU_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
