@@ -72,9 +72,9 @@ class ObjectEvent:
 
 def audit_events_for_objects(*, objects: list[tuple[str, object]]) -> list[ObjectEvent]:
     """Every change of these objects ((object type, id) pairs), from their own events and from the bundles of
-    bulk imports that hold them, in chain order (a bundle's members in their order in it). Two queries: the
-    objects' current rows' bundle keys are read from their own events and from the rows (one query per bundled
-    object type, at most), then one query for the events."""
+    bulk imports that hold them, in chain order (a bundle's members in their order in it). The bundles are found
+    through the objects' current rows (their bundle keys: one query per bundled object type), then every event
+    is read in one query; a row that is gone shows only its own events."""
     wanted = {(object_type, str(object_id)) for object_type, object_id in objects}
     if not wanted:
         return []
