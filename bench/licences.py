@@ -12,7 +12,10 @@ batch, and the single-lookup p99 unchanged within noise").
    three ways in turn on the same ids: with the licensed organisation, with the unlicensed one, and publicly (no
    organisation); --rounds batches each, interleaved so that the machine's load falls on all three alike. The
    queries of one batch each way are counted (untimed pass).
-3. --singles ids one at a time through lookup_one, the three ways interleaved id by id: p50 and p99 latency.
+3. --singles ids one at a time through lookup_one, the three ways interleaved id by id: p50 and p99 latency and
+   this process's CPU time per id, apart for web ids (url:, domain:, which go on to the batch path when they
+   match a work) and the others (the one statement alone); statements per id counted on the first 200 of each
+   (untimed pass). Public is the floor: a licensee's single id should cost what a public one does.
 
 Refuses to load into a database whose name does not contain "bench".
 """
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from decide import T0, load, log, lookup_ids  # noqa: E402  (bench/decide.py, run from bench/)
 
 MODES = ("licensed org", "unlicensed org", "public")
+WEB_PREFIXES = ("url:", "url-prefix:", "domain:")
 
 
 def load_licences(url: str, *, every: int) -> None:
@@ -42,8 +46,8 @@ def load_licences(url: str, *, every: int) -> None:
         conn.execute("DELETE FROM registry_organisation WHERE code LIKE 'bench-%%'")
         licensed, unlicensed = uuid.uuid4(), uuid.uuid4()
         for oid, code in ((licensed, "bench-licensed"), (unlicensed, "bench-unlicensed")):
-            conn.execute("INSERT INTO registry_organisation (id, name, code, contact_email, created_at) "
-                         "VALUES (%s, %s, %s, '', %s)", [oid, code, code, T0])
+            conn.execute("INSERT INTO registry_organisation (id, name, code, contact_email, created_at, "
+                         "name_shown_to_holders) VALUES (%s, %s, %s, '', %s, false)", [oid, code, code, T0])
         works = conn.execute("SELECT id, holder_id FROM registry_work "
                              "WHERE substring(work_ref from 2)::bigint %% %s = 0", [every]).fetchall()
         holders = [row[0] for row in conn.execute("SELECT id FROM registry_holder ORDER BY code").fetchall()]
@@ -101,21 +105,39 @@ def measure(*, works: int, holders: int, sites: int, batch: int, rounds: int, si
     for one in one_ids[:200]:  # untimed: prepare the statements on this connection
         for mode in MODES:
             lookup_one(id=one, organisation_id=orgs[mode], **ask)
+    # Web ids (url:, domain:) that match a work go on from the one-id statement to the batch path (interop.md's
+    # verified control); every other id is the one statement alone. Reported apart, as "other" and "web".
+    kinds = {"other": [i for i, one in enumerate(one_ids) if not one.startswith(WEB_PREFIXES)],
+             "web": [i for i, one in enumerate(one_ids) if one.startswith(WEB_PREFIXES)]}
+    singles_queries = {}
+    for mode in MODES:  # untimed: statements per single id, on the first 200 ids of each kind
+        for kind, indexes in kinds.items():
+            with CaptureQueriesContext(connection) as captured:
+                for i in indexes[:200]:
+                    lookup_one(id=one_ids[i], organisation_id=orgs[mode], **ask)
+            singles_queries[mode, kind] = len(captured.captured_queries) / max(1, len(indexes[:200]))
     latencies = {mode: [] for mode in MODES}
+    cpu = {mode: [] for mode in MODES}
     for one in one_ids:
         for mode in MODES:
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             lookup_one(id=one, organisation_id=orgs[mode], **ask)
+            cpu[mode].append((time.process_time() - started_cpu) * 1000)
             latencies[mode].append((time.perf_counter() - started) * 1000)
     print(f"load average: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"batches: {rounds} x {batch} ids, train-genai/JP; {licensed_answers} of the first batch's answers "
           f"licensed for bench-licensed")
     for mode in MODES:
         rate = rounds * batch / seconds[mode]
-        ms = sorted(latencies[mode])
-        p50, p99 = statistics.median(ms), ms[int(0.99 * (len(ms) - 1))]
         print(f"{mode:>15}: batch {queries[mode]} queries, {rate:,.0f} ids/s ({seconds[mode] / rounds * 1000:.0f} "
-              f"ms a batch); single p50 {p50:.2f} ms, p99 {p99:.2f} ms ({len(ms)} ids)")
+              f"ms a batch)")
+    for kind, indexes in kinds.items():
+        for mode in MODES:
+            ms = sorted(latencies[mode][i] for i in indexes)
+            p50, p99 = statistics.median(ms), ms[int(0.99 * (len(ms) - 1))]
+            print(f"{mode:>15}, single {kind} ids: {singles_queries[mode, kind]:.2f} statements an id, p50 {p50:.2f} "
+                  f"ms, p99 {p99:.2f} ms, CPU of this process {statistics.fmean(cpu[mode][i] for i in indexes):.3f} "
+                  f"ms an id ({len(ms)} ids)")
     print(f"ratio licensed/public: batch time x{seconds['licensed org'] / seconds['public']:.2f}, "
           f"extra queries per batch {queries['licensed org'] - queries['public']}")
 

@@ -1,8 +1,10 @@
 """The asking organisation's licences on the lookup path (domain.md "Licences and permission requests").
 
-One query per batch (and per single id), only when the request was made for an organisation and matched works:
-the organisation's licences in force at T for the works and their holders' catalogues. Nothing here is ever read
-for a public answer (no organisation), so public answers, snapshots and feeds cannot depend on a licence.
+One query per batch, only when the request was made for an organisation and matched works: the organisation's
+licences in force at T for the works and their holders' catalogues. A single id reads the same rows inside its one
+statement (lookup/sql.py, ONE_ID_LICENSED_STATEMENTS), so a licensee's single lookup is one round trip as a
+public one is. Nothing here is ever read for a public answer (no organisation), so public answers, snapshots and
+feeds cannot depend on a licence.
 """
 from __future__ import annotations
 
@@ -15,23 +17,7 @@ from ..engine import LicenceFact
 from ..models import Licence, Scope
 from .rows import queryset_rows
 
-__all__ = ["licences_in_force", "licence_facts", "ONE_WORK_LICENCES_SQL"]
-
-# The single-id path's form (lookup/one_id.py runs it prepared, with server-side parameters): the same rows as
-# `licences_in_force` for one work and its holder, without building and planning an ORM query on every call. Its
-# conditions are `in_force_at_q`'s, written out.
-ONE_WORK_LICENCES_SQL = """
-SELECT id::text, scope, work_id::text, holder_id::text, purposes, jurisdictions, license_url, recorded_at,
-       superseded_at, revoked_at, effective_from, effective_until
-FROM consent_licence
-WHERE licensee_id = %(organisation)s
-  AND ((scope = 'work' AND work_id = %(work)s) OR (scope = 'catalogue' AND holder_id = %(holder)s))
-  AND recorded_at <= %(at)s AND effective_from <= %(at)s
-  AND (superseded_at IS NULL OR superseded_at > %(at)s)
-  AND (revoked_at IS NULL OR revoked_at > %(at)s)
-  AND (effective_until IS NULL OR effective_until > %(at)s)
-"""
-
+__all__ = ["licences_in_force", "licence_facts"]
 
 def licences_in_force(*, organisation_id, work_ids, holder_ids, at: datetime) -> tuple[dict, dict]:
     """({work_id: [LicenceFact]}, {holder_id: [LicenceFact]}) of `organisation_id`'s licences in force at `at`.

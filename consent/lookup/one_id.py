@@ -23,10 +23,10 @@ from registry.lookups import url_scheme_and_rest, url_scheme_twin
 from ..rulebook import rulebook, rulebook_for
 from ..vocabulary import purpose_chain
 from .batch import DOMAIN, REF, URL
-from .licences import ONE_WORK_LICENCES_SQL, licence_facts
+from .licences import licence_facts
 from .request import rule_or_error
 from .results import Decider, facts_by_work_and_holder
-from .sql import ONE_ID_STATEMENTS
+from .sql import ONE_ID_LICENSED_STATEMENTS, ONE_ID_STATEMENTS
 
 __all__ = ["decide_one"]
 
@@ -104,7 +104,8 @@ def _statement_for(scheme: str, value: str) -> tuple[str, dict]:
 
 
 def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organisation_id=None) -> dict:
-    """The one-id path on PostgreSQL: one statement (plus one when the rule tables changed since the last call).
+    """The one-id path on PostgreSQL: one statement (plus one when the rule tables changed since the last call),
+    for the public and for an organisation alike (its licences are read by the same statement).
     `purpose` and `jurisdiction` are already validated (consent.lookup.lookup_one is the entry point)."""
     try:
         item = parse_identifier(raw)
@@ -114,7 +115,13 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
     scheme, value = item.scheme, item.value
     kind, params = _statement_for(scheme, value)
     params.update(at=at, purposes=list(purpose_chain(purpose)), jurisdiction=jurisdiction)
-    rows = _one_id_rows(ONE_ID_STATEMENTS[kind], params)
+    statement = ONE_ID_STATEMENTS[kind]
+    if organisation_id is not None and kind in ONE_ID_LICENSED_STATEMENTS:
+        # the same statement with the organisation's licences in force beside the declarations (url: and domain:
+        # ids have none: a match goes on to the batch path below)
+        statement = ONE_ID_LICENSED_STATEMENTS[kind]
+        params["organisation"] = str(organisation_id)
+    rows = _one_id_rows(statement, params)
     book = rulebook_for(rows[0][0])
     rule_or_error(book, jurisdiction, purpose, at)
     works: dict = {}
@@ -126,19 +133,18 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
 
         return decide_many(ids=[raw], purpose=purpose, jurisdiction=jurisdiction, as_of=at,
                            organisation_id=organisation_id)[0]
-    declarations = ()
+    declarations, licence_rows = [], []
     disputed: set = set()
     if work_id is not None:
         works[work_id] = rows[0][2:9]  # title, kind, work_ref, holder_id, code, name, licensing_url
         if rows[0][9]:
             disputed.add(work_id)
-        declarations = [row[10:] for row in rows if row[10] is not None]
+        for row in rows:
+            if row[10] == "d":
+                declarations.append(row[11:])
+            elif row[10] == "l":  # a licence in the declaration columns (sql._LICENCE_AS_DECLARATION_COLUMNS)
+                licence_rows.append(row[11:17] + row[18:24])
     by_work, by_holder = facts_by_work_and_holder(declarations)
-    licences = ({}, {})
-    if organisation_id is not None and work_id is not None:  # one more query, for an organisation's own answers
-        licences = licence_facts(_one_id_rows(ONE_WORK_LICENCES_SQL, {
-            "organisation": str(organisation_id), "work": str(work_id), "holder": str(works[work_id][3]),
-            "at": at}))
     decider = Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
-                      by_holder=by_holder, disputed=disputed, licences=licences)
+                      by_holder=by_holder, disputed=disputed, licences=licence_facts(licence_rows))
     return decider.answer(work_id, raw, f"{scheme}:{value}")

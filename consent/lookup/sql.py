@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from registry.models import Dispute, Holder, Identifier, Work
 
-from ..models import Declaration, Jurisdiction, in_force_at_sql
+from ..models import Declaration, Jurisdiction, Licence, in_force_at_sql
 from ..rulebook import RULES_STAMP_EXPR
 
-__all__ = ["MATCH_SQL", "DECLARATIONS_SQL", "ONE_ID_STATEMENTS"]
+__all__ = ["MATCH_SQL", "DECLARATIONS_SQL", "ONE_ID_STATEMENTS", "ONE_ID_LICENSED_STATEMENTS"]
 
 _IDENTIFIER = Identifier._meta.db_table
 _WORK = Work._meta.db_table
@@ -24,6 +24,7 @@ _HOLDER = Holder._meta.db_table
 _DISPUTE = Dispute._meta.db_table
 _DECLARATION = Declaration._meta.db_table
 _JURISDICTION = Jurisdiction._meta.db_table
+_LICENCE = Licence._meta.db_table
 
 
 def _valid_at(t: str) -> str:
@@ -131,12 +132,36 @@ _ONE_ID_IN_FORCE = _declaration_in_force(
     f"(SELECT j.parent_id FROM {_JURISDICTION} j WHERE j.code = %(jurisdiction)s::text), '*'::text]")
 
 
-def _one_id_sql(hit: str) -> str:
+# An organisation's licences in force at T for the work and its holder's catalogue, in the declaration columns'
+# places so that one lateral UNION carries both (row_kind 'l'; consent and conditions NULL; the jsonb lists as
+# text, which lookup/licences.licence_facts decodes): a licensee's single lookup stays one round trip. The same
+# rows as lookup/licences.licences_in_force (the batch path's query); in force by the one definition.
+_LICENCE_AS_DECLARATION_COLUMNS = (
+    "l.id::text, l.scope, l.work_id::text, l.holder_id::text, l.purposes::text, l.jurisdictions::text, NULL, "
+    "l.license_url, l.recorded_at, l.superseded_at, l.revoked_at, l.effective_from, l.effective_until, NULL"
+)
+_LICENCES_OF_FOUND = f"""
+      UNION ALL
+      SELECT 'l', {_LICENCE_AS_DECLARATION_COLUMNS} FROM {_LICENCE} l
+       WHERE l.licensee_id = %(organisation)s::uuid AND l.scope = 'work' AND l.work_id = f.work_id
+         AND {in_force_at_sql("l", "%(at)s")}
+      UNION ALL
+      SELECT 'l', {_LICENCE_AS_DECLARATION_COLUMNS} FROM {_LICENCE} l
+       WHERE l.licensee_id = %(organisation)s::uuid AND l.scope = 'catalogue' AND l.holder_id = f.holder_id
+         AND {in_force_at_sql("l", "%(at)s")}"""
+
+
+def _one_id_sql(hit: str, *, licensed: bool) -> str:
     """One id in ONE statement (one_id.py): the rule tables' fingerprint, the identifier resolved to its work
     (`hit`), the work and its holder, whether a dispute is open at T, and every declaration that could be in force
-    at T for the work and its holder's catalogue. Rows: (stamp, work_id, title, kind, work_ref, holder_id, code,
-    name, licensing_url, disputed, *declaration columns); one row with NULLs after the stamp when nothing matched.
+    at T for the work and its holder's catalogue; `licensed`: also the asking organisation's licences in force at T
+    for them (%(organisation)s). Rows: (stamp, work_id, title, kind, work_ref, holder_id, code, name,
+    licensing_url, disputed, row_kind, *declaration columns), row_kind 'd' for a declaration and 'l' for a licence;
+    one row with NULLs after the stamp when nothing matched.
+
+    The public form has no licence branch at all: a public answer cannot depend on a licence (domain.md).
     """
+    licences = _LICENCES_OF_FOUND if licensed else ""
     return f"""
 WITH hit AS ({hit} ORDER BY 2, 3 LIMIT 1),
 found AS (
@@ -152,20 +177,28 @@ SELECT {RULES_STAMP_EXPR}, f.work_id::text, f.title, f.kind, f.work_ref, f.holde
   FROM (SELECT 1) AS one
   LEFT JOIN found f ON true
   LEFT JOIN LATERAL (
-      SELECT {_DECLARATION_COLUMNS} FROM {_DECLARATION} d
+      SELECT 'd' AS row_kind, {_DECLARATION_COLUMNS} FROM {_DECLARATION} d
        WHERE d.scope = 'work' AND d.work_id = f.work_id AND {_ONE_ID_IN_FORCE}
       UNION ALL
-      SELECT {_DECLARATION_COLUMNS} FROM {_DECLARATION} d
-       WHERE d.scope = 'catalogue' AND d.holder_id = f.holder_id AND {_ONE_ID_IN_FORCE}
+      SELECT 'd', {_DECLARATION_COLUMNS} FROM {_DECLARATION} d
+       WHERE d.scope = 'catalogue' AND d.holder_id = f.holder_id AND {_ONE_ID_IN_FORCE}{licences}
   ) d ON true"""
 
 
 # One statement per kind of id: exact (scheme, value); url (exact in either scheme, else longest url-prefix without
-# the scheme, else nearest domain);
-# domain (nearest of its chain); ref (holder code + work_ref).
-ONE_ID_STATEMENTS = {
-    "exact": _one_id_sql(_HIT_EXACT),
-    "url": _one_id_sql(_HIT_URL),
-    "domain": _one_id_sql(_HIT_DOMAINS),
-    "ref": _one_id_sql(_HIT_REF),
-}
+# the scheme, else nearest domain); domain (nearest of its chain); ref (holder code + work_ref). The public form,
+# and the form for a request made with an organisation's key (its licences read in the same round trip).
+# Sent with runs of whitespace folded to one space: psycopg caches its parse of a statement's text (placeholders
+# to $n) only up to MAX_CACHED_STATEMENT_LENGTH (4,096) bytes; the licensed statements were 4,042-4,976 bytes as
+# written and were parsed again on every call (a profile of bench/licences.py's single ids: +0.1-0.2 ms of CPU an
+# id against the public form). No literal in these statements holds whitespace. Pinned by
+# tests/consent/test_lookup_one_id.py::test_every_one_id_statement_is_short_enough_for_psycopgs_cache.
+def _folded(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+_HITS = {"exact": _HIT_EXACT, "url": _HIT_URL, "domain": _HIT_DOMAINS, "ref": _HIT_REF}
+ONE_ID_STATEMENTS = {kind: _folded(_one_id_sql(hit, licensed=False)) for kind, hit in _HITS.items()}
+# No licensed form for url: and domain: ids: one that matches a work goes on to the batch path (which reads the
+# licences with the host's verified control, interop.md), and one that matches nothing needs no licence.
+ONE_ID_LICENSED_STATEMENTS = {kind: _folded(_one_id_sql(_HITS[kind], licensed=True)) for kind in ("exact", "ref")}

@@ -120,3 +120,71 @@ def test_a_rule_edited_behind_the_services_back_is_seen_at_the_next_lookup(regis
     with django_assert_num_queries(1):
         again = lookup_one(id=f"isbn:{UNREGISTERED_ISBN}", purpose="tdm", jurisdiction="JP")
     assert changed["regime"] == again["regime"] == "opt-out"
+
+
+# ---- an organisation's licences, read by the same one statement (domain.md "Licences and permission requests") --
+
+@pytest.fixture
+def licences(registry, studio_kaze, hoshi_pub):
+    """Mirai AI: a work licence on Kaze's film (for a period), a catalogue licence from Hoshi revoked later, a
+    catalogue licence from Kaze superseded by a narrower one. Kumo Labs: none at all."""
+    from consent.licence_services import licence_file, licence_revoke
+    from registry.models import Organisation, Work
+
+    mirai = Organisation.objects.create(name="Mirai AI")
+    kumo = Organisation.objects.create(name="Kumo Labs")
+    kaze_film = Work.objects.get(holder=studio_kaze.holder, work_ref="SK-1")
+    licence_file(holder=studio_kaze.holder, licensee=mirai, scope="work", work=kaze_film, purposes=["train-genai"],
+                 jurisdictions=["JP"], license_url="https://studio-kaze.example/deal/1", at=T0,
+                 effective_from=T0 + DAY / 4, effective_until=T0 + 6 * DAY)
+    hoshi = licence_file(holder=hoshi_pub.holder, licensee=mirai, scope="catalogue", purposes=["train-ai"], at=T0)
+    licence_revoke(licence=hoshi, at=T0 + 3 * DAY)
+    licence_file(holder=studio_kaze.holder, licensee=mirai, scope="catalogue", purposes=["tdm"],
+                 jurisdictions=["EU"], at=T0)
+    licence_file(holder=studio_kaze.holder, licensee=mirai, scope="catalogue", purposes=["search"],
+                 jurisdictions=["EU"], at=T0 + 2.5 * DAY)  # supersedes the tdm one
+    return {"mirai": mirai.pk, "kumo": kumo.pk, "public": None}
+
+
+def test_a_licensee_gets_the_same_answer_one_id_at_a_time_as_in_a_batch(licences):
+    seen = set()
+    for organisation_id in licences.values():
+        for as_of in TIMES:
+            for purpose, jurisdiction in ASKS:
+                batch = lookup_many(ids=IDS, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                                    organisation_id=organisation_id)
+                for asked, in_batch in zip(IDS, batch, strict=True):
+                    alone = lookup_one(id=asked, purpose=purpose, jurisdiction=jurisdiction, as_of=as_of,
+                                       organisation_id=organisation_id)
+                    assert alone == in_batch, (asked, as_of, purpose, jurisdiction, organisation_id)
+                    if alone.get("licence"):
+                        seen.add((organisation_id, alone["licence"]["scope"]))
+    # licensed answers through a work and a catalogue licence were compared, and only ever Mirai AI's
+    assert seen == {(licences["mirai"], "work"), (licences["mirai"], "catalogue")}
+
+
+@pytest.mark.parametrize("who", ["mirai", "kumo", "public"])
+@pytest.mark.parametrize("asked", [f"isbn:{ISBN}", "ref:studio-kaze/SK-1", f"isbn:{OTHER_ISBN}",
+                                   f"isbn:{UNREGISTERED_ISBN}", "isbn:123"])
+def test_one_id_costs_one_statement_for_a_licensee_too(licences, django_assert_num_queries, who, asked):
+    """A licensed organisation, an organisation without licences and a public lookup: one statement each."""
+    rulebook()  # warm, as in any process past its first lookup
+    as_of = T0 + DAY / 2  # before the dispute on Kaze's ISBN opens; Mirai's two licences in force
+    with django_assert_num_queries(1):
+        answer = lookup_one(id=asked, purpose="train-genai", jurisdiction="JP", as_of=as_of,
+                            organisation_id=licences[who])
+    if who == "mirai" and asked in (f"isbn:{ISBN}", "ref:studio-kaze/SK-1", f"isbn:{OTHER_ISBN}"):
+        assert answer["basis"] == "licensed"  # the statement read the licence it counts
+    elif "error" not in answer:
+        assert answer["basis"] != "licensed"
+
+
+def test_every_one_id_statement_is_short_enough_for_psycopgs_cache():
+    """psycopg parses a statement's text once and caches it only up to this length; longer, every call pays."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    from consent.lookup.sql import ONE_ID_LICENSED_STATEMENTS, ONE_ID_STATEMENTS
+
+    for statements in (ONE_ID_STATEMENTS, ONE_ID_LICENSED_STATEMENTS):
+        for kind, sql in statements.items():
+            assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH, kind
