@@ -24,7 +24,8 @@ from .lookup.request import as_of_or_now
 from .lookup.rows import on_postgresql
 from .lookup.sql import _valid_at
 
-__all__ = ["METHODS", "DEFAULT_MAX_DISTANCE", "MAX_DISTANCE_LIMIT", "CodeSet", "match_many", "codes_from_mapping"]
+__all__ = ["METHODS", "DEFAULT_MAX_DISTANCE", "MAX_DISTANCE_LIMIT", "PDQ_DIHEDRAL", "CodeSet", "match_many",
+           "codes_from_mapping"]
 
 # In the order a tie is broken: an exact file hash first (match.md), then the content code, then the hashes.
 METHODS = ("sha256", "iscc", "pdq", "phash")
@@ -37,13 +38,27 @@ DEFAULT_MAX_DISTANCE = {"phash": 10, "pdq": 70}
 MAX_DISTANCE_LIMIT = {"phash": 24, "pdq": 96}
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
+# The PDQ codes of an image's eight dihedral transformations (registry.fingerprints, pdqhash.compute_dihedral): a
+# code set may carry them beside `pdq` so that a mirrored or rotated copy of a registered image is found. Each is
+# searched as `pdq` is, in the same statement; a work's distance is its nearest variant's.
+PDQ_DIHEDRAL = "pdq_dihedral"
+DIHEDRAL_VARIANTS = 8
 
 
 @dataclass(frozen=True, slots=True)
 class CodeSet:
-    """One thing to match: its codes by method, normalised (e.g. {"phash": "d1c4...", "sha256": "..."})."""
+    """One thing to match: its codes by method, normalised (e.g. {"phash": "d1c4...", "sha256": "..."}), and
+    `pdq_variants`, further PDQ codes of the same content (its flips and rotations), searched like `pdq`."""
 
     codes: Mapping[str, str]
+    pdq_variants: tuple[str, ...] = ()
+
+    def searched(self):
+        """(method, code) pairs to search: every code, and every PDQ variant not already `pdq` itself."""
+        yield from self.codes.items()
+        for code in self.pdq_variants:
+            if code != self.codes.get("pdq"):
+                yield "pdq", code
 
 
 def codes_from_mapping(raw, *, field: str = "codes") -> CodeSet:
@@ -51,8 +66,11 @@ def codes_from_mapping(raw, *, field: str = "codes") -> CodeSet:
     if not isinstance(raw, dict) or not raw:
         raise ValidationFailed(f"`{field}` must be an object with at least one of {', '.join(METHODS)}.",
                                errors=[field_error(field, "invalid", "An object of codes by method.")])
-    codes, errors = {}, []
+    codes, errors, variants = {}, [], []
     for method, value in raw.items():
+        if method == PDQ_DIHEDRAL:
+            variants = _pdq_variants(value, field=f"{field}.{method}", errors=errors)
+            continue
         if method not in METHODS:
             errors.append(field_error(f"{field}.{method}", "unknown-method",
                                       f"Methods are {', '.join(METHODS)}."))
@@ -66,7 +84,26 @@ def codes_from_mapping(raw, *, field: str = "codes") -> CodeSet:
             errors.append(field_error(f"{field}.{method}", "invalid-identifier", exc.detail))
     if errors:
         raise ValidationFailed(f"Some codes in `{field}` are not valid.", errors=errors)
-    return CodeSet(codes)
+    if variants and "pdq" not in codes:
+        codes["pdq"] = variants[0]  # the first variant is the image as it is (pdqhash.compute_dihedral's order)
+    return CodeSet(codes, tuple(dict.fromkeys(variants)))
+
+
+def _pdq_variants(value, *, field: str, errors: list) -> list[str]:
+    if not isinstance(value, list) or not 1 <= len(value) <= DIHEDRAL_VARIANTS:
+        errors.append(field_error(field, "invalid", f"A list of 1 to {DIHEDRAL_VARIANTS} PDQ codes (64 hex digits), "
+                                                    "the first the image as it is."))
+        return []
+    variants = []
+    for i, code in enumerate(value):
+        if not isinstance(code, str):
+            errors.append(field_error(f"{field}[{i}]", "invalid", "A code is a string."))
+            continue
+        try:
+            variants.append(normalise("pdq", code))
+        except InvalidIdentifier as exc:
+            errors.append(field_error(f"{field}[{i}]", "invalid-identifier", exc.detail))
+    return variants
 
 
 def _band_condition(scheme: str) -> str:
@@ -113,20 +150,20 @@ def _candidates_orm(code_sets: Sequence[CodeSet], max_distance: Mapping[str, int
     from django.db.models import Q
 
     valid = Q(valid_from__lte=at) & (Q(valid_until__isnull=True) | Q(valid_until__gt=at))
-    wanted = {m for cs in code_sets for m in cs.codes}
+    wanted = {m for cs in code_sets for m, _code in cs.searched()}
     exact = {(m, v) for cs in code_sets for m, v in cs.codes.items() if m in EXACT_METHODS}
     rows = Identifier.objects.filter(valid, scheme__in=wanted).values_list("scheme", "value", "work_id")
     out = []
     for scheme, value, work_id in rows:
         for n, cs in enumerate(code_sets):
-            code = cs.codes.get(scheme)
-            if code is None:
-                continue
-            if scheme in EXACT_METHODS:
-                if (scheme, value) in exact and value == code:
-                    out.append((n, scheme, value, str(work_id), 0))
-            elif (d := hamming(code, value)) <= max_distance[scheme]:
-                out.append((n, scheme, value, str(work_id), d))
+            for method, code in cs.searched():
+                if method != scheme:
+                    continue
+                if scheme in EXACT_METHODS:
+                    if (scheme, value) in exact and value == code:
+                        out.append((n, scheme, value, str(work_id), 0))
+                elif (d := hamming(code, value)) <= max_distance[scheme]:
+                    out.append((n, scheme, value, str(work_id), d))
     return out
 
 
@@ -148,7 +185,7 @@ def match_many(*, code_sets: Sequence[CodeSet], purpose: str, jurisdiction: str,
     if on_postgresql():
         ns, methods, codes = [], [], []
         for n, cs in enumerate(code_sets):
-            for method, code in cs.codes.items():
+            for method, code in cs.searched():  # a set's PDQ variants: more `pdq` rows of the same set
                 ns.append(n)
                 methods.append(method)
                 codes.append(code)

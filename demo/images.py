@@ -67,6 +67,10 @@ TRANSFORMS = {
     "colour-shift": lambda im: ImageEnhance.Color(ImageEnhance.Brightness(im).enhance(1.15)).enhance(0.7),
     "overlay-text": _overlay_text,
     "hflip": ImageOps.mirror,
+    "vflip": ImageOps.flip,
+    "rotate-90": lambda im: im.transpose(Image.Transpose.ROTATE_90),
+    "rotate-180": lambda im: im.transpose(Image.Transpose.ROTATE_180),
+    "hflip-jpeg-q50": lambda im: _jpeg(ImageOps.mirror(im), 50),
 }
 
 

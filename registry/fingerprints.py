@@ -10,6 +10,10 @@ by the pixel bound (decoding is linear in pixels); docs/match.md gives the measu
 - ``phash``: ``imagehash.phash`` at its default size (8x8 of a 32x32 DCT), 16 hex digits.
 - ``pdq``: ``pdqhash.compute`` on the RGB pixels, 64 hex digits in PDQ's canonical order (the 16-bit words from
   the 15th down to the 0th, as ThreatExchange's ``Hash256::format`` writes them).
+- ``pdq_dihedral`` (only when asked, for matching): the PDQ codes of the image's eight dihedral transformations
+  (``pdqhash.compute_dihedral``: as it is, rotated 90, 180 and 270 degrees, mirrored, flipped, and the two
+  transpositions), the first being ``pdq`` itself. A mirrored or rotated copy of a registered image has one of them
+  near the registered ``pdq``. Registration keeps ``pdq`` alone: one identifier per file.
 - ``iscc``: an ISCC Image-Code (``iscc_core.gen_image_code_v0`` on 32x32 grey pixels, as iscc-sdk prepares
   them, without iscc-sdk's external binaries) or Text-Code (``gen_text_code_v0``) for UTF-8 text.
 """
@@ -66,17 +70,31 @@ def _open_image(data: bytes, max_pixels: int):
     return image
 
 
+def _pdq_bits_hex(bits) -> str:
+    return format(int("".join("1" if b else "0" for b in bits), 2), "064x")
+
+
 def _pdq_hex(rgb) -> str:
     import numpy as np
     import pdqhash
 
     bits, _quality = pdqhash.compute(np.asarray(rgb))
-    return format(int("".join("1" if b else "0" for b in bits), 2), "064x")
+    return _pdq_bits_hex(bits)
 
 
-def image_codes(image) -> dict[str, str]:
-    """phash, pdq and iscc of a decoded PIL image, computed on a copy at most HASH_SIDE pixels on its longer side
-    (every hash reduces the image to 64x64 or less anyway; at full size PDQ took 15 s for 40 megapixels)."""
+def _pdq_dihedral_hex(rgb) -> list[str]:
+    """The eight dihedral PDQ codes in one pass (PDQ derives them from one DCT; about the cost of one hash)."""
+    import numpy as np
+    import pdqhash
+
+    hashes, _quality = pdqhash.compute_dihedral(np.asarray(rgb))
+    return [_pdq_bits_hex(bits) for bits in hashes]
+
+
+def image_codes(image, *, dihedral: bool = False) -> dict:
+    """phash, pdq and iscc of a decoded PIL image (and pdq_dihedral when `dihedral`), computed on a copy at most
+    HASH_SIDE pixels on its longer side (every hash reduces the image to 64x64 or less anyway; at full size PDQ
+    took 15 s for 40 megapixels)."""
     import imagehash
     import iscc_core
     from PIL import Image
@@ -86,17 +104,21 @@ def image_codes(image) -> dict[str, str]:
         rgb.thumbnail((HASH_SIDE, HASH_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
     grey = rgb.convert("L").resize((32, 32), resample=3)  # bicubic, as iscc-sdk's image normalisation
     iscc = iscc_core.gen_image_code_v0(list(grey.tobytes()), bits=64)["iscc"]
+    if dihedral:
+        variants = _pdq_dihedral_hex(rgb)
+        return {"phash": str(imagehash.phash(rgb)), "pdq": variants[0], "iscc": iscc, "pdq_dihedral": variants}
     return {"phash": str(imagehash.phash(rgb)), "pdq": _pdq_hex(rgb), "iscc": iscc}
 
 
-def codes_for_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, str]:
-    """The codes of a file's bytes: every code of an image, sha256 and iscc of UTF-8 text; ContentError else."""
+def codes_for_bytes(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, dihedral: bool = False) -> dict:
+    """The codes of a file's bytes: every code of an image, sha256 and iscc of UTF-8 text; ContentError else.
+    `dihedral`: an image's codes also carry `pdq_dihedral` (its eight PDQ variants, for matching)."""
     if not data:
         raise ContentError("the file is empty")
     codes = {"sha256": hashlib.sha256(data).hexdigest()}
     image = _open_image(data, max_pixels)
     if image is not None:
-        return {**codes, **image_codes(image)}
+        return {**codes, **image_codes(image, dihedral=dihedral)}
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

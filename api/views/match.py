@@ -14,6 +14,7 @@ from consent.matching import (
     MAX_DISTANCE_LIMIT,
     MAX_LIMIT,
     METHODS,
+    PDQ_DIHEDRAL,
     CodeSet,
     codes_from_mapping,
     match_many,
@@ -52,6 +53,11 @@ class _CodesSerializer(serializers.Serializer):
     iscc = serializers.CharField(required=False, help_text="An ISCC code (`ISCC:...`).")
     phash = serializers.CharField(required=False, help_text="16 hex digits: imagehash.phash.")
     pdq = serializers.CharField(required=False, help_text="64 hex digits: the 256-bit PDQ hash.")
+    pdq_dihedral = serializers.ListField(
+        child=serializers.CharField(), required=False, min_length=1, max_length=8,
+        help_text="Optional: the PDQ codes of the image's eight dihedral transformations (pdqhash.compute_dihedral, "
+                  "the first the image as it is), each searched as `pdq` is: finds a mirrored or rotated copy of a "
+                  "registered image (docs/match.md).")
 
 
 class _MaxDistanceSerializer(serializers.Serializer):
@@ -101,6 +107,10 @@ class MatchApi(RateLimitHeadersMixin, APIView):
         as_of = AwareDateTimeField(required=False)
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
         max_distance = serializers.CharField(required=False, help_text='JSON, as `{"phash": 8}`.')
+        dihedral = serializers.BooleanField(
+            required=False, default=True,
+            help_text="For an image: also search PDQ for its mirrored and rotated forms (the eight dihedral PDQ "
+                      "codes), so that a flipped or rotated copy of a registered image is found. Default true.")
 
     class OutputSerializer(MatchResultSerializer):
         codes = _CodesSerializer(help_text="The codes matched (computed from the file when one was sent).")
@@ -157,7 +167,10 @@ class MatchApi(RateLimitHeadersMixin, APIView):
                                  max_distance=fields.get("max_distance"), organisation_id=organisation_of(request))
         if fields.get("batch") is not None:
             return Response({"results": results})
-        return Response({**results[0], "codes": dict(code_sets[0].codes)})
+        codes = dict(code_sets[0].codes)
+        if code_sets[0].pdq_variants:
+            codes[PDQ_DIHEDRAL] = list(code_sets[0].pdq_variants)
+        return Response({**results[0], "codes": codes})
 
     def _json_request(self, request):
         data = request.data
@@ -199,9 +212,11 @@ class MatchApi(RateLimitHeadersMixin, APIView):
             fields["max_distance"] = distances.validated_data
         upload = fields["file"]
         try:
-            codes = codes_for_bytes(upload.read(), max_pixels=settings.KYODAKU_MATCH_MAX_PIXELS)
+            codes = codes_for_bytes(upload.read(), max_pixels=settings.KYODAKU_MATCH_MAX_PIXELS,
+                                    dihedral=fields["dihedral"])
         except ContentError as exc:
             raise ValidationFailed(f"The file cannot be fingerprinted: {exc.detail}.",
                                    errors=[field_error("file", "unreadable-content", exc.detail)],
                                    code="unreadable-content") from None
-        return fields, [CodeSet(codes)]
+        variants = tuple(codes.pop(PDQ_DIHEDRAL, ()))
+        return fields, [CodeSet(codes, variants)]

@@ -16,6 +16,14 @@ def test_the_client_computes_the_servers_codes(seed, size, fmt):
     assert codes_for_bytes(data) == {m: server[m] for m in ("sha256", "phash", "pdq")}
 
 
+def test_the_client_computes_the_servers_eight_pdq_codes_on_request():
+    data = image_bytes(procedural_image(3), "JPEG")
+    server = server_codes(data, dihedral=True)
+    client = codes_for_bytes(data, dihedral=True)
+    assert client == {m: server[m] for m in ("sha256", "phash", "pdq", "pdq_dihedral")}
+    assert len(client["pdq_dihedral"]) == 8 and client["pdq"] == client["pdq_dihedral"][0]
+
+
 def test_anything_but_an_image_gets_its_sha256_only():
     assert set(codes_for_bytes(b"plain text")) == {"sha256"}
 
@@ -37,3 +45,22 @@ def test_a_crawler_finds_a_resized_still_from_codes_alone(registry, api_key, stu
         api.close()
     assert found["matches"][0]["work"]["work_ref"] == "KZ-5"
     assert unrelated["matches"] == [] and unrelated["answer"]["registered"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crawler_finds_a_mirrored_still_with_the_dihedral_codes(registry, api_key, studio_kaze):
+    from registry.services import work_register
+
+    image = procedural_image(9)
+    registered = server_codes(image_bytes(image))
+    work_register(holder=studio_kaze.holder, work_ref="KZ-9", title="Still 9", kind="image",
+                  identifiers=[f"pdq:{registered['pdq']}"])
+    mirrored = image_bytes(transform(image, "hflip"), "JPEG", quality=80)
+    api = Api(registry, api_key)
+    try:
+        [found, plain] = api.match([codes_for_bytes(mirrored, dihedral=True), codes_for_bytes(mirrored)],
+                                   purpose="train-genai", jurisdiction="JP")
+    finally:
+        api.close()
+    assert found["matches"][0]["work"]["work_ref"] == "KZ-9" and found["matches"][0]["method"] == "pdq"
+    assert plain["matches"] == []

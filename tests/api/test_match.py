@@ -57,6 +57,47 @@ def test_a_transformed_copy_uploaded_as_a_file_is_still_found(ai_developer, kaze
     assert best["answer"]["outcome"] == "denied"
 
 
+@pytest.mark.parametrize("name", ["hflip", "vflip", "rotate-90", "rotate-180", "hflip-jpeg-q50"])
+def test_a_mirrored_or_rotated_copy_uploaded_as_a_file_is_found_through_pdq(ai_developer, kaze_still, name):
+    work, image, codes = kaze_still
+    data = image_bytes(transform(image, name), "JPEG", quality=85)
+    body = _upload(ai_developer, data).json()
+    assert len(body["codes"]["pdq_dihedral"]) == 8 and body["codes"]["pdq"] == body["codes"]["pdq_dihedral"][0]
+    best = body["matches"][0]
+    assert (best["work"]["id"], best["method"]) == (str(work.pk), "pdq")
+    assert best["distance"] <= 31 and best["answer"]["outcome"] == "denied"
+    # Without the dihedral search the same file finds nothing: a flipped or rotated variant found it.
+    plain = _upload(ai_developer, data, dihedral="false").json()
+    assert plain["matches"] == [] and "pdq_dihedral" not in plain["codes"]
+
+
+def test_unrelated_images_are_not_found_in_any_orientation(ai_developer, kaze_still):
+    for seed, name in ((8, "hflip"), (9, "rotate-90"), (10, "rotate-180"), (11, "vflip"), (12, "resize-50%")):
+        body = _upload(ai_developer, image_bytes(transform(procedural_image(seed), name))).json()
+        assert body["matches"] == [] and body["answer"]["registered"] is False, (seed, name)
+
+
+def test_a_crawler_sends_the_eight_pdq_codes_it_computed_itself(ai_developer, kaze_still):
+    work, image, _codes = kaze_still
+    mirrored = codes_for_bytes(image_bytes(transform(image, "hflip")), dihedral=True)
+    body = ai_developer.post(URL, {"batch": [{"pdq_dihedral": mirrored["pdq_dihedral"]},
+                                             {"pdq": mirrored["pdq"]}], **ASK}, format="json").json()
+    found, plain = body["results"]
+    assert (found["matches"][0]["work"]["id"], found["matches"][0]["method"]) == (str(work.pk), "pdq")
+    assert plain["matches"] == []  # the mirrored image's own PDQ alone is far from the registered one
+
+
+def test_a_file_searched_in_eight_orientations_costs_the_same_queries(ai_developer, kaze_still,
+                                                                       django_assert_num_queries):
+    _work, image, _codes = kaze_still
+    data = image_bytes(transform(image, "rotate-90"))
+    _upload(ai_developer, data)  # warm the key cache
+    # API key check, then: the candidates of all eight PDQ variants and the other codes in ONE statement (1) and
+    # the lookup batch's fixed queries (rule book, match, declarations, disputes).
+    with django_assert_num_queries(6):
+        assert _upload(ai_developer, data).json()["matches"]
+
+
 def test_an_unrelated_image_is_not_found_and_the_answer_fails_closed(ai_developer, kaze_still):
     body = _upload(ai_developer, image_bytes(procedural_image(8)), name="other.png").json()
     assert body["matches"] == []
@@ -125,6 +166,9 @@ def test_a_batch_over_the_limit_is_refused(ai_developer, db):
     ({}, "codes"),
     ({"codes": {"phash": "0" * 16}, "batch": [{"phash": "0" * 16}]}, "codes"),
     ({"codes": {"phash": "0" * 16}, "max_distance": {"phash": 64}}, "max_distance"),
+    ({"codes": {"pdq_dihedral": "0" * 64}}, "codes.pdq_dihedral"),
+    ({"codes": {"pdq_dihedral": ["0" * 64] * 9}}, "codes.pdq_dihedral"),
+    ({"codes": {"pdq_dihedral": ["0" * 64, "xyz"]}}, "codes.pdq_dihedral[1]"),
 ])
 def test_bad_codes_are_problems_with_the_field_named(ai_developer, db, body, field):
     problem = assert_problem(ai_developer.post(URL, {**body, **ASK}, format="json"), 400)
