@@ -240,9 +240,9 @@ def offline_units(units, *, local, processes: int, quote: bool) -> Iterator[tupl
     local._bulk_index()
     _FORKED = (local, units, quote)
     try:
-        if processes > 1 and len(units) > 1:
-            import multiprocessing
+        import multiprocessing
 
+        if processes > 1 and len(units) > 1 and "fork" in multiprocessing.get_all_start_methods():  # not Windows
             with multiprocessing.get_context("fork").Pool(min(processes, len(units))) as pool:
                 yield from pool.imap(_unit_segments, range(len(units)))
         else:
