@@ -13,7 +13,7 @@ from kyodaku import cli
 from kyodaku.checking import COLUMNS, Lines, StateFile, answer_batch, csv_line
 from kyodaku.cli import main
 from kyodaku.ids import bulk_verdicts, classify, id_lines, read_id_list, read_ids
-from kyodaku.offline import INDEX_NAME, LocalCopy
+from kyodaku.offline import INDEX_NAME, LocalCopy, bloom_hash, bloom_hashes
 from rbloom import Bloom
 
 from sync.filters import key_hash
@@ -255,3 +255,10 @@ def test_the_bulk_check_of_a_csv_column_writes_the_row_paths_csv(tmp_path, monke
               "--dir", str(tmp_path / "copies"), "--out", str(out), "--quiet", *extra])
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] and b"\r\n#x,denied,unchecked," in outs[1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=40), max_size=30))
+def test_the_filter_hash_in_bulk_is_the_stated_hash(keys):
+    assert list(bloom_hashes([key.encode() for key in keys])) == [key_hash(key) for key in keys] == [
+        bloom_hash(key) for key in keys]
