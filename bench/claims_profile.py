@@ -11,8 +11,8 @@ limits a run; use bench/import_claims.py for the end-to-end figure.
 
 `--without` removes one cost from the run, to measure what it costs (never a way to import; issue 15 item 2):
 `audit-copy` skips the audit log's `COPY` (the chain head still moves, as if written), `trigram` drops the two
-trigram indexes of works, `fk` drops the foreign keys of works, identifiers and declarations. Give it several
-times to remove several.
+trigram indexes of works, `fk` drops the foreign keys of works, identifiers and declarations and the set-based
+checks that replace most of them (core.keychecks). Give it several times to remove several.
 """
 import argparse
 import functools
@@ -147,6 +147,11 @@ def ablate(without: list[str]) -> None:
                            "conrelid = ANY(%s::regclass[])",
                            [[m._meta.db_table for m in (Work, Identifier, Declaration)]])
             statements += [f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"' for table, name in cursor.fetchall()]
+            # and the set-based checks that replace most of them (core.keychecks)
+            cursor.execute("SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal AND "
+                           "tgname LIKE '%%keys_exist%%' AND tgrelid = ANY(%s::regclass[])",
+                           [[m._meta.db_table for m in (Work, Identifier, Declaration)]])
+            statements += [f'DROP TRIGGER "{name}" ON "{table}"' for table, name in cursor.fetchall()]
     with connection.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)

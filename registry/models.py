@@ -119,8 +119,10 @@ class Work(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     # Indexed by (holder, work_ref) and (holder, created_at); a third index on holder alone would only cost writes.
+    # No foreign-key constraints on the two holder keys: core.keychecks checks them once per statement (a
+    # bulk import's COPY) instead of once per row, from migration 0010.
     holder = models.ForeignKey(Holder, on_delete=models.PROTECT, related_name="works", verbose_name=_("holder"),
-                               db_index=False)
+                               db_index=False, db_constraint=False)
     work_ref = models.CharField(_("catalogue number"), max_length=200)
     title = models.CharField(_("title"), max_length=1000)
     original_title = models.CharField(_("original title"), max_length=1000, blank=True)
@@ -128,7 +130,7 @@ class Work(models.Model):
     # Not indexed: nothing reads works by filing collective, and holders are never deleted (PROTECT).
     filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="works_filed_as_agent", verbose_name=_("filed by collective"),
-                                       db_index=False)
+                                       db_index=False, db_constraint=False)
     created_at = models.DateTimeField(_("registered at"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
@@ -176,8 +178,9 @@ class Identifier(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    # Checked per statement by core.keychecks (migration 0010), not by a per-row foreign-key constraint.
     work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="identifiers", verbose_name=_("work"),
-                             db_index=False)  # identifier_work_idx
+                             db_index=False, db_constraint=False)  # identifier_work_idx
     scheme = models.CharField(_("scheme"), max_length=16)
     value = models.CharField(_("value"), max_length=2048)
     # Host of url / url-prefix / domain identifiers, so that prefix and domain matches are index look-ups.

@@ -1,0 +1,196 @@
+"""Foreign keys checked once per statement instead of once per row (issue 15 item 2).
+
+A foreign-key constraint checks every inserted row on its own: one query and one key-share row lock per key, 12
+per CSV row of a claims import (each work's holder, each identifier's work, each declaration's holder and work),
+28 % of the writer backend's CPU. For the tables a bulk import writes, the same invariant is kept by triggers
+built here, in the database, from migrations:
+
+- on the referencing table, a statement-level `AFTER INSERT` trigger with a transition table: one query per key
+  column locks every distinct referenced row (`FOR KEY SHARE`, as the constraint's own check does) and one finds
+  a key with no row, for all the statement's rows at once (a `COPY` of 10,000 rows is one statement); an update
+  that changes a key is checked row by row (`WHEN` the key changed: never on the bulk path);
+- on the referenced table, statement-level `AFTER DELETE` and `AFTER TRUNCATE` guards that refuse to remove a
+  row something still refers to (the keys are `PROTECT` in Django: no cascade to keep), and a row-level guard
+  that refuses to change a referenced id.
+
+Concurrency, reasoned out in docs/performance.md ("Set-based key checks"): an insert locks the referenced rows
+before it looks for a missing one, so a delete of them waits for the inserting transaction, and the delete's
+guard then runs its query on a fresh snapshot (READ COMMITTED, as Django runs) and sees the new rows. Under
+REPEATABLE READ or SERIALIZABLE a delete's snapshot is older than its lock wait, so the guard refuses to delete
+there at all. Every error is SQLSTATE 23503 (`foreign_key_violation`), which Django raises as IntegrityError,
+as it did for the constraint.
+
+SQLite (the embedded default) gets row-level triggers that refuse an orphan on insert and update (it has no
+transition tables, and no concurrent writers); a delete there is guarded by Django's PROTECT only (see
+`sqlite_forward`). Django rebuilds a SQLite table to alter it, dropping its triggers: a migration that alters
+one of these tables must call `sqlite_forward` again (tests/registry/test_keychecks.py checks the triggers are
+in place after `migrate`).
+
+The SQL is built from plain table and column names (migrations pass their own strings, as of when they ran).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Reference", "postgresql_forward", "postgresql_backward", "sqlite_forward", "sqlite_backward"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`table.column` refers to `target.id`."""
+
+    table: str
+    column: str
+    target: str
+
+
+def _check_name(table: str) -> str:
+    return f"{table}_keys_exist"
+
+
+def _guard_name(table: str, target: str) -> str:
+    return f"{target}_kept_for_{table}"
+
+
+def _by(references, attribute):
+    grouped: dict[str, list[Reference]] = {}
+    for reference in references:
+        grouped.setdefault(getattr(reference, attribute), []).append(reference)
+    return grouped
+
+
+def _missing(reference: Reference, rows: str) -> str:
+    """Lock the distinct referenced rows, then raise if a key has none. Locking first: a row found by the check
+    cannot be deleted before this transaction ends.
+
+    Rows whose version this transaction wrote (`xmin` is its own id) are not locked: a row it inserted is seen by
+    no one else until it commits, and a row it updated is already locked by that update until then. A claims
+    chunk's identifiers and declarations refer to the works the same chunk inserts, so this skips most locks (each
+    one a heap write and a WAL record)."""
+    r = reference
+    return f"""
+  PERFORM 1 FROM "{r.target}" t WHERE t.id IN (SELECT n."{r.column}" FROM {rows} n)
+     AND t.xmin <> pg_current_xact_id()::xid FOR KEY SHARE OF t;
+  SELECT n."{r.column}"::text INTO missing FROM {rows} n
+   WHERE n."{r.column}" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "{r.target}" t WHERE t.id = n."{r.column}")
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'insert or update on table "{r.table}" violates foreign key: {r.column} % '
+      'is not present in table "{r.target}"', missing
+      USING ERRCODE = 'foreign_key_violation', TABLE = '{r.table}', COLUMN = '{r.column}';
+  END IF;"""
+
+
+def _statement_check(table: str, references: list[Reference]) -> str:
+    name = _check_name(table)
+    body = "".join(_missing(r, "new_rows") for r in references)
+    row_body = "".join(_missing(r, "(SELECT NEW.*) AS") for r in references)
+    changed = " OR ".join(f'OLD."{r.column}" IS DISTINCT FROM NEW."{r.column}"' for r in references)
+    columns = ", ".join(f'"{r.column}"' for r in references)
+    return f"""
+CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE missing text;
+BEGIN{body}
+  RETURN NULL;
+END $$;
+CREATE TRIGGER "{name}" AFTER INSERT ON "{table}" REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION "{name}"();
+CREATE OR REPLACE FUNCTION "{name}_row"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE missing text;
+BEGIN{row_body}
+  RETURN NULL;
+END $$;
+CREATE TRIGGER "{name}_update" AFTER UPDATE OF {columns} ON "{table}"
+  FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION "{name}_row"();
+"""
+
+
+def _guards(table: str, target: str, references: list[Reference]) -> str:
+    name = _guard_name(table, target)
+    held = " OR ".join(f'EXISTS (SELECT 1 FROM "{table}" r WHERE r."{r.column}" = o.id)' for r in references)
+    held_any = " OR ".join(f'EXISTS (SELECT 1 FROM "{table}" r WHERE r."{r.column}" IS NOT NULL)' for r in references)
+    held_row = " OR ".join(f'EXISTS (SELECT 1 FROM "{table}" r WHERE r."{r.column}" = OLD.id)' for r in references)
+    refused = (f"'update or delete on table \"{target}\" violates foreign key: id % is still referenced from "
+               f"table \"{table}\"'")
+    return f"""
+CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE held text;
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    IF {held_any} THEN
+      RAISE EXCEPTION 'truncate of table "{target}" violates foreign key: table "{table}" still refers to it'
+        USING ERRCODE = 'foreign_key_violation', TABLE = '{target}';
+    END IF;
+    RETURN NULL;
+  END IF;
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    -- The check below must see rows committed while this delete waited for their inserters' key-share locks.
+    RAISE EXCEPTION 'deleting from table "{target}" needs READ COMMITTED: table "{table}" refers to it'
+      USING ERRCODE = 'foreign_key_violation', TABLE = '{target}';
+  END IF;
+  SELECT o.id::text INTO held FROM old_rows o WHERE {held} LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION {refused}, held USING ERRCODE = 'foreign_key_violation', TABLE = '{target}';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER "{name}" AFTER DELETE ON "{target}" REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION "{name}"();
+CREATE TRIGGER "{name}_truncate" AFTER TRUNCATE ON "{target}" FOR EACH STATEMENT EXECUTE FUNCTION "{name}"();
+CREATE OR REPLACE FUNCTION "{name}_id"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF {held_row} THEN
+    RAISE EXCEPTION {refused}, OLD.id USING ERRCODE = 'foreign_key_violation', TABLE = '{target}';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER "{name}_id" BEFORE UPDATE OF id ON "{target}"
+  FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION "{name}_id"();
+"""
+
+
+def postgresql_forward(references: list[Reference]) -> str:
+    """The triggers that keep `references` (all of one referencing table) on PostgreSQL."""
+    (table, own), = _by(references, "table").items()
+    return _statement_check(table, own) + "".join(
+        _guards(table, target, refs) for target, refs in _by(references, "target").items())
+
+
+def postgresql_backward(references: list[Reference]) -> str:
+    (table, _own), = _by(references, "table").items()
+    name = _check_name(table)
+    statements = [f'DROP TRIGGER IF EXISTS "{name}" ON "{table}";',
+                  f'DROP TRIGGER IF EXISTS "{name}_update" ON "{table}";',
+                  f'DROP FUNCTION IF EXISTS "{name}"();', f'DROP FUNCTION IF EXISTS "{name}_row"();']
+    for target in _by(references, "target"):
+        guard = _guard_name(table, target)
+        statements += [f'DROP TRIGGER IF EXISTS "{guard}" ON "{target}";',
+                       f'DROP TRIGGER IF EXISTS "{guard}_truncate" ON "{target}";',
+                       f'DROP TRIGGER IF EXISTS "{guard}_id" ON "{target}";',
+                       f'DROP FUNCTION IF EXISTS "{guard}"();', f'DROP FUNCTION IF EXISTS "{guard}_id"();']
+    return "\n".join(statements)
+
+
+def sqlite_forward(references: list[Reference]) -> list[str]:
+    """Row-level triggers on SQLite that refuse an orphan key, one statement each (sqlite3 runs one at a time).
+
+    Only the referencing side: SQLite's triggers cannot be deferred, and Django's `flush` (every
+    TransactionTestCase) deletes holders before works, relying on the constraints' checks waiting for the commit.
+    Deleting a referenced holder or work there is refused by Django's PROTECT, not by the database."""
+    statements = []
+    for r in references:
+        name = f"{r.table}_{r.column}_exists"
+        missing = (f'NEW."{r.column}" IS NOT NULL '
+                   f'AND NOT EXISTS (SELECT 1 FROM "{r.target}" WHERE id = NEW."{r.column}")')
+        fail = f"SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: {r.table}.{r.column}');"
+        statements += [
+            f'CREATE TRIGGER "{name}_insert" BEFORE INSERT ON "{r.table}" WHEN {missing} BEGIN {fail} END',
+            f'CREATE TRIGGER "{name}_update" BEFORE UPDATE OF "{r.column}" ON "{r.table}" WHEN {missing} '
+            f"BEGIN {fail} END",
+        ]
+    return statements
+
+
+def sqlite_backward(references: list[Reference]) -> list[str]:
+    return [f'DROP TRIGGER IF EXISTS "{r.table}_{r.column}_exists_{suffix}"'
+            for r in references for suffix in ("insert", "update")]
