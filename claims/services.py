@@ -316,6 +316,8 @@ def _validate_lines(lines, scan: reading.Scan, rights: FilingRights, max_field_c
 
 def _duplicate(line: int, cells, scan: reading.Scan) -> list | None:
     """`duplicate-row` when the same statement comes again later in the file (the later row wins)."""
+    if not scan.duplicates:  # the scan found none: no need to compute the row's key again
+        return None
     key = validation.statement_key(cells, scan.columns)
     later = scan.duplicates.get(reading.key_text(key)) if key is not None else None
     if later is None or later == line:

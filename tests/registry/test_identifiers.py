@@ -19,9 +19,12 @@ from url_normalize.normalize_query import normalize_query
 
 from registry.identifiers import (
     _PLAIN_QUERY_RE,
+    _STORED_URL_RE,
     SCHEMES,
     InvalidIdentifier,
     ParsedIdentifier,
+    _is_stored_url,
+    _normalise_url_parts,
     _normalise_url_path,
     domain_chain,
     normalise,
@@ -775,6 +778,26 @@ def test_url_default_port_and_fragment_do_not_change_the_stored_form(host, path,
 )
 def test_url_path_fast_path_agrees_with_url_normalize(path):
     assert _normalise_url_path(path, "https") == normalize_path(path, "https").replace("#", "%23")
+
+
+@props
+@given(url=st.one_of(st.from_regex(_STORED_URL_RE, fullmatch=True),
+                     st.from_regex(r"https?://[a-zA-Z0-9.:\[\]-]{1,20}(/[a-z./%#?=&-]{0,12})?", fullmatch=True),
+                     st.text(alphabet="htps:/.aA1-?=&#%", max_size=30)))
+@example(url="https://1.2.3.4/")
+@example(url="https://xn--bcher-kva.example/")
+@example(url="https://a.example/x?")
+def test_url_stored_form_fast_path_returns_only_what_the_full_path_returns(url):
+    """`_is_stored_url` skips the full normalisation: only for URLs it would give back unchanged."""
+    if _is_stored_url(url):
+        assert _normalise_url_parts(url) == url
+
+
+def test_the_stored_form_of_a_url_takes_the_fast_path():
+    for text in ("https://bench.example/works/1", "HTTP://Example.COM:80/a/b?x=1&y", "https://a.example"):
+        assert _is_stored_url(normalise("url", text))
+    # Percent-encoding and IDNA hosts (xn--) always take the full path.
+    assert not _is_stored_url(normalise("url", "https://例え.jp/パス"))
 
 
 @props
