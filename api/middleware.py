@@ -1,8 +1,13 @@
 """Errors that never reach a DRF view (an unknown /api/ URL, a crash) are problem+json under /api/ too; a database
 that cannot be reached is a 503 with Retry-After, not a 500."""
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 from django.http import HttpResponsePermanentRedirect
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_urlconf, resolve
 
 from .errors import PROBLEM_CONTENT_TYPE, problem_http_response
 
@@ -19,10 +24,21 @@ _DETAILS = {
 
 def _routed(path: str) -> bool:
     """Whether `path` is one of the API's own URLs (the admin's catch-all at the root matches everything)."""
+    return _routed_in(get_urlconf(settings.ROOT_URLCONF), path)
+
+
+@lru_cache(maxsize=4096)  # a URLconf's patterns are fixed for the process's life: resolve each path once
+def _routed_in(urlconf: str, path: str) -> bool:
     try:
-        return resolve(path).app_name != "admin"
+        return resolve(path, urlconf).app_name != "admin"
     except Resolver404:
         return False
+
+
+@receiver(setting_changed, dispatch_uid="kyodaku-routed-forget")
+def _routed_forget(*, setting, **kwargs):
+    if setting == "ROOT_URLCONF":
+        _routed_in.cache_clear()
 
 
 def _has_nul(request) -> bool:

@@ -29,6 +29,20 @@ class RateLimitState:
         return dict(zip(RATE_LIMIT_HEADERS, (str(self.limit), str(self.remaining), str(self.reset)), strict=True))
 
 
+def _count(key: str, *, timeout: int) -> int:
+    """One more request in the window counted at `key`; the window's count so far, this one included."""
+    count_in_window = getattr(cache, "count_in_window", None)
+    if count_in_window is not None:  # the Redis cache (config/cache.py): one atomic round trip
+        return count_in_window(key, timeout)
+    # Any other cache: add() is a no-op when the counter exists, incr() is atomic where the cache is shared.
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     cache_prefix = "kyodaku:rate:"
 
@@ -42,13 +56,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // rate.period)
         key = f"{self.cache_prefix}{api_key.prefix}:{rate.period}:{window}"
-        # add() is a no-op when the counter exists; incr() is atomic in Redis, so workers share one count.
-        cache.add(key, 0, timeout=rate.period + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=rate.period + 1)
-            count = 1
+        count = _count(key, timeout=rate.period + 1)
         self._wait = max(1, math.ceil((window + 1) * rate.period - now))
         request.rate_limit_state = RateLimitState(limit=rate.requests, remaining=max(0, rate.requests - count),
                                                   reset=self._wait)

@@ -8,7 +8,7 @@ window: fail open, see docs/security.md). Short socket timeouts keep a hung Redi
 import logging
 import time
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -17,8 +17,30 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 _LOG_EVERY = 30.0  # seconds: one warning per outage and half-minute, not one per request
 
 
+class ReusingRedisCacheClient(RedisCacheClient):
+    """Django's client builds a new `redis.Redis` around the pool for every cache call, and redis-py fills a dict of
+    ~160 response callbacks in each: about a third of a lookup GET's CPU went there (three calls per request,
+    docs/performance.md). One `redis.Redis` per pool, shared by the process's threads (it is thread-safe: each
+    command takes a connection from the pool)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class ResilientRedisCache(RedisCache):
     _last_logged = 0.0
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = ReusingRedisCacheClient
 
     def _unreachable(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()
@@ -67,3 +89,19 @@ class ResilientRedisCache(RedisCache):
             self._unreachable("incr", exc)
             # As for a missing key: the caller (the rate limiter) starts a new count, which is then not stored.
             raise ValueError("cache unavailable") from exc
+
+    def count_in_window(self, key, timeout, version=None) -> int:
+        """Add one to the counter `key`, created at 0 with `timeout` seconds to live if absent; the new count. ONE
+        round trip (MULTI: SET NX EX, INCR, EXEC), where add() then incr() took three (SET NX, EXISTS, INCRBY), and
+        atomic, so the counter can never outlive its window without a timeout. Redis unreachable: 1 (each request
+        counts as the first of its window: fail open, as before)."""
+        key = self.make_and_validate_key(key, version=version)
+        client = self._cache.get_client(key, write=True)
+        try:
+            with client.pipeline(transaction=True) as pipe:
+                pipe.set(key, 0, ex=timeout, nx=True)
+                pipe.incr(key)
+                return int(pipe.execute()[1])
+        except UNREACHABLE as exc:
+            self._unreachable("count_in_window", exc)
+            return 1

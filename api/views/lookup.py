@@ -25,6 +25,7 @@ from receipts.services import receipts_attach
 from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of, organisation_of
 from ..errors import RequestTooLarge
 from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params, refuse_future_as_of
+from ..negotiation import JsonFirstNegotiation
 from ..parsers import BoundedJSONParser
 from ..renderers import OrjsonRenderer
 from ..serializers import LookupErrorEntrySerializer, LookupResultSerializer
@@ -86,6 +87,7 @@ class _LookupBase(RateLimitHeadersMixin, APIView):
     throttle_classes = [ApiKeyRateThrottle]
     parser_classes = [BoundedJSONParser]
     renderer_classes = [OrjsonRenderer]
+    content_negotiation_class = JsonFirstNegotiation
 
     @staticmethod
     def _attach_receipts(request, results: list[dict], wanted: bool) -> None:

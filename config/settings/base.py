@@ -49,20 +49,22 @@ INSTALLED_APPS = [
     "demo",
 ]
 
+# config.lanes: the classes marked `lanes` are Django's (or ours) for every request but a lookup asked with an API
+# key and no cookie, which they pass straight through (docs/architecture.md, "Middleware").
 MIDDLEWARE = [
     "config.request_id.RequestIdMiddleware",  # first: every response, a redirect or a refusal too, carries the id
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "api.middleware.ProblemJsonMiddleware",  # errors under /api/ that never reach a DRF view: problem+json too
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.lanes.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "config.timezones.UserTimeZoneMiddleware",
+    "config.lanes.UserTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "claims.uploads.ClaimsUploadGuardMiddleware",  # before the CSRF check reads an upload's body
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.lanes.CsrfViewMiddleware",
+    "config.lanes.AuthenticationMiddleware",
+    "config.lanes.ClaimsUploadGuardMiddleware",  # before the CSRF check reads an upload's body
+    "config.lanes.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its 429 page
 ]

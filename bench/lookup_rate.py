@@ -1,0 +1,385 @@
+"""Single lookups at a FIXED rate (open loop): latency that coordinated omission cannot hide (issue 15 item 4).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/kyodaku_bench_<name> \\
+        .venv/bin/python bench/lookup_rate.py --works 200000 --sites 10000 --rates 250,500,1000 --seconds 30
+
+On the data bench/lookup_http.py loaded (`--load-only`; --works/--holders/--sites must match what it was given).
+gunicorn runs as deployed: `gunicorn --config config/gunicorn.conf.py config.wsgi` (gthread workers, keep-alive,
+one worker per CPU, JSON access log), production settings, the rate limiter and the API-key cache in Redis
+(--redis-url). For each rate in --rates, after --warmup seconds at that rate:
+
+- the generator (this process, one thread, raw sockets on an epoll loop, --connections keep-alive connections)
+  schedules request i at t0 + i / rate, whatever happened to the earlier ones. A request whose turn comes while
+  every connection is busy waits for one, and its latency is counted from its scheduled time, not from when it
+  was sent: a stalled server shows in the percentiles instead of slowing the generator down (closed-loop tools
+  such as wrk or ab measure only the requests they managed to send);
+- every answer must be `200` with the JSON of one result (anything else, a refused or dropped connection, or an
+  answer missing when the run ends, is an error, reported by kind);
+- reports the achieved rate, latency p50 / p90 / p99 / p99.9 / max from the scheduled time, and the CPU each part
+  used over the measured window (utime + stime from /proc): gunicorn (master and workers), the PostgreSQL
+  backends serving this database (pg_stat_activity), redis-server (shared by everyone on the machine: an upper
+  bound) and the generator itself; per request and as cores busy. The load average before and after.
+
+--tree runs another checkout's code with the same data and the same venv (e.g. main before a change, made with
+`git worktree add --detach /tmp/base <commit>`); --trees A,B alternates several per rate, for before/after in one
+run. --ids exact keeps the ISBN and ref: ids only (one prepared statement each); the default is the engine
+benchmark's whole mix without its invalid ids (web ids that match take the batch path: several statements).
+
+The generator, gunicorn, PostgreSQL and Redis share this machine's cores: what one uses, the others lack.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import random
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ["DEBUG"] = "0"
+
+import decide  # noqa: E402  (the engine benchmark: its identifier mix)
+
+HOST = "127.0.0.1"
+PURPOSE, JURISDICTION = "train-genai", "JP"
+TICKS = os.sysconf("SC_CLK_TCK")
+INVALID = "isbn:978-0-00-000000-0"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def loadavg() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_of_pids(pids) -> float:
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def pids_of_group(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None and int(fields[2]) == pgid:
+                pids.append(int(entry))
+    return pids
+
+
+def pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() == name:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL backends connected to `database` (gunicorn's, kept open by CONN_MAX_AGE)."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                            [database]).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def start_gunicorn(tree: Path, port: int, redis_url: str, access_log: bool) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": "bench-only-" + "x" * 60,
+        "ALLOWED_HOSTS": HOST,
+        "SECURE_SSL_REDIRECT": "0",
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", redis_url),  # required; lookups send no task
+        "KYODAKU_BASE_URL": f"http://{HOST}:{port}",
+        "GUNICORN_BIND": f"{HOST}:{port}",
+        "PYTHONPATH": str(tree),
+    }
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(tree / "config/gunicorn.conf.py"),
+               "config.wsgi"]
+    if not access_log:
+        command += ["--access-logfile", "/dev/null"]
+    proc = subprocess.Popen(command, cwd=tree, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((HOST, port), timeout=2) as sock:
+                sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    stop(proc)
+    raise SystemExit(f"gunicorn from {tree} did not start on port {port}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Conn:
+    __slots__ = ("sock", "buf", "scheduled", "sent")
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection((HOST, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        self.buf = b""
+        self.scheduled = None  # the scheduled time of the request in flight, None when idle
+        self.sent = None
+
+
+def _response_end(buf: bytes) -> tuple[int, int, bytes] | None:
+    """(status, end offset, body) of the first whole response in `buf`, or None while it is incomplete."""
+    head_end = buf.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    head = buf[:head_end].decode("latin-1")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    end = head_end + 4 + length
+    if len(buf) < end:
+        return None
+    return status, end, buf[head_end + 4:end]
+
+
+def run_rate(port: int, requests: list[bytes], rate: float, seconds: float, connections: int):
+    """Send len-independent requests at `rate`/s for `seconds` (open loop). Returns (latencies in s from the
+    scheduled time, service times in s from the send, error counts, elapsed s, generator CPU s, most waiting)."""
+    sel = selectors.DefaultSelector()
+    conns = [Conn(port) for _ in range(connections)]
+    for conn in conns:
+        sel.register(conn.sock, selectors.EVENT_READ, conn)
+    idle = list(conns)
+    waiting: list[float] = []  # scheduled times of requests whose turn came while every connection was busy
+    latencies: list[float] = []
+    services: list[float] = []
+    errors: Counter = Counter()
+    total = int(rate * seconds)
+    interval = 1.0 / rate
+    cpu0 = time.process_time()
+    t0 = time.perf_counter() + 0.05
+    issued = 0
+    most_waiting = 0
+    k = 0
+
+    def send(conn: Conn, scheduled: float) -> None:
+        nonlocal k
+        conn.scheduled, conn.sent = scheduled, time.perf_counter()
+        try:
+            conn.sock.sendall(requests[k % len(requests)])
+        except OSError as exc:
+            errors[f"send: {errno.errorcode.get(exc.errno, exc)}"] += 1
+            conn.scheduled = None
+        k += 1
+
+    deadline = t0 + seconds + 10.0  # answers still missing 10 s after the last turn are errors
+    while True:
+        now = time.perf_counter()
+        while issued < total and t0 + issued * interval <= now:
+            scheduled = t0 + issued * interval
+            issued += 1
+            if idle:
+                send(idle.pop(), scheduled)
+            else:
+                waiting.append(scheduled)
+        most_waiting = max(most_waiting, len(waiting))
+        in_flight = sum(1 for c in conns if c.scheduled is not None)
+        if issued >= total and not waiting and not in_flight:
+            break
+        if now > deadline:
+            errors["no answer"] += in_flight + len(waiting)
+            break
+        timeout = max(0.0, t0 + issued * interval - now) if issued < total else 0.1
+        for key, _ in sel.select(timeout):
+            conn = key.data
+            try:
+                chunk = conn.sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                errors["connection closed"] += 1
+                sel.unregister(conn.sock)
+                conns.remove(conn)
+                continue
+            conn.buf += chunk
+            parsed = _response_end(conn.buf)
+            if parsed is None:
+                continue
+            status, end, body = parsed
+            done = time.perf_counter()
+            conn.buf = conn.buf[end:]
+            if status != 200 or not body.startswith(b'{"id":'):
+                errors[f"status {status}"] += 1
+            latencies.append(done - conn.scheduled)
+            services.append(done - conn.sent)
+            conn.scheduled = None
+            if waiting:
+                send(conn, waiting.pop(0))
+            else:
+                idle.append(conn)
+        if not conns:
+            errors["no connection left"] += total - len(latencies)
+            break
+    elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    for conn in conns:
+        conn.sock.close()
+    sel.close()
+    return latencies, services, errors, elapsed, cpu, most_waiting
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--works", type=int, default=200_000)
+    parser.add_argument("--holders", type=int, default=1_000)
+    parser.add_argument("--sites", type=int, default=10_000)
+    parser.add_argument("--rates", default="250,500,1000", help="requests per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per rate")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds at the same rate before measuring")
+    parser.add_argument("--connections", type=int, default=64, help="keep-alive connections of the generator")
+    parser.add_argument("--ids", choices=("mix", "exact"), default="mix")
+    parser.add_argument("--trees", default=str(ROOT), help="checkouts to serve from, comma-separated, alternated")
+    parser.add_argument("--rounds", type=int, default=1, help="times to alternate the trees per rate")
+    parser.add_argument("--access-log", choices=("on", "off"), default="on",
+                        help="gunicorn's JSON access log line per request, as deployed (written to /dev/null)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
+    parser.add_argument("--port", type=int, default=8114)
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name> (loaded by bench/lookup_http.py)")
+    database = urllib.parse.urlparse(url).path.lstrip("/")
+
+    import django
+
+    django.setup()
+    from keys.services import api_key_create
+
+    rng = random.Random(args.seed)
+    ids = [i for i in decide.lookup_ids(50_000, works=args.works, holders=args.holders, sites=args.sites, rng=rng)
+           if i != INVALID]
+    if args.ids == "exact":
+        ids = [i for i in ids if i.startswith(("isbn:", "ref:"))]
+    _, key = api_key_create(name="bench lookup_rate", rate="1000000/s")  # limited, so the counter is on the path
+    requests = [
+        (f"GET /api/v1/lookup?{urllib.parse.urlencode({'id': i, 'purpose': PURPOSE, 'jurisdiction': JURISDICTION})}"
+         f" HTTP/1.1\r\nHost: {HOST}\r\nAuthorization: Api-Key {key}\r\nAccept: application/json\r\n"
+         f"User-Agent: kyodaku-bench\r\n\r\n").encode()
+        for i in ids
+    ]
+    trees = [Path(t).resolve() for t in args.trees.split(",")]
+    rates = [float(r) for r in args.rates.split(",")]
+    log(f"{len(requests)} distinct requests ({args.ids}); {os.cpu_count()} cores; load {loadavg()}")
+    rows = []
+    redis_pids = pids_named("redis-server")
+    for rate in rates:
+        for round_ in range(args.rounds):
+            for tree in trees:
+                proc = start_gunicorn(tree, args.port, args.redis_url, args.access_log == "on")
+                try:
+                    run_rate(args.port, requests, rate, args.warmup, args.connections)  # warm: connections, plans
+                    gunicorn_pids = pids_of_group(proc.pid)
+                    pg_pids = postgres_backends(database)
+                    load_before = loadavg()
+                    cpu_before = (cpu_of_pids(gunicorn_pids), cpu_of_pids(pg_pids), cpu_of_pids(redis_pids))
+                    latencies, services, errors, elapsed, gen_cpu, most_waiting = run_rate(
+                        args.port, requests, rate, args.seconds, args.connections)
+                    cpu_after = (cpu_of_pids(gunicorn_pids), cpu_of_pids(pg_pids), cpu_of_pids(redis_pids))
+                    load_after = loadavg()
+                finally:
+                    stop(proc)
+                done = len(latencies)
+                latencies.sort()
+                services.sort()
+                gun, pg, red = (after - before for before, after in zip(cpu_before, cpu_after, strict=True))
+                row = {
+                    "tree": str(tree), "rate": rate, "round": round_ + 1, "answered": done,
+                    "achieved": done / elapsed, "errors": dict(errors), "most_waiting": most_waiting,
+                    "p50": percentile(latencies, 50) * 1e3, "p90": percentile(latencies, 90) * 1e3,
+                    "p99": percentile(latencies, 99) * 1e3, "p999": percentile(latencies, 99.9) * 1e3,
+                    "max": (latencies[-1] if latencies else float("nan")) * 1e3,
+                    "service_p99": percentile(services, 99) * 1e3,
+                    "gunicorn_ms": gun / max(done, 1) * 1e3, "postgres_ms": pg / max(done, 1) * 1e3,
+                    "redis_ms": red / max(done, 1) * 1e3, "generator_ms": gen_cpu / max(done, 1) * 1e3,
+                    "cores": (gun / elapsed, pg / elapsed, red / elapsed, gen_cpu / elapsed),
+                    "load": f"{load_before} -> {load_after}",
+                }
+                rows.append(row)
+                log(f"{tree.name} @ {rate:,.0f}/s: {row['achieved']:,.0f}/s answered ({done}), p50 {row['p50']:.1f} "
+                    f"ms, p99 {row['p99']:.1f} ms, p99.9 {row['p999']:.1f} ms, max {row['max']:.0f} ms; errors "
+                    f"{row['errors'] or 0}; CPU/req gunicorn {row['gunicorn_ms']:.2f} ms, PostgreSQL "
+                    f"{row['postgres_ms']:.2f} ms, Redis {row['redis_ms']:.2f} ms, generator "
+                    f"{row['generator_ms']:.2f} ms; load {row['load']}")
+    print()
+    print(f"{os.cpu_count()} cores; gunicorn --config config/gunicorn.conf.py (WEB_CONCURRENCY="
+          f"{os.environ.get('WEB_CONCURRENCY', 'CPUs')}), access log {args.access_log}; {args.connections} "
+          f"connections; ids {args.ids}; {args.seconds:.0f} s per rate after {args.warmup:.0f} s of warm-up")
+    print("| tree | target/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU ms/req: "
+          "gunicorn / PostgreSQL / Redis / generator | cores busy: same | load before -> after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        cores = " / ".join(f"{c:.2f}" for c in r["cores"])
+        print(f"| {Path(r['tree']).name} | {r['rate']:,.0f} | {r['achieved']:,.0f} | {r['p50']:.1f} | {r['p90']:.1f} | "
+              f"{r['p99']:.1f} | {r['p999']:.1f} | {r['max']:.0f} | {sum(r['errors'].values())} | "
+              f"{r['gunicorn_ms']:.2f} / {r['postgres_ms']:.2f} / {r['redis_ms']:.2f} / {r['generator_ms']:.2f} | "
+              f"{cores} | {r['load']} |")
+    met = [r for r in rows if r["rate"] >= 1000 and r["p99"] < 20 and not r["errors"]
+           and r["achieved"] >= 0.98 * r["rate"]]
+    verdict = "MET by " + ", ".join(Path(r["tree"]).name for r in met) if met else "not met"
+    print(f"target (1,000 req/s sustained, p99 < 20 ms, no errors): {verdict}")
+
+
+if __name__ == "__main__":
+    main()
