@@ -18,7 +18,9 @@ one worker per CPU, JSON access log), production settings, the rate limiter and 
 - reports the achieved rate, latency p50 / p90 / p99 / p99.9 / max from the scheduled time, and the CPU each part
   used over the measured window (utime + stime from /proc): gunicorn (master and workers), the PostgreSQL
   backends serving this database (pg_stat_activity), redis-server (shared by everyone on the machine: an upper
-  bound) and the generator itself; per request and as cores busy. The load average before and after.
+  bound) and the generator itself; per request and as cores busy. The load average before and after;
+- then the floor of the same run (--floor-seconds): `GET /healthz`, a view that does nothing, through the same
+  gunicorn, middleware and connections at the same rate: latency and gunicorn CPU per request with no lookup.
 
 --tree runs another checkout's code with the same data and the same venv (e.g. main before a change, made with
 `git worktree add --detach /tmp/base <commit>`); --trees A,B alternates several per rate, for before/after in one
@@ -185,7 +187,8 @@ def _response_end(buf: bytes) -> tuple[int, int, bytes] | None:
     return status, end, buf[head_end + 4:end]
 
 
-def run_rate(port: int, requests: list[bytes], rate: float, seconds: float, connections: int):
+def run_rate(port: int, requests: list[bytes], rate: float, seconds: float, connections: int,
+             expect: bytes = b'{"id":'):
     """Send len-independent requests at `rate`/s for `seconds` (open loop). Returns (latencies in s from the
     scheduled time, service times in s from the send, error counts, elapsed s, generator CPU s, most waiting)."""
     sel = selectors.DefaultSelector()
@@ -253,7 +256,7 @@ def run_rate(port: int, requests: list[bytes], rate: float, seconds: float, conn
             status, end, body = parsed
             done = time.perf_counter()
             conn.buf = conn.buf[end:]
-            if status != 200 or not body.startswith(b'{"id":'):
+            if status != 200 or not body.startswith(expect):
                 errors[f"status {status}"] += 1
             latencies.append(done - conn.scheduled)
             services.append(done - conn.sent)
@@ -279,6 +282,13 @@ def percentile(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def _floor_text(floor: dict | None) -> str:
+    if not floor:
+        return "-"
+    errors = f", {floor['errors']} errors" if floor["errors"] else ""
+    return f"{floor['p50']:.1f} / {floor['p99']:.1f}, {floor['gunicorn_ms']:.2f}{errors}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--works", type=int, default=200_000)
@@ -293,6 +303,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="times to alternate the trees per rate")
     parser.add_argument("--access-log", choices=("on", "off"), default="on",
                         help="gunicorn's JSON access log line per request, as deployed (written to /dev/null)")
+    parser.add_argument("--floor-seconds", type=float, default=10.0,
+                        help="seconds of GET /healthz at the same rate after each run, the floor (0: none)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--port", type=int, default=8114)
     parser.add_argument("--seed", type=int, default=3)
@@ -319,6 +331,7 @@ def main() -> None:
          f"User-Agent: kyodaku-bench\r\n\r\n").encode()
         for i in ids
     ]
+    healthz = f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: kyodaku-bench\r\n\r\n".encode()
     trees = [Path(t).resolve() for t in args.trees.split(",")]
     rates = [float(r) for r in args.rates.split(",")]
     log(f"{len(requests)} distinct requests ({args.ids}); {os.cpu_count()} cores; load {loadavg()}")
@@ -338,6 +351,17 @@ def main() -> None:
                         args.port, requests, rate, args.seconds, args.connections)
                     cpu_after = (cpu_of_pids(gunicorn_pids), cpu_of_pids(pg_pids), cpu_of_pids(redis_pids))
                     load_after = loadavg()
+                    floor = None
+                    if args.floor_seconds:
+                        # The floor of the same run: GET /healthz (a view that does nothing) through the same
+                        # gunicorn, middleware and connections at the same rate.
+                        f_before = cpu_of_pids(gunicorn_pids)
+                        f_lat, _, f_err, f_elapsed, f_gen, _ = run_rate(
+                            args.port, [healthz], rate, args.floor_seconds, args.connections, b'{"status":')
+                        f_lat.sort()
+                        floor = {"achieved": len(f_lat) / f_elapsed, "p50": percentile(f_lat, 50) * 1e3,
+                                 "p99": percentile(f_lat, 99) * 1e3, "errors": sum(f_err.values()),
+                                 "gunicorn_ms": (cpu_of_pids(gunicorn_pids) - f_before) / max(len(f_lat), 1) * 1e3}
                 finally:
                     stop(proc)
                 done = len(latencies)
@@ -354,7 +378,7 @@ def main() -> None:
                     "gunicorn_ms": gun / max(done, 1) * 1e3, "postgres_ms": pg / max(done, 1) * 1e3,
                     "redis_ms": red / max(done, 1) * 1e3, "generator_ms": gen_cpu / max(done, 1) * 1e3,
                     "cores": (gun / elapsed, pg / elapsed, red / elapsed, gen_cpu / elapsed),
-                    "load": f"{load_before} -> {load_after}",
+                    "load": f"{load_before} -> {load_after}", "floor": floor,
                 }
                 rows.append(row)
                 log(f"{tree.name} @ {rate:,.0f}/s: {row['achieved']:,.0f}/s answered ({done}), p50 {row['p50']:.1f} "
@@ -362,19 +386,24 @@ def main() -> None:
                     f"{row['errors'] or 0}; CPU/req gunicorn {row['gunicorn_ms']:.2f} ms, PostgreSQL "
                     f"{row['postgres_ms']:.2f} ms, Redis {row['redis_ms']:.2f} ms, generator "
                     f"{row['generator_ms']:.2f} ms; load {row['load']}")
+                if floor:
+                    log(f"  floor GET /healthz @ {rate:,.0f}/s: {floor['achieved']:,.0f}/s, p50 {floor['p50']:.1f} ms, "
+                        f"p99 {floor['p99']:.1f} ms, errors {floor['errors']}; gunicorn {floor['gunicorn_ms']:.2f} "
+                        f"ms CPU/req")
     print()
     print(f"{os.cpu_count()} cores; gunicorn --config config/gunicorn.conf.py (WEB_CONCURRENCY="
           f"{os.environ.get('WEB_CONCURRENCY', 'CPUs')}), access log {args.access_log}; {args.connections} "
           f"connections; ids {args.ids}; {args.seconds:.0f} s per rate after {args.warmup:.0f} s of warm-up")
     print("| tree | target/s | achieved/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | CPU ms/req: "
-          "gunicorn / PostgreSQL / Redis / generator | cores busy: same | load before -> after |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "gunicorn / PostgreSQL / Redis / generator | cores busy: same | load before -> after | floor: /healthz "
+          "p50 / p99 ms, gunicorn CPU ms/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         cores = " / ".join(f"{c:.2f}" for c in r["cores"])
         print(f"| {Path(r['tree']).name} | {r['rate']:,.0f} | {r['achieved']:,.0f} | {r['p50']:.1f} | {r['p90']:.1f} | "
               f"{r['p99']:.1f} | {r['p999']:.1f} | {r['max']:.0f} | {sum(r['errors'].values())} | "
               f"{r['gunicorn_ms']:.2f} / {r['postgres_ms']:.2f} / {r['redis_ms']:.2f} / {r['generator_ms']:.2f} | "
-              f"{cores} | {r['load']} |")
+              f"{cores} | {r['load']} | {_floor_text(r['floor'])} |")
     met = [r for r in rows if r["rate"] >= 1000 and r["p99"] < 20 and not r["errors"]
            and r["achieved"] >= 0.98 * r["rate"]]
     verdict = "MET by " + ", ".join(Path(r["tree"]).name for r in met) if met else "not met"

@@ -2,11 +2,13 @@
 
 The statement (sql.ONE_ID_STATEMENTS, one per kind of id) reads the rule tables' fingerprint, the identifier
 resolved to its work (exact, else for url: the longest url-prefix, else the nearest domain; ref:), the work and its
-holder, whether a dispute is open at T, and every declaration that could be in force at T for the work and its
+holder, whether a dispute is open at T, for a url: or domain: id whether the holder had verified control of the
+matched host at T (interop.md), and every declaration that could be in force at T for the work and its
 holder's catalogue (P's purpose chain, J's jurisdiction chain read from consent_jurisdiction in the same
 statement). Its text is fixed and sent with server-side parameters, so psycopg prepares it (no parsing or planning
-by PostgreSQL, no ORM query building in Python). A url:, url-prefix: or domain: id that matches a work goes on to
-the batch path, which also reads the holder's domain verification (interop.md). Exactly the batch path's semantics:
+by PostgreSQL, no ORM query building in Python). A url-prefix: id that matches a work, and with
+KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS a url: or domain: id that matches one, goes on to the batch path, which walks
+the fall-through candidates of an unverified match (interop.md). Exactly the batch path's semantics:
 tests/consent/test_lookup.py and test_lookup_one_id.py compare the two on every kind of id.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from registry.lookups import url_scheme_and_rest, url_scheme_twin
 
 from ..rulebook import rulebook, rulebook_for
 from ..vocabulary import purpose_chain
-from .batch import DOMAIN, REF, URL
+from .batch import DOMAIN, REF, URL, require_verified_web_claims
 from .licences import licence_facts
 from .request import rule_or_error
 from .results import Decider, facts_by_work_and_holder
@@ -116,9 +118,8 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
     kind, params = _statement_for(scheme, value)
     params.update(at=at, purposes=list(purpose_chain(purpose)), jurisdiction=jurisdiction)
     statement = ONE_ID_STATEMENTS[kind]
-    if organisation_id is not None and kind in ONE_ID_LICENSED_STATEMENTS:
-        # the same statement with the organisation's licences in force beside the declarations (url: and domain:
-        # ids have none: a match goes on to the batch path below)
+    if organisation_id is not None:
+        # the same statement with the organisation's licences in force beside the declarations
         statement = ONE_ID_LICENSED_STATEMENTS[kind]
         params["organisation"] = str(organisation_id)
     rows = _one_id_rows(statement, params)
@@ -126,25 +127,28 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
     rule_or_error(book, jurisdiction, purpose, at)
     works: dict = {}
     work_id = rows[0][1]
-    if work_id is not None and (kind in ("url", "domain") or scheme == "url-prefix"):
-        # Matched through a web identifier: whether its grants count depends on the holder's verified control of
-        # the matched host (interop.md), which this statement does not read; the batch path does (query 5).
+    web = kind in ("url", "domain")
+    if work_id is not None and (scheme == "url-prefix" or (web and require_verified_web_claims())):
+        # A url-prefix asked for, or KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS (an unverified match falls through to the
+        # next candidate: a shorter prefix, a parent domain): the batch path, which walks the candidates.
         from .batch import decide_many
 
         return decide_many(ids=[raw], purpose=purpose, jurisdiction=jurisdiction, as_of=at,
                            organisation_id=organisation_id)[0]
     declarations, licence_rows = [], []
     disputed: set = set()
+    verified = None  # matched through a web identifier: whether its holder controlled the matched host at T
     if work_id is not None:
         works[work_id] = rows[0][2:9]  # title, kind, work_ref, holder_id, code, name, licensing_url
         if rows[0][9]:
             disputed.add(work_id)
+        verified = rows[0][10]
         for row in rows:
-            if row[10] == "d":
-                declarations.append(row[11:])
-            elif row[10] == "l":  # a licence in the declaration columns (sql._LICENCE_AS_DECLARATION_COLUMNS)
-                licence_rows.append(row[11:17] + row[18:24])
+            if row[11] == "d":
+                declarations.append(row[12:])
+            elif row[11] == "l":  # a licence in the declaration columns (sql._LICENCE_AS_DECLARATION_COLUMNS)
+                licence_rows.append(row[12:18] + row[19:25])
     by_work, by_holder = facts_by_work_and_holder(declarations)
     decider = Decider(purpose=purpose, jurisdiction=jurisdiction, at=at, book=book, works=works, by_work=by_work,
                       by_holder=by_holder, disputed=disputed, licences=licence_facts(licence_rows))
-    return decider.answer(work_id, raw, f"{scheme}:{value}")
+    return decider.answer(work_id, raw, f"{scheme}:{value}", verified)

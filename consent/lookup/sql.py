@@ -11,6 +11,7 @@ text (`::text`), table names come from the models' `_meta`.
 """
 from __future__ import annotations
 
+from domains.models import DomainVerification
 from registry.models import Dispute, Holder, Identifier, Work
 
 from ..models import Declaration, Jurisdiction, Licence, in_force_at_sql
@@ -25,6 +26,7 @@ _DISPUTE = Dispute._meta.db_table
 _DECLARATION = Declaration._meta.db_table
 _JURISDICTION = Jurisdiction._meta.db_table
 _LICENCE = Licence._meta.db_table
+_VERIFICATION = DomainVerification._meta.db_table
 
 
 def _valid_at(t: str) -> str:
@@ -97,9 +99,11 @@ SELECT {_DECLARATION_COLUMNS}
 
 # ----------------------------------------------------------------------------------------------- one-id statement
 
-# The identifier resolved to its work: (work_id, rank1, rank2), best first after ORDER BY 2, 3.
-def _identifier_hit(rank: str, rank2: str, where: str) -> str:
-    return f"""SELECT i.work_id, {rank} AS rank1, {rank2} AS rank2
+# The identifier resolved to its work: (work_id, rank1, rank2, host), best first after ORDER BY 2, 3. `host`: the
+# host a web identifier matched on (the url's own host for a url or url-prefix, the domain for a domain), whose
+# verification decides whether the holder's grants count (interop.md); NULL for every other scheme.
+def _identifier_hit(rank: str, rank2: str, where: str, host: str = "NULL::text") -> str:
+    return f"""SELECT i.work_id, {rank} AS rank1, {rank2} AS rank2, {host} AS host
   FROM {_IDENTIFIER} i
   JOIN {_WORK} w ON w.id = i.work_id AND w.created_at <= %(at)s
  WHERE {where} AND {_valid_at("i")}"""
@@ -108,23 +112,31 @@ def _identifier_hit(rank: str, rank2: str, where: str) -> str:
 _HIT_EXACT = _identifier_hit("0", "0", "i.scheme = %(scheme)s AND i.value = %(value)s")
 _HIT_DOMAINS = _identifier_hit(  # the nearest domain of the chain
     "2", "array_position(%(chain)s::text[], i.value::text)",
-    "i.scheme = 'domain' AND i.value = ANY(%(chain)s::text[])")
+    "i.scheme = 'domain' AND i.value = ANY(%(chain)s::text[])", host="i.value::text")
 # url: ids compare without the scheme (domain.md: http and https are the same URL; registry.lookups): the exact url
 # in either form, the asker's own scheme first; else the longest url-prefix of the same host whose text after
 # `://` starts the url's (%(rest)s), the own scheme first on a tie (rank2 counts each character twice and adds 1
 # for the other scheme).
 _HIT_URL_EXACT = _identifier_hit(
     "0", "(i.value <> %(value)s)::int",
-    "i.scheme = 'url' AND i.value = ANY(ARRAY[%(value)s::text, %(twin)s::text])")
+    "i.scheme = 'url' AND i.value = ANY(ARRAY[%(value)s::text, %(twin)s::text])", host="%(host)s::text")
 _HIT_URL_PREFIX = _identifier_hit(
     "1", "-2 * (length(i.value) - strpos(i.value, '://')) + (NOT starts_with(i.value::text, %(own)s::text))::int",
     "i.scheme = 'url-prefix' AND i.host = %(host)s "
-    "AND starts_with(%(rest)s::text, substr(i.value, strpos(i.value, '://') + 3))")
+    "AND starts_with(%(rest)s::text, substr(i.value, strpos(i.value, '://') + 3))", host="%(host)s::text")
 _HIT_URL = f"{_HIT_URL_EXACT}\nUNION ALL\n{_HIT_URL_PREFIX}\nUNION ALL\n{_HIT_DOMAINS}"
-_HIT_REF = f"""SELECT w.id AS work_id, 0 AS rank1, 0 AS rank2
+_HIT_REF = f"""SELECT w.id AS work_id, 0 AS rank1, 0 AS rank2, NULL::text AS host
   FROM {_WORK} w
   JOIN {_HOLDER} h ON h.id = w.holder_id
  WHERE h.code = %(code)s AND w.work_ref = %(work_ref)s AND w.created_at <= %(at)s"""
+
+# Whether the holder had verified control at T of the matched host or a parent domain (domains.selectors
+# `verified_domains_at` + `host_verified`): the host is one of %(chain)s (the url's host and its parents, or the
+# domain id's chain), so its own chain is the rest of %(chain)s from it.
+_VERIFIED = f"""EXISTS (SELECT 1 FROM {_VERIFICATION} v
+                    WHERE v.holder_id = h.id
+                      AND v.domain = ANY((%(chain)s::text[])[array_position(%(chain)s::text[], hit.host):])
+                      AND v.verified_at <= %(at)s AND (v.ended_at IS NULL OR v.ended_at > %(at)s))"""
 
 # J's chain (J, its region, *) read in the same statement.
 _ONE_ID_IN_FORCE = _declaration_in_force(
@@ -151,29 +163,33 @@ _LICENCES_OF_FOUND = f"""
          AND {in_force_at_sql("l", "%(at)s")}"""
 
 
-def _one_id_sql(hit: str, *, licensed: bool) -> str:
+def _one_id_sql(hit: str, *, licensed: bool, web: bool) -> str:
     """One id in ONE statement (one_id.py): the rule tables' fingerprint, the identifier resolved to its work
     (`hit`), the work and its holder, whether a dispute is open at T, and every declaration that could be in force
     at T for the work and its holder's catalogue; `licensed`: also the asking organisation's licences in force at T
     for them (%(organisation)s). Rows: (stamp, work_id, title, kind, work_ref, holder_id, code, name,
-    licensing_url, disputed, row_kind, *declaration columns), row_kind 'd' for a declaration and 'l' for a licence;
-    one row with NULLs after the stamp when nothing matched.
+    licensing_url, disputed, verified, row_kind, *declaration columns), row_kind 'd' for a declaration and 'l' for
+    a licence; one row with NULLs after the stamp when nothing matched. `verified`, for a `web` kind: whether the
+    holder had verified control at T of the host the id matched on (NULL when the match was not through a web
+    identifier, and for every other kind).
 
     The public form has no licence branch at all: a public answer cannot depend on a licence (domain.md).
     """
     licences = _LICENCES_OF_FOUND if licensed else ""
+    verified = f"CASE WHEN hit.host IS NULL THEN NULL ELSE {_VERIFIED} END" if web else "NULL::boolean"
     return f"""
 WITH hit AS ({hit} ORDER BY 2, 3 LIMIT 1),
 found AS (
     SELECT w.id AS work_id, w.title, w.kind, w.work_ref, h.id AS holder_id, h.code, h.name, h.licensing_url,
            EXISTS (SELECT 1 FROM {_DISPUTE} x
                     WHERE x.work_id = w.id AND x.opened_at <= %(at)s
-                      AND (x.resolved_at IS NULL OR x.resolved_at > %(at)s)) AS disputed
+                      AND (x.resolved_at IS NULL OR x.resolved_at > %(at)s)) AS disputed,
+           {verified} AS verified
       FROM hit
       JOIN {_WORK} w ON w.id = hit.work_id
       JOIN {_HOLDER} h ON h.id = w.holder_id)
 SELECT {RULES_STAMP_EXPR}, f.work_id::text, f.title, f.kind, f.work_ref, f.holder_id::text, f.code,
-       f.name, f.licensing_url, f.disputed, d.*
+       f.name, f.licensing_url, f.disputed, f.verified, d.*
   FROM (SELECT 1) AS one
   LEFT JOIN found f ON true
   LEFT JOIN LATERAL (
@@ -198,7 +214,7 @@ def _folded(sql: str) -> str:
 
 
 _HITS = {"exact": _HIT_EXACT, "url": _HIT_URL, "domain": _HIT_DOMAINS, "ref": _HIT_REF}
-ONE_ID_STATEMENTS = {kind: _folded(_one_id_sql(hit, licensed=False)) for kind, hit in _HITS.items()}
-# No licensed form for url: and domain: ids: one that matches a work goes on to the batch path (which reads the
-# licences with the host's verified control, interop.md), and one that matches nothing needs no licence.
-ONE_ID_LICENSED_STATEMENTS = {kind: _folded(_one_id_sql(_HITS[kind], licensed=True)) for kind in ("exact", "ref")}
+_WEB = {"url", "domain"}
+ONE_ID_STATEMENTS = {kind: _folded(_one_id_sql(hit, licensed=False, web=kind in _WEB)) for kind, hit in _HITS.items()}
+ONE_ID_LICENSED_STATEMENTS = {kind: _folded(_one_id_sql(hit, licensed=True, web=kind in _WEB))
+                              for kind, hit in _HITS.items()}
