@@ -92,7 +92,7 @@ def _head_seq(alias: str) -> int:
     return AuditHead.objects.using(alias).values_list("seq", flat=True).first() or 0
 
 
-def _touches_holder(holder: Holder, events: list[tuple[str, str]]) -> bool:
+def claims_export_touched_by(*, holder: Holder, events: list[tuple[str, str]]) -> bool:
     """Whether any of these audited changes (object type, object id) can change `holder`'s export. Only changes
     to another holder's works, identifiers and declarations are known not to; any other change (an object that
     cannot be found, a kind of event the export does not know) counts as the holder's. At most three queries."""
@@ -135,7 +135,7 @@ def claims_export_read_alias(*, holder: Holder) -> str:
         return alias
     missing = list(AuditEvent.objects.using(PRIMARY).filter(seq__gt=replica_head, seq__lte=primary_head)
                    .order_by("seq").values_list("object_type", "object_id")[:REPLICA_MISSING_EVENTS_CHECKED + 1])
-    if len(missing) > REPLICA_MISSING_EVENTS_CHECKED or _touches_holder(holder, missing):
+    if len(missing) > REPLICA_MISSING_EVENTS_CHECKED or claims_export_touched_by(holder=holder, events=missing):
         logger.info("export of %s: %s lacks the holder's latest changes (audit head %s < %s)", holder.code, alias,
                     replica_head, primary_head)
         return PRIMARY

@@ -118,3 +118,41 @@ def test_the_admin_export_button_downloads_the_registry(client, studio_kaze, hos
     assert response.status_code == 200
     assert "SK-1" in b"".join(response.streaming_content).decode("utf-8-sig")
     assert client.get(reverse("admin:registry-export-csv") + "?holder=hoshi-pub").status_code == 404
+
+
+def changes_after(seq: int) -> list[tuple[str, str]]:
+    return list(AuditEvent.objects.filter(seq__gt=seq).order_by("seq").values_list("object_type", "object_id"))
+
+
+def last_seq() -> int:
+    return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+@pytest.mark.django_db
+def test_changes_a_lagging_replica_lacks_are_resolved_to_their_holders(studio_kaze, hoshi_pub,
+                                                                        django_assert_max_num_queries):
+    """claims_export_read_alias's question (docs/scaling.md, "Exports"): do the audited changes a replica has not
+    replayed touch this holder's export? Another holder's works, identifiers and declarations do not; the holder's
+    own do; any other kind of change, or an object that cannot be found, counts as the holder's."""
+    from claims.export import claims_export_touched_by
+
+    start = last_seq()
+    registration = work_register(holder=hoshi_pub.holder, work_ref="HP-1", title="Umi", kind="manga",
+                                 identifiers=["isbn:978-4-9901661-3-7"])
+    declaration_file(holder=hoshi_pub.holder, scope="work", work=registration.work, purpose="train-ai",
+                     jurisdiction="JP", consent="reserve")
+    declaration_file(holder=hoshi_pub.holder, scope="catalogue", purpose="search", jurisdiction="*", consent="grant")
+    hoshi_changes = changes_after(start)
+    assert {kind for kind, _ in hoshi_changes} == {"work", "identifier", "declaration"}
+    # three queries at most: works by holder, identifiers by their work's holder, declarations by filer and work
+    with django_assert_max_num_queries(3):
+        assert claims_export_touched_by(holder=studio_kaze.holder, events=hoshi_changes) is False
+    assert claims_export_touched_by(holder=hoshi_pub.holder, events=hoshi_changes) is True
+    for kind in ("work", "identifier", "declaration"):  # each kind alone is the holder's
+        alone = [event for event in hoshi_changes if event[0] == kind]
+        assert claims_export_touched_by(holder=hoshi_pub.holder, events=alone) is True, kind
+        assert claims_export_touched_by(holder=studio_kaze.holder, events=alone) is False, kind
+    assert claims_export_touched_by(holder=studio_kaze.holder, events=[]) is False
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for odd in (("dispute", unknown), ("work", unknown), ("declaration", "not-a-uuid")):
+        assert claims_export_touched_by(holder=studio_kaze.holder, events=[*hoshi_changes, odd]) is True, odd
