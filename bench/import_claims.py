@@ -85,6 +85,7 @@ def main():
     parser.add_argument("--batches", type=int, default=10, help="batches of 10,000 ids timed (with --lookup-keys)")
     args = parser.parse_args()
 
+    commit = sh("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD").stdout.strip()  # the code that runs
     workdir = Path(tempfile.mkdtemp(prefix="bench-claims-"))
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false",
            "DATABASE_URL": f"{args.pg}/{args.db}", "CELERY_BROKER_URL": args.broker, "MEDIA_ROOT": str(workdir),
@@ -173,7 +174,7 @@ def main():
         "import_export": ie,
         "speedup_vs_import_export_works_per_s": round((args.rows / elapsed) / ie["works_per_s"], 1) if ie else None,
         "registry_before": counts_before, "lookups_before": lookups_before, "lookups_after": lookups_after,
-        "commit": sh("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD").stdout.strip(),
+        "commit": commit,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "cpus": os.cpu_count(),
