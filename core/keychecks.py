@@ -194,3 +194,29 @@ def sqlite_forward(references: list[Reference]) -> list[str]:
 def sqlite_backward(references: list[Reference]) -> list[str]:
     return [f'DROP TRIGGER IF EXISTS "{r.table}_{r.column}_exists_{suffix}"'
             for r in references for suffix in ("insert", "update")]
+
+
+def _apply(schema_editor, groups: list[list[Reference]], *, install: bool) -> None:
+    """Install (or drop) the checks of each group of references (one referencing table each) on the migration's
+    database: statement-level triggers on PostgreSQL, row-level ones on SQLite, nothing elsewhere."""
+    vendor = schema_editor.connection.vendor
+    for references in groups:
+        if vendor == "postgresql":
+            statements = [(postgresql_forward if install else postgresql_backward)(references)]
+        elif vendor == "sqlite":
+            statements = (sqlite_forward if install else sqlite_backward)(references)
+        else:
+            statements = []
+        for statement in statements:
+            schema_editor.execute(statement, params=None)
+
+
+def migration_functions(groups: list[list[Reference]]):
+    """(forward, backward) for a migration's `RunPython` that installs the checks of `groups`."""
+    def forward(apps, schema_editor):
+        _apply(schema_editor, groups, install=True)
+
+    def backward(apps, schema_editor):
+        _apply(schema_editor, groups, install=False)
+
+    return forward, backward

@@ -16,22 +16,7 @@ REFERENCES = [
 ]
 
 
-def forward(apps, schema_editor):
-    for references in REFERENCES:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(keychecks.postgresql_forward(references), params=None)
-        elif schema_editor.connection.vendor == "sqlite":
-            for statement in keychecks.sqlite_forward(references):
-                schema_editor.execute(statement, params=None)
-
-
-def backward(apps, schema_editor):
-    for references in REFERENCES:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(keychecks.postgresql_backward(references), params=None)
-        elif schema_editor.connection.vendor == "sqlite":
-            for statement in keychecks.sqlite_backward(references):
-                schema_editor.execute(statement, params=None)
+forward, backward = keychecks.migration_functions(REFERENCES)
 
 
 class Migration(migrations.Migration):
