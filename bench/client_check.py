@@ -12,8 +12,9 @@ floor (the raw batch endpoint driven by a minimal loop), and offline from a sync
    `url:https://site<n>.example/p/<j>` (under a registered `domain:` for one site in a hundred).
 3. Floor: POST /api/v1/lookup in batches of 10,000 from --concurrency threads (httpx, nothing else done with the
    answers). Then `kyodaku check` online (same batch size and concurrency, CSV written, state file kept). Then
-   `kyodaku sync` and `kyodaku check --offline`: ids/s, and the offline CSV's outcome and basis compared with the
-   online one's for every id.
+   `kyodaku sync` and `kyodaku check --offline`, twice: pure Python (KYODAKU_PURE_PYTHON=1), then with the
+   compiled accelerator (kyodaku._offline, when the client was installed where it builds): ids/s, and each
+   offline CSV's answers compared with the online one's for every id (and the two offline CSVs byte for byte).
 
 The offline check also runs on --repeat copies of the ids file in one (10,000,000 ids by default: interpreter
 start and loading the copy amortised), compared with the online CSV repeated as many times; and beside both, an
@@ -126,10 +127,13 @@ def kyodaku(*args) -> float:
     return time.perf_counter() - started
 
 
-def kyodaku_process(client_dir: str, *args) -> tuple[float, float]:
+PURE = {"KYODAKU_PURE_PYTHON": "1"}  # the bulk offline path without the compiled accelerator (kyodaku._offline)
+
+
+def kyodaku_process(client_dir: str, *args, env: dict | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of `kyodaku ARGS` in a process of its own, importing kyodaku from client_dir."""
     code = "import sys; from kyodaku.cli import main; sys.exit(main(sys.argv[1:]))"
-    env = {**os.environ, "PYTHONPATH": client_dir}
+    env = {**os.environ, "PYTHONPATH": client_dir, "KYODAKU_PURE_PYTHON": "", **(env or {})}
     before = os.times()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, *args], env=env)
@@ -155,6 +159,13 @@ def offline_floor(source: str, out: str) -> tuple[float, float]:
     wall = time.perf_counter() - started
     after = os.times()
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+
+
+def accelerated(client_dir: str) -> bool:
+    """Whether the client in client_dir has its compiled accelerator (built by `pip install -e ./client`)."""
+    code = "import kyodaku._offline"
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": client_dir},
+                          capture_output=True).returncode == 0
 
 
 def answers(path: str) -> list[tuple]:
@@ -231,6 +242,10 @@ def main() -> None:
           f"loop) {figures['floor_ids_per_s']:,} ids/s; kyodaku check online {figures['online_ids_per_s']:,} ids/s; "
           f"kyodaku sync {figures['sync_s']} s; kyodaku check --offline {figures['offline_ids_per_s']:,} ids/s "
           f"({figures['offline_to_online']}x online); answers identical: {figures['identical']}")
+    print(f"offline, pure Python (KYODAKU_PURE_PYTHON=1): {figures['pure_ids_per_s']:,} ids/s "
+          f"({figures['pure_to_online']}x online), {figures['pure_s']} s wall, {figures['pure_cpu_s']} s CPU; answers "
+          f"identical: {figures['pure_identical']}; the same bytes as accelerated: "
+          f"{figures['pure_and_accelerated_same_bytes']} (accelerator built: {figures['accelerated']})")
     print(f"offline, {args.ids:,} ids: {figures['offline_s']} s wall, {figures['offline_cpu_s']} s CPU; floor (read "
           f"the ids, write a fixed line per id) {figures['offline_floor_s']} s wall, {figures['offline_floor_cpu_s']} "
           f"s CPU")
@@ -239,6 +254,9 @@ def main() -> None:
               f"wall, {figures['big_offline_cpu_s']} s CPU, {figures['big_offline_ids_per_s']:,} ids/s "
               f"({figures['big_offline_to_online']}x online); floor {figures['big_floor_s']} s wall, "
               f"{figures['big_floor_cpu_s']} s CPU; answers identical: {figures['big_identical']}")
+        print(f"  pure Python: {figures['big_pure_s']} s wall, {figures['big_pure_cpu_s']} s CPU, "
+              f"{figures['big_pure_ids_per_s']:,} ids/s ({figures['big_pure_to_online']}x online); answers identical: "
+              f"{figures['big_pure_identical']}")
     print(f"load average {figures['loadavg']}")
     if args.before_client:
         print(f"before ({args.before_client}): kyodaku check --offline {figures['before_offline_ids_per_s']:,} ids/s "
@@ -272,10 +290,15 @@ def run(args, workdir: str, key: str, url: str) -> dict:
                   "before_offline_to_online": round(online_s / before_s, 1),
                   "before_identical": answers(f"{workdir}/before.csv") == online,
                   "before_from_api": from_api_count(f"{workdir}/before.csv")}
+    log("kyodaku check --offline, pure Python (own process)")
+    pure_s, pure_cpu = kyodaku_process(str(ROOT / "client"), *offline_args, "--out", f"{workdir}/pure.csv", env=PURE)
+    pure_identical = answers(f"{workdir}/pure.csv") == online
     log("kyodaku check --offline (own process)")
     offline_s, offline_cpu = kyodaku_process(str(ROOT / "client"), *offline_args, "--out", f"{workdir}/offline.csv")
     offline = answers(f"{workdir}/offline.csv")
     from_api = from_api_count(f"{workdir}/offline.csv")
+    with open(f"{workdir}/pure.csv", "rb") as one, open(f"{workdir}/offline.csv", "rb") as other:
+        same_bytes = one.read() == other.read()
     floor_wall, floor_cpu = offline_floor(source, f"{workdir}/floor.csv")
     big = {}
     if args.repeat:
@@ -284,6 +307,9 @@ def run(args, workdir: str, key: str, url: str) -> dict:
             Path(big_source).write_bytes(handle.read() * args.repeat)
         log(f"kyodaku check --offline of {len(ids) * args.repeat:,} ids (own process)")
         big_args = [big_source if arg == source else arg for arg in offline_args]
+        big_pure_s, big_pure_cpu = kyodaku_process(str(ROOT / "client"), *big_args, "--out",
+                                                   f"{workdir}/offline-big.csv", env=PURE)
+        big_pure_identical = same_answers(f"{workdir}/offline-big.csv", online, args.repeat)
         big_s, big_cpu = kyodaku_process(str(ROOT / "client"), *big_args, "--out", f"{workdir}/offline-big.csv")
         big_floor_wall, big_floor_cpu = offline_floor(big_source, f"{workdir}/floor.csv")
         big_identical = same_answers(f"{workdir}/offline-big.csv", online, args.repeat)
@@ -292,7 +318,11 @@ def run(args, workdir: str, key: str, url: str) -> dict:
                "big_offline_ids_per_s": round(len(ids) * args.repeat / big_s),
                "big_offline_to_online": round(online_s * args.repeat / big_s, 1),
                "big_floor_s": round(big_floor_wall, 2), "big_floor_cpu_s": round(big_floor_cpu, 2),
-               "big_identical": big_identical}
+               "big_identical": big_identical, "big_pure_s": round(big_pure_s, 2),
+               "big_pure_cpu_s": round(big_pure_cpu, 2),
+               "big_pure_ids_per_s": round(len(ids) * args.repeat / big_pure_s),
+               "big_pure_to_online": round(online_s * args.repeat / big_pure_s, 1),
+               "big_pure_identical": big_pure_identical}
         os.remove(big_source)
         os.remove(f"{workdir}/offline-big.csv")
     figures = {
@@ -304,7 +334,10 @@ def run(args, workdir: str, key: str, url: str) -> dict:
         "offline_ids_per_s": round(len(ids) / offline_s),
         "offline_from_api": from_api, "offline_to_online": round(online_s / offline_s, 1),
         "identical": online == offline, "offline_floor_s": round(floor_wall, 2),
-        "offline_floor_cpu_s": round(floor_cpu, 2), **big, "loadavg": os.getloadavg(), **before,
+        "offline_floor_cpu_s": round(floor_cpu, 2), "accelerated": accelerated(str(ROOT / "client")),
+        "pure_s": round(pure_s, 2), "pure_cpu_s": round(pure_cpu, 2), "pure_ids_per_s": round(len(ids) / pure_s),
+        "pure_to_online": round(online_s / pure_s, 1), "pure_identical": pure_identical,
+        "pure_and_accelerated_same_bytes": same_bytes, **big, "loadavg": os.getloadavg(), **before,
     }
     return figures
 

@@ -227,9 +227,7 @@ def _unit_segments(number: int) -> tuple[list[bytes], list[int], list[bytes], in
     """One unit's CSV as the bytes between the ids only the API can answer, those ids' indexes in the unit and the
     ids themselves, and how many ids the unit has."""
     local, units, quote = _FORKED
-    ids = units.ids(number)
-    segments, missing = local.bulk_lines(ids, quote=quote)
-    return segments, missing, [ids[i] for i in missing], len(ids)
+    return local.bulk_unit(units, number, quote=quote)
 
 
 def offline_units(units, *, local, processes: int, quote: bool) -> Iterator[tuple]:

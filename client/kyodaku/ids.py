@@ -163,6 +163,10 @@ class IdUnits:
     def __len__(self) -> int:
         return self.count
 
+    def span(self, number: int) -> tuple[int, int] | None:
+        """Where the n-th unit lies in `data` (an ASCII file), or None (ids read as text: `ids` only)."""
+        return None if self.listed is not None else (self.cuts[number], self.cuts[number + 1])
+
     def ids(self, number: int) -> list[bytes]:
         if self.listed is not None:
             return self.listed[number * self.unit_ids:(number + 1) * self.unit_ids]

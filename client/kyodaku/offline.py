@@ -88,6 +88,23 @@ def bloom_hashes(keys: list[bytes]) -> map:
     return map(sub, map(xor, unsigned, repeat(_TOP)), repeat(_TOP))
 
 
+PURE_PYTHON_ENV = "KYODAKU_PURE_PYTHON"  # set (not "0"): the bulk offline path without the compiled accelerator
+
+
+def accelerator(index: dict, filter_bytes: bytes):
+    """The compiled accelerator of bulk_unit (kyodaku._offline.Accel, built from client/kyodaku/_offline.c when
+    the client was installed where a C compiler was found) over the bulk index, or None: not built, or
+    KYODAKU_PURE_PYTHON set (for tests and benchmarks of the pure path, which stays the reference)."""
+    if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
+        return None
+    try:
+        from ._offline import Accel
+    except ImportError:
+        return None
+    return Accel(index["tails"], index["overlay"], index["prefix_hosts"], index["prefix_any_host"],
+                 index["default"], filter_bytes)
+
+
 def copy_dir(root: str | os.PathLike, purpose: str, jurisdiction: str) -> Path:
     return Path(root) / purpose / jurisdiction.upper()
 
@@ -401,10 +418,40 @@ class LocalCopy:
                 pass
             if not isinstance(index, dict) or index.get("source") != self._index_source():
                 index = self.write_index()
-            index.update(hosts={}, default=self._default_tail.encode(), filter=Bloom.load_bytes(
-                (self.dir / self.file_entry("filter")["name"]).read_bytes(), int))
+            filter_bytes = (self.dir / self.file_entry("filter")["name"]).read_bytes()
+            index.update(hosts={}, default=self._default_tail.encode(), filter=Bloom.load_bytes(filter_bytes, int))
+            index["accel"] = accelerator(index, filter_bytes)
             self._bulk = index
         return self._bulk
+
+    def bulk_unit(self, units, number: int, *, quote: bool) -> tuple[list[bytes], list[int], list[bytes], int]:
+        """bulk_lines of the `number`-th unit of `units` (ids.IdUnits), with the indexes, in the unit, of the ids
+        only the API can answer, those ids, and how many ids the unit has. Where the compiled accelerator is
+        available (`accelerator`) it reads the unit's bytes and answers every id it is certain of without a Python
+        object per id; the ids it hands back take bulk_lines, the reference, and their lines are put back in
+        their places."""
+        accel, span = self._bulk_index()["accel"], units.span(number)
+        if accel is None or span is None:
+            ids = units.ids(number)
+            segments, missing = self.bulk_lines(ids, quote=quote)
+            return segments, missing, [ids[i] for i in missing], len(ids)
+        parts, handed, positions, count = accel.unit(units.data, span[0], span[1], quote)
+        if not handed:
+            return parts, [], [], count
+        ids, tails, not_here = self._bulk_parts(handed, quote=quote)
+        for j in not_here:
+            tails[j] = None
+        segments, missing, current = [], [], [parts[0]]
+        for j, tail in enumerate(tails):
+            if tail is None:  # only the API can answer it
+                segments.append(b"".join(current))
+                current = []
+                missing.append(positions[j])
+            else:
+                current += (ids[j], tail)
+            current.append(parts[j + 1])
+        segments.append(b"".join(current))
+        return segments, missing, [handed[j] for j in not_here], count
 
     def bulk_lines(self, ids: list[bytes], *, quote: bool = True) -> tuple[list[bytes], list[int]]:
         """`lines` for ids as bytes (stripped, as ids.id_lines gives them), as the CSV bytes between the ids only
@@ -414,6 +461,20 @@ class LocalCopy:
         pass over their block (ids.bulk_verdicts), a url's nearest domain is looked up once per host, and the
         filter's SHA-256 is computed by C-level maps (bloom_hashes). Ids bulk_verdicts leaves undecided take
         `lines`, one by one. `quote=False` when no id holds a comma or a quote (the caller checked its file)."""
+        ids, tails, missing = self._bulk_parts(ids, quote=quote)
+        parts: list = [None] * (2 * len(ids))  # id, tail, id, tail, ...: one join, no bytes object per line
+        parts[0::2] = ids
+        parts[1::2] = tails
+        segments, start = [], 0
+        for i in missing:
+            segments.append(b"".join(parts[start:2 * i]))
+            start = 2 * i + 2
+        segments.append(b"".join(parts[start:]))
+        return segments, missing
+
+    def _bulk_parts(self, ids: list[bytes], *, quote: bool) -> tuple[list[bytes], list[bytes], list[int]]:
+        """bulk_lines before its join: each id's line as (id as written, tail), and the indexes of the ids only
+        the API can answer (whose two parts are not a line)."""
         index = self._bulk_index()
         tails_of, hosts = index["tails"], index["hosts"]
         tails = list(map(tails_of.get, ids))  # the tail of every stored key
@@ -470,15 +531,7 @@ class LocalCopy:
                 if text is not None:
                     ids[i], tails[i] = b"", text.encode()  # the whole line, quoted by `lines`
             missing = sorted(missing + [slow[j] for j in not_here])
-        parts: list = [None] * (2 * len(ids))  # id, tail, id, tail, ...: one join, no bytes object per line
-        parts[0::2] = ids
-        parts[1::2] = tails
-        segments, start = [], 0
-        for i in missing:
-            segments.append(b"".join(parts[start:2 * i]))
-            start = 2 * i + 2
-        segments.append(b"".join(parts[start:]))
-        return segments, missing
+        return ids, tails, missing
 
     def row(self, raw: str) -> list | None:
         found = self.answer(raw)

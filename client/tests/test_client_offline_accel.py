@@ -1,0 +1,153 @@
+"""Persona: an AI developer's crawler checking millions of ids offline, on a machine where the client's compiled
+accelerator (kyodaku._offline, client/kyodaku/_offline.c) was built. Rule: with it, `kyodaku check --offline`
+writes exactly the bytes the pure-Python bulk path writes (the reference) and asks the API for exactly the same
+ids, whatever the ids (stored, unstored, urls under registered domains or url prefixes, malformed, unicode, CRLF,
+empty lines, comments, a CSV column), the overlay, the units or the processes; its filter is rbloom's for the
+stated hash; repeated runs do not grow the process."""
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kyodaku import offline
+from kyodaku.ids import IdUnits
+from kyodaku.offline import PURE_PYTHON_ENV, LocalCopy
+from rbloom import Bloom
+from test_client_offline_lines import ANSWERS, FLAGGED_ABSENT, IDS, TEXT, URLISH, a_copy, offline_check
+
+from sync.filters import key_hash
+
+try:
+    from kyodaku import _offline
+except ImportError:  # not built (no C compiler where the client was installed): the pure path is all there is
+    _offline = None
+    if os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("CI"):
+        raise  # CI builds it (`make install-dev`): a build that silently failed must not pass as a skip
+
+pytestmark = pytest.mark.skipif(_offline is None, reason="kyodaku._offline not built")
+
+OVERLAYS = [
+    {},
+    {"doi:10.5555/a": None, "doi:10.5555/b": dict(ANSWERS[0], outcome="allowed", basis="granted"),
+     "doi:10.5555/unregistered": None},  # removed, changed, and a key the feed says is the default
+    {"url-prefix:https://any": dict(ANSWERS[3])},  # a prefix ending inside a host: every url takes the whole rule
+    {"domain:www.kaze.example": dict(ANSWERS[0], basis="granted", outcome="allowed"),
+     "url:https://new.example/a": dict(ANSWERS[4])},
+]
+UNICODE = st.text(alphabet="doi:10.5555/aé\xa0\u3000\x1c\t ", max_size=12)
+ID = st.one_of(
+    st.sampled_from(IDS + [a["key"] for a in ANSWERS] + [
+        "url:http://shop.example/x", "url:https://kaze.example/a,b", "url:https://a.b.c.kaze.example/p",
+        "url:http://kaze.example/", "url:https://kaze.example", "url:https://-k.example/x", "url:https://k-.example/",
+        "url:https://k..example/", "url:https://" + "a" * 64 + ".example/", "url:https://" + "a" * 63 + ".example/",
+        "doi:10.5555", "doi:10.5555/", "doi:10./x", "doi:10.1./x", "doi:10.1.2/x/y", 'doi:10.1/"', "doi:11.1/x",
+        "url:https://www.kaze.example/~a!$&'()*+,;=:@-._/b", "url:https://kaze.example/%41", "doi:10.1/x y",
+        "doi:10.5555/A", "doi:10.1/aB~", "url:https://Kaze.example/p", "url:https://kaze.example/P"]),
+    st.tuples(URLISH, TEXT).map("".join),
+    st.text(alphabet="ab:/.-,\"#", max_size=8))
+
+
+def both(local: LocalCopy, units: IdUnits, quote: bool) -> tuple[list, list]:
+    """bulk_unit of every unit, with the accelerator and without it."""
+    index = local._bulk_index()
+    assert index["accel"] is not None
+    fast = [local.bulk_unit(units, n, quote=quote) for n in range(len(units))]
+    accel, index["accel"] = index["accel"], None
+    try:
+        pure = [local.bulk_unit(units, n, quote=quote) for n in range(len(units))]
+    finally:
+        index["accel"] = accel
+    return fast, pure
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(ID, st.sampled_from(["", " ", "\t", "  "]), st.sampled_from(["\n", "\r\n", "\r", "\n\n"])),
+                min_size=1, max_size=40),
+       st.sampled_from(range(len(OVERLAYS))), st.sampled_from([1, 7, 40, 1 << 20]))
+def test_the_accelerated_units_are_the_pure_units(tmp_path, lines, overlay, unit_bytes):
+    local = a_copy(tmp_path / str(os.urandom(6).hex()))
+    (local.dir / "overlay.json").write_text(json.dumps(OVERLAYS[overlay]))
+    local = LocalCopy(local.dir)
+    data = "".join(pad + raw + pad + end for raw, pad, end in lines).encode()
+    path = local.dir / "ids.txt"
+    path.write_bytes(data)
+    units = IdUnits(data, str(path), unit_bytes=unit_bytes, unit_ids=5)
+    for quote in (True, False):
+        if not quote and (b"," in data or b'"' in data):
+            continue
+        fast, pure = both(local, units, quote)
+        assert fast == pure
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(ID, UNICODE), min_size=1, max_size=30))
+def test_bytes_outside_ascii_are_handed_back(tmp_path, ids):
+    # IdUnits reads a non-ASCII file as text (no span: the pure path); the C reader itself, given such bytes,
+    # hands back every id holding one, and answers the others as the pure path does
+    local = a_copy(tmp_path / str(os.urandom(6).hex()))
+    data = "\n".join(ids).encode()
+    units = IdUnits(b"x\n", str(local.dir / "none"), unit_bytes=1 << 20, unit_ids=5)
+    units.data, units.cuts, units.count = data, [0, len(data)], 1  # as if it were ASCII: split by bytes rules
+    fast, pure = both(local, units, True)
+    assert fast == pure
+
+
+def test_the_filter_is_rbloom_for_the_stated_hash(tmp_path):
+    bloom = Bloom(2_000, 0.2, key_hash)  # a small, full filter: many keys flagged that were never added
+    added = [f"doi:10.1/{i}" for i in range(2_000)]
+    bloom.update(added)
+    accel = _offline.Accel({}, set(), set(), False, b",d\r\n", bloom.save_bytes())
+    keys = added[:500] + [f"url:https://s{i}.example/é{i}" for i in range(3_000)]
+    flags = [accel.flags(key.encode()) for key in keys]
+    assert flags == [key in bloom for key in keys]
+    assert all(flags[:500]) and 0 < sum(flags[500:]) < 3_000
+
+
+def test_the_check_writes_the_same_csv_with_and_without_the_accelerator(tmp_path, monkeypatch):
+    from kyodaku import cli
+
+    monkeypatch.delenv("KYODAKU_URL", raising=False)
+    monkeypatch.setattr(cli, "OFFLINE_UNIT_BYTES", 100)
+    ids = IDS * 5 + ["", "# a comment", "  doi:10.5555/a\r", "url:https://www.kaze.example/p/2"]
+    outs = {}
+    for pure in ("", "1"):
+        monkeypatch.setenv(PURE_PYTHON_ENV, pure)
+        for processes in ("1", "2"):
+            code, out = offline_check(tmp_path, ids, "--processes", processes, "--restart")
+            outs[pure, processes] = (code, out)
+    assert len(set(outs.values())) == 1
+    assert outs["", "1"][0] == 1 and f"\r\n{FLAGGED_ABSENT},denied,unchecked,".encode() in outs["", "1"][1]
+
+
+def test_kyodaku_pure_python_turns_the_accelerator_off(tmp_path, monkeypatch):
+    monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    assert LocalCopy(a_copy(tmp_path / "a").dir)._bulk_index()["accel"] is None
+    monkeypatch.setenv(PURE_PYTHON_ENV, "0")
+    assert isinstance(LocalCopy(a_copy(tmp_path / "b").dir)._bulk_index()["accel"], _offline.Accel)
+
+
+def rss_kib() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS read from /proc")
+def test_repeated_runs_do_not_grow_the_process(tmp_path):
+    local = a_copy(tmp_path)
+    index = local._bulk_index()
+    data = ("\n".join(IDS * 2_000) + "\n").encode()  # 46,000 ids, about a tenth handed back
+    units = IdUnits(data, str(tmp_path / "ids"), unit_bytes=1 << 16, unit_ids=5)
+    filter_bytes = (local.dir / "filter").read_bytes()
+
+    def run():
+        accel = offline.accelerator(index, filter_bytes)  # the tables built and freed each time, too
+        for n in range(len(units)):
+            accel.unit(units.data, *units.span(n), True)
+
+    run()
+    run()
+    before = rss_kib()
+    for _ in range(20):
+        run()
+    assert rss_kib() - before < 2_048  # a leak of one object per id would be tens of MB
