@@ -16,70 +16,79 @@
 #include <string.h>
 
 #ifdef KYODAKU_OPENSSL
+/* SHA256_Init/Update/Final: deprecated in OpenSSL 3 in favour of EVP, but kept, and several times faster for a
+ * 40-byte key than SHA256() or EVP_Digest (each of which fetches the algorithm per call: ~0.5 us a key here). */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 #endif
 
 /* ------------------------------------------------------------------------------------------ a bytes table */
+/* Open addressing, linear probing, load factor at most 1/2. A slot holds the key's full hash and where its record
+ * (key length, value length, key, value) lies in the arena: a lookup that misses reads only slots, one that hits
+ * reads one record. The lookups are cache misses (a 100,000-key table is megabytes): a slot pointing at a separate
+ * entry pointing at the key cost three of them a hit, and most of the accelerator's time. */
 typedef struct {
     uint64_t hash;
-    size_t key, key_len, value, value_len; /* offsets into the arena */
-} Entry;
+    uint64_t record; /* offset in the arena + 1; 0 when the slot is empty */
+} Slot;
 
 typedef struct {
     char *arena;
-    size_t arena_len;
-    Entry *entries;
-    size_t count;
-    uint32_t *slots; /* entry index + 1, 0 when empty */
-    size_t mask;
+    Slot *slots;
+    size_t count, mask;
 } Table;
 
+/* Eight bytes a step (one multiply each: a byte-at-a-time hash was most of the time of a lookup), then murmur3's
+ * finaliser, so that the low bits (the slot) depend on every byte. */
 static uint64_t hash_bytes(const char *data, size_t len) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)data[i];
-        h *= 1099511628211ULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, word;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&word, data + i, 8);
+        h = (h ^ word) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
     }
-    return h ^ (h >> 29);
+    word = 0;
+    memcpy(&word, data + i, len - i);
+    h = (h ^ word) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
 static void table_free(Table *t) {
     PyMem_Free(t->arena);
-    PyMem_Free(t->entries);
     PyMem_Free(t->slots);
     memset(t, 0, sizeof(*t));
 }
 
-/* Keys (and values, when `values` is set) from an iterable of bytes (a dict's items or a set's keys). */
+/* Keys (and values, when `values` is set) from a dict of bytes to bytes, or an iterable of bytes. */
 static int table_build(Table *t, PyObject *source, int values) {
     PyObject *items = values ? PyDict_Items(source) : PySequence_List(source);
     if (items == NULL)
         return -1;
     Py_ssize_t n = PyList_GET_SIZE(items);
-    if (n >= (Py_ssize_t)UINT32_MAX / 2) {
-        Py_DECREF(items);
-        PyErr_SetString(PyExc_ValueError, "too many keys");
-        return -1;
-    }
     size_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
         PyObject *key = values ? PyTuple_GET_ITEM(item, 0) : item;
         PyObject *value = values ? PyTuple_GET_ITEM(item, 1) : NULL;
-        if (!PyBytes_Check(key) || (values && !PyBytes_Check(value))) {
+        if (!PyBytes_Check(key) || (values && !PyBytes_Check(value)) || PyBytes_GET_SIZE(key) > UINT32_MAX ||
+            (values && PyBytes_GET_SIZE(value) > UINT32_MAX)) {
             Py_DECREF(items);
-            PyErr_SetString(PyExc_TypeError, "keys and values must be bytes");
+            PyErr_SetString(PyExc_TypeError, "keys and values must be bytes (under 4 GB)");
             return -1;
         }
-        total += PyBytes_GET_SIZE(key) + (values ? PyBytes_GET_SIZE(value) : 0);
+        total += 8 + PyBytes_GET_SIZE(key) + (values ? PyBytes_GET_SIZE(value) : 0);
     }
     size_t capacity = 16;
     while (capacity < 2 * (size_t)n)
         capacity <<= 1;
     t->arena = PyMem_Malloc(total + 1);
-    t->entries = PyMem_Malloc(sizeof(Entry) * (n + 1));
-    t->slots = PyMem_Calloc(capacity, sizeof(uint32_t));
-    if (!t->arena || !t->entries || !t->slots) {
+    t->slots = PyMem_Calloc(capacity, sizeof(Slot));
+    if (!t->arena || !t->slots) {
         Py_DECREF(items);
         table_free(t);
         PyErr_NoMemory();
@@ -90,44 +99,71 @@ static int table_build(Table *t, PyObject *source, int values) {
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
         PyObject *key = values ? PyTuple_GET_ITEM(item, 0) : item;
-        Entry *e = &t->entries[i];
-        e->key = at;
-        e->key_len = PyBytes_GET_SIZE(key);
-        memcpy(t->arena + at, PyBytes_AS_STRING(key), e->key_len);
-        at += e->key_len;
-        e->value = at;
-        e->value_len = 0;
-        if (values) {
-            PyObject *value = PyTuple_GET_ITEM(item, 1);
-            e->value_len = PyBytes_GET_SIZE(value);
-            memcpy(t->arena + at, PyBytes_AS_STRING(value), e->value_len);
-            at += e->value_len;
-        }
-        e->hash = hash_bytes(t->arena + e->key, e->key_len);
-        size_t slot = e->hash & t->mask;
-        while (t->slots[slot])
+        PyObject *value = values ? PyTuple_GET_ITEM(item, 1) : NULL;
+        uint32_t key_len = (uint32_t)PyBytes_GET_SIZE(key), value_len = values ? (uint32_t)PyBytes_GET_SIZE(value) : 0;
+        uint64_t hash = hash_bytes(PyBytes_AS_STRING(key), key_len);
+        size_t slot = hash & t->mask;
+        while (t->slots[slot].record) {
+            const char *other = t->arena + t->slots[slot].record - 1;
+            uint32_t other_len;
+            memcpy(&other_len, other, 4);
+            if (t->slots[slot].hash == hash && other_len == key_len && memcmp(other + 8, PyBytes_AS_STRING(key), key_len) == 0)
+                break; /* a key twice (a set's keys never are, a dict's neither): the first kept */
             slot = (slot + 1) & t->mask;
-        t->slots[slot] = (uint32_t)(i + 1);
+        }
+        if (t->slots[slot].record)
+            continue;
+        memcpy(t->arena + at, &key_len, 4);
+        memcpy(t->arena + at + 4, &value_len, 4);
+        memcpy(t->arena + at + 8, PyBytes_AS_STRING(key), key_len);
+        if (values)
+            memcpy(t->arena + at + 8 + key_len, PyBytes_AS_STRING(value), value_len);
+        t->slots[slot].hash = hash;
+        t->slots[slot].record = at + 1;
+        at += 8 + key_len + value_len;
+        t->count++;
     }
-    t->count = n;
-    t->arena_len = at;
     Py_DECREF(items);
     return 0;
 }
 
-static const Entry *table_find(const Table *t, const char *key, size_t len) {
-    if (t->slots == NULL)
+/* The value of `key` whose hash_bytes is `hash` (its length in *value_len), or NULL when the table does not hold
+ * it. */
+static const char *table_find_hashed(const Table *t, const char *key, size_t len, uint64_t hash,
+                                     size_t *value_len) {
+    if (t->count == 0)
         return NULL;
-    uint64_t h = hash_bytes(key, len);
-    size_t slot = h & t->mask;
-    uint32_t found;
-    while ((found = t->slots[slot])) {
-        const Entry *e = &t->entries[found - 1];
-        if (e->hash == h && e->key_len == len && memcmp(t->arena + e->key, key, len) == 0)
-            return e;
+    size_t slot = hash & t->mask;
+    while (t->slots[slot].record) {
+        if (t->slots[slot].hash == hash) {
+            const char *record = t->arena + t->slots[slot].record - 1;
+            uint32_t key_len, length;
+            memcpy(&key_len, record, 4);
+            if (key_len == len && memcmp(record + 8, key, len) == 0) {
+                memcpy(&length, record + 4, 4);
+                *value_len = length;
+                return record + 8 + key_len;
+            }
+        }
         slot = (slot + 1) & t->mask;
     }
     return NULL;
+}
+
+static const char *table_find(const Table *t, const char *key, size_t len, size_t *value_len) {
+    return t->count ? table_find_hashed(t, key, len, hash_bytes(key, len), value_len) : NULL;
+}
+
+/* Ask the memory for the slot of `hash` (step 1), then for the record it points at (step 2, some ids later, once
+ * the slot has arrived): the lookups of a unit's ids, in order, then mostly find both in the cache. */
+static void table_prefetch_slot(const Table *t, uint64_t hash) {
+    __builtin_prefetch(&t->slots[hash & t->mask]);
+}
+
+static void table_prefetch_record(const Table *t, uint64_t hash) {
+    const Slot *slot = &t->slots[hash & t->mask];
+    if (slot->record && slot->hash == hash)
+        __builtin_prefetch(t->arena + slot->record - 1);
 }
 
 /* ---------------------------------------------------------------- spelling: classify's two first branches */
@@ -223,7 +259,10 @@ typedef struct {
 /* rbloom's `in` for offline.bloom_hash(key): the hash as u128 seeds an LCG whose k states give the bit indexes. */
 static int filter_flags(const Accel *a, const char *key, size_t len) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)key, len, digest);
+    SHA256_CTX context;
+    SHA256_Init(&context);
+    SHA256_Update(&context, key, len);
+    SHA256_Final(digest, &context);
     unsigned __int128 state = 0;
     for (int i = 0; i < 16; i++)
         state = (state << 8) | digest[i];
@@ -256,7 +295,7 @@ static int Accel_init(Accel *self, PyObject *args, PyObject *kwargs) {
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OOpy*O", names, &PyDict_Type, &tails, &overlay,
                                      &prefix_hosts, &prefix_any_host, &deflt, &filter))
         return -1;
-    if (self->tails.slots != NULL) {
+    if (self->tails.slots != NULL || self->default_tail != NULL) {
         PyBuffer_Release(&deflt);
         PyErr_SetString(PyExc_RuntimeError, "already initialised");
         return -1;
@@ -328,18 +367,17 @@ static int is_strip(unsigned char c) { /* bytes.strip()'s whitespace */
 }
 
 /* The tail to write after the id s[0:n], or NULL to hand the id back to the Python path. */
-static const char *answer(const Accel *a, const char *s, size_t n, size_t *tail_len) {
-    const Entry *e = table_find(&a->tails, s, n);
-    if (e != NULL) {
-        *tail_len = e->value_len;
-        return a->tails.arena + e->value;
-    }
+static const char *answer(const Accel *a, const char *s, size_t n, uint64_t hash, size_t *tail_len) {
+    size_t ignored;
+    const char *tail = table_find_hashed(&a->tails, s, n, hash, tail_len);
+    if (tail != NULL)
+        return tail;
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
             return NULL; /* a space inside, a control byte: classify decides */
     size_t host, host_len;
     if (url_kept(s, n, &host, &host_len)) {
-        if (a->prefix_any_host || table_find(&a->prefix_hosts, s + host, host_len) != NULL)
+        if (a->prefix_any_host || table_find(&a->prefix_hosts, s + host, host_len, &ignored) != NULL)
             return NULL; /* a url-prefix key may answer it: the whole rule in Python */
         char candidate[7 + 256];
         if (host_len > 249)
@@ -350,11 +388,9 @@ static const char *answer(const Accel *a, const char *s, size_t n, size_t *tail_
         const char *dot;
         while ((dot = memchr(h, '.', left)) != NULL) { /* LocalCopy._domain_key: nearest first */
             memcpy(candidate + 7, h, left);
-            e = table_find(&a->tails, candidate, 7 + left);
-            if (e != NULL) {
-                *tail_len = e->value_len;
-                return a->tails.arena + e->value;
-            }
+            tail = table_find(&a->tails, candidate, 7 + left, tail_len);
+            if (tail != NULL)
+                return tail;
             left -= dot + 1 - h;
             h = dot + 1;
         }
@@ -362,7 +398,7 @@ static const char *answer(const Accel *a, const char *s, size_t n, size_t *tail_
         return NULL;
     }
     /* a key the copy holds no answer for: the default, unless the filter flags it (then only the API answers) */
-    if (table_find(&a->overlay, s, n) == NULL) {
+    if (table_find(&a->overlay, s, n, &ignored) == NULL) {
 #ifdef KYODAKU_OPENSSL
         if (a->bits == NULL || filter_flags(a, s, n))
             return NULL;
@@ -373,6 +409,12 @@ static const char *answer(const Accel *a, const char *s, size_t n, size_t *tail_
     *tail_len = a->default_len;
     return a->default_tail;
 }
+
+typedef struct {
+    Py_ssize_t start;
+    size_t len;
+    uint64_t hash;
+} IdSpan;
 
 PyDoc_STRVAR(Accel_unit_doc,
 "unit(data, start, end, quote) -> (segments, ids, positions, count)\n\n"
@@ -394,10 +436,13 @@ static PyObject *Accel_unit(Accel *self, PyObject *args) {
     PyObject *segments = PyList_New(0), *ids = PyList_New(0), *positions = PyList_New(0);
     Buffer out = {NULL, 0, 0};
     Py_ssize_t count = 0;
+    IdSpan *spans = NULL;
+    size_t found = 0, found_capacity = 0;
     const char *data = view.buf;
     Py_ssize_t i = start;
     if (!segments || !ids || !positions)
         goto fail;
+    /* the unit's ids first (where each lies, and its hash), so that their lookups can be asked for ahead */
     while (i < end) {
         Py_ssize_t line_end = i;
         while (line_end < end && data[line_end] != '\n' && data[line_end] != '\r')
@@ -410,9 +455,29 @@ static PyObject *Accel_unit(Accel *self, PyObject *args) {
             b--;
         if (a == b || data[a] == '#')
             continue;
-        const char *s = data + a;
-        size_t n = b - a, tail_len;
-        const char *tail = answer(self, s, n, &tail_len);
+        if (found == found_capacity) {
+            size_t capacity = found_capacity ? 2 * found_capacity : 4096;
+            IdSpan *grown = PyMem_Realloc(spans, capacity * sizeof(IdSpan));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+            spans = grown;
+            found_capacity = capacity;
+        }
+        spans[found].start = a;
+        spans[found].len = b - a;
+        spans[found].hash = hash_bytes(data + a, b - a);
+        found++;
+    }
+    for (size_t k = 0; k < found; k++) {
+        if (k + 16 < found)
+            table_prefetch_slot(&self->tails, spans[k + 16].hash);
+        if (k + 8 < found)
+            table_prefetch_record(&self->tails, spans[k + 8].hash);
+        const char *s = data + spans[k].start;
+        size_t n = spans[k].len, tail_len;
+        const char *tail = answer(self, s, n, spans[k].hash, &tail_len);
         if (tail == NULL) {
             PyObject *segment = PyBytes_FromStringAndSize(out.data, out.len);
             PyObject *raw = PyBytes_FromStringAndSize(s, n);
@@ -445,10 +510,12 @@ static PyObject *Accel_unit(Accel *self, PyObject *args) {
     }
     Py_DECREF(last);
     PyMem_Free(out.data);
+    PyMem_Free(spans);
     PyBuffer_Release(&view);
     return Py_BuildValue("(NNNn)", segments, ids, positions, count);
 fail:
     PyMem_Free(out.data);
+    PyMem_Free(spans);
     PyBuffer_Release(&view);
     Py_XDECREF(segments);
     Py_XDECREF(ids);
