@@ -107,7 +107,8 @@ static int table_build(Table *t, PyObject *source, int values) {
             const char *other = t->arena + t->slots[slot].record - 1;
             uint32_t other_len;
             memcpy(&other_len, other, 4);
-            if (t->slots[slot].hash == hash && other_len == key_len && memcmp(other + 8, PyBytes_AS_STRING(key), key_len) == 0)
+            if (t->slots[slot].hash == hash && other_len == key_len &&
+                memcmp(other + 8, PyBytes_AS_STRING(key), key_len) == 0)
                 break; /* a key twice (a set's keys never are, a dict's neither): the first kept */
             slot = (slot + 1) & t->mask;
         }

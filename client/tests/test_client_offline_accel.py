@@ -94,6 +94,8 @@ def test_bytes_outside_ascii_are_handed_back(tmp_path, ids):
 
 
 def test_the_filter_is_rbloom_for_the_stated_hash(tmp_path):
+    if not _offline.HAS_SHA256:  # built without OpenSSL's headers: every id the filter decides is handed back
+        pytest.skip("kyodaku._offline built without libcrypto")
     bloom = Bloom(2_000, 0.2, key_hash)  # a small, full filter: many keys flagged that were never added
     added = [f"doi:10.1/{i}" for i in range(2_000)]
     bloom.update(added)
