@@ -27,6 +27,12 @@ except ImportError:  # not built (no C compiler where the client was installed):
 
 pytestmark = pytest.mark.skipif(_offline is None, reason="kyodaku._offline not built")
 
+
+@pytest.fixture(autouse=True)
+def _accelerated(monkeypatch):
+    """These tests compare the two paths themselves, whether or not the run forces the pure one elsewhere."""
+    monkeypatch.delenv(PURE_PYTHON_ENV, raising=False)
+
 OVERLAYS = [
     {},
     {"doi:10.5555/a": None, "doi:10.5555/b": dict(ANSWERS[0], outcome="allowed", basis="granted"),
