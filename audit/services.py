@@ -13,10 +13,10 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.pgcopy import copy_cell
+from core.pgcopy import copy_cell, copy_cell_bytes
 
 from .bundles import bundled
-from .chain import canonical_json, canonical_time, salts
+from .chain import canonical_json, canonical_json_bytes, canonical_time, salts
 from .models import AuditEvent, AuditHead
 
 
@@ -57,21 +57,23 @@ def _chained(events: Sequence[PendingEvent], *, actor: str, at: datetime, seq: i
     """Number and hash events after (seq, prev), exactly as `audit.chain.event_hash` does.
 
     Yields (seq, event, before JSON or None, after JSON or None, salt, prev_hash, hash): plain tuples, as this runs
-    millions of times in a bulk import. Each `before`/`after` is serialised once, for the stored text and for the
-    hash alike: the content hash covers canonical {"actor", "after", "before", "salt"}, whose keys sort in that
-    order, so it is assembled from the parts. Each event gets its own random salt (`audit.chain.salts`).
+    millions of times in a bulk import. Each `before`/`after` is serialised once, as UTF-8 bytes, for the stored
+    text and for the hash alike: the content hash covers canonical {"actor", "after", "before", "salt"}, whose
+    keys sort in that order, so it is assembled from the parts. Each event gets its own random salt
+    (`audit.chain.salts`).
     """
     at_json = canonical_json(canonical_time(at))
-    content_start = f'{{"actor":{canonical_json(actor)},"after":'
+    content_start = f'{{"actor":{canonical_json(actor)},"after":'.encode()
     fresh = salts(len(events))
+    join = b"".join
     for event in events:
         seq += 1
         action, object_type, object_id, before, after = event
-        before = None if before is None else canonical_json(before)
-        after = None if after is None else canonical_json(after)
+        before = None if before is None else canonical_json_bytes(before)
+        after = None if after is None else canonical_json_bytes(after)
         salt = next(fresh)
-        content = sha256(
-            f'{content_start}{after or "null"},"before":{before or "null"},"salt":"{salt}"}}'.encode()).hexdigest()
+        content = sha256(join((content_start, after or b"null", b',"before":', before or b"null", b',"salt":"',
+                               salt.encode(), b'"}'))).hexdigest()
         digest = sha256(
             f'{{"action":{_name_json(action)},"at":{at_json},"content_hash":"{content}",'
             f'"object_id":{canonical_json(str(object_id))},"object_type":{_name_json(object_type)},'
@@ -132,11 +134,12 @@ def audit_bulk_prepare(*, actor: str, events: Sequence[PendingEvent], at: dateti
     seq, digest, count = after_seq, after_hash, 0
     for seq, event, before, after, salt, prev, digest in _chained(events, actor=actor, at=at, seq=after_seq,
                                                                  prev=after_hash):
-        text += (
-            f"{seq}\t{at_cell}\t{actor_cell}\t{_copy_name(event.action)}\t{_copy_name(event.object_type)}\t"
-            f"{copy_cell(str(event.object_id))}\t{copy_cell(before)}\t{copy_cell(after)}\t{salt}\t{prev}\t"
-            f"{digest}\n"
-        ).encode()
+        text += (f"{seq}\t{at_cell}\t{actor_cell}\t{_copy_name(event.action)}\t{_copy_name(event.object_type)}\t"
+                 f"{copy_cell(str(event.object_id))}\t").encode()
+        text += copy_cell_bytes(before)
+        text += b"\t"
+        text += copy_cell_bytes(after)
+        text += f"\t{salt}\t{prev}\t{digest}\n".encode()
         count += 1
     return AuditBatch(after_seq, after_hash, seq, digest, count, bytes(text))
 

@@ -7,7 +7,7 @@ from django.db import connection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.chain import GENESIS_HASH, canonical_json, event_hash
+from audit.chain import GENESIS_HASH, canonical_json, canonical_json_bytes, event_hash
 from audit.models import AuditEvent, AuditHead
 from audit.selectors import audit_verify
 from audit.services import (
@@ -18,6 +18,7 @@ from audit.services import (
     audit_record,
     audit_record_bulk,
 )
+from core.pgcopy import copy_cell, copy_cell_bytes
 
 # What audit events hold: no floats (times are ISO strings). Text includes control characters, quotes,
 # backslashes, non-BMP characters and U+2028, which JSON encoders are known to treat differently.
@@ -37,6 +38,17 @@ def test_canonical_json_is_byte_for_byte_what_json_dumps_writes(value):
 def test_canonical_json_falls_back_to_json_for_what_orjson_writes_differently():
     assert canonical_json({"big": 2**70, "keys": {1: "a"}}) == '{"big":1180591620717411303424,"keys":{"1":"a"}}'
     assert canonical_json({"when": datetime(2026, 11, 28, tzinfo=UTC)}) == '{"when":"2026-11-28 00:00:00+00:00"}'
+    for value in ({"big": 2**70, "keys": {1: "a"}}, {"when": datetime(2026, 11, 28, tzinfo=UTC)}):
+        assert canonical_json_bytes(value) == canonical_json(value).encode()
+
+
+@given(_values)
+def test_the_bulk_path_bytes_are_the_text_encoded(value):
+    """The bulk path hashes and stores canonical JSON as bytes, escaped for COPY as bytes: the same as the text."""
+    text = canonical_json(value)
+    assert canonical_json_bytes(value) == text.encode()
+    assert copy_cell_bytes(text.encode()) == copy_cell(text).encode()
+    assert copy_cell_bytes(None) == copy_cell(None).encode()
 
 
 @pytest.mark.django_db
@@ -79,3 +91,8 @@ def test_bulk_write_appends_a_batch_that_verifies_and_refuses_one_hashed_after_a
     assert AuditHead.objects.get().seq == head.seq + 3
     assert AuditEvent.objects.get(object_id="n-3").after == {"v": 3, "text": "tab\there"}
     assert audit_verify() == []
+
+
+@given(_text)
+def test_copy_cell_bytes_escapes_as_copy_cell_does(text):
+    assert copy_cell_bytes(text.encode()) == copy_cell(text).encode()
