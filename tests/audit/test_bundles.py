@@ -226,3 +226,19 @@ def test_audit_documents_are_compressed_with_lz4():
         cursor.execute("SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'audit_auditevent'::regclass "
                        "AND attname IN ('before', 'after') ORDER BY attname")
         assert cursor.fetchall() == [("after", "l"), ("before", "l")]
+
+
+def test_an_export_replica_check_reads_an_imports_bundles_as_the_importing_holders_changes(imported, studio_kaze,
+                                                                                           hoshi_pub):
+    """claims.export's read-your-writes check (docs/scaling.md, "Exports") resolves the events a lagging replica
+    lacks to their holders: a bundle is keyed on its work, so Studio Kaze's import touches Studio Kaze's export
+    and not Hoshi Publishing's."""
+    from claims.export import claims_export_touched_by
+
+    # everything the import wrote (the hoshi_pub fixture's own holder event, written after it, left out)
+    missing = [(e.object_type, e.object_id) for e in events_since(imported) if e.object_type != "holder"]
+    bundles = [(e.object_type, e.object_id) for e in events_since(imported) if e.action == BUNDLE_ACTION]
+    assert bundles and all(object_type == "work" for object_type, _ in bundles)
+    assert claims_export_touched_by(holder=studio_kaze.holder, events=bundles) is True
+    assert claims_export_touched_by(holder=hoshi_pub.holder, events=bundles) is False
+    assert claims_export_touched_by(holder=hoshi_pub.holder, events=missing) is False
