@@ -2,18 +2,19 @@
 
 A lookup asked by an AI developer's program (`GET`/`POST /api/v1/lookup`, Spawning's `/api/v2/query/urls/`) carries
 an API key and no cookie. For such a request the middleware below has nothing to do: with no cookie there is no
-session, no logged-in user, no CSRF token, no flash message and no browser time zone, and the lookup views
+session, no logged-in user, no flash message and no browser time zone, and the lookup views
 authenticate by API key only (they never read `request.user` or the session). Each class here is Django's (or
 ours) unchanged for every other request and passes a lean one straight through, so the lookup pays only for the
 middleware that shapes its answer: the request id, security headers, CSP, problem+json errors, the language
 negotiated from Accept-Language (problem details are translated), Content-Length and X-Frame-Options.
 
 Subclasses, not replacements: Django's admin checks find Session-, Authentication- and MessageMiddleware by class.
+CsrfViewMiddleware is not here: `check --deploy` looks for Django's by name (security.W003), and a lean request
+costs it nothing (no cookie to read; the lookup views are CSRF-exempt DRF views).
 """
 from django.contrib.auth.middleware import AuthenticationMiddleware as _Authentication
 from django.contrib.messages.middleware import MessageMiddleware as _Message
 from django.contrib.sessions.middleware import SessionMiddleware as _Session
-from django.middleware.csrf import CsrfViewMiddleware as _Csrf
 
 from claims.uploads import ClaimsUploadGuardMiddleware as _ClaimsUploadGuard
 
@@ -41,7 +42,6 @@ def _web_only(cls: type) -> type:
 
 SessionMiddleware = _web_only(_Session)
 UserTimeZoneMiddleware = _web_only(_UserTimeZone)
-CsrfViewMiddleware = _web_only(_Csrf)
 AuthenticationMiddleware = _web_only(_Authentication)
 ClaimsUploadGuardMiddleware = _web_only(_ClaimsUploadGuard)
 MessageMiddleware = _web_only(_Message)
