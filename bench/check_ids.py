@@ -19,12 +19,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -34,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
+import _serve  # noqa: E402  (bench/_serve.py: gunicorn for the HTTP benchmarks)
 import decide  # noqa: E402  (the engine benchmark: its loader and identifier mix)
 
 log = decide.log
@@ -43,44 +41,13 @@ PURPOSE = "train-genai"
 def start_gunicorn(redis_url: str, workers: int) -> tuple[subprocess.Popen, str]:
     from joserfc.jwk import OKPKey
 
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-only-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", redis_url),  # required; lookups send no task
-        "KYODAKU_BASE_URL": "http://127.0.0.1",
-        # A fresh key for each run, given as the setting: it is published (retiring the last run's) on first use.
-        "KYODAKU_SIGNING_KEY": OKPKey.generate_key("Ed25519").as_pem(private=True).decode(),
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", str(workers), "--bind", "127.0.0.1:0",
-         "--access-logfile", "/dev/null", "--log-level", "info", "--timeout", "300"],
-        cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
-            return proc, found.group(1)
-        if not line and proc.poll() is not None:
-            break
-    stop(proc)
-    raise SystemExit("gunicorn did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    port = _serve.free_port()
+    # A fresh signing key for each run, given as the setting: it is published (retiring the last run's) on first use.
+    env = _serve.production_env(port=port, redis_url=redis_url,
+                                KYODAKU_SIGNING_KEY=OKPKey.generate_key("Ed25519").as_pem(private=True).decode())
+    proc = _serve.start_gunicorn(["--workers", str(workers), "--bind", f"{_serve.HOST}:{port}",
+                                  "--access-logfile", "/dev/null", "--timeout", "300"], port=port, env=env)
+    return proc, f"http://{_serve.HOST}:{port}"
 
 
 def run_script(ids_file: Path, out: Path, url: str, key: str, extra: list[str]) -> tuple[float, int, dict]:
@@ -147,7 +114,7 @@ def main() -> None:
                         f"{seconds:.1f} s = {len(ids) / seconds:,.0f} ids/s; {counts}; {verdict}; "
                         f"load before {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
     finally:
-        stop(proc)
+        _serve.stop(proc)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,6 @@ import importlib.util
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +51,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DEBUG"] = "0"
 PAIR = {"purpose": "train-genai", "jurisdiction": "JP"}
 
+import _serve  # noqa: E402  (bench/_serve.py, beside this script: gunicorn for the HTTP benchmarks)
+
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -63,31 +63,6 @@ def bench_sync():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(port: int, redis_url: str) -> subprocess.Popen:
-    import httpx
-
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "bench-" + "x" * 60,
-           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0", "REDIS_URL": redis_url,
-           "CELERY_BROKER_URL": redis_url, "KYODAKU_BASE_URL": f"http://127.0.0.1:{port}", "LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", "2", "--bind",
-                             f"127.0.0.1:{port}", "--access-logfile", "/dev/null", "--log-level", "warning"],
-                            cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(150):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGTERM)
-    raise SystemExit("gunicorn did not start")
 
 
 def make_ids(n: int, keys: int, seed: int) -> list[str]:
@@ -231,13 +206,14 @@ def main() -> None:
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (it is dropped and created again).")
     with tempfile.TemporaryDirectory(prefix="kyodaku-bench-client-") as workdir:
         key = prepare(args, workdir)
-        port = free_port()
-        proc = start_gunicorn(port, args.redis_url)
+        port = _serve.free_port()
+        proc = _serve.start_gunicorn(["--workers", "2", "--bind", f"{_serve.HOST}:{port}", "--access-logfile",
+                                      "/dev/null", "--log-level", "warning"], port=port,
+                                     env=_serve.production_env(port=port, redis_url=args.redis_url))
         try:
-            figures = run(args, workdir, key, f"http://127.0.0.1:{port}")
+            figures = run(args, workdir, key, f"http://{_serve.HOST}:{port}")
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            _serve.stop(proc)
     print(f"{args.ids:,} ids, {args.keys:,} registered keys, concurrency {args.concurrency}: floor (raw batch "
           f"loop) {figures['floor_ids_per_s']:,} ids/s; kyodaku check online {figures['online_ids_per_s']:,} ids/s; "
           f"kyodaku sync {figures['sync_s']} s; kyodaku check --offline {figures['offline_ids_per_s']:,} ids/s "

@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,9 +37,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DEBUG"] = "0"
 
+import _serve  # noqa: E402  (bench/_serve.py: gunicorn for the HTTP benchmarks)
 import decide  # noqa: E402  (the engine benchmark: its loader and identifier mix)
 
-HOST, PORT = "127.0.0.1", 8108  # --port
+HOST, PORT = _serve.HOST, 8108  # --port
 PURPOSE, JURISDICTION = "train-genai", "JP"
 
 
@@ -85,40 +85,13 @@ def bare_sql_single_rate(ids: list[str]) -> tuple[float, float]:
 
 
 def start_gunicorn(redis_url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-only-" + "x" * 60,
-        "ALLOWED_HOSTS": HOST,
-        "SECURE_SSL_REDIRECT": "0",
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", redis_url),  # required; lookups send no task
-        "KYODAKU_BASE_URL": f"http://{HOST}:{PORT}",
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", "2", "--bind", f"{HOST}:{PORT}",
-         "--access-logfile", "-" if os.environ.get("BENCH_ACCESS_LOG") else "/dev/null", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection(HOST, PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("gunicorn did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    """2 sync workers on HOST:PORT (bench/spawning_http.py serves the same way); BENCH_ACCESS_LOG=1 prints the log."""
+    access_log = bool(os.environ.get("BENCH_ACCESS_LOG"))
+    return _serve.start_gunicorn(
+        ["--workers", "2", "--bind", f"{HOST}:{PORT}", "--access-logfile", "-" if access_log else "/dev/null",
+         "--log-level", "warning"],
+        port=PORT, env=_serve.production_env(port=PORT, redis_url=redis_url),
+        output=None if access_log else subprocess.DEVNULL)
 
 
 def _request(method: str, path: str, headers: dict, body: bytes | None = None) -> tuple[int, bytes]:
@@ -254,7 +227,7 @@ def main() -> None:
             f"ids/s; median batch {statistics.median(batch_latencies):.2f} s; statuses {batch_statuses}")
         load_after = os.getloadavg()
     finally:
-        stop(proc)
+        _serve.stop(proc)
 
     print()
     print(f"works: {args.works:,}; gunicorn 2 sync workers on {HOST}:{PORT}; {os.cpu_count()} cores")

@@ -36,7 +36,6 @@ import errno
 import os
 import random
 import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -51,46 +50,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DEBUG"] = "0"
 
+import _serve  # noqa: E402  (bench/_serve.py: gunicorn for the HTTP benchmarks)
 import decide  # noqa: E402  (the engine benchmark: its identifier mix)
+from _serve import cpu_of_pids, loadavg, pids_of_group  # noqa: E402
 
-HOST = "127.0.0.1"
+HOST = _serve.HOST
 PURPOSE, JURISDICTION = "train-genai", "JP"
-TICKS = os.sysconf("SC_CLK_TCK")
 INVALID = "isbn:978-0-00-000000-0"
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def loadavg() -> str:
-    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def cpu_of_pids(pids) -> float:
-    total = 0
-    for pid in pids:
-        fields = _stat(pid)
-        if fields is not None:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
-
-
-def pids_of_group(pgid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat(int(entry))
-            if fields is not None and int(fields[2]) == pgid:
-                pids.append(int(entry))
-    return pids
 
 
 def pids_named(name: str) -> list[int]:
@@ -116,45 +86,13 @@ def postgres_backends(database: str) -> list[int]:
 
 
 def start_gunicorn(tree: Path, port: int, redis_url: str, access_log: bool) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "bench-only-" + "x" * 60,
-        "ALLOWED_HOSTS": HOST,
-        "SECURE_SSL_REDIRECT": "0",
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", redis_url),  # required; lookups send no task
-        "KYODAKU_BASE_URL": f"http://{HOST}:{port}",
-        "GUNICORN_BIND": f"{HOST}:{port}",
-        "PYTHONPATH": str(tree),
-    }
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(tree / "config/gunicorn.conf.py"),
-               "config.wsgi"]
+    """As deployed: config/gunicorn.conf.py of `tree` (its code on PYTHONPATH), LOG_LEVEL as production has it."""
+    env = _serve.production_env(port=port, redis_url=redis_url, log_level=None, GUNICORN_BIND=f"{HOST}:{port}",
+                                PYTHONPATH=str(tree))
+    gunicorn_args = ["--config", str(tree / "config/gunicorn.conf.py")]
     if not access_log:
-        command += ["--access-logfile", "/dev/null"]
-    proc = subprocess.Popen(command, cwd=tree, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((HOST, port), timeout=2) as sock:
-                sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
-                if sock.recv(64).startswith(b"HTTP/1.1 200"):
-                    return proc
-        except OSError:
-            time.sleep(0.3)
-    stop(proc)
-    raise SystemExit(f"gunicorn from {tree} did not start on port {port}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        gunicorn_args += ["--access-logfile", "/dev/null"]
+    return _serve.start_gunicorn(gunicorn_args, port=port, env=env, cwd=tree)
 
 
 class Conn:
@@ -363,7 +301,7 @@ def main() -> None:
                                  "p99": percentile(f_lat, 99) * 1e3, "errors": sum(f_err.values()),
                                  "gunicorn_ms": (cpu_of_pids(gunicorn_pids) - f_before) / max(len(f_lat), 1) * 1e3}
                 finally:
-                    stop(proc)
+                    _serve.stop(proc)
                 done = len(latencies)
                 latencies.sort()
                 services.sort()

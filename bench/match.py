@@ -21,23 +21,12 @@ import random
 import statistics
 import sys
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+from _match_data import T0, codes_load, log, one_work, percentile, scratch_database  # noqa: E402  (bench/)
 
 
 def main() -> None:
@@ -50,29 +39,14 @@ def main() -> None:
                         help="measure the fingerprints already loaded by a --keep run; load nothing")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[-1].split("?")[0]
-    if "bench" not in name:
-        raise SystemExit(f"refusing to use database {name!r}: its name must contain 'bench'")
 
-    import django
     import psycopg
 
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    if not args.reuse:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.execute(f'CREATE DATABASE "{name}"')
-    django.setup()
-    from django.core.management import call_command
+    with scratch_database(url, create=not args.reuse, keep=args.keep):
+        from consent.matching import MATCH_CODES_SQL
 
-    from consent.matching import MATCH_CODES_SQL
-
-    if not args.reuse:
-        log("migrate")
-        call_command("migrate", verbosity=0)
-    rng = random.Random(1)
-    hashes: list[int] = []
-    try:
+        rng = random.Random(1)
+        hashes: list[int] = []
         # Only statements executed with prepare=True are prepared (as consent.lookup.one_id does on Django's
         # connection): the match statement; the floor's runs are not, so its SETs reach the planner.
         with psycopg.connect(url, autocommit=True, prepare_threshold=2**31 - 1) as conn:
@@ -86,46 +60,20 @@ def main() -> None:
                 log(f"reusing {len(hashes):,} phashes")
                 _measure(conn, MATCH_CODES_SQL, hashes, len(hashes), args, rng)
                 return
-            holder, work = uuid.uuid4(), uuid.uuid4()
-            conn.execute("INSERT INTO registry_holder (id, code, name, kind, country, licensing_url, verified, "
-                         "created_at) VALUES (%s, 'bench', 'Bench', 'studio', 'JP', '', true, %s)", [holder, T0])
-            conn.execute("INSERT INTO registry_work (id, holder_id, work_ref, title, original_title, kind, "
-                         "created_at, updated_at) VALUES (%s, %s, 'W', 'W', '', 'image', %s, %s)",
-                         [work, holder, T0, T0])
+            work = one_work(conn)
             for size in [int(s) for s in args.sizes.split(",")]:
                 _load(conn, hashes, size, work, rng)
                 _measure(conn, MATCH_CODES_SQL, hashes, size, args, rng)
-    finally:
-        if not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            log(f"dropped {name}")
 
 
 def _load(conn, hashes: list[int], size: int, work, rng) -> None:
-    indexes = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'registry_identifier' "
-                           "AND indexname <> 'registry_identifier_pkey'").fetchall()
-    conn.execute("SET session_replication_role = replica")  # no FK checks during the load
-    for index, _definition in indexes:
-        conn.execute(f'ALTER TABLE registry_identifier DROP CONSTRAINT IF EXISTS "{index}"')
-        conn.execute(f'DROP INDEX IF EXISTS "{index}"')
-    started = time.perf_counter()
-    with conn.cursor().copy("COPY registry_identifier (id, work_id, scheme, value, valid_from) FROM STDIN") as copy:
-        for i in range(len(hashes), size):
-            value = rng.getrandbits(64)
-            hashes.append(value)
-            copy.write_row((uuid.UUID(int=(i << 64) | 1), work, "phash", format(value, "016x"), T0))
-    loaded = time.perf_counter() - started
-    started = time.perf_counter()
-    for _index, definition in indexes:
-        conn.execute(definition)
-    conn.execute("SET session_replication_role = origin")
-    conn.execute("VACUUM ANALYZE registry_identifier")
+    """Grow the loaded phashes to `size` (each size of --sizes adds to the last)."""
+    first = len(hashes)
+    hashes.extend(rng.getrandbits(64) for _ in range(first, size))
+    loaded, indexed = codes_load(conn, work=work, scheme="phash", codes=(format(v, "016x") for v in hashes[first:]),
+                                 first=first)
     size_mb = conn.execute("SELECT pg_total_relation_size('registry_identifier') / 1048576").fetchone()[0]
-    log(f"{size:,} phashes: COPY {loaded:.0f} s, indexes + VACUUM ANALYZE {time.perf_counter() - started:.0f} s, "
+    log(f"{size:,} phashes: COPY {loaded:.0f} s, indexes + VACUUM ANALYZE {indexed:.0f} s, "
         f"table + indexes {size_mb:,} MB")
 
 

@@ -19,14 +19,12 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-from match import T0, log, percentile  # noqa: E402  (bench/match.py)
+from _match_data import T0, codes_load, log, one_work, percentile, scratch_database  # noqa: E402  (bench/)
 
 
 def _params(n_sets: list[list[str]]) -> dict:
@@ -45,26 +43,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[-1].split("?")[0]
-    if "bench" not in name:
-        raise SystemExit(f"refusing to use database {name!r}: its name must contain 'bench'")
 
-    import django
     import psycopg
 
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    django.setup()
-    from django.core.management import call_command
+    with scratch_database(url, keep=args.keep):
+        from consent.matching import MATCH_CODES_SQL
 
-    from consent.matching import MATCH_CODES_SQL
-
-    log("migrate")
-    call_command("migrate", verbosity=0)
-    rng = random.Random(1)
-    try:
+        rng = random.Random(1)
         with psycopg.connect(url, autocommit=True, prepare_threshold=2**31 - 1) as conn:
             conn.execute("SET jit = off")  # as deploy/postgres/postgresql.conf
             codes = _load(conn, args.size, rng)
@@ -96,40 +81,12 @@ def main() -> None:
                 print(f"{args.size:,} PDQ codes, {mode:>9}: p50 {percentile(times, 50):.2f} ms, p99 "
                       f"{percentile(times, 99):.2f} ms, mean {statistics.mean(times):.2f} ms, CPU of this process "
                       f"{cpu[mode] / len(times) * 1000:.3f} ms a query{hits}")
-    finally:
-        if not args.keep:
-            from django.db import connections
-
-            connections.close_all()
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            log(f"dropped {name}")
 
 
 def _load(conn, size: int, rng) -> list[int]:
-    holder, work = uuid.uuid4(), uuid.uuid4()
-    conn.execute("INSERT INTO registry_holder (id, code, name, kind, country, licensing_url, verified, created_at) "
-                 "VALUES (%s, 'bench', 'Bench', 'studio', 'JP', '', true, %s)", [holder, T0])
-    conn.execute("INSERT INTO registry_work (id, holder_id, work_ref, title, original_title, kind, created_at, "
-                 "updated_at) VALUES (%s, %s, 'W', 'W', '', 'image', %s, %s)", [work, holder, T0, T0])
-    indexes = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'registry_identifier' "
-                           "AND indexname <> 'registry_identifier_pkey'").fetchall()
-    conn.execute("SET session_replication_role = replica")  # no FK checks during the load
-    for index, _definition in indexes:
-        conn.execute(f'ALTER TABLE registry_identifier DROP CONSTRAINT IF EXISTS "{index}"')
-        conn.execute(f'DROP INDEX IF EXISTS "{index}"')
-    codes = []
-    started = time.perf_counter()
-    with conn.cursor().copy("COPY registry_identifier (id, work_id, scheme, value, valid_from) FROM STDIN") as copy:
-        for i in range(size):
-            value = rng.getrandbits(256)
-            codes.append(value)
-            copy.write_row((uuid.UUID(int=(i << 64) | 1), work, "pdq", format(value, "064x"), T0))
-    for _index, definition in indexes:
-        conn.execute(definition)
-    conn.execute("SET session_replication_role = origin")
-    conn.execute("VACUUM ANALYZE registry_identifier")
-    log(f"{size:,} PDQ codes loaded and indexed in {time.perf_counter() - started:.0f} s")
+    codes = [rng.getrandbits(256) for _ in range(size)]
+    loaded, indexed = codes_load(conn, work=one_work(conn), scheme="pdq", codes=(format(v, "064x") for v in codes))
+    log(f"{size:,} PDQ codes loaded and indexed in {loaded + indexed:.0f} s")
     return codes
 
 

@@ -24,7 +24,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,29 +38,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DEBUG"] = "0"
 
+import _serve  # noqa: E402
 import decide  # noqa: E402
+from _serve import cpu_of_pids, pids_of_group  # noqa: E402
+from _serve import loadavg as load  # noqa: E402
 
-HOST = "127.0.0.1"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def cpu_seconds_of_group(pgid: int) -> float:
-    """utime + stime of every live process in the process group (gunicorn's master and workers)."""
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # field 5 of stat: pgrp
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+HOST = _serve.HOST
 
 
 def hook_cpu() -> None:
@@ -171,31 +153,6 @@ end
 """
 
 
-def start_gunicorn(args_: list[str], env: dict, port: int) -> subprocess.Popen:
-    import http.client
-
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), *args_, "config.wsgi"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(150):
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise SystemExit("gunicorn did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 def wrk(script: Path, port: int, connections: int, seconds: int) -> dict:
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
                           f"http://{HOST}:{port}"], capture_output=True, text=True, check=True).stdout
@@ -262,10 +219,7 @@ def main() -> None:
     (workdir / "paths.txt").write_text("\n".join(paths) + "\n")
     script = workdir / "lookup.lua"
     script.write_text(WRK_SCRIPT % {"paths": workdir / "paths.txt", "key": key})
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "SECRET_KEY": "bench-" + "x" * 60,
-           "ALLOWED_HOSTS": HOST, "SECURE_SSL_REDIRECT": "0", "REDIS_URL": args.redis_url,
-           "CELERY_BROKER_URL": args.redis_url, "KYODAKU_BASE_URL": f"http://{HOST}:{args.port}",
-           "LOG_LEVEL": "WARNING", "WEB_CONCURRENCY": "2"}
+    env = _serve.production_env(port=args.port, redis_url=args.redis_url, WEB_CONCURRENCY="2")
     env.pop("KYODAKU_METRICS_TOKEN", None)
     setups = {
         "sync, 2 workers (old CMD)": ["--workers", "2", "--bind", f"{HOST}:{args.port}",
@@ -276,17 +230,17 @@ def main() -> None:
     results = {name: [] for name in setups}
     for _ in range(args.trials):
         for name, gargs in setups.items():
-            proc = start_gunicorn(gargs, env, args.port)
+            proc = _serve.start_gunicorn(gargs, port=args.port, env=env)
             try:
                 wrk(script, args.port, args.connections, 3)  # warm-up: connections, prepared statements
-                cpu = cpu_seconds_of_group(proc.pid)
+                cpu = cpu_of_pids(pids_of_group(proc.pid))
                 result = wrk(script, args.port, args.connections, args.seconds)
-                result["cpu_per_request_ms"] = (cpu_seconds_of_group(proc.pid) - cpu) / result["requests"] * 1000
+                result["cpu_per_request_ms"] = (cpu_of_pids(pids_of_group(proc.pid)) - cpu) / result["requests"] * 1000
                 result["load"] = load()
                 results[name].append(result)
                 print(f"  {name}: {result}", flush=True)
             finally:
-                stop(proc)
+                _serve.stop(proc)
     print(f"(2) wrk -t2 -c{args.connections} -d{args.seconds}s, single GETs, {args.trials} trials each, "
           f"alternating:")
     for name, runs in results.items():

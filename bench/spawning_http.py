@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import random
-import socket
 import sys
 import time
 from pathlib import Path
@@ -28,16 +27,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DEBUG"] = "0"
 
+import _serve  # noqa: E402
 import decide  # noqa: E402
 import lookup_http  # noqa: E402
 
 PURPOSE, JURISDICTION = "train-genai", "JP"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -55,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
-    lookup_http.PORT = free_port()
+    lookup_http.PORT = _serve.free_port()
 
     import django
 
@@ -108,7 +102,7 @@ def main() -> None:
                               for n, s in zip(native, spawning, strict=True))
         load_after = os.getloadavg()
     finally:
-        lookup_http.stop(proc)
+        _serve.stop(proc)
     native_rate = wanted / times["native"]
     spawning_rate = wanted / times["spawning"]
     print()

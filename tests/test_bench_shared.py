@@ -1,0 +1,72 @@
+"""The benchmarks' shared modules (bench/_serve.py: gunicorn for the HTTP benchmarks; bench/_match_data.py: the
+near-match benchmarks' data): every script that uses them still starts, and the rules they hold for all of them
+(a gunicorn that cannot serve fails the run and leaves no process behind; only a scratch database is destroyed).
+"""
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+USERS = sorted(path.name for path in BENCH.glob("*.py")
+               if not path.name.startswith("_") and ("import _serve" in path.read_text()
+                                                     or "from _serve" in path.read_text()
+                                                     or "from _match_data" in path.read_text()))
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_shared_modules_have_their_users():
+    # The HTTP benchmarks and both near-match benchmarks; an empty list would make the next test prove nothing.
+    assert {"lookup_http.py", "lookup_rate.py", "observability_http.py", "check_ids.py", "client_check.py",
+            "spawning_http.py", "match.py", "match_dihedral.py"} <= set(USERS)
+
+
+@pytest.mark.parametrize("script", USERS)
+def test_a_benchmark_using_the_shared_modules_still_starts(script):
+    """An operator's first step with any benchmark (`--help`): its imports of bench/_serve.py and the rest resolve."""
+    done = subprocess.run([sys.executable, str(BENCH / script), "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
+
+
+def test_a_gunicorn_that_cannot_serve_fails_the_benchmark_and_leaves_no_process():
+    serve = _module("_serve")
+    port = serve.free_port()
+    started = time.monotonic()
+    with pytest.raises(SystemExit, match="did not answer"):
+        # An option gunicorn refuses: it exits at once, and the start must not wait out its 60 s.
+        serve.start_gunicorn(["--no-such-option", "--bind", f"{serve.HOST}:{port}"], port=port,
+                             env=serve.production_env(port=port, redis_url="redis://127.0.0.1:6379/15"),
+                             output=subprocess.DEVNULL)
+    assert time.monotonic() - started < 30
+
+
+def test_the_benchmark_environment_serves_production_settings_on_the_loopback_address():
+    serve = _module("_serve")
+    env = serve.production_env(port=8123, redis_url="redis://127.0.0.1:6379/15", WEB_CONCURRENCY="2")
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
+    assert env["ALLOWED_HOSTS"] == "127.0.0.1" and env["KYODAKU_BASE_URL"] == "http://127.0.0.1:8123"
+    assert env["WEB_CONCURRENCY"] == "2" and env["LOG_LEVEL"] == "WARNING"
+    # log_level=None: as the deployment has it (bench/lookup_rate.py serves as deployed).
+    assert serve.production_env(port=1, redis_url="redis://x", log_level=None).get("LOG_LEVEL") == \
+        os.environ.get("LOG_LEVEL")
+
+
+@pytest.mark.parametrize("name", ["kyodaku", "kyodaku_test", "production"])
+def test_the_match_benchmarks_refuse_to_destroy_a_database_not_named_for_benchmarks(name):
+    match_data = _module("_match_data")
+    with pytest.raises(SystemExit, match="must contain 'bench'"), \
+            match_data.scratch_database(f"postgres://postgres@127.0.0.1:5432/{name}"):
+        pass
