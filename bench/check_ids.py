@@ -66,31 +66,18 @@ def run_script(ids_file: Path, out: Path, url: str, key: str, extra: list[str]) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--works", type=int, default=200_000)
-    parser.add_argument("--declarations", type=int, default=400_000)
-    parser.add_argument("--holders", type=int, default=1_000)
-    parser.add_argument("--sites", type=int, default=10_000)
-    parser.add_argument("--disputes", type=int, default=1_000)
+    decide.data_arguments(parser, sites=10_000)
     parser.add_argument("--ids", type=int, default=100_000)
     parser.add_argument("--parallel", default="1,2,4", help="comma-separated --parallel values of the script")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
-    parser.add_argument("--skip-load", action="store_true", help="reuse the data already loaded")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/7")
-    parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    decide.database_url()
 
     import django
 
     django.setup()
-    if not args.skip_load:
-        decide.load(os.environ["DATABASE_URL"], works=args.works, declarations=args.declarations,
-                    holders=args.holders, sites=args.sites, disputes=args.disputes, seed=args.seed)
-    else:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    decide.load_unless_skipped(args)
     from keys.services import api_key_create
 
     ids = decide.lookup_ids(args.ids, works=args.works, holders=args.holders, sites=args.sites,

@@ -56,6 +56,38 @@ def log(message: str) -> None:
 
 # ------------------------------------------------------------------------------------------------------- load
 
+def data_arguments(parser, *, works: int = 200_000, declarations: int = 400_000, sites: int = 50_000,
+                   disputes: int = 1_000, seed: int = 3) -> None:
+    """The options naming this benchmark's data, for every script that loads it with `load` or reuses it."""
+    parser.add_argument("--works", type=int, default=works)
+    parser.add_argument("--declarations", type=int, default=declarations)
+    parser.add_argument("--holders", type=int, default=1_000)
+    parser.add_argument("--sites", type=int, default=sites, help="web sites, each with 4 works (domain, prefixes, url)")
+    parser.add_argument("--disputes", type=int, default=disputes)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--skip-load", action="store_true", help="reuse the data already loaded")
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    return url
+
+
+def load_unless_skipped(args) -> bool:
+    """`load` the data `args` name (data_arguments), or with --skip-load migrate only (indexes added since the
+    load). After django.setup(). True when it loaded."""
+    if args.skip_load:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        return False
+    load(database_url(), works=args.works, declarations=args.declarations, holders=args.holders, sites=args.sites,
+         disputes=args.disputes, seed=args.seed)
+    return True
+
+
 def load(url: str, *, works: int, declarations: int, holders: int, sites: int, disputes: int, seed: int) -> None:
     import psycopg
     from django.core.management import call_command
@@ -302,33 +334,19 @@ def run_lookups(*, works: int, holders: int, sites: int, lookups: int, batch: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--works", type=int, default=1_000_000)
-    parser.add_argument("--declarations", type=int, default=2_000_000)
-    parser.add_argument("--holders", type=int, default=1_000)
-    parser.add_argument("--sites", type=int, default=50_000, help="web sites, each with 4 works (domain, prefixes, "
-                                                                  "url)")
-    parser.add_argument("--disputes", type=int, default=1_000)
+    data_arguments(parser, works=1_000_000, declarations=2_000_000)
     parser.add_argument("--lookups", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--skip-load", action="store_true", help="reuse the data already loaded")
     parser.add_argument("--profile", action="store_true", help="cProfile the timed engine pass")
     parser.add_argument("--singles", type=int, default=2_000, help="also time lookup_one on this many ids, one at "
                                                                    "a time, against its bare-SQL floor (0: skip)")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    database_url()
 
     import django
 
     django.setup()
-    if args.skip_load:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)  # indexes added since the load
-    else:
-        load(os.environ["DATABASE_URL"], works=args.works, declarations=args.declarations, holders=args.holders,
-             sites=args.sites, disputes=args.disputes, seed=args.seed)
+    load_unless_skipped(args)
     run_lookups(works=args.works, holders=args.holders, sites=args.sites, lookups=args.lookups, batch=args.batch,
                 seed=args.seed, profile=args.profile, singles=args.singles)
 

@@ -31,7 +31,14 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from decide import T0, load, log, lookup_ids  # noqa: E402  (bench/decide.py, run from bench/)
+from decide import (  # noqa: E402  (bench/decide.py, run from bench/)
+    T0,
+    data_arguments,
+    database_url,
+    load_unless_skipped,
+    log,
+    lookup_ids,
+)
 
 MODES = ("licensed org", "unlicensed org", "public")
 WEB_PREFIXES = ("url:", "url-prefix:", "domain:")
@@ -43,6 +50,9 @@ def load_licences(url: str, *, every: int) -> None:
     with psycopg.connect(url) as conn:
         conn.execute("TRUNCATE consent_permissionrequest_works, consent_permissionrequest_licences, "
                      "consent_permissionrequest, consent_licence CASCADE")
+        # A rerun on the same data: the last run's API keys point at the organisations it replaces.
+        conn.execute("DELETE FROM keys_apikey WHERE organisation_id IN "
+                     "(SELECT id FROM registry_organisation WHERE code LIKE 'bench-%%')")
         conn.execute("DELETE FROM registry_organisation WHERE code LIKE 'bench-%%'")
         licensed, unlicensed = uuid.uuid4(), uuid.uuid4()
         for oid, code in ((licensed, "bench-licensed"), (unlicensed, "bench-unlicensed")):
@@ -144,32 +154,19 @@ def measure(*, works: int, holders: int, sites: int, batch: int, rounds: int, si
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--works", type=int, default=200_000)
-    parser.add_argument("--declarations", type=int, default=400_000)
-    parser.add_argument("--holders", type=int, default=1_000)
-    parser.add_argument("--sites", type=int, default=5_000)
-    parser.add_argument("--disputes", type=int, default=200)
+    data_arguments(parser, sites=5_000, disputes=200, seed=7)
     parser.add_argument("--licensed-every", type=int, default=10, help="a work licence for one work in N")
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--singles", type=int, default=2_000)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--skip-load", action="store_true", help="reuse the data already loaded")
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    database_url()
 
     import django
 
     django.setup()
-    if args.skip_load:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-    else:
-        load(os.environ["DATABASE_URL"], works=args.works, declarations=args.declarations, holders=args.holders,
-             sites=args.sites, disputes=args.disputes, seed=args.seed)
-        load_licences(os.environ["DATABASE_URL"], every=args.licensed_every)
+    if load_unless_skipped(args):
+        load_licences(database_url(), every=args.licensed_every)
     measure(works=args.works, holders=args.holders, sites=args.sites, batch=args.batch, rounds=args.rounds,
             singles=args.singles, seed=args.seed)
 

@@ -41,18 +41,12 @@ def log(message: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--works", type=int, default=200_000)
-    parser.add_argument("--declarations", type=int, default=400_000)
-    parser.add_argument("--holders", type=int, default=1_000)
-    parser.add_argument("--sites", type=int, default=10_000)
-    parser.add_argument("--disputes", type=int, default=1_000)
-    parser.add_argument("--skip-load", action="store_true")
+    decide.data_arguments(parser, sites=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--singles", type=int, default=1_000)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
-    parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
 
     import django
@@ -62,10 +56,7 @@ def main() -> None:
     from django.conf import settings
 
     settings.KYODAKU_USAGE_REDIS_URL = args.redis_url
-    url = os.environ["DATABASE_URL"]
-    if not args.skip_load:
-        decide.load(url, works=args.works, declarations=args.declarations, holders=args.holders, sites=args.sites,
-                    disputes=args.disputes, seed=args.seed)
+    decide.load_unless_skipped(args)
 
     import consent.lookup as lookup_module
     from consent import usage

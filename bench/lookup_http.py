@@ -144,12 +144,7 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     global PORT
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--works", type=int, default=1_000_000)
-    parser.add_argument("--declarations", type=int, default=2_000_000)
-    parser.add_argument("--holders", type=int, default=1_000)
-    parser.add_argument("--sites", type=int, default=50_000)
-    parser.add_argument("--disputes", type=int, default=1_000)
-    parser.add_argument("--skip-load", action="store_true", help="reuse the data already loaded")
+    decide.data_arguments(parser, works=1_000_000, declarations=2_000_000)
     parser.add_argument("--load-only", action="store_true", help="load the data, measure nothing")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients for single lookups")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of the single-lookup run")
@@ -158,22 +153,14 @@ def main() -> None:
     parser.add_argument("--batch-clients", type=int, default=2)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
     parser.add_argument("--port", type=int, default=PORT, help="gunicorn binds 127.0.0.1 on this port")
-    parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    decide.database_url()
     PORT = args.port
 
     import django
 
     django.setup()
-    if not args.skip_load:
-        decide.load(os.environ["DATABASE_URL"], works=args.works, declarations=args.declarations,
-                    holders=args.holders, sites=args.sites, disputes=args.disputes, seed=args.seed)
-    else:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    decide.load_unless_skipped(args)
 
     if args.load_only:
         return

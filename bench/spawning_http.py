@@ -36,31 +36,18 @@ PURPOSE, JURISDICTION = "train-genai", "JP"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--works", type=int, default=200_000)
-    parser.add_argument("--declarations", type=int, default=400_000)
-    parser.add_argument("--holders", type=int, default=1_000)
-    parser.add_argument("--sites", type=int, default=50_000)
-    parser.add_argument("--disputes", type=int, default=1_000)
-    parser.add_argument("--skip-load", action="store_true")
+    decide.data_arguments(parser)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=10, help="batches per endpoint")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
-    parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    decide.database_url()
     lookup_http.PORT = _serve.free_port()
 
     import django
 
     django.setup()
-    if not args.skip_load:
-        decide.load(os.environ["DATABASE_URL"], works=args.works, declarations=args.declarations,
-                    holders=args.holders, sites=args.sites, disputes=args.disputes, seed=args.seed)
-    else:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+    decide.load_unless_skipped(args)
     from keys.services import api_key_create
 
     rng = random.Random(args.seed)

@@ -60,33 +60,22 @@ def verify_every_other_site(sites: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--works", type=int, default=200_000)
-    parser.add_argument("--declarations", type=int, default=400_000)
-    parser.add_argument("--holders", type=int, default=1_000)
-    parser.add_argument("--sites", type=int, default=50_000)
-    parser.add_argument("--disputes", type=int, default=1_000)
-    parser.add_argument("--skip-load", action="store_true")
+    decide.data_arguments(parser)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--batches", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        raise SystemExit("set DATABASE_URL=postgres://.../kyodaku_bench_<name>")
+    decide.database_url()
 
     import django
 
     django.setup()
-    from django.core.management import call_command
     from django.db import connection
     from django.test.utils import CaptureQueriesContext, override_settings
 
     from consent.lookup import lookup_many
     from consent.rulebook import rulebook
 
-    if not args.skip_load:
-        decide.load(os.environ["DATABASE_URL"], works=args.works, declarations=args.declarations,
-                    holders=args.holders, sites=args.sites, disputes=args.disputes, seed=args.seed)
-    call_command("migrate", verbosity=0)
+    decide.load_unless_skipped(args)
     verified = verify_every_other_site(args.sites)
     rng = random.Random(args.seed)
     wanted = args.batch * args.batches

@@ -1,6 +1,7 @@
 """The benchmarks' shared modules (bench/_serve.py: gunicorn for the HTTP benchmarks; bench/_match_data.py: the
-near-match benchmarks' data): every script that uses them still starts, and the rules they hold for all of them
-(a gunicorn that cannot serve fails the run and leaves no process behind; only a scratch database is destroyed).
+near-match benchmarks' data; bench/decide.py's data options and loader): every benchmark still starts, and the rules
+they hold for all of them (a gunicorn that cannot serve fails the run and leaves no process behind; only a scratch
+database is destroyed).
 """
 import importlib.util
 import os
@@ -13,10 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-USERS = sorted(path.name for path in BENCH.glob("*.py")
-               if not path.name.startswith("_") and ("import _serve" in path.read_text()
-                                                     or "from _serve" in path.read_text()
-                                                     or "from _match_data" in path.read_text()))
+# Every benchmark with a command line (bench/locustfile.py is locust's, run by bench/soak.py): the shared modules
+# (_serve, _match_data, decide's data_arguments and load) are imported by many of them.
+SCRIPTS = sorted(path.name for path in BENCH.glob("*.py")
+                 if not path.name.startswith("_") and "argparse" in path.read_text())
 
 
 def _module(name: str):
@@ -26,15 +27,18 @@ def _module(name: str):
     return module
 
 
-def test_the_shared_modules_have_their_users():
-    # The HTTP benchmarks and both near-match benchmarks; an empty list would make the next test prove nothing.
+def test_the_shared_modules_users_are_among_the_scripts_started():
+    # The HTTP benchmarks, both near-match benchmarks and the users of decide's data options; a pattern that found
+    # none of them would make the next test prove nothing.
     assert {"lookup_http.py", "lookup_rate.py", "observability_http.py", "check_ids.py", "client_check.py",
-            "spawning_http.py", "match.py", "match_dihedral.py"} <= set(USERS)
+            "spawning_http.py", "match.py", "match_dihedral.py", "licences.py", "lookup_counting.py",
+            "verified_web_claims.py", "decide.py"} <= set(SCRIPTS)
 
 
-@pytest.mark.parametrize("script", USERS)
-def test_a_benchmark_using_the_shared_modules_still_starts(script):
-    """An operator's first step with any benchmark (`--help`): its imports of bench/_serve.py and the rest resolve."""
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_benchmark_still_starts(script):
+    """An operator's first step with any benchmark (`--help`): its imports of the shared modules resolve and its
+    options parse."""
     done = subprocess.run([sys.executable, str(BENCH / script), "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
