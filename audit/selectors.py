@@ -107,6 +107,39 @@ def audit_events_for_object(*, object_type: str, object_id) -> list[ObjectEvent]
     return audit_events_for_objects(objects=[(object_type, object_id)])
 
 
+def audit_bundles_holding(*, object_id) -> list[int]:
+    """The sequence numbers of the bundles that hold a change of an object with this id, whatever its type (an
+    identifier, a declaration, a work: every type a bulk import bundles), in chain order: what a search of the log
+    by an object's id finds besides the object's own events.
+
+    No document is searched: the object's bundle key comes from its row (the bundled types keep their rows, ended
+    ones included) or, for a row that is gone, from its own events' snapshots; the bundles keyed on it are read
+    through `audit_object_seq_idx` and kept when one of their members is the object. Five queries (a row query per
+    bundled type, the own events, the bundles), each through an index, whatever the size of the log."""
+    object_id = str(object_id).strip()
+    types = [item.object_type for item in tracked() if item.bundled_by is not None]
+    if not object_id or not types:
+        return []
+    keys = _bundle_keys_of_rows({(object_type, object_id) for object_type in types})
+    own = Q()
+    for object_type in types:
+        own |= Q(object_type=object_type, object_id=object_id)
+    for object_type, before, after in (AuditEvent.objects.filter(own).exclude(action=BUNDLE_ACTION)
+                                       .values_list("object_type", "before", "after")):
+        key = bundle_key(object_type, object_id, before, after)
+        if key is not None:
+            keys.add(key)
+    if not keys:
+        return []
+    candidates = Q()
+    for bundled_by, key in keys:
+        candidates |= Q(object_type=bundled_by, object_id=key)
+    rows = (AuditEvent.objects.filter(candidates, action=BUNDLE_ACTION).order_by("seq")
+            .values_list("seq", "after"))
+    return [seq for seq, after in rows
+            if any(change.object_id == object_id and change.object_type in types for change in members(after))]
+
+
 def _bundle_keys_of_rows(wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """The bundle keys of these objects, from their current rows (one query per bundled type)."""
     keys = set()

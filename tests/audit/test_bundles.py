@@ -11,7 +11,13 @@ from django.urls import reverse
 from audit.bundles import BUNDLE_ACTION
 from audit.chain import content_hash
 from audit.models import AuditEvent
-from audit.selectors import audit_events_after, audit_events_for_object, audit_head, audit_verify
+from audit.selectors import (
+    audit_bundles_holding,
+    audit_events_after,
+    audit_events_for_object,
+    audit_head,
+    audit_verify,
+)
 from audit.services import PendingEvent, audit_record_bulk
 from claims.services import claims_submission_create
 from consent.lookup import lookup_many
@@ -242,3 +248,54 @@ def test_an_export_replica_check_reads_an_imports_bundles_as_the_importing_holde
     assert claims_export_touched_by(holder=studio_kaze.holder, events=bundles) is True
     assert claims_export_touched_by(holder=hoshi_pub.holder, events=bundles) is False
     assert claims_export_touched_by(holder=hoshi_pub.holder, events=missing) is False
+
+
+def _admin_search(client, operator, term: str) -> list[tuple[int, str, str]]:
+    client.force_login(operator)
+    page = client.get(reverse("admin:audit_auditevent_changelist"), {"q": term})
+    assert page.status_code == 200
+    return [(e.seq, e.action, e.object_id) for e in page.context["cl"].result_list]
+
+
+def test_an_operator_searching_the_log_by_an_imported_identifiers_id_finds_its_works_bundle(imported, operator,
+                                                                                         client):
+    """Rule: a bulk import's change of an identifier is found by the identifier's own id, though the bundle that
+    holds it is keyed on its work (the admin's audit log searches object ids)."""
+    isbn = Identifier.objects.get(value="9784990166137")
+    bundle = AuditEvent.objects.get(action=BUNDLE_ACTION, object_id=str(isbn.work_id))
+    assert _admin_search(client, operator, str(isbn.pk)) == [(bundle.seq, BUNDLE_ACTION, str(isbn.work_id))]
+    # SK-2's identifier is in SK-2's bundle, not in SK-1's.
+    doi = Identifier.objects.get(value="10.5555/sk-2")
+    assert [row[2] for row in _admin_search(client, operator, str(doi.pk))] == [str(doi.work_id)]
+
+
+def test_an_operator_searching_by_a_declarations_id_finds_its_bundle_and_its_own_later_event(imported, operator,
+                                                                                          studio_kaze, client):
+    declaration = Declaration.objects.filter(work__work_ref="SK-2").get()
+    declaration_revoke(declaration=declaration, actor=studio_kaze.user)
+    bundle = AuditEvent.objects.get(action=BUNDLE_ACTION, object_id=str(declaration.work_id))
+    revoke = AuditEvent.objects.get(object_type="declaration", object_id=str(declaration.pk))
+    found = _admin_search(client, operator, f"  {declaration.pk} ")
+    assert sorted(found) == [(bundle.seq, BUNDLE_ACTION, str(declaration.work_id)),
+                             (revoke.seq, revoke.action, str(declaration.pk))]
+    # The catalogue-wide declaration belongs to no work: its own event, no bundle.
+    catalogue = Declaration.objects.get(scope="catalogue")
+    assert [row[1] for row in _admin_search(client, operator, str(catalogue.pk))] == ["declaration.file"]
+    # An id that names nothing, and an actor, find no bundle.
+    assert _admin_search(client, operator, "00000000-0000-0000-0000-000000000000") == []
+    assert {row[1] for row in _admin_search(client, operator, f"user:{studio_kaze.user.pk}")} >= {BUNDLE_ACTION}
+
+
+def test_the_bundle_of_an_identifier_whose_row_is_gone_is_found_through_its_own_events(imported, studio_kaze,
+                                                                                      django_assert_max_num_queries):
+    """A row deleted behind the services' back: its bundle key is read from its own last event (identifier.end),
+    in a fixed number of indexed queries (rows of the 3 bundled types, own events, the work's bundles)."""
+    isbn = Identifier.objects.get(value="9784990166137")
+    bundle = AuditEvent.objects.get(action=BUNDLE_ACTION, object_id=str(isbn.work_id))
+    identifier_remove(identifier=isbn, actor=studio_kaze.user)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("DELETE FROM registry_identifier WHERE id = %s", [isbn.pk])
+    with django_assert_max_num_queries(5):
+        assert audit_bundles_holding(object_id=isbn.pk) == [bundle.seq]
+    assert audit_bundles_holding(object_id="not-an-id") == []
