@@ -13,6 +13,12 @@ declaration as the one in force (consent.rules.same_statement) instead of supers
 Streamed: works are read in keyset pages of `chunk` rows (two more queries per page: their identifiers, their
 declarations); memory stays proportional to a page whatever the registry's size.
 
+CP932 (for spreadsheet software in Japan) lacks characters that UTF-8 has (emoji, some kanji variants, accented
+Latin letters, the em dash U+2014): an export in CP932 of a registry holding one is refused before the first byte,
+naming each value's row (its work's catalogue number, or the catalogue row) and column, instead of writing `?`
+(`claims_export_unencodable`). A few characters CP932 writes as its own look-alike, as Windows does (U+301C WAVE
+DASH as 0x8160, read back as U+FF5E): docs/claims.md lists them. UTF-8 holds every character.
+
 Read from a replica (DATABASE_REPLICA_URLS) only when it holds every change to the holder's registry that the primary
 had committed when the export began (`claims_export_read_alias`), so a holder exporting right after filing reads
 their own writes; otherwise from the primary (docs/scaling.md, "Exports").
@@ -40,6 +46,10 @@ EXPORT_COLUMNS = ("holder", "work_ref", "title", "original_title", "kind", "iden
                   "consent", "scope", "effective_from", "effective_until", "license_url", "conditions")
 ENCODINGS = {"utf-8": "utf-8", "cp932": "cp932", "shift_jis": "cp932", "sjis": "cp932"}
 CHUNK = 2000
+# The unencodable values an error lists (all are counted).
+UNENCODABLE_LISTED = 20
+# A value of ASCII alone encodes in every codec the export offers: only the others are read and tried.
+NOT_ASCII = r"[^\x01-\x7f]"
 # A replica missing more audited changes than this is not searched for the holder's: the export reads the primary.
 REPLICA_MISSING_EVENTS_CHECKED = 5000
 
@@ -179,6 +189,73 @@ def claims_export_rows(*, holder: Holder, chunk: int = CHUNK, at: datetime | Non
         yield [holder.code, "", "", "", "", ""] + _declaration_cells(fields)
 
 
+class ExportUnencodable(ValidationFailed):
+    """A CP932 export of values CP932 cannot write: `count` of them, the first UNENCODABLE_LISTED in `errors`."""
+
+    code = "unencodable"
+
+    def __init__(self, *, codec: str, count: int, errors: list[dict]):
+        first = errors[0]
+        super().__init__(
+            f"The export cannot be written in {codec}: {count} value(s) hold characters {codec} lacks (the first: "
+            f"{first['row']}, column {first['field']}, {first['character']}). Export in utf-8, which holds every "
+            "character, or change these values.", errors=errors)
+        self.codec, self.count = codec, count
+
+
+def _unencodable(codec: str, row: str, column: str, value: str) -> dict | None:
+    try:
+        value.encode(codec)
+    except UnicodeEncodeError as exc:
+        char = value[exc.start]
+        return {**field_error(column, "unencodable", f"{row}: {column} holds {char!r} (U+{ord(char):04X}), which "
+                              f"{codec} cannot encode."), "row": row, "character": f"{char} (U+{ord(char):04X})"}
+    return None
+
+
+def claims_export_unencodable(*, holder: Holder, codec: str, at: datetime | None = None,
+                              using: str = PRIMARY) -> tuple[int, list[dict]]:
+    """(how many, the first UNENCODABLE_LISTED) of the values of `holder`'s export that `codec` cannot encode, each
+    as a field error naming its row (the work's catalogue number, or `catalogue <purpose> <jurisdiction>`), its
+    column and the first character it lacks. Reads only the text columns, and of them only values that are not
+    plain ASCII (filtered by the database): three queries whatever the registry's size."""
+    at = at or timezone.now()
+    found: list[dict] = []
+    count = 0
+
+    def check(row: str, column: str, value: str) -> None:
+        nonlocal count
+        problem = _unencodable(codec, row, column, value) if value else None
+        if problem is not None:
+            count += 1
+            if len(found) < UNENCODABLE_LISTED:
+                found.append(problem)
+
+    check(holder.code, "holder", holder.code)
+    text = ("work_ref", "title", "original_title")
+    works = (Work.objects.using(using).filter(holder=holder)
+             .filter(Q(work_ref__regex=NOT_ASCII) | Q(title__regex=NOT_ASCII) | Q(original_title__regex=NOT_ASCII))
+             .order_by("id").values_list(*text))
+    for values in works.iterator(chunk_size=CHUNK):
+        for column, value in zip(text, values, strict=True):
+            check(values[0], column, value)
+    for work_ref, scheme, value in (Identifier.objects.using(using)
+                                    .filter(work__holder=holder, valid_until__isnull=True, value__regex=NOT_ASCII)
+                                    .order_by("work_id", "scheme", "value")
+                                    .values_list("work__work_ref", "scheme", "value").iterator(chunk_size=CHUNK)):
+        check(work_ref, "identifiers", f"{scheme}:{value}")
+    declarations = (Declaration.objects.using(using)
+                    .filter(_not_ended(at), Q(scope="work", work__holder=holder) | Q(scope="catalogue", holder=holder))
+                    .filter(Q(license_url__regex=NOT_ASCII) | Q(conditions__regex=NOT_ASCII))
+                    .order_by("scope", "work_id", "purpose", "jurisdiction")
+                    .values_list("work__work_ref", "purpose", "jurisdiction", "license_url", "conditions"))
+    for work_ref, purpose, jurisdiction, license_url, conditions in declarations.iterator(chunk_size=CHUNK):
+        row = work_ref or f"catalogue {purpose} {jurisdiction}"
+        check(row, "license_url", license_url)
+        check(row, "conditions", conditions)
+    return count, found
+
+
 class _Line:
     def write(self, text):
         return text
@@ -186,22 +263,32 @@ class _Line:
 
 def claims_export_stream(*, holder: Holder, encoding: str = "utf-8", chunk: int = CHUNK) -> Iterator[bytes]:
     """The export as encoded bytes, a few hundred rows per piece: UTF-8 with a byte-order mark (what spreadsheet
-    programs need to read it as UTF-8), or CP932, where a character CP932 lacks becomes `?` (so only the UTF-8
-    export is guaranteed to round-trip). The database is chosen when the first piece is asked for (the API's and
-    the admin's streamed response), and every page is read from it (`using`, not a context variable: a streamed
-    response's pieces may be produced outside the view's context)."""
+    programs need to read it as UTF-8), or CP932. Called before the response starts: it chooses the database, and
+    for CP932 raises ExportUnencodable (a 400) when a value holds a character CP932 lacks, so that nothing is
+    written as `?`; every page is then read from that database (`using`, not a context variable: a streamed
+    response's pieces may be produced outside the view's context). A value changed between the check and its page
+    to one CP932 lacks ends the stream with an error rather than a `?`."""
     codec = ENCODINGS[encoding]
     using = claims_export_read_alias(holder=holder)
     logger.info("export of %s read from %s", holder.code, using)
+    at = timezone.now()
+    if codec != "utf-8":
+        count, problems = claims_export_unencodable(holder=holder, codec=codec, at=at, using=using)
+        if count:
+            raise ExportUnencodable(codec=codec, count=count, errors=problems)
+    return _encoded(holder=holder, codec=codec, chunk=chunk, at=at, using=using)
+
+
+def _encoded(*, holder: Holder, codec: str, chunk: int, at: datetime, using: str) -> Iterator[bytes]:
     writer = csv.writer(_Line(), lineterminator="\r\n")
     buffer: list[str] = ["\ufeff"] if codec == "utf-8" else []
-    for row in claims_export_rows(holder=holder, chunk=chunk, using=using):
+    for row in claims_export_rows(holder=holder, chunk=chunk, at=at, using=using):
         buffer.append(writer.writerow(row))
         if len(buffer) >= 500:
-            yield "".join(buffer).encode(codec, errors="replace")
+            yield "".join(buffer).encode(codec)
             buffer = []
     if buffer:
-        yield "".join(buffer).encode(codec, errors="replace")
+        yield "".join(buffer).encode(codec)
 
 
 def claims_export_filename(holder: Holder, encoding: str) -> str:

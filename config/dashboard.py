@@ -6,9 +6,16 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from claims.export import claims_export_encoding, claims_export_filename, claims_export_holder, claims_export_stream
+from claims.export import (
+    ExportUnencodable,
+    claims_export_encoding,
+    claims_export_filename,
+    claims_export_holder,
+    claims_export_stream,
+)
 from consent.labels import jurisdiction_name
 from consent.usage_reports import PERIODS, lookup_report, lookup_report_rows, report_period
 from core.errors import DomainError
@@ -73,8 +80,17 @@ def registry_export_csv(request):
         encoding = claims_export_encoding(request.GET.get("encoding"))
     except DomainError as exc:
         raise Http404(str(exc)) from None
-    response = StreamingHttpResponse(claims_export_stream(holder=holder, encoding=encoding),
-                                     content_type=f"text/csv; charset={encoding}")
+    try:
+        pieces = claims_export_stream(holder=holder, encoding=encoding)
+    except ExportUnencodable as exc:
+        # Back to the page of the export box, saying what stops it: nothing is downloaded with `?` in it.
+        first = exc.errors[0]
+        messages.error(request, _(
+            "Your registry cannot be exported in Shift_JIS (CP932): %(count)s value(s) hold characters it lacks, the "
+            "first in row %(row)s, column %(column)s: %(character)s. Export it in UTF-8, or change these values.")
+            % {"count": exc.count, "row": first["row"], "column": first["field"], "character": first["character"]})
+        return HttpResponseRedirect(reverse("admin:index"))
+    response = StreamingHttpResponse(pieces, content_type=f"text/csv; charset={encoding}")
     response["Content-Disposition"] = f'attachment; filename="{claims_export_filename(holder, encoding)}"'
     return response
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from claims.export import claims_export_stream
+from claims.export import ExportUnencodable, claims_export_stream, claims_export_unencodable
 from consent.models import Declaration
 from consent.services import declaration_file
 from registry.models import Dispute, Holder, Identifier, Work
@@ -118,6 +118,101 @@ def test_the_admin_export_button_downloads_the_registry(client, studio_kaze, hos
     assert response.status_code == 200
     assert "SK-1" in b"".join(response.streaming_content).decode("utf-8-sig")
     assert client.get(reverse("admin:registry-export-csv") + "?holder=hoshi-pub").status_code == 404
+
+
+# Characters CP932 lacks: an emoji, the em dash U+2014 (CP932 has the horizontal bar U+2015), a kanji outside JIS
+# X 0208 and CP932's extensions (U+20BB7, the "tsuchi-yoshi"), an accented Latin letter.
+NOT_IN_CP932 = "🎬 風—𠮷野 café"
+# Characters it has, some only in Microsoft's extensions (NEC circled digits, IBM kanji), half-width kana, the
+# fullwidth tilde and backslash, and ASCII's own "?": written as they are, read back the same.
+IN_CP932 = "①髙～ｶﾅ＼ ?"
+
+
+@pytest.fixture
+def unencodable_registry(studio_kaze):
+    """Studio Kaze: SK-1 with a title CP932 lacks, SK-2 clean, SK-3 whose declaration's conditions CP932 lacks, a
+    catalogue-wide reservation with a licence URL CP932 lacks."""
+    work_register(holder=studio_kaze.holder, work_ref="SK-1", title=NOT_IN_CP932, kind="film")
+    work_register(holder=studio_kaze.holder, work_ref="SK-2", title=IN_CP932, kind="film")
+    sk3 = work_register(holder=studio_kaze.holder, work_ref="SK-3", title="Sora", kind="film").work
+    declaration_file(holder=studio_kaze.holder, work=sk3, purpose="train-ai", jurisdiction="JP", consent="grant",
+                     conditions="Attribution: Zoë")
+    declaration_file(holder=studio_kaze.holder, work=None, scope="catalogue", purpose="train-genai",
+                     jurisdiction="JP", consent="reserve", license_url="https://studio-kaze.example/ライセンス/🎬")
+    return studio_kaze
+
+
+@pytest.mark.django_db
+def test_a_cp932_export_of_characters_cp932_lacks_is_refused_naming_each_row_and_column(unencodable_registry,
+                                                                                      django_assert_num_queries):
+    """Rule: nothing is exported as `?`. The CP932 export is refused before its first byte, naming the row (the
+    work's catalogue number, or the catalogue row) and column of each value it cannot write."""
+    holder = unencodable_registry.holder
+    with pytest.raises(ExportUnencodable) as caught:
+        claims_export_stream(holder=holder, encoding="cp932")
+    assert caught.value.count == 3 and caught.value.code == "unencodable"
+    assert [(e["row"], e["field"], e["character"]) for e in caught.value.errors] == [
+        ("SK-1", "title", "🎬 (U+1F3AC)"),
+        ("catalogue train-genai JP", "license_url", "🎬 (U+1F3AC)"),
+        ("SK-3", "conditions", "ë (U+00EB)"),
+    ]
+    assert "SK-1, column title" in caught.value.detail
+    # Works, identifiers, declarations: only their values that are not plain ASCII are read.
+    with django_assert_num_queries(3):
+        count, _ = claims_export_unencodable(holder=holder, codec="cp932")
+    assert count == 3
+    # UTF-8 holds every character: the same registry exports whole.
+    text = export_bytes(holder).decode("utf-8-sig")
+    assert NOT_IN_CP932 in text and "Attribution: Zoë" in text and IN_CP932 in text
+
+
+@pytest.mark.django_db
+def test_every_character_after_the_first_cp932_lacks_is_still_counted(studio_kaze):
+    """The title's first unencodable character names it; a later one in the same value is the same value."""
+    for n in range(25):
+        work_register(holder=studio_kaze.holder, work_ref=f"SK-{n:02d}", title=f"{n} — {n} 🎬", kind="film")
+    count, listed = claims_export_unencodable(holder=studio_kaze.holder, codec="cp932")
+    assert count == 25 and len(listed) == 20
+    assert {e["character"] for e in listed} == {"— (U+2014)"}
+
+
+@pytest.mark.django_db
+def test_characters_cp932_has_are_exported_as_they_are(studio_kaze):
+    work_register(holder=studio_kaze.holder, work_ref="SK-1", title=IN_CP932, original_title="風の音", kind="film")
+    data = export_bytes(studio_kaze.holder, "cp932")
+    assert IN_CP932 + ",風の音," in data.decode("cp932")
+
+
+@pytest.mark.django_db
+def test_the_wave_dash_is_written_as_cp932s_and_reads_back_as_the_fullwidth_tilde(studio_kaze):
+    """Documented, not refused (docs/claims.md, "Export"): CP932 writes U+301C WAVE DASH (text from Mac and Unix
+    sources) as its own wave dash 0x8160, as Windows does, which reads back as U+FF5E: the same glyph in a
+    spreadsheet, another character on import. Likewise U+2212, U+2016, U+00A2, U+00A3, U+00AC."""
+    work_register(holder=studio_kaze.holder, work_ref="SK-1", title="風の音〜夏", kind="film")
+    data = export_bytes(studio_kaze.holder, "cp932")
+    assert b"\x81\x60" in data and "風の音～夏" in data.decode("cp932")
+
+
+@pytest.mark.django_db
+def test_the_api_answers_a_cp932_export_it_cannot_write_with_a_problem_naming_the_values(unencodable_registry):
+    client = client_for(unencodable_registry.user)
+    response = client.get("/api/v1/export?encoding=cp932")
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "unencodable" and body["type"].endswith(":unencodable")
+    assert {(e["row"], e["field"], e["code"]) for e in body["errors"]} == {
+        ("SK-1", "title", "unencodable"), ("SK-3", "conditions", "unencodable"),
+        ("catalogue train-genai JP", "license_url", "unencodable")}
+    assert client.get("/api/v1/export?encoding=utf-8").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_export_in_cp932_says_why_it_cannot_and_downloads_nothing(client, unencodable_registry):
+    client.force_login(unencodable_registry.user)
+    response = client.get(reverse("admin:registry-export-csv") + "?encoding=cp932", follow=True)
+    assert response.redirect_chain == [(reverse("admin:index"), 302)]
+    [message] = [str(m) for m in response.context["messages"]]
+    assert "3 value(s)" in message and "row SK-1, column title" in message and "UTF-8" in message
 
 
 def changes_after(seq: int) -> list[tuple[str, str]]:
