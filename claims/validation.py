@@ -105,6 +105,10 @@ class RowCells:
         """The column exists and its cell was not already rejected as too long."""
         return self.values.get(name) is not None
 
+    def too_long(self, name: str) -> bool:
+        """The cell was already rejected as too long (a column the header lacks is empty, not rejected)."""
+        return name in self.values and self.values[name] is None
+
     def fail(self, name: str, code: str, message: str, value: str | None = None) -> None:
         self.errors.append(RowProblem(self.line, name, code, message, self.get(name) if value is None else value))
 
@@ -223,11 +227,14 @@ def _consent(row: RowCells, purposes: list[str], scope: str) -> str:
     consent = consent_code(text) if text else ""
     if text and consent is None:
         row.fail("consent", "invalid-consent", _("Consent must be grant or reserve (opt-in or opt-out)."))
-    elif purposes and not text and row.given("consent"):
+    # A column the header lacks is an empty value like an empty cell (a file without a `consent` column that
+    # names purposes would otherwise reach the database with no consent); a cell already rejected as too long
+    # is not reported twice.
+    elif purposes and not text and not row.too_long("consent"):
         row.fail("consent", "missing-value", _("A row with a purpose needs its consent: grant or reserve."))
-    elif text and not row.get("purpose") and row.given("purpose"):
+    elif text and not row.get("purpose") and not row.too_long("purpose"):
         row.fail("purpose", "missing-value", _("The row gives a consent but no purpose to apply it to."))
-    if scope == "catalogue" and not row.get("purpose") and row.given("purpose") and not text:
+    if scope == "catalogue" and not row.get("purpose") and not row.too_long("purpose") and not text:
         row.fail("purpose", "missing-value", _("A catalogue row files declarations: it needs a purpose and a consent."))
     return consent or ""
 

@@ -181,6 +181,21 @@ def test_studio_kaze_bad_row_is_rejected_with_its_code(studio_kaze, hoshi_pub, s
     assert not Work.objects.exists() and not Declaration.objects.exists()
 
 
+@pytest.mark.parametrize("header, row, column, code", [
+    ("holder,work_ref,title,purpose", "studio-kaze,KZ-1,T,train-ai", "consent", "missing-value"),
+    ("holder,work_ref,title,consent", "studio-kaze,KZ-1,T,grant", "purpose", "missing-value"),
+    ("holder,work_ref,scope", "studio-kaze,,catalogue", "purpose", "missing-value"),
+    ("holder,work_ref,scope,consent", "studio-kaze,,catalogue,reserve", "purpose", "missing-value"),
+])
+def test_studio_kaze_value_required_by_another_is_missing_also_when_its_column_is_absent(
+        studio_kaze, submit, header, row, column, code):
+    """claims-csv.md: `consent` is "required when `purpose` is set", a catalogue row "files declarations". A file
+    whose header lacks the required column is the same empty value as an empty cell: a row error, not a crash of
+    the whole submission (before: a purpose without a consent column stopped the import on a CheckViolation)."""
+    assert _one_error(studio_kaze, submit, row, header) == (column, code)
+    assert not Work.objects.exists() and not Declaration.objects.exists()
+
+
 @pytest.mark.parametrize("column, value, code", [
     ("effective_from", "2026-13-01", "invalid-date"),
     ("effective_until", "tomorrow", "invalid-date"),
