@@ -78,6 +78,9 @@ class Scan:
     max_columns: int = MAX_COLUMNS
     # statement key (as `key_text`) -> the line of its last occurrence, only for keys that occur more than once.
     duplicates: dict[str, int] = field(default_factory=dict)
+    # column -> its name as the header spells it, only where that differs (`Title` for title): errors.csv names a
+    # column "as in the header" (api.md).
+    spellings: dict[str, str] = field(default_factory=dict)
 
 
 Opener = Callable[[], BinaryIO]
@@ -208,8 +211,17 @@ def is_blank(cells: list[str]) -> bool:
     return all(not cell.strip() for cell in cells)
 
 
+def _spelt(cell: str) -> str:
+    return cell.strip().lstrip("\ufeff").strip()
+
+
+def header_spellings(cells: list[str], columns: list[str]) -> dict[str, str]:
+    """Each column whose header cell is not spelt as its canonical name, with that spelling."""
+    return {name: _spelt(cell) for name, cell in zip(columns, cells, strict=False) if _spelt(cell) != name}
+
+
 def parse_header(cells: list[str]) -> list[str]:
-    names = [cell.strip().lstrip("\ufeff").strip().lower() for cell in cells]
+    names = [_spelt(cell).lower() for cell in cells]
     unnamed = [str(i + 1) for i, name in enumerate(names) if not name]
     if unnamed:
         raise FileProblem(_("The header has no name for column %(columns)s; every column needs one of: "
@@ -268,20 +280,20 @@ def key_text(key) -> str:
     return json.dumps(key, ensure_ascii=False, separators=(",", ":"))
 
 
-KeyOf = Callable[[list[str], list[str]], tuple | None]
+KeyOf = Callable[[list[str], list[str]], list[tuple]]
 
 
-def _work_key(cells: list[str], columns: list[str]) -> tuple | None:
+def _work_key(cells: list[str], columns: list[str]) -> list[tuple]:
     """The default statement key: (holder, work_ref) of a work row."""
     holder_at, ref_at = columns.index("holder"), columns.index("work_ref")
     work_ref = cells[ref_at].strip() if ref_at < len(cells) else ""
     if not work_ref:
-        return None
+        return []
     if "scope" in columns:
         scope_at = columns.index("scope")
         if scope_at < len(cells) and cells[scope_at].strip().lower() == "catalogue":
-            return None
-    return (cells[holder_at].strip() if holder_at < len(cells) else "", work_ref)
+            return []
+    return [(cells[holder_at].strip() if holder_at < len(cells) else "", work_ref)]
 
 
 def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> Scan:
@@ -291,6 +303,7 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
         for _line, cells in stream:
             if not is_blank(cells):
                 columns = parse_header(cells)
+                spellings = header_spellings(cells, columns)
                 break
         if columns is None:
             raise FileProblem(_("The file has no header row (it is empty or blank)."))
@@ -304,13 +317,12 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
                 if rows > limits.max_rows:
                     raise FileProblem(_("The file has more than %(limit)s data rows, the limit per file. Split "
                                         "it into several files.") % {"limit": f"{limits.max_rows:,}"})
-                key = key_of(cells, columns)
-                if key is not None:
+                for key in key_of(cells, columns):
                     keys.add(key_text(key), line)
             if rows == 0:
                 raise FileProblem(_("The file has a header but no data rows."))
             return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates(),
-                        max_columns=limits.max_columns)
+                        max_columns=limits.max_columns, spellings=spellings)
         finally:
             keys.close()
 

@@ -239,12 +239,13 @@ def _filing_rights(submission: Submission) -> FilingRights:
     return FilingRights(holders=rights)
 
 
-def _writer(submission: Submission):
+def _writer(submission: Submission, make_error=None):
     """Plan ahead on a second connection where it can pay: a real import on PostgreSQL, outside any transaction
     of the caller's (a thread's connection would not see that transaction's rows)."""
+    make_error = make_error or _row_error
     if submission.dry_run or connection.vendor != "postgresql" or connection.in_atomic_block:
-        return writing.InlineWriter(submission, _row_error)
-    return writing.ThreadedWriter(submission, _row_error)
+        return writing.InlineWriter(submission, make_error)
+    return writing.ThreadedWriter(submission, make_error)
 
 
 def _process(submission: Submission) -> None:
@@ -256,14 +257,14 @@ def _process_rows(submission: Submission) -> None:
     if not submission.file:
         raise reading.FileProblem(translation.gettext("The file is no longer stored; submit it again."))
     opener = _opener(submission)
-    scan = reading.scan(opener, size=submission.file.size, limits=limits(), key_of=validation.statement_key)
+    scan = reading.scan(opener, size=submission.file.size, limits=limits(), key_of=validation.statement_keys)
     Submission.objects.filter(pk=submission.pk).update(rows_total=scan.rows_total, encoding=scan.encoding)
     max_field_chars = settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS
     chunk_rows = max(1, settings.KYODAKU_CLAIMS_CHUNK_ROWS)
     done = submission.rows_done
     seen = 0
     lines: list = []
-    writer = _writer(submission)
+    writer = _writer(submission, partial(_row_error, spellings=scan.spellings) if scan.spellings else None)
     try:
         for line, cells in reading.data_rows(opener, scan):
             seen += 1
@@ -318,9 +319,9 @@ def _duplicate(line: int, cells, scan: reading.Scan) -> list | None:
     """`duplicate-row` when the same statement comes again later in the file (the later row wins)."""
     if not scan.duplicates:  # the scan found none: no need to compute the row's key again
         return None
-    key = validation.statement_key(cells, scan.columns)
-    later = scan.duplicates.get(reading.key_text(key)) if key is not None else None
-    if later is None or later == line:
+    later = max((scan.duplicates.get(reading.key_text(key), line)
+                 for key in validation.statement_keys(cells, scan.columns)), default=line)
+    if later == line:
         return None
     work_ref = validation.cells_of(cells, scan.columns, "work_ref")
     message = _("The same statement (holder, work_ref, purpose and jurisdiction) comes again on line %(line)d; the "
@@ -348,13 +349,16 @@ def _plan_ahead(submission: Submission, chunk: writing.Chunk, writer) -> None:
 MESSAGE_MAX = 1000
 
 
-def _row_error(submission: Submission, errors, report_chars: int = 0) -> RowError:
-    """One line per rejected row (api.md): its first problem, and the others named in the message.
+def _row_error(submission: Submission, errors, report_chars: int = 0, spellings: dict | None = None) -> RowError:
+    """One line per rejected row (api.md): its first problem, and the others named in the message; its column
+    named as the header spells it (`spellings`, from the scan: api.md's "the column's name as in the header").
 
     Bounded per row (MESSAGE_MAX, VALUE_ECHO_MAX) and per submission: once the stored text reaches
     KYODAKU_CLAIMS_MAX_REPORT_CHARS, further rows keep line, column and code with a short message, so a file of
     bad rows cannot grow the database faster than a fixed amount per row."""
     first = errors[0]
+    if spellings and first.column in spellings:
+        first.column = spellings[first.column]
     if report_chars >= settings.KYODAKU_CLAIMS_MAX_REPORT_CHARS:
         return RowError(submission=submission, line=first.line, column=first.column, code=first.code,
                         message=str(REPORT_FULL), value="", work_ref=first.work_ref[:200], title=first.title[:200])

@@ -88,7 +88,7 @@ def webhook_delete(*, webhook: Webhook) -> None:
 
 
 def webhooks_of(*, api_key):
-    return Webhook.objects.filter(api_key=api_key).order_by("-created_at")
+    return Webhook.objects.filter(api_key=api_key).order_by("-created_at", "-id")
 
 
 def webhook_of(*, api_key, webhook_id) -> Webhook:
@@ -99,8 +99,9 @@ def webhook_of(*, api_key, webhook_id) -> Webhook:
     return webhook
 
 
-def webhook_deliveries(*, webhook: Webhook, limit: int = 100):
-    return webhook.deliveries.defer("payload").order_by("-created_at")[:limit]
+def webhook_deliveries(*, webhook: Webhook):
+    """Newest first; the caller pages it (api.md: lists use cursor pagination)."""
+    return webhook.deliveries.defer("payload").order_by("-created_at", "-id")
 
 
 # ----------------------------------------------------------------------------------------- making messages

@@ -50,7 +50,9 @@ class ClaimsSubmissionCreateApi(_ClaimsBase):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="The claims CSV (claims-csv.md).")
+        # An empty file is accepted and reported by the submission (status failed, with its reason): api.md
+        # refuses the POST only for a missing file, one over the size limit, or a holder one may not file for.
+        file = serializers.FileField(allow_empty_file=True, help_text="The claims CSV (claims-csv.md).")
         holder = serializers.SlugField(required=False, max_length=64,
                                        help_text="The holder the file is submitted as; default: your own. May "
                                                  "also be given in the query string (`?holder=`), where it is "

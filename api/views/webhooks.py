@@ -14,7 +14,8 @@ from sync.webhooks import (
 )
 
 from ..auth import api_key_of
-from ..fields import StrictSerializer
+from ..fields import StrictSerializer, query_params
+from ..pagination import CursorPagination
 from .sync import _ApiKeyView
 
 
@@ -54,11 +55,30 @@ def _out(webhook, serializer=WebhookSerializer, **extra) -> dict:
     return {**serializer(webhook).data, **extra}
 
 
+class _NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class _PageQuery(StrictSerializer):
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
+
+
+def _page(view, request, queryset, out):
+    """One page of a list, as every list of the API (api.md: `next`, `previous`, `results`)."""
+    query_params(_PageQuery, request)
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response([out(item) for item in page])
+
+
 class WebhookListApi(_ApiKeyView):
-    @extend_schema(operation_id="webhooks_list", summary="Your webhooks", responses={200: WebhookSerializer(many=True)},
-                   tags=["sync"])
+    pagination_class = _NewestFirst
+
+    @extend_schema(operation_id="webhooks_list", summary="Your webhooks, newest first",
+                   parameters=[_PageQuery], responses={200: WebhookSerializer(many=True)}, tags=["sync"])
     def get(self, request):
-        return Response([_out(w) for w in webhooks_of(api_key=api_key_of(request))])
+        return _page(self, request, webhooks_of(api_key=api_key_of(request)), _out)
 
 
 class WebhookCreateApi(_ApiKeyView):
@@ -106,8 +126,10 @@ class WebhookEnableApi(_ApiKeyView):
 
 
 class WebhookDeliveryListApi(_ApiKeyView):
-    @extend_schema(operation_id="webhook_deliveries", summary="A webhook's delivery log (newest 100)",
-                   responses={200: DeliverySerializer(many=True)}, tags=["sync"])
+    pagination_class = _NewestFirst
+
+    @extend_schema(operation_id="webhook_deliveries", summary="A webhook's delivery log, newest first",
+                   parameters=[_PageQuery], responses={200: DeliverySerializer(many=True)}, tags=["sync"])
     def get(self, request, id):
         webhook = webhook_of(api_key=api_key_of(request), webhook_id=id)
-        return Response(DeliverySerializer(webhook_deliveries(webhook=webhook), many=True).data)
+        return _page(self, request, webhook_deliveries(webhook=webhook), lambda d: DeliverySerializer(d).data)

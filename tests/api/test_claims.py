@@ -64,6 +64,16 @@ def test_studio_kaze_broken_file_is_accepted_then_reported_failed(kaze, django_c
     assert state["status"] == "failed" and "spreadsheet" in state["error"]
 
 
+def test_studio_kaze_empty_file_is_accepted_then_reported_failed(kaze, django_capture_on_commit_callbacks):
+    """api.md: the POST is refused only for a missing file, one over the size limit, or a holder the submitter may
+    not file for; claims-csv.md: an empty file "fails with a reason". Before, DRF's FileField refused it (400)."""
+    response = _post(kaze, data=b"", capture=django_capture_on_commit_callbacks)
+    assert response.status_code == 202, response.content
+    state = kaze.get(response.json()["url"]).json()
+    assert state["status"] == "failed" and "empty" in state["error"], state
+    assert not Work.objects.exists()
+
+
 def test_hoshi_pub_cannot_see_studio_kaze_submission_or_its_errors(kaze, hoshi,
                                                                    django_capture_on_commit_callbacks):
     url = _post(kaze, capture=django_capture_on_commit_callbacks).json()["url"]

@@ -239,6 +239,38 @@ def test_studio_kaze_duplicate_key_later_row_wins(studio_kaze, submit):
     assert (submission.rows_ok, submission.rows_failed, submission.rows_total) == (2, 1, 3)
 
 
+@pytest.mark.parametrize("rows", [
+    # the same (purpose, jurisdiction) pair inside rows that also file other pairs
+    ("studio-kaze,KZ-1,T,,train-ai;search,JP,reserve,work", "studio-kaze,KZ-1,T,,train-ai,JP;EU,grant,work"),
+    # catalogue rows: the same holder, (empty) work_ref, purpose and jurisdiction
+    ("studio-kaze,,,,train-ai,*,reserve,catalogue", "studio-kaze,,,,train-ai,*,grant,catalogue"),
+    ("studio-kaze,,,,tdm;train-ai,JP,reserve,catalogue", "studio-kaze,,,,train-ai,jp,grant,catalogue"),
+])
+def test_studio_kaze_same_statement_twice_is_a_duplicate_row_and_the_file_stays_idempotent(studio_kaze, submit, rows):
+    """claims-csv.md: `duplicate-row` is the same holder, work_ref, purpose and jurisdiction twice in one file; the
+    earlier row is rejected and the later wins. Before, rows sharing one pair among others, and catalogue rows,
+    were both filed (the later superseding the earlier), so sending the file again filed both once more."""
+    header = "holder,work_ref,title,kind,purpose,jurisdiction,consent,scope"
+    text = csv_text(header, *rows)
+    first = submit(studio_kaze, text)
+    assert errors_of(first) == [(2, "work_ref", "duplicate-row")]
+    assert (first.rows_ok, first.rows_failed, first.rows_total) == (1, 1, 2)
+    in_force = Declaration.objects.filter(superseded_at=None, revoked_at=None)
+    assert set(in_force.values_list("consent", flat=True)) == {"grant"}
+    assert Declaration.objects.count() == first.declarations_created
+    again = submit(studio_kaze, text)
+    assert again.declarations_created == 0 and Declaration.objects.count() == first.declarations_created
+
+
+def test_studio_kaze_different_statements_about_one_work_are_no_duplicates(studio_kaze, submit):
+    header = "holder,work_ref,title,kind,purpose,jurisdiction,consent,scope"
+    submission = submit(studio_kaze, csv_text(header, "studio-kaze,KZ-1,T,,train-ai,EU,reserve,work",
+                                              "studio-kaze,KZ-1,,,search,*,grant,work",
+                                              "studio-kaze,KZ-1,T2,,,,,work",
+                                              "studio-kaze,,,,train-ai,EU,reserve,catalogue"))
+    assert submission.status == "done" and submission.rows_ok == 4, errors_of(submission)
+
+
 def test_studio_kaze_row_with_several_errors_is_one_line_naming_them_all(studio_kaze, submit):
     submission = submit(studio_kaze, csv_text(HEADER, "studio-kaze,KZ-1,T,,movie,isbn:123,tdm,XX,grant,work"))
     text = errors_csv_text(submission)
@@ -422,6 +454,16 @@ def test_studio_kaze_error_report_never_echoes_a_formula(studio_kaze, submit, va
 def test_studio_kaze_error_report_of_a_clean_file_is_the_header_alone(studio_kaze, submit):
     submission = submit(studio_kaze, csv_text("holder,work_ref,title", "studio-kaze,KZ-1,T"))
     assert errors_csv_text(submission) == "line,column,code,message,value\r\n"
+
+
+def test_studio_kaze_error_report_names_the_column_as_her_header_spells_it(studio_kaze, submit):
+    """api.md: `column` is "the column's name as in the header" (names are case-insensitive, claims-csv.md): a
+    header written `Title` is reported `Title`, not the canonical `title`; a whole-row problem keeps it empty."""
+    text = csv_text("\ufeffHolder, WORK_REF ,Title,Purpose,consent", "studio-kaze,KZ-1,,train-ai,reserve",
+                    "studio-kaze,KZ-2,T,train-ai,reserve,x", "studio-kaze,KZ-3,T,train-ai,")
+    submission = submit(studio_kaze, text)
+    assert errors_of(submission) == [(2, "Title", "missing-value"), (3, "", "too-many-values"),
+                                     (4, "consent", "missing-value")]
 
 
 # ------------------------------------------------------------------------------- resuming after a crash

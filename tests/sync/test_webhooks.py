@@ -145,7 +145,7 @@ def test_failed_deliveries_back_off_for_more_than_a_day_then_the_webhook_is_disa
     assert shown["active"] is False and "HTTP 500" in shown["disabled_reason"] and "8 attempts" in \
         shown["disabled_reason"]
     log = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()
-    assert [(d["status"], d["attempts"], d["last_status"]) for d in log] == [("failed", 8, 500)]
+    assert [(d["status"], d["attempts"], d["last_status"]) for d in log["results"]] == [("failed", 8, 500)]
     assert send_due() == []  # disabled: nothing more is sent
 
 
@@ -234,10 +234,26 @@ def test_webhooks_are_their_owners_alone(developer, receiver, studio_kaze):
     for path in (f"/api/v1/webhooks/{hook['id']}", f"/api/v1/webhooks/{hook['id']}/deliveries"):
         assert other.get(path).status_code == 404
     assert other.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 404
-    assert other.get("/api/v1/webhooks").json() == []
-    listed = client.get("/api/v1/webhooks").json()
+    assert other.get("/api/v1/webhooks").json() == {"next": None, "previous": None, "results": []}
+    listed = client.get("/api/v1/webhooks").json()["results"]
     assert [w["id"] for w in listed] == [hook["id"]] and "secret" not in listed[0]
     assert client.delete(f"/api/v1/webhooks/{hook['id']}").status_code == 204
+
+
+def test_webhooks_and_their_deliveries_are_cursor_paginated_lists(developer, receiver):
+    """api.md: "Lists use cursor pagination (`next`, `previous`, `results`)": the developer's webhooks and a
+    webhook's delivery log too (before: bare JSON arrays)."""
+    _, client = developer
+    hooks = [register(client, receiver.url) for _ in range(3)]
+    first = client.get("/api/v1/webhooks", {"page_size": 2}).json()
+    assert set(first) == {"next", "previous", "results"} and len(first["results"]) == 2
+    rest = client.get(first["next"]).json()
+    assert [w["id"] for w in first["results"] + rest["results"]] == [h["id"] for h in reversed(hooks)]
+    assert rest["next"] is None
+    log = client.get(f"/api/v1/webhooks/{hooks[0]['id']}/deliveries").json()
+    assert log == {"next": None, "previous": None, "results": []}
+    assert client.get("/api/v1/webhooks", {"cursor": "not a cursor!"}).status_code == 400
+    assert client.get("/api/v1/webhooks", {"colour": "blue"}).status_code == 400
 
 
 @pytest.mark.parametrize("secret", ["whsec_short", "not-base64!!", "whsec_" + "A" * 200])
