@@ -123,7 +123,8 @@ def parser() -> argparse.ArgumentParser:
                             "response, or JSON lines such as OUT.receipts.jsonl of `kyodaku check`.",
                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     verify.add_argument("file", metavar="FILE", help="receipts to verify (- for standard input)")
-    verify.add_argument("--jwks", required=True, help="the registry's keys: a saved GET /api/v1/keys or its URL")
+    verify.add_argument("--jwks", help="the registry's keys: a saved GET /api/v1/keys or its URL (default: "
+                                       "$KYODAKU_URL/api/v1/keys, fetched once; the receipts are checked offline)")
     verify.add_argument("--iss", help="fail receipts issued by any other registry URL")
     return top
 
@@ -287,11 +288,19 @@ def cmd_sync(args) -> int:
 def cmd_verify(args) -> int:
     from .verify import documents, verify_document
 
-    if args.jwks.startswith(("http://", "https://")):
+    source = args.jwks
+    if not source:
+        if not os.environ.get("KYODAKU_URL"):
+            raise SystemExit("give --jwks (a saved GET /api/v1/keys or its URL) or set KYODAKU_URL, the registry's "
+                             "address, as https://kyodaku.example.org")
+        source = os.environ["KYODAKU_URL"].rstrip("/") + "/api/v1/keys"
+    if source.startswith(("http://", "https://")):
         import httpx
-        jwks = httpx.get(args.jwks, timeout=30).json()
+        response = httpx.get(source, timeout=30)
+        response.raise_for_status()
+        jwks = response.json()
     else:
-        with open(args.jwks, encoding="utf-8") as handle:
+        with open(source, encoding="utf-8") as handle:
             jwks = json.load(handle)
     text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()  # noqa: SIM115
     failed = checked = 0

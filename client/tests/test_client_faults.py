@@ -109,3 +109,23 @@ def test_batch_receipts_written_by_check_verify_offline(registry, api_key, monke
     receipts.write_text(json.dumps(document) + "\n")
     assert main(["verify", str(receipts), "--jwks", str(jwks)]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_verify_fetches_the_published_keys_from_kyodaku_url_without_jwks(registry, api_key, monkeypatch, tmp_path,
+                                                                        studio_kaze, capsys):
+    """sync.md: `kyodaku verify FILE` checks receipts against the published keys, the server coming from
+    KYODAKU_URL; before, `--jwks` was required and `kyodaku verify FILE` was a usage error."""
+    ids = tmp_path / "ids.txt"
+    ids.write_text("doi:10.5555/a\nisbn:9784990166137\n")
+    out = tmp_path / "answers.csv"
+    code, _ = run_check(monkeypatch, registry, api_key, Flaky(), str(ids), "--out", str(out), "--receipts", "batch")
+    assert code == 0
+    capsys.readouterr()
+    receipts = str(tmp_path / "answers.csv.receipts.jsonl")
+    monkeypatch.setenv("KYODAKU_URL", registry)
+    assert main(["verify", receipts]) == 0
+    assert "2 of 2 verified" in capsys.readouterr().out
+    monkeypatch.delenv("KYODAKU_URL")
+    with pytest.raises(SystemExit) as refused:
+        main(["verify", receipts])
+    assert "--jwks" in str(refused.value.code) and "KYODAKU_URL" in str(refused.value.code)
