@@ -52,6 +52,19 @@ def test_hoshi_pub_cp932_file_with_crlf_and_several_purposes_and_jurisdictions(h
     assert pairs == {("train-ai", "JP"), ("train-ai", "EU"), ("search", "JP"), ("search", "EU")}
 
 
+@pytest.mark.parametrize("name", ["claims-small.csv", "claims-cp932.csv"])
+def test_each_contract_sample_is_accepted_whole_and_sending_it_again_files_nothing(studio_kaze, hoshi_pub, submit,
+                                                                                   name):
+    """The shared samples (examples/README.md: holders studio-kaze and hoshi-pub created first): every row
+    accepted, and the same file again creates no work, declaration or dispute (claims-csv.md "Idempotent")."""
+    who = studio_kaze if name == "claims-small.csv" else hoshi_pub
+    first = submit(who, (EXAMPLES / name).read_bytes())
+    assert (first.status, first.rows_failed, first.rows_ok) == ("done", 0, first.rows_total), errors_of(first)
+    again = submit(who, (EXAMPLES / name).read_bytes())
+    assert (again.status, again.rows_failed) == ("done", 0)
+    assert (again.works_created, again.declarations_created, again.disputes_opened) == (0, 0, 0)
+
+
 # ------------------------------------------------------------------------------------------------- encodings
 
 ROWS = ["studio-kaze,KZ-1,風の塔,塔のあいだの風,film,isbn:" + isbn13(1) + ",train-ai,JP,reserve,work"]
