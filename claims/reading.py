@@ -76,8 +76,9 @@ class Scan:
     columns: list[str]
     rows_total: int
     max_columns: int = MAX_COLUMNS
-    # statement key (as `key_text`) -> the line of its last occurrence, only for keys that occur more than once.
-    duplicates: dict[str, int] = field(default_factory=dict)
+    # line of a row -> the later line that states the same (its statement key's group and an item), only for such
+    # rows: `duplicate-row`, the later row wins.
+    duplicates: dict[int, int] = field(default_factory=dict)
     # column -> its name as the header spells it, only where that differs (`Title` for title): errors.csv names a
     # column "as in the header" (api.md).
     spellings: dict[str, str] = field(default_factory=dict)
@@ -246,29 +247,44 @@ def parse_header(cells: list[str]) -> list[str]:
 
 
 class _KeyLog:
-    """Statement keys with their lines, in a temporary SQLite file: exact, and memory stays flat."""
+    """Statement keys with their lines, in a temporary SQLite file: exact, and memory stays flat.
+
+    A key is a statement group (holder, work_ref) with its items ((purpose, jurisdiction) pairs): one insert per
+    row, and only the groups that occur more than once are expanded into items (a file where every work has one
+    row costs what one key per row costs)."""
+
+    # For each line whose group repeats: the last line that has one of its items in the same group, if later.
+    _LATER_LINES = """
+        WITH repeated AS (SELECT key FROM k GROUP BY key HAVING count(*) > 1),
+             item AS (SELECT k.key, k.line, j.value AS item
+                      FROM k JOIN repeated ON repeated.key = k.key, json_each(k.items) AS j),
+             last AS (SELECT key, item, max(line) AS line FROM item GROUP BY key, item HAVING count(*) > 1)
+        SELECT item.line, max(last.line)
+        FROM item JOIN last ON last.key = item.key AND last.item = item.item
+        WHERE item.line < last.line
+        GROUP BY item.line
+    """
 
     def __init__(self):
         self._dir = tempfile.TemporaryDirectory(prefix="claims-keys-")
         self._db = sqlite3.connect(os.path.join(self._dir.name, "keys.sqlite3"))
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE k (key TEXT, line INTEGER)")
-        self._batch: list[tuple[str, int]] = []
+        self._db.execute("CREATE TABLE k (key TEXT, line INTEGER, items TEXT)")
+        self._batch: list[tuple[str, int, str]] = []
 
-    def add(self, key: str, line: int) -> None:
-        self._batch.append((key, line))
+    def add(self, key: str, line: int, items: str) -> None:
+        self._batch.append((key, line, items))
         if len(self._batch) >= 50_000:
             self._flush()
 
     def _flush(self) -> None:
-        self._db.executemany("INSERT INTO k VALUES (?, ?)", self._batch)
+        self._db.executemany("INSERT INTO k VALUES (?, ?, ?)", self._batch)
         self._batch.clear()
 
-    def duplicates(self) -> dict[str, int]:
+    def duplicates(self) -> dict[int, int]:
         self._flush()
-        rows = self._db.execute("SELECT key, max(line) FROM k GROUP BY key HAVING count(*) > 1")
-        return dict(rows)
+        return dict(self._db.execute(self._LATER_LINES))
 
     def close(self) -> None:
         self._db.close()
@@ -280,20 +296,22 @@ def key_text(key) -> str:
     return json.dumps(key, ensure_ascii=False, separators=(",", ":"))
 
 
-KeyOf = Callable[[list[str], list[str]], list[tuple]]
+# (statement group, its items) of a row, or None: two rows are the same statement when their groups are equal and
+# they share an item.
+KeyOf = Callable[[list[str], list[str]], tuple[tuple, list] | None]
 
 
-def _work_key(cells: list[str], columns: list[str]) -> list[tuple]:
-    """The default statement key: (holder, work_ref) of a work row."""
+def _work_key(cells: list[str], columns: list[str]) -> tuple[tuple, list] | None:
+    """The default statement key: (holder, work_ref) of a work row, one item."""
     holder_at, ref_at = columns.index("holder"), columns.index("work_ref")
     work_ref = cells[ref_at].strip() if ref_at < len(cells) else ""
     if not work_ref:
-        return []
+        return None
     if "scope" in columns:
         scope_at = columns.index("scope")
         if scope_at < len(cells) and cells[scope_at].strip().lower() == "catalogue":
-            return []
-    return [(cells[holder_at].strip() if holder_at < len(cells) else "", work_ref)]
+            return None
+    return (cells[holder_at].strip() if holder_at < len(cells) else "", work_ref), [""]
 
 
 def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> Scan:
@@ -317,8 +335,9 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
                 if rows > limits.max_rows:
                     raise FileProblem(_("The file has more than %(limit)s data rows, the limit per file. Split "
                                         "it into several files.") % {"limit": f"{limits.max_rows:,}"})
-                for key in key_of(cells, columns):
-                    keys.add(key_text(key), line)
+                key = key_of(cells, columns)
+                if key is not None:
+                    keys.add(key_text(key[0]), line, key_text(key[1]))
             if rows == 0:
                 raise FileProblem(_("The file has a header but no data rows."))
             return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates(),

@@ -257,7 +257,7 @@ def _process_rows(submission: Submission) -> None:
     if not submission.file:
         raise reading.FileProblem(translation.gettext("The file is no longer stored; submit it again."))
     opener = _opener(submission)
-    scan = reading.scan(opener, size=submission.file.size, limits=limits(), key_of=validation.statement_keys)
+    scan = reading.scan(opener, size=submission.file.size, limits=limits(), key_of=validation.statement_key)
     Submission.objects.filter(pk=submission.pk).update(rows_total=scan.rows_total, encoding=scan.encoding)
     max_field_chars = settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS
     chunk_rows = max(1, settings.KYODAKU_CLAIMS_CHUNK_ROWS)
@@ -317,11 +317,8 @@ def _validate_lines(lines, scan: reading.Scan, rights: FilingRights, max_field_c
 
 def _duplicate(line: int, cells, scan: reading.Scan) -> list | None:
     """`duplicate-row` when the same statement comes again later in the file (the later row wins)."""
-    if not scan.duplicates:  # the scan found none: no need to compute the row's key again
-        return None
-    later = max((scan.duplicates.get(reading.key_text(key), line)
-                 for key in validation.statement_keys(cells, scan.columns)), default=line)
-    if later == line:
+    later = scan.duplicates.get(line)
+    if later is None:
         return None
     work_ref = validation.cells_of(cells, scan.columns, "work_ref")
     message = _("The same statement (holder, work_ref, purpose and jurisdiction) comes again on line %(line)d; the "

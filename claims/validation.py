@@ -27,7 +27,7 @@ from registry.rules import work_text_too_long
 
 from .values import MOMENT_YEARS, consent_code, kind_code, parse_moment, purpose_code
 
-__all__ = ["ClaimRow", "FilingRights", "RowProblem", "MOMENT_YEARS", "VALUE_ECHO_MAX", "cells_of", "statement_keys",
+__all__ = ["ClaimRow", "FilingRights", "RowProblem", "MOMENT_YEARS", "VALUE_ECHO_MAX", "cells_of", "statement_key",
            "validate_row"]
 
 SCOPES = ("work", "catalogue")
@@ -306,22 +306,22 @@ def cells_of(cells: list[str], columns: list[str], name: str) -> str:
     return cells[index].strip() if index < len(cells) else ""
 
 
-def statement_keys(cells: list[str], columns: list[str]) -> list[tuple]:
-    """What makes two rows "the same statement twice" (claims-csv.md `duplicate-row`): the holder, the work_ref, a
-    purpose and a jurisdiction, read leniently from the raw cells; one key per (purpose, jurisdiction) pair the row
-    files, so that two rows sharing one pair among others are the same statement there (both filed, the earlier
-    would be superseded by the later, and sending the file again would file both once more). Rows without a
-    purpose are one statement about the work. Catalogue rows have the same keys with an empty work_ref. No key
-    for a work row without a work_ref (rejected anyway)."""
+def statement_key(cells: list[str], columns: list[str]) -> tuple[tuple, list] | None:
+    """What makes two rows "the same statement twice" (claims-csv.md `duplicate-row`): the same holder and
+    work_ref (the row's statement group) and a (purpose, jurisdiction) pair in common (its items), read leniently
+    from the raw cells. Two rows sharing one pair among others are the same statement there: filing both would
+    supersede the earlier by the later, and sending the file again would file both once more. Rows without a
+    purpose are one statement about the work (one empty item). Catalogue rows are grouped by holder with an empty
+    work_ref. None for a work row without a work_ref (rejected anyway) and a catalogue row without a purpose."""
     holder, work_ref = cells_of(cells, columns, "holder"), cells_of(cells, columns, "work_ref")
     catalogue = cells_of(cells, columns, "scope").lower() == "catalogue"
     if catalogue:
         work_ref = ""
     elif not work_ref:
-        return []
-    scope = "catalogue" if catalogue else "work"
+        return None
+    group = (holder, "catalogue" if catalogue else "work", work_ref)
     purposes = sorted({purpose_code(p) or p.lower() for p in _split(cells_of(cells, columns, "purpose"))})
     if not purposes:
-        return [] if catalogue else [(holder, scope, work_ref, "", "")]
+        return None if catalogue else (group, [["", ""]])
     places = sorted({p.upper() for p in _split(cells_of(cells, columns, "jurisdiction")) or ["*"]})
-    return [(holder, scope, work_ref, purpose, place) for purpose in purposes for place in places]
+    return group, [[purpose, place] for purpose in purposes for place in places]

@@ -56,7 +56,7 @@ def test_studio_kaze_rows_planned_against_the_chunk_still_in_flight(writer_kind,
                                                                     monkeypatch):
     # The reader rejects a slot filed twice in one file (`duplicate-row`, claims-csv.md); the writer must still
     # plan a chunk that files into a slot the chunk in flight files into, so the scan's duplicate check is off here.
-    monkeypatch.setattr(validation, "statement_keys", lambda cells, columns: [])
+    monkeypatch.setattr(validation, "statement_key", lambda cells, columns: None)
     work_register(holder=hoshi_pub.holder, work_ref="HP-1", title="Hoshi", identifiers=[f"isbn:{isbn13(50)}"])
     submission = process(
         f"studio-kaze,KZ-1,One,film,isbn:{isbn13(1)},train-ai,JP,reserve,work",
