@@ -64,17 +64,31 @@ static void table_free(Table *t) {
     memset(t, 0, sizeof(*t));
 }
 
+/* The next key (and value) of a dict (walked by PyDict_Next: no tuple per item, which for a large index cost more
+ * in the cyclic GC's passes than the table itself) or of a list. */
+static int next_item(PyObject *source, int values, Py_ssize_t *pos, PyObject **key, PyObject **value) {
+    if (values)
+        return PyDict_Next(source, pos, key, value);
+    if (*pos >= PyList_GET_SIZE(source))
+        return 0;
+    *key = PyList_GET_ITEM(source, (*pos)++);
+    return 1;
+}
+
 /* Keys (and values, when `values` is set) from a dict of bytes to bytes, or an iterable of bytes. */
 static int table_build(Table *t, PyObject *source, int values) {
-    PyObject *items = values ? PyDict_Items(source) : PySequence_List(source);
+    PyObject *items = values ? (Py_INCREF(source), source) : PySequence_List(source);
     if (items == NULL)
         return -1;
-    Py_ssize_t n = PyList_GET_SIZE(items);
+    if (values && !PyDict_Check(items)) {
+        Py_DECREF(items);
+        PyErr_SetString(PyExc_TypeError, "a dict of bytes to bytes");
+        return -1;
+    }
+    Py_ssize_t n = values ? PyDict_GET_SIZE(items) : PyList_GET_SIZE(items), pos = 0;
+    PyObject *key, *value = NULL;
     size_t total = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        PyObject *key = values ? PyTuple_GET_ITEM(item, 0) : item;
-        PyObject *value = values ? PyTuple_GET_ITEM(item, 1) : NULL;
+    while (next_item(items, values, &pos, &key, &value)) {
         if (!PyBytes_Check(key) || (values && !PyBytes_Check(value)) || PyBytes_GET_SIZE(key) > UINT32_MAX ||
             (values && PyBytes_GET_SIZE(value) > UINT32_MAX)) {
             Py_DECREF(items);
@@ -96,10 +110,8 @@ static int table_build(Table *t, PyObject *source, int values) {
     }
     t->mask = capacity - 1;
     size_t at = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        PyObject *key = values ? PyTuple_GET_ITEM(item, 0) : item;
-        PyObject *value = values ? PyTuple_GET_ITEM(item, 1) : NULL;
+    pos = 0;
+    while (next_item(items, values, &pos, &key, &value)) {
         uint32_t key_len = (uint32_t)PyBytes_GET_SIZE(key), value_len = values ? (uint32_t)PyBytes_GET_SIZE(value) : 0;
         uint64_t hash = hash_bytes(PyBytes_AS_STRING(key), key_len);
         size_t slot = hash & t->mask;
@@ -246,6 +258,8 @@ static int url_kept(const char *s, size_t n, size_t *host, size_t *host_len) {
 }
 
 /* ------------------------------------------------------------------------------------------- the filter */
+#define POOL_MAX 8
+
 typedef struct {
     PyObject_HEAD
     Table tails, overlay, prefix_hosts;
@@ -254,6 +268,12 @@ typedef struct {
     size_t default_len;
     unsigned char *bits; /* rbloom's bit line: bit i is bits[i / 8] >> (i % 8) */
     uint64_t bit_count, k;
+    /* Output buffers given back by Rendered objects, for the next units: a fresh buffer of a unit's CSV (megabytes)
+     * is fresh pages from the kernel, each faulted and zeroed, as much work as writing into it. Only touched with
+     * the GIL held. */
+    char *pool[POOL_MAX];
+    size_t pool_capacity[POOL_MAX];
+    int pool_count;
 } Accel;
 
 #ifdef KYODAKU_OPENSSL
@@ -285,7 +305,89 @@ static void Accel_dealloc(Accel *self) {
     table_free(&self->prefix_hosts);
     PyMem_Free(self->default_tail);
     PyMem_Free(self->bits);
+    for (int i = 0; i < self->pool_count; i++)
+        PyMem_RawFree(self->pool[i]);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ------------------------------------------------------------------------------------- a unit's CSV bytes */
+/* A read-only buffer (memoryview(rendered), bytes(rendered)) over a unit's CSV, whose memory goes back to its Accel's
+ * pool when the last view of it is gone. */
+typedef struct {
+    PyObject_HEAD
+    Accel *owner;
+    char *data;
+    Py_ssize_t len;
+    size_t capacity;
+} Rendered;
+
+static void Rendered_dealloc(Rendered *self) {
+    Accel *owner = self->owner;
+    if (owner != NULL && self->data != NULL && owner->pool_count < POOL_MAX) {
+        owner->pool[owner->pool_count] = self->data;
+        owner->pool_capacity[owner->pool_count++] = self->capacity;
+    } else {
+        PyMem_RawFree(self->data);
+    }
+    Py_XDECREF(owner);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int Rendered_getbuffer(Rendered *self, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->len, 1, flags);
+}
+
+static Py_ssize_t Rendered_length(Rendered *self) {
+    return self->len;
+}
+
+static PyBufferProcs Rendered_as_buffer = {(getbufferproc)Rendered_getbuffer, NULL};
+static PySequenceMethods Rendered_as_sequence = {.sq_length = (lenfunc)Rendered_length};
+
+static PyTypeObject RenderedType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kyodaku._offline.Rendered",
+    .tp_basicsize = sizeof(Rendered),
+    .tp_dealloc = (destructor)Rendered_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A unit's CSV (Accel.unit): a read-only buffer.",
+    .tp_as_buffer = &Rendered_as_buffer,
+    .tp_as_sequence = &Rendered_as_sequence,
+};
+
+/* A Rendered of `len` bytes (to be written), from the pool where a buffer is large enough. With the GIL held. */
+static Rendered *rendered_new(Accel *owner, size_t len) {
+    Rendered *r = PyObject_New(Rendered, &RenderedType);
+    if (r == NULL)
+        return NULL;
+    r->owner = NULL;
+    r->data = NULL;
+    r->len = (Py_ssize_t)len;
+    r->capacity = 0;
+    for (int i = owner->pool_count - 1; i >= 0; i--) {
+        if (owner->pool_capacity[i] >= len) {
+            r->data = owner->pool[i];
+            r->capacity = owner->pool_capacity[i];
+            owner->pool[i] = owner->pool[owner->pool_count - 1];
+            owner->pool_capacity[i] = owner->pool_capacity[--owner->pool_count];
+            break;
+        }
+    }
+    if (r->data == NULL) {
+        if (owner->pool_count > 0) { /* none large enough: drop one, so that the pool follows the units' sizes */
+            PyMem_RawFree(owner->pool[--owner->pool_count]);
+        }
+        r->capacity = len + (len >> 3) + 4096; /* room for the next units, a little larger */
+        r->data = PyMem_RawMalloc(r->capacity);
+        if (r->data == NULL) {
+            Py_DECREF(r);
+            PyErr_NoMemory();
+            return NULL;
+        }
+    }
+    Py_INCREF(owner);
+    r->owner = owner;
+    return r;
 }
 
 static int Accel_init(Accel *self, PyObject *args, PyObject *kwargs) {
@@ -337,29 +439,6 @@ static int Accel_init(Accel *self, PyObject *args, PyObject *kwargs) {
         memcpy(self->bits, (char *)view.buf + 8, view.len - 8);
         PyBuffer_Release(&view);
     }
-    return 0;
-}
-
-typedef struct {
-    char *data;
-    size_t len, capacity;
-} Buffer;
-
-static int buffer_add(Buffer *b, const char *data, size_t len) {
-    if (b->len + len > b->capacity) {
-        size_t capacity = b->capacity ? b->capacity : 1 << 16;
-        while (capacity < b->len + len)
-            capacity *= 2;
-        char *grown = PyMem_Realloc(b->data, capacity);
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->data = grown;
-        b->capacity = capacity;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
     return 0;
 }
 
@@ -415,13 +494,136 @@ typedef struct {
     Py_ssize_t start;
     size_t len;
     uint64_t hash;
+    const char *tail; /* NULL: handed back to the Python path */
+    size_t tail_len;
+    size_t out; /* the line's length as written (the id quoted where it must be), then: where it starts */
+    uint64_t domain_hash; /* a `url:http(s)://` id: the hash of `domain:<its host>`, to prefetch; else 0 */
 } IdSpan;
 
+/* For an id that starts as a url, hash_bytes of the first `domain:` key answer() will look for (its whole host), so
+ * that its slot is asked of the memory ahead as the id's own is; 0 for any other id. Only a prefetch: answer()
+ * decides everything itself. */
+static uint64_t domain_hash(const char *s, size_t n) {
+    size_t i;
+    if (n > 11 && memcmp(s, "url:http://", 11) == 0)
+        i = 11;
+    else if (n > 12 && memcmp(s, "url:https://", 12) == 0)
+        i = 12;
+    else
+        return 0;
+    const char *slash = memchr(s + i, '/', n - i);
+    size_t host_len = (slash ? (size_t)(slash - s) : n) - i;
+    if (host_len > 249)
+        return 0;
+    char candidate[7 + 256];
+    memcpy(candidate, "domain:", 7);
+    memcpy(candidate + 7, s + i, host_len);
+    return hash_bytes(candidate, 7 + host_len);
+}
+
+/* The unit's ids (split by IdUnits.ids' rules) into *spans, each with its hash; -1 when memory ran out. Runs without
+ * the GIL: PyMem_Raw* only. */
+static Py_ssize_t split_unit(const char *data, Py_ssize_t i, Py_ssize_t end, IdSpan **spans) {
+    size_t found = 0, capacity = 0;
+    *spans = NULL;
+    while (i < end) {
+        const char *nl = memchr(data + i, '\n', end - i);
+        Py_ssize_t line_end = nl ? nl - data : end;
+        const char *cr = memchr(data + i, '\r', line_end - i); /* \r ends a line too (universal newlines) */
+        if (cr != NULL)
+            line_end = cr - data;
+        Py_ssize_t a = i, b = line_end;
+        i = line_end + 1;
+        while (a < b && is_strip(data[a]))
+            a++;
+        while (b > a && is_strip(data[b - 1]))
+            b--;
+        if (a == b || data[a] == '#')
+            continue;
+        if (found == capacity) {
+            capacity = capacity ? 2 * capacity : 8192;
+            IdSpan *grown = PyMem_RawRealloc(*spans, capacity * sizeof(IdSpan));
+            if (grown == NULL)
+                return -1;
+            *spans = grown;
+        }
+        (*spans)[found].start = a;
+        (*spans)[found].len = b - a;
+        (*spans)[found].hash = hash_bytes(data + a, b - a);
+        (*spans)[found].domain_hash = domain_hash(data + a, b - a);
+        found++;
+    }
+    return (Py_ssize_t)found;
+}
+
+/* Each id's tail (or NULL: handed back) and its line's length; the unit's CSV size. Without the GIL: the tables are
+ * read only, so several threads answer units of one Accel at once. */
+static size_t answer_unit(const Accel *self, const char *data, IdSpan *spans, size_t found, int quote) {
+    size_t total = 0;
+    for (size_t k = 0; k < found; k++) {
+        if (k + 16 < found) {
+            table_prefetch_slot(&self->tails, spans[k + 16].hash);
+            if (spans[k + 16].domain_hash)
+                table_prefetch_slot(&self->tails, spans[k + 16].domain_hash);
+        }
+        if (k + 8 < found) {
+            table_prefetch_record(&self->tails, spans[k + 8].hash);
+            if (spans[k + 8].domain_hash)
+                table_prefetch_record(&self->tails, spans[k + 8].domain_hash);
+        }
+        const char *s = data + spans[k].start;
+        size_t n = spans[k].len;
+        spans[k].tail = answer(self, s, n, spans[k].hash, &spans[k].tail_len);
+        if (spans[k].tail == NULL) {
+            spans[k].out = 0;
+            continue;
+        }
+        size_t line = n + spans[k].tail_len;
+        if (quote && (memchr(s, ',', n) || memchr(s, '"', n))) {
+            line += 2;
+            for (size_t j = 0; j < n; j++)
+                line += s[j] == '"';
+        }
+        spans[k].out = line;
+        total += line;
+    }
+    return total;
+}
+
+/* The lines of the answered ids into out (exactly answer_unit's total bytes); each span's `out` becomes where its
+ * line starts (for a handed-back id: where its line goes). */
+static void write_unit(const char *data, IdSpan *spans, size_t found, char *out) {
+    size_t at = 0;
+    for (size_t k = 0; k < found; k++) {
+        const char *s = data + spans[k].start;
+        size_t n = spans[k].len, line = spans[k].out;
+        spans[k].out = at;
+        if (spans[k].tail == NULL)
+            continue;
+        if (line != n + spans[k].tail_len) { /* quoted */
+            out[at++] = '"';
+            for (size_t j = 0; j < n; j++) {
+                out[at++] = s[j];
+                if (s[j] == '"')
+                    out[at++] = '"';
+            }
+            out[at++] = '"';
+        } else {
+            memcpy(out + at, s, n);
+            at += n;
+        }
+        memcpy(out + at, spans[k].tail, spans[k].tail_len);
+        at += spans[k].tail_len;
+    }
+}
+
 PyDoc_STRVAR(Accel_unit_doc,
-"unit(data, start, end, quote) -> (segments, ids, positions, count)\n\n"
-"The ids of data[start:end] (split as ids.IdUnits.ids splits them) answered where certain: `segments` the CSV\n"
-"bytes between the ids handed back, `ids` those ids (bytes), `positions` their indexes among the unit's ids,\n"
-"`count` how many ids the unit has. An id with a comma or a quote is quoted when `quote` is true.");
+"unit(data, start, end, quote) -> (csv, cuts, ids, positions, count)\n\n"
+"The ids of data[start:end] (split as ids.IdUnits.ids splits them) answered where certain: `csv` the lines of the\n"
+"answered ids (bytes), `ids` the ids handed back (bytes), `cuts` where each one's line goes in `csv`, `positions`\n"
+"their indexes among the unit's ids, `count` how many ids the unit has. An id with a comma or a quote is quoted\n"
+"when `quote` is true. The GIL is released while the unit is split, answered and written: threads answer units\n"
+"of one Accel in parallel (`data` must not change meanwhile: bytes, or a buffer nobody writes).");
 
 static PyObject *Accel_unit(Accel *self, PyObject *args) {
     Py_buffer view;
@@ -434,91 +636,50 @@ static PyObject *Accel_unit(Accel *self, PyObject *args) {
         PyErr_SetString(PyExc_IndexError, "unit: start and end out of the data");
         return NULL;
     }
-    PyObject *segments = PyList_New(0), *ids = PyList_New(0), *positions = PyList_New(0);
-    Buffer out = {NULL, 0, 0};
-    Py_ssize_t count = 0;
-    IdSpan *spans = NULL;
-    size_t found = 0, found_capacity = 0;
     const char *data = view.buf;
-    Py_ssize_t i = start;
-    if (!segments || !ids || !positions)
+    IdSpan *spans;
+    Py_ssize_t found;
+    size_t total = 0;
+    Py_BEGIN_ALLOW_THREADS
+    found = split_unit(data, start, end, &spans);
+    if (found > 0)
+        total = answer_unit(self, data, spans, (size_t)found, quote);
+    Py_END_ALLOW_THREADS
+    if (found < 0) {
+        PyMem_RawFree(spans);
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    Rendered *csv = rendered_new(self, total);
+    PyObject *cuts = PyList_New(0), *ids = PyList_New(0), *positions = PyList_New(0);
+    if (!csv || !cuts || !ids || !positions)
         goto fail;
-    /* the unit's ids first (where each lies, and its hash), so that their lookups can be asked for ahead */
-    while (i < end) {
-        Py_ssize_t line_end = i;
-        while (line_end < end && data[line_end] != '\n' && data[line_end] != '\r')
-            line_end++;
-        Py_ssize_t a = i, b = line_end;
-        i = line_end + 1;
-        while (a < b && is_strip(data[a]))
-            a++;
-        while (b > a && is_strip(data[b - 1]))
-            b--;
-        if (a == b || data[a] == '#')
+    char *out = csv->data; /* nobody else holds it yet */
+    Py_BEGIN_ALLOW_THREADS
+    write_unit(data, spans, (size_t)found, out);
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < found; k++) {
+        if (spans[k].tail != NULL)
             continue;
-        if (found == found_capacity) {
-            size_t capacity = found_capacity ? 2 * found_capacity : 4096;
-            IdSpan *grown = PyMem_Realloc(spans, capacity * sizeof(IdSpan));
-            if (grown == NULL) {
-                PyErr_NoMemory();
-                goto fail;
-            }
-            spans = grown;
-            found_capacity = capacity;
-        }
-        spans[found].start = a;
-        spans[found].len = b - a;
-        spans[found].hash = hash_bytes(data + a, b - a);
-        found++;
-    }
-    for (size_t k = 0; k < found; k++) {
-        if (k + 16 < found)
-            table_prefetch_slot(&self->tails, spans[k + 16].hash);
-        if (k + 8 < found)
-            table_prefetch_record(&self->tails, spans[k + 8].hash);
-        const char *s = data + spans[k].start;
-        size_t n = spans[k].len, tail_len;
-        const char *tail = answer(self, s, n, spans[k].hash, &tail_len);
-        if (tail == NULL) {
-            PyObject *segment = PyBytes_FromStringAndSize(out.data, out.len);
-            PyObject *raw = PyBytes_FromStringAndSize(s, n);
-            PyObject *position = PyLong_FromSsize_t(count);
-            int failed = !segment || !raw || !position || PyList_Append(segments, segment) < 0 ||
-                         PyList_Append(ids, raw) < 0 || PyList_Append(positions, position) < 0;
-            Py_XDECREF(segment);
-            Py_XDECREF(raw);
-            Py_XDECREF(position);
-            if (failed)
-                goto fail;
-            out.len = 0;
-        } else if (quote && (memchr(s, ',', n) || memchr(s, '"', n))) {
-            if (buffer_add(&out, "\"", 1) < 0)
-                goto fail;
-            for (size_t j = 0; j < n; j++)
-                if (buffer_add(&out, s + j, 1) < 0 || (s[j] == '"' && buffer_add(&out, "\"", 1) < 0))
-                    goto fail;
-            if (buffer_add(&out, "\"", 1) < 0 || buffer_add(&out, tail, tail_len) < 0)
-                goto fail;
-        } else if (buffer_add(&out, s, n) < 0 || buffer_add(&out, tail, tail_len) < 0) {
+        PyObject *raw = PyBytes_FromStringAndSize(data + spans[k].start, spans[k].len);
+        PyObject *cut = PyLong_FromSize_t(spans[k].out);
+        PyObject *position = PyLong_FromSsize_t(k);
+        int failed = !raw || !cut || !position || PyList_Append(ids, raw) < 0 || PyList_Append(cuts, cut) < 0 ||
+                     PyList_Append(positions, position) < 0;
+        Py_XDECREF(raw);
+        Py_XDECREF(cut);
+        Py_XDECREF(position);
+        if (failed)
             goto fail;
-        }
-        count++;
     }
-    PyObject *last = PyBytes_FromStringAndSize(out.data, out.len);
-    if (last == NULL || PyList_Append(segments, last) < 0) {
-        Py_XDECREF(last);
-        goto fail;
-    }
-    Py_DECREF(last);
-    PyMem_Free(out.data);
-    PyMem_Free(spans);
+    PyMem_RawFree(spans);
     PyBuffer_Release(&view);
-    return Py_BuildValue("(NNNn)", segments, ids, positions, count);
+    return Py_BuildValue("(NNNNn)", csv, cuts, ids, positions, found);
 fail:
-    PyMem_Free(out.data);
-    PyMem_Free(spans);
+    PyMem_RawFree(spans);
     PyBuffer_Release(&view);
-    Py_XDECREF(segments);
+    Py_XDECREF((PyObject *)csv);
+    Py_XDECREF(cuts);
     Py_XDECREF(ids);
     Py_XDECREF(positions);
     return NULL;
@@ -562,7 +723,7 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__offline(void) {
-    if (PyType_Ready(&AccelType) < 0)
+    if (PyType_Ready(&AccelType) < 0 || PyType_Ready(&RenderedType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

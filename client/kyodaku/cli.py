@@ -240,7 +240,8 @@ def check_offline_bulk(args, local: LocalCopy) -> int:
 
     unchecked = total = 0
     with progress_bar(args.quiet) as progress:
-        task = progress.add_task("check", total=data.count(b"\n") + 1)  # lines: as near as the bar needs
+        # lines: as near as the bar needs (a pass over the file: not made for --quiet, which shows no bar)
+        task = progress.add_task("check", total=None if args.quiet else data.count(b"\n") + 1)
         tmp = args.out + ".tmp"
         with open(tmp, "wb") as out, open(args.out + ".receipts.jsonl", "w", encoding="utf-8") as receipts:
             out.write(csv_line(list(COLUMNS)).encode())

@@ -12,6 +12,7 @@ import json
 import marshal
 import os
 import tempfile
+import threading
 import time
 from collections import deque
 from itertools import compress, count, repeat
@@ -155,6 +156,7 @@ class LocalCopy:
         self._bloom: Bloom | None = None
         self._default_tail = csv_tail({"outcome": self.default, "basis": DEFAULT_BASIS[self.default]})
         self._bulk: dict | None = None  # the bulk path's index (_bulk_index), loaded on first use
+        self._python_lock = threading.Lock()  # bulk_unit's threads: the Python path's caches, one at a time
 
     # ------------------------------------------------------------------------------------------- syncing
     @classmethod
@@ -435,22 +437,28 @@ class LocalCopy:
             ids = units.ids(number)
             segments, missing = self.bulk_lines(ids, quote=quote)
             return segments, missing, [ids[i] for i in missing], len(ids)
-        parts, handed, positions, count = accel.unit(units.data, span[0], span[1], quote)
+        csv, cuts, handed, positions, count = accel.unit(units.data, span[0], span[1], quote)
+        view = memoryview(csv)
         if not handed:
-            return parts, [], [], count
-        ids, tails, not_here = self._bulk_parts(handed, quote=quote)
+            return [view], [], [], count
+        with self._python_lock:  # the reference path's caches are filled by one thread at a time
+            ids, tails, not_here = self._bulk_parts(handed, quote=quote)
         for j in not_here:
             tails[j] = None
-        segments, missing, current = [], [], [parts[0]]
+        # the answered lines stay slices of `csv` (no copy), with the lines the Python path wrote between them; cut
+        # where only the API can answer
+        segments, missing, current, at = [], [], [], 0
         for j, tail in enumerate(tails):
+            current.append(view[at:cuts[j]])
+            at = cuts[j]
             if tail is None:  # only the API can answer it
-                segments.append(b"".join(current))
+                segments.append(current[0] if len(current) == 1 else b"".join(current))
                 current = []
                 missing.append(positions[j])
             else:
                 current += (ids[j], tail)
-            current.append(parts[j + 1])
-        segments.append(b"".join(current))
+        current.append(view[at:])
+        segments.append(current[0] if len(current) == 1 else b"".join(current))
         return segments, missing, [handed[j] for j in not_here], count
 
     def bulk_lines(self, ids: list[bytes], *, quote: bool = True) -> tuple[list[bytes], list[int]]:

@@ -159,3 +159,37 @@ def test_repeated_runs_do_not_grow_the_process(tmp_path):
     for _ in range(20):
         run()
     assert rss_kib() - before < 2_048  # a leak of one object per id would be tens of MB
+
+
+def test_units_answered_by_threads_at_once_are_the_units_answered_one_by_one(tmp_path):
+    # the accelerator answers a unit without the GIL, several threads at once on one Accel, and reuses the memory
+    # of a unit's CSV once nothing refers to it: every unit's bytes, kept while later units are answered, must stay
+    # what the pure path writes, whatever thread answered it
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = a_copy(tmp_path)
+    data = ("\n".join(IDS * 300) + "\r\n").encode()  # about a tenth of the ids handed back to the Python path
+    units = IdUnits(data, str(tmp_path / "ids"), unit_bytes=1 << 12, unit_ids=5)
+    assert len(units) > 20
+    fast, pure = both(local, units, True)
+    assert fast == pure
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            kept = list(pool.map(lambda n: local.bulk_unit(units, n, quote=True), range(len(units))))
+            assert kept == pure
+    segments = [bytes(segment) for unit in kept for segment in unit[0]]
+    assert segments == [segment for unit in pure for segment in unit[0]]
+
+
+def test_a_unit_s_csv_is_a_read_only_buffer_that_outlives_its_accel(tmp_path):
+    local = a_copy(tmp_path)
+    index = local._bulk_index()
+    accel = offline.accelerator(index, (local.dir / "filter").read_bytes())
+    data = b"doi:10.5555/a\ndoi:10.5555/unregistered\n"
+    csv, cuts, handed, positions, count = accel.unit(data, 0, len(data), True)
+    del accel, index["accel"]
+    view = memoryview(csv)
+    assert view.readonly and len(csv) == len(view) and count == 2 and handed == [] and cuts == positions == []
+    assert bytes(view).startswith(b"doi:10.5555/a,denied,reserved,hoshi,")
+    with pytest.raises(TypeError):
+        view[0] = 0
