@@ -36,6 +36,7 @@ typedef struct {
     char *arena;
     Slot *slots;
     size_t count, mask;
+    int borrowed; /* arena and slots lie in a loaded dump (Accel's `dump`): not ours to free */
 } Table;
 
 /* Eight bytes a step (one multiply each: a byte-at-a-time hash was most of the time of a lookup), then murmur3's
@@ -59,8 +60,10 @@ static uint64_t hash_bytes(const char *data, size_t len) {
 }
 
 static void table_free(Table *t) {
-    PyMem_Free(t->arena);
-    PyMem_Free(t->slots);
+    if (!t->borrowed) {
+        PyMem_Free(t->arena);
+        PyMem_Free(t->slots);
+    }
     memset(t, 0, sizeof(*t));
 }
 
@@ -274,6 +277,7 @@ typedef struct {
     char *pool[POOL_MAX];
     size_t pool_capacity[POOL_MAX];
     int pool_count;
+    Py_buffer dump; /* load(): the dump the tables lie in, held until the Accel goes (dump.obj NULL otherwise) */
 } Accel;
 
 #ifdef KYODAKU_OPENSSL
@@ -307,6 +311,8 @@ static void Accel_dealloc(Accel *self) {
     PyMem_Free(self->bits);
     for (int i = 0; i < self->pool_count; i++)
         PyMem_RawFree(self->pool[i]);
+    if (self->dump.obj != NULL)
+        PyBuffer_Release(&self->dump);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -390,6 +396,33 @@ static Rendered *rendered_new(Accel *owner, size_t len) {
     return r;
 }
 
+static int accel_set_filter(Accel *self, PyObject *filter) {
+    if (filter != Py_None) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(filter, &view, PyBUF_SIMPLE) < 0)
+            return -1;
+        if (view.len <= 8) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "filter: rbloom's bytes are k (8 bytes) and a bit line");
+            return -1;
+        }
+        uint64_t k = 0;
+        for (int i = 7; i >= 0; i--)
+            k = (k << 8) | ((unsigned char *)view.buf)[i];
+        self->k = k;
+        self->bit_count = (uint64_t)(view.len - 8) * 8;
+        self->bits = PyMem_Malloc(view.len - 8);
+        if (self->bits == NULL) {
+            PyBuffer_Release(&view);
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(self->bits, (char *)view.buf + 8, view.len - 8);
+        PyBuffer_Release(&view);
+    }
+    return 0;
+}
+
 static int Accel_init(Accel *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"tails", "overlay", "prefix_hosts", "prefix_any_host", "default", "filter", NULL};
     PyObject *tails, *overlay, *prefix_hosts, *filter;
@@ -416,30 +449,7 @@ static int Accel_init(Accel *self, PyObject *args, PyObject *kwargs) {
     if (table_build(&self->tails, tails, 1) < 0 || table_build(&self->overlay, overlay, 0) < 0 ||
         table_build(&self->prefix_hosts, prefix_hosts, 0) < 0)
         return -1;
-    if (filter != Py_None) {
-        Py_buffer view;
-        if (PyObject_GetBuffer(filter, &view, PyBUF_SIMPLE) < 0)
-            return -1;
-        if (view.len <= 8) {
-            PyBuffer_Release(&view);
-            PyErr_SetString(PyExc_ValueError, "filter: rbloom's bytes are k (8 bytes) and a bit line");
-            return -1;
-        }
-        uint64_t k = 0;
-        for (int i = 7; i >= 0; i--)
-            k = (k << 8) | ((unsigned char *)view.buf)[i];
-        self->k = k;
-        self->bit_count = (uint64_t)(view.len - 8) * 8;
-        self->bits = PyMem_Malloc(view.len - 8);
-        if (self->bits == NULL) {
-            PyBuffer_Release(&view);
-            PyErr_NoMemory();
-            return -1;
-        }
-        memcpy(self->bits, (char *)view.buf + 8, view.len - 8);
-        PyBuffer_Release(&view);
-    }
-    return 0;
+    return accel_set_filter(self, filter);
 }
 
 static int is_strip(unsigned char c) { /* bytes.strip()'s whitespace */
@@ -700,9 +710,218 @@ static PyObject *Accel_flags(Accel *self, PyObject *arg) {
 #endif
 }
 
+static PyTypeObject AccelType;
+
+/* ------------------------------------------------------------------------ the tables as one file (index.accel) */
+/* `kyodaku sync` keeps the tables as built (LocalCopy.write_index), so that a check loads them with one read and a
+ * copy instead of a marshal.loads of the bulk index and a table build (tens of ms for 100,000 keys: most of a
+ * small check's fixed cost). Native byte order and sizes: the file is only ever read on the machine that wrote it
+ * (the magic says which layout), and never trusted further than its bounds, which load() checks record by record.
+ */
+#define DUMP_MAGIC "KYDKAC1\0"
+
+static size_t pad8(size_t n) {
+    return (n + 7) & ~(size_t)7;
+}
+
+static size_t table_arena_len(const Table *t) { /* the records' bytes, from the slots */
+    size_t end = 0;
+    for (size_t i = 0; t->slots && i <= t->mask; i++) {
+        if (t->slots[i].record) {
+            const char *record = t->arena + t->slots[i].record - 1;
+            uint32_t key_len, value_len;
+            memcpy(&key_len, record, 4);
+            memcpy(&value_len, record + 4, 4);
+            size_t stop = t->slots[i].record - 1 + 8 + key_len + value_len;
+            if (stop > end)
+                end = stop;
+        }
+    }
+    return end;
+}
+
+static char *put(char *at, const void *data, size_t len) {
+    memcpy(at, data, len);
+    memset(at + len, 0, pad8(len) - len);
+    return at + pad8(len);
+}
+
+static PyObject *Accel_dumps(Accel *self, PyObject *Py_UNUSED(ignored)) {
+    const Table *tables[3] = {&self->tails, &self->overlay, &self->prefix_hosts};
+    size_t arena[3], total = 8 + 16 + pad8(self->default_len);
+    for (int i = 0; i < 3; i++) {
+        arena[i] = table_arena_len(tables[i]);
+        total += 24 + pad8(arena[i]) + (tables[i]->mask + 1) * sizeof(Slot);
+    }
+    PyObject *blob = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (blob == NULL)
+        return NULL;
+    char *at = PyBytes_AS_STRING(blob);
+    uint64_t header[2] = {(uint64_t)self->prefix_any_host, self->default_len};
+    at = put(at, DUMP_MAGIC, 8);
+    at = put(at, header, 16);
+    at = put(at, self->default_tail, self->default_len);
+    for (int i = 0; i < 3; i++) {
+        uint64_t sizes[3] = {tables[i]->count, tables[i]->mask + 1, arena[i]};
+        at = put(at, sizes, 24);
+        at = put(at, tables[i]->arena, arena[i]);
+        at = put(at, tables[i]->slots, (tables[i]->mask + 1) * sizeof(Slot));
+    }
+    return blob;
+}
+
+/* Reads len bytes at *at of a blob of `end`, or fails (NULL). */
+static const char *take(const char **at, const char *end, size_t len) {
+    if ((size_t)(end - *at) < pad8(len) || pad8(len) < len)
+        return NULL;
+    const char *here = *at;
+    *at += pad8(len);
+    return here;
+}
+
+static int table_load(Table *t, const char **at, const char *end) {
+    uint64_t sizes[3];
+    const char *part = take(at, end, 24);
+    if (part == NULL)
+        return -1;
+    memcpy(sizes, part, 24);
+    uint64_t count = sizes[0], capacity = sizes[1], arena_len = sizes[2];
+    if (capacity < 16 || (capacity & (capacity - 1)) || capacity > ((uint64_t)1 << 40) || count >= capacity ||
+        arena_len > ((uint64_t)1 << 48))
+        return -1;
+    const char *arena = take(at, end, arena_len), *slots = take(at, end, capacity * sizeof(Slot));
+    if (arena == NULL || slots == NULL || ((uintptr_t)slots & 7))
+        return -1;
+    t->arena = (char *)arena; /* in the dump, which the Accel holds: no copy */
+    t->slots = (Slot *)slots;
+    t->borrowed = 1;
+    t->mask = capacity - 1;
+    size_t used = 0;
+    for (size_t i = 0; i < capacity; i++) { /* every record within the arena: no lookup can read past it */
+        uint64_t record = t->slots[i].record;
+        if (record == 0)
+            continue;
+        used++;
+        uint32_t key_len, value_len;
+        if (record - 1 > arena_len || arena_len - (record - 1) < 8)
+            goto bad;
+        memcpy(&key_len, t->arena + record - 1, 4);
+        memcpy(&value_len, t->arena + record - 1 + 4, 4);
+        if ((uint64_t)key_len + value_len > arena_len - (record - 1) - 8)
+            goto bad;
+    }
+    if (used != count) /* and so at least one empty slot: every probe ends */
+        goto bad;
+    t->count = count;
+    return 0;
+bad:
+    table_free(t);
+    return -1;
+}
+
+PyDoc_STRVAR(load_doc,
+"load(blob, filter) -> Accel\n\n"
+"The Accel whose tables Accel.dumps() wrote in `blob`, with the filter's bytes (as Accel's `filter`). ValueError\n"
+"when `blob` is not such a dump (another layout, cut short, records out of bounds).");
+
+static PyObject *load(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer view;
+    PyObject *filter;
+    if (!PyArg_ParseTuple(args, "y*O", &view, &filter))
+        return NULL;
+    Accel *self = (Accel *)PyType_GenericNew(&AccelType, NULL, NULL);
+    if (self == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    self->dump = view; /* released with the Accel: the tables point into it */
+    const char *at = view.buf, *end = at + view.len, *part;
+    uint64_t header[2];
+    int failed = -1;
+    if ((part = take(&at, end, 8)) == NULL || memcmp(part, DUMP_MAGIC, 8) != 0 || (part = take(&at, end, 16)) == NULL)
+        goto done;
+    memcpy(header, part, 16);
+    if (header[0] > 1 || (part = take(&at, end, header[1])) == NULL)
+        goto done;
+    self->prefix_any_host = (int)header[0];
+    self->default_len = header[1];
+    self->default_tail = PyMem_Malloc(header[1] + 1);
+    if (self->default_tail == NULL) {
+        PyErr_NoMemory();
+        failed = -2;
+        goto done;
+    }
+    memcpy(self->default_tail, part, header[1]);
+    if ((failed = table_load(&self->tails, &at, end)) < 0 || (failed = table_load(&self->overlay, &at, end)) < 0 ||
+        (failed = table_load(&self->prefix_hosts, &at, end)) < 0)
+        goto done;
+    failed = at == end ? 0 : -1;
+done:
+    if (failed == -1)
+        PyErr_SetString(PyExc_ValueError, "load: not a dump of this build's tables");
+    if (failed < 0 || accel_set_filter(self, filter) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *Accel_tail(Accel *self, PyObject *arg) {
+    /* The bulk index's tail of a key (bytes), or None: the Python path's `tails` when the tables were loaded. */
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "tail: bytes");
+        return NULL;
+    }
+    size_t len;
+    const char *tail = table_find(&self->tails, PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg), &len);
+    if (tail == NULL)
+        Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(tail, len);
+}
+
+static PyObject *Accel_keys(Accel *self, PyObject *arg) {
+    /* The keys of the overlay (0) or of the url-prefix hosts (1) table, as a set: the Python path's sets. */
+    long which = PyLong_AsLong(arg);
+    if ((which != 0 && which != 1) || PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "keys: 0 (overlay) or 1 (url-prefix hosts)");
+        return NULL;
+    }
+    const Table *t = which ? &self->prefix_hosts : &self->overlay;
+    PyObject *keys = PySet_New(NULL);
+    for (size_t i = 0; keys != NULL && t->slots && i <= t->mask; i++) {
+        if (t->slots[i].record == 0)
+            continue;
+        const char *record = t->arena + t->slots[i].record - 1;
+        uint32_t key_len;
+        memcpy(&key_len, record, 4);
+        PyObject *key = PyBytes_FromStringAndSize(record + 8, key_len);
+        if (key == NULL || PySet_Add(keys, key) < 0) {
+            Py_XDECREF(key);
+            Py_CLEAR(keys);
+            break;
+        }
+        Py_DECREF(key);
+    }
+    return keys;
+}
+
+static PyObject *Accel_prefix_any_host(Accel *self, PyObject *Py_UNUSED(ignored)) {
+    return PyBool_FromLong(self->prefix_any_host);
+}
+
+static PyObject *Accel_default(Accel *self, PyObject *Py_UNUSED(ignored)) {
+    return PyBytes_FromStringAndSize(self->default_tail, self->default_len);
+}
+
 static PyMethodDef Accel_methods[] = {
     {"unit", (PyCFunction)Accel_unit, METH_VARARGS, Accel_unit_doc},
     {"flags", (PyCFunction)Accel_flags, METH_O, "The filter's answer for a key (bytes); None without a filter."},
+    {"dumps", (PyCFunction)Accel_dumps, METH_NOARGS, "The tables (not the filter) as bytes, for load()."},
+    {"tail", (PyCFunction)Accel_tail, METH_O, "The tail of a key (bytes) in the tails table, or None."},
+    {"keys", (PyCFunction)Accel_keys, METH_O, "The overlay's (0) or the url-prefix hosts' (1) keys, as a set."},
+    {"prefix_any_host", (PyCFunction)Accel_prefix_any_host, METH_NOARGS, "Whether a url-prefix ends in a host."},
+    {"default", (PyCFunction)Accel_default, METH_NOARGS, "The default tail."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -718,8 +937,15 @@ static PyTypeObject AccelType = {
     .tp_new = PyType_GenericNew,
 };
 
+
+static PyMethodDef module_methods[] = {
+    {"load", load, METH_VARARGS, load_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "kyodaku._offline", "The compiled accelerator of the bulk offline check.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "kyodaku._offline", "The compiled accelerator of the bulk offline check.", -1,
+    module_methods,
 };
 
 PyMODINIT_FUNC PyInit__offline(void) {

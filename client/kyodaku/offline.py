@@ -6,6 +6,7 @@ brought up to date). Nothing unverified is ever kept: a file whose hash, size or
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -32,6 +33,7 @@ DEFAULT_BASIS = {"denied": "permission-required", "allowed": "not-reserved"}
 FIELDS = ("outcome", "basis", "holder", "declaration", "license_url", "disputed")
 INDEX_NAME = "index.marshal"  # the bulk index (LocalCopy.write_index), derived from the answers and the overlay
 INDEX_FORMAT = 1
+ACCEL_INDEX_NAME = "index.accel"  # the same index as the accelerator's tables: source, sha256, Accel.dumps()
 LINE_END = "\r\n"  # csv.writer's (excel dialect), so that fast lines and csv.writer's rows read the same
 
 
@@ -92,18 +94,43 @@ def bloom_hashes(keys: list[bytes]) -> map:
 PURE_PYTHON_ENV = "KYODAKU_PURE_PYTHON"  # set (not "0"): the bulk offline path without the compiled accelerator
 
 
-def accelerator(index: dict, filter_bytes: bytes):
-    """The compiled accelerator of bulk_unit (kyodaku._offline.Accel, built from client/kyodaku/_offline.c when
-    the client was installed where a C compiler was found) over the bulk index, or None: not built, or
-    KYODAKU_PURE_PYTHON set (for tests and benchmarks of the pure path, which stays the reference)."""
+def compiled():
+    """kyodaku._offline (built from client/kyodaku/_offline.c when the client was installed where a C compiler was
+    found), or None: not built, or KYODAKU_PURE_PYTHON set (for tests and benchmarks of the pure path, which stays
+    the reference)."""
     if os.environ.get(PURE_PYTHON_ENV, "") not in ("", "0"):
         return None
     try:
-        from ._offline import Accel
+        from . import _offline
     except ImportError:
         return None
-    return Accel(index["tails"], index["overlay"], index["prefix_hosts"], index["prefix_any_host"],
-                 index["default"], filter_bytes)
+    return _offline
+
+
+def accelerator(index: dict, filter_bytes: bytes | None):
+    """The compiled accelerator of bulk_unit (kyodaku._offline.Accel) over the bulk index, or None (`compiled`)."""
+    module = compiled()
+    if module is None:
+        return None
+    return module.Accel(index["tails"], index["overlay"], index["prefix_hosts"], index["prefix_any_host"],
+                        index["default"], filter_bytes)
+
+
+class _AccelTails:
+    """The bulk index's `tails` (get, in, []) read from the accelerator's table: what the Python path needs for the
+    ids the accelerator hands back, when the tables were loaded from ACCEL_INDEX_NAME without the bulk index."""
+
+    def __init__(self, accel):
+        self.get = accel.tail
+
+    def __contains__(self, key: bytes) -> bool:
+        return self.get(key) is not None
+
+    def __getitem__(self, key: bytes) -> bytes:
+        tail = self.get(key)
+        if tail is None:
+            raise KeyError(key)
+        return tail
 
 
 def copy_dir(root: str | os.PathLike, purpose: str, jurisdiction: str) -> Path:
@@ -403,9 +430,16 @@ class LocalCopy:
                  "overlay": {key.encode() for key in self.overlay}}
         try:
             _write_atomic(self.dir / INDEX_NAME, marshal.dumps(index))
+            accel = accelerator({**index, "default": self._default_tail.encode()}, None)
+            if accel is not None:  # the same tables for the accelerator, loaded by a copy (_bulk_index)
+                self._write_accel_index(index["source"], accel)
         except OSError:
             pass  # a copy on a read-only disk: the index is rebuilt by every check instead
         return index
+
+    def _write_accel_index(self, source: str, accel) -> None:
+        dump = accel.dumps()
+        _write_atomic(self.dir / ACCEL_INDEX_NAME, source.encode() + hashlib.sha256(dump).hexdigest().encode() + dump)
 
     def _bulk_index(self) -> dict:
         """What bulk_lines needs, kept in INDEX_NAME: each key as bytes (and, for a `url:` key, its other scheme's
@@ -413,16 +447,35 @@ class LocalCopy:
         the hosts of the `url-prefix:` keys; the overlay's keys. Besides it, the filter queried by hash
         (bloom_hashes) and each url host's tail once met."""
         if self._bulk is None:
-            index = None
-            try:
-                index = marshal.loads((self.dir / INDEX_NAME).read_bytes())
-            except (OSError, EOFError, ValueError, TypeError):
-                pass
-            if not isinstance(index, dict) or index.get("source") != self._index_source():
-                index = self.write_index()
             filter_bytes = (self.dir / self.file_entry("filter")["name"]).read_bytes()
-            index.update(hosts={}, default=self._default_tail.encode(), filter=Bloom.load_bytes(filter_bytes, int))
-            index["accel"] = accelerator(index, filter_bytes)
+            index, accel, source = None, None, self._index_source()
+            module = compiled()
+            if module is not None:  # the accelerator's tables as sync kept them: no bulk index to load at all
+                try:
+                    blob = memoryview((self.dir / ACCEL_INDEX_NAME).read_bytes())
+                    dump = blob[len(source) + 64:]  # after the source and the dump's sha256 (a damaged file: refused)
+                    if blob[:len(source)] == source.encode() and \
+                            blob[len(source):len(source) + 64] == hashlib.sha256(dump).hexdigest().encode():
+                        accel = module.load(dump, filter_bytes)
+                except (OSError, ValueError):
+                    accel = None  # missing, of another source or build, or damaged: from the bulk index below
+            if accel is not None:
+                index = {"tails": _AccelTails(accel), "overlay": accel.keys(0), "prefix_hosts": accel.keys(1),
+                         "prefix_any_host": accel.prefix_any_host()}
+            else:
+                try:
+                    index = marshal.loads((self.dir / INDEX_NAME).read_bytes())
+                except (OSError, EOFError, ValueError, TypeError):
+                    pass
+                if not isinstance(index, dict) or index.get("source") != source:
+                    index = self.write_index()
+                index["default"] = self._default_tail.encode()
+                accel = accelerator(index, filter_bytes)
+                if accel is not None:  # a copy synced by a client without the accelerator, or damaged: kept now
+                    with contextlib.suppress(OSError):
+                        self._write_accel_index(source, accel)
+            index.update(hosts={}, default=self._default_tail.encode(), filter=Bloom.load_bytes(filter_bytes, int),
+                         accel=accel)
             self._bulk = index
         return self._bulk
 

@@ -193,3 +193,35 @@ def test_a_unit_s_csv_is_a_read_only_buffer_that_outlives_its_accel(tmp_path):
     assert bytes(view).startswith(b"doi:10.5555/a,denied,reserved,hoshi,")
     with pytest.raises(TypeError):
         view[0] = 0
+
+
+def test_the_tables_sync_keeps_answer_as_the_pure_path_and_a_damaged_file_is_not_used(tmp_path, monkeypatch):
+    # `kyodaku sync` (write_index) keeps the accelerator's tables in index.accel, after the index's source and the
+    # dump's sha256; a check loads them without the bulk index. Loaded so, the check writes the pure path's bytes;
+    # a file of another source, damaged or cut short is not used (the tables are built from the bulk index again,
+    # the same answers) and is written again
+    local = a_copy(tmp_path)
+    (local.dir / "overlay.json").write_text(json.dumps(OVERLAYS[1]))
+    local = LocalCopy(local.dir)
+    local.write_index()
+    path = local.dir / offline.ACCEL_INDEX_NAME
+    good = path.read_bytes()
+    data = ("\n".join(IDS * 40 + ["url:https://a.b.kaze.example/x", "url:http://new.example/a"]) + "\n").encode()
+    units = IdUnits(data, str(tmp_path / "ids"), unit_bytes=1 << 9, unit_ids=5)
+
+    def run(env: str) -> tuple[list, bool]:
+        monkeypatch.setenv(PURE_PYTHON_ENV, env)
+        copy = LocalCopy(local.dir)
+        index = copy._bulk_index()
+        out = [copy.bulk_unit(units, n, quote=True) for n in range(len(units))]
+        return [(b"".join(s), m, r, c) for s, m, r, c in out], isinstance(index["tails"], offline._AccelTails)
+
+    pure, _ = run("1")
+    assert run("") == (pure, True)
+    for damaged in (good[:64] + b"0" * 64 + good[128:], b"f" * 64 + good[64:], good[:-9],
+                    good[:200] + bytes([good[200] ^ 1]) + good[201:]):
+        path.write_bytes(damaged)
+        assert run("") == (pure, False)
+        assert path.read_bytes() == good  # written again from the bulk index
+    with pytest.raises(ValueError):
+        _offline.load(good[128:-8], None)
