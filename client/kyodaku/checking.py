@@ -271,14 +271,18 @@ def offline_units(units, *, local, processes: int, quote: bool) -> Iterator[tupl
 
 
 def check_offline(units, *, local, api: Callable[[], Api | None], purpose: str, jurisdiction: str,
-                  receipts: str, state: StateFile, processes: int, concurrency: int,
+                  receipts: str, state: StateFile | Callable[[], StateFile], processes: int, concurrency: int,
                   quote: bool) -> Iterator[tuple[list[bytes], list[dict], int, int]]:
     """`kyodaku check --offline` in bulk: (CSV bytes, receipt documents, ids unchecked, ids) for every unit of
     `units` (ids.IdUnits), in order.
     The copy answers what it can (LocalCopy.bulk_lines, in `processes` processes); the rest is asked of the API
     (`api()` gives it, or None when there is none: those ids are `unchecked`) from `concurrency` threads while the
     next units are answered. The state file keeps, per unit, only the API's lines: a resumed run answers again
-    from the copy (as fast as reading the lines back would be) and asks only for what it was not told."""
+    from the copy (as fast as reading the lines back would be) and asks only for what it was not told. `state` may
+    be a callable that opens it: called once, when the first unit is answered (the input's sha256 that names the
+    run may be computed meanwhile), before anything of it is used."""
+    if callable(state):
+        opener, state = state, None
 
     def finish(number: int, segments: list[bytes], missing: list[int], raws: list[bytes]):
         raws = [raw.decode() for raw in raws]
@@ -323,6 +327,8 @@ def check_offline(units, *, local, api: Callable[[], Api | None], purpose: str, 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         pending: deque = deque()
         for number, (segments, missing, raws, count) in enumerate(answered):
+            if state is None:  # here, in this thread, before any unit is finished (finish() reads it)
+                state = opener()
             if missing:
                 pending.append((pool.submit(finish, number, segments, missing, raws), count))
             else:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from .checking import (
     BATCH_MAX,
@@ -214,8 +215,8 @@ def cmd_check(args) -> int:
 
 def check_offline_bulk(args, local: LocalCopy) -> int:
     """`check --offline` without single receipts: the file read as bytes in one piece, units of OFFLINE_UNIT ids
-    answered from the copy by --processes processes (checking.check_offline), the CSV written as bytes. The same
-    rows as the path of cmd_check (client/tests/test_client_offline_bulk.py)."""
+    answered from the copy by --processes threads or processes (checking.check_offline), the CSV written as bytes.
+    The same rows as the path of cmd_check (client/tests/test_client_offline_lines.py)."""
     with open(args.file, "rb") as handle:
         data = handle.read()
     if args.column is None:
@@ -225,10 +226,17 @@ def check_offline_bulk(args, local: LocalCopy) -> int:
         units = IdUnits(data, args.file, unit_bytes=OFFLINE_UNIT_BYTES, unit_ids=OFFLINE_UNIT,
                         listed=read_id_list(args.file, column=args.column))
         quote = True
-    header = {"input": hashlib.sha256(data).hexdigest(), "column": args.column, "purpose": args.purpose,
+    header = {"input": None, "column": args.column, "purpose": args.purpose,
               "jurisdiction": args.jurisdiction, "receipts": args.receipts, "batch_size": args.batch_size,
               "offline": True, "kept": "api-lines", "unit": [OFFLINE_UNIT_BYTES, OFFLINE_UNIT]}
-    state = StateFile(args.out + ".state.jsonl", header, restart=args.restart)
+    # The input's sha256 names the run in the state file; hashlib computes it without the GIL, in a thread of its
+    # own while the first units are answered. The state file is opened (and checked) before any unit is written.
+    hashing = ThreadPoolExecutor(1)
+    digest = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
+
+    @functools.cache
+    def state_file() -> StateFile:
+        return StateFile(args.out + ".state.jsonl", {**header, "input": digest.result()}, restart=args.restart)
 
     @functools.cache
     def api():
@@ -238,26 +246,46 @@ def check_offline_bulk(args, local: LocalCopy) -> int:
 
         return Api.from_env()
 
+    tmp = args.out + ".tmp"
+    try:
+        unchecked, total = _write_offline(args, local, units, quote, api, state_file, tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)  # nothing is left half-written by a run that stopped (another run's state file, ...)
+        raise
+    finally:
+        hashing.shutdown()
+    state = state_file()
+    state.close()
+    return finish(args, state, unchecked=unchecked, total=total)
+
+
+def _write_offline(args, local: LocalCopy, units: IdUnits, quote: bool, api, state_file, tmp: str) -> tuple[int, int]:
+    """check_offline_bulk's CSV, written to `tmp` then moved to --out: (ids unchecked, ids)."""
     unchecked = total = 0
     with progress_bar(args.quiet) as progress:
         # lines: as near as the bar needs (a pass over the file: not made for --quiet, which shows no bar)
-        task = progress.add_task("check", total=None if args.quiet else data.count(b"\n") + 1)
-        tmp = args.out + ".tmp"
-        with open(tmp, "wb") as out, open(args.out + ".receipts.jsonl", "w", encoding="utf-8") as receipts:
+        task = progress.add_task("check", total=None if args.quiet else units.data.count(b"\n") + 1)
+        with open(tmp, "wb") as out, contextlib.ExitStack() as later:
+            receipts = None  # opened once the state file is (check_offline opens it before the first unit)
             out.write(csv_line(list(COLUMNS)).encode())
             for chunks, signed, missed, count in check_offline(
                     units, local=local, api=api, purpose=args.purpose, jurisdiction=args.jurisdiction,
-                    receipts=args.receipts, state=state, processes=args.processes, concurrency=args.concurrency,
-                    quote=quote):
+                    receipts=args.receipts, state=state_file, processes=args.processes,
+                    concurrency=args.concurrency, quote=quote):
+                if receipts is None:
+                    receipts = later.enter_context(open(args.out + ".receipts.jsonl", "w", encoding="utf-8"))
                 out.writelines(chunks)
                 unchecked += missed
                 total += count
                 for document in signed:
                     receipts.write(json.dumps(document, separators=(",", ":")) + "\n")
                 progress.advance(task, count)
+            state_file()  # opened, and checked, even when the file has no unit at all
+            if receipts is None:
+                later.enter_context(open(args.out + ".receipts.jsonl", "w", encoding="utf-8"))
         os.replace(tmp, args.out)
-    state.close()
-    return finish(args, state, unchecked=unchecked, total=total)
+    return unchecked, total
 
 
 def finish(args, state: StateFile, *, unchecked: int, total: int) -> int:

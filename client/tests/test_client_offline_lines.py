@@ -7,6 +7,7 @@ import io
 import json
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kyodaku import cli
@@ -262,3 +263,28 @@ def test_the_bulk_check_of_a_csv_column_writes_the_row_paths_csv(tmp_path, monke
 def test_the_filter_hash_in_bulk_is_the_stated_hash(keys):
     assert list(bloom_hashes([key.encode() for key in keys])) == [key_hash(key) for key in keys] == [
         bloom_hash(key) for key in keys]
+
+
+def test_a_state_file_of_another_input_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    # the input's sha256 (which names the run) is computed while the first units are answered; a state file of
+    # another input is still refused before any row is written, and nothing of the earlier run is touched
+    monkeypatch.delenv("KYODAKU_URL", raising=False)
+    monkeypatch.setattr(cli, "OFFLINE_UNIT_BYTES", 100)
+    code, first = offline_check(tmp_path, IDS * 3, "--processes", "2")
+    assert code == 1  # unchecked ids: the state file stays for the next run
+    out = tmp_path / "answers---processes-2.csv"
+    kept = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith(out.name)}
+    assert set(kept) == {out.name, out.name + ".state.jsonl", out.name + ".receipts.jsonl"} or set(kept) == {
+        out.name, out.name + ".state.jsonl"}
+    with pytest.raises(SystemExit, match="belongs to another run"):
+        offline_check(tmp_path, IDS * 4, "--processes", "2")  # another input, the same --out
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.name.startswith(out.name)} == kept
+    code, again = offline_check(tmp_path, IDS * 4, "--processes", "2", "--restart")
+    assert code == 1 and first.count(b"\r\n") == 1 + 3 * len(IDS) and again.count(b"\r\n") == 1 + 4 * len(IDS)
+
+
+def test_an_empty_file_or_one_of_comments_and_blank_lines_writes_the_header_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("KYODAKU_URL", raising=False)
+    for number, ids in enumerate(([], ["", "# nothing", "   ", "\r"])):
+        code, out = offline_check(tmp_path / str(number), ids, "--processes", "2")
+        assert code == 0 and out == csv_line(list(COLUMNS)).encode()
