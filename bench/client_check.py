@@ -109,13 +109,10 @@ def kyodaku_process(client_dir: str, *args, env: dict | None = None) -> tuple[fl
     """(wall seconds, CPU seconds) of `kyodaku ARGS` in a process of its own, importing kyodaku from client_dir."""
     code = "import sys; from kyodaku.cli import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": client_dir, "KYODAKU_PURE_PYTHON": "", **(env or {})}
-    before = os.times()
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env)
-    wall = time.perf_counter() - started
-    after = os.times()
-    assert done.returncode == 0, f"kyodaku {args[0]} ({client_dir}) exited {done.returncode}"
-    return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    out = args[args.index("--out") + 1]
+    if os.path.exists(out):
+        os.remove(out)  # freeing an earlier run's CSV is not this run's work
+    return timed([sys.executable, "-c", code, *args], env=env)
 
 
 FLOOR = """import sys
@@ -128,9 +125,62 @@ with open(sys.argv[2], "wb") as out:
 
 def offline_floor(source: str, out: str) -> tuple[float, float]:
     """(wall, CPU) of FLOOR in a process of its own: start, read the ids, write a line per id."""
+    return timed([sys.executable, "-c", FLOOR, source, out])
+
+
+# The least any client does that writes a row per id, without an interpreter: read the file in one piece, write
+# each line's id and one fixed CSV tail into a buffer, write the buffer out in blocks of 8 MB. One thread.
+C_FLOOR = r"""#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+int main(int argc, char **argv) {
+    static const char tail[] = ",denied,permission-required,,,,false,,offline,,\r\n";
+    int in = open(argv[1], O_RDONLY), out = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    struct stat st;
+    if (in < 0 || out < 0 || fstat(in, &st) < 0) return 1;
+    char *data = malloc(st.st_size + 1), *buf = malloc(8 << 20);
+    size_t got = 0, used = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(in, data + got, st.st_size - got);
+        if (n <= 0) return 1;
+        got += n;
+    }
+    for (char *line = data, *end = data + got, *nl; line < end; line = nl + 1) {
+        nl = memchr(line, '\n', end - line);
+        if (nl == NULL) nl = end;
+        size_t len = nl - line;
+        if (used + len + sizeof tail > (8 << 20)) { if (write(out, buf, used) != (ssize_t)used) return 1; used = 0; }
+        memcpy(buf + used, line, len); used += len;
+        memcpy(buf + used, tail, sizeof tail - 1); used += sizeof tail - 1;
+    }
+    if (write(out, buf, used) != (ssize_t)used) return 1;
+    return close(out);
+}
+"""
+
+
+def c_floor_program(workdir: str) -> str | None:
+    """C_FLOOR compiled (cc -O2) in workdir, or None without a C compiler."""
+    import shutil
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    Path(f"{workdir}/floor.c").write_text(C_FLOOR)
+    built = subprocess.run([compiler, "-O2", "-o", f"{workdir}/floor", f"{workdir}/floor.c"], capture_output=True)
+    return f"{workdir}/floor" if built.returncode == 0 else None
+
+
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of a command in a process of its own, after the page cache's dirty pages of the runs
+    before it are written out (os.sync: their writeback must not be counted in this run)."""
+    os.sync()
     before = os.times()
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", FLOOR, source, out], check=True)
+    subprocess.run(command, check=True, env=env)
     wall = time.perf_counter() - started
     after = os.times()
     return wall, (after.children_user - before.children_user) + (after.children_system - before.children_system)
@@ -141,6 +191,21 @@ def accelerated(client_dir: str) -> bool:
     code = "import kyodaku._offline"
     return subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": client_dir},
                           capture_output=True).returncode == 0
+
+
+def rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 2)
+
+
+def same_bytes_of(one: str, other: str) -> bool:
+    """Whether two files hold the same bytes (read 16 MB at a time: they may be gigabytes)."""
+    with open(one, "rb") as first, open(other, "rb") as second:
+        while True:
+            a, b = first.read(1 << 24), second.read(1 << 24)
+            if a != b:
+                return False
+            if not a:
+                return True
 
 
 def answers(path: str) -> list[tuple]:
@@ -224,12 +289,14 @@ def main() -> None:
           f"{figures['pure_and_accelerated_same_bytes']} (accelerator built: {figures['accelerated']})")
     print(f"offline, {args.ids:,} ids: {figures['offline_s']} s wall, {figures['offline_cpu_s']} s CPU; floor (read "
           f"the ids, write a fixed line per id) {figures['offline_floor_s']} s wall, {figures['offline_floor_cpu_s']} "
-          f"s CPU")
+          f"s CPU; the same in C (one thread): {figures['c_floor_s']} s wall, {figures['c_floor_cpu_s']} s CPU")
     if args.repeat:
         print(f"offline, {figures['big_ids']:,} ids (the file {args.repeat} times): {figures['big_offline_s']} s "
               f"wall, {figures['big_offline_cpu_s']} s CPU, {figures['big_offline_ids_per_s']:,} ids/s "
               f"({figures['big_offline_to_online']}x online); floor {figures['big_floor_s']} s wall, "
-              f"{figures['big_floor_cpu_s']} s CPU; answers identical: {figures['big_identical']}")
+              f"{figures['big_floor_cpu_s']} s CPU; C floor {figures['big_c_floor_s']} s wall, "
+              f"{figures['big_c_floor_cpu_s']} s CPU; answers identical: {figures['big_identical']}; the same bytes "
+              f"as pure Python: {figures['big_pure_and_accelerated_same_bytes']}")
         print(f"  pure Python: {figures['big_pure_s']} s wall, {figures['big_pure_cpu_s']} s CPU, "
               f"{figures['big_pure_ids_per_s']:,} ids/s ({figures['big_pure_to_online']}x online); answers identical: "
               f"{figures['big_pure_identical']}")
@@ -276,6 +343,8 @@ def run(args, workdir: str, key: str, url: str) -> dict:
     with open(f"{workdir}/pure.csv", "rb") as one, open(f"{workdir}/offline.csv", "rb") as other:
         same_bytes = one.read() == other.read()
     floor_wall, floor_cpu = offline_floor(source, f"{workdir}/floor.csv")
+    c_floor = c_floor_program(workdir)
+    c_floor_wall, c_floor_cpu = timed([c_floor, source, f"{workdir}/floor.csv"]) if c_floor else (None, None)
     big = {}
     if args.repeat:
         big_source = f"{workdir}/ids-big.txt"
@@ -284,10 +353,14 @@ def run(args, workdir: str, key: str, url: str) -> dict:
         log(f"kyodaku check --offline of {len(ids) * args.repeat:,} ids (own process)")
         big_args = [big_source if arg == source else arg for arg in offline_args]
         big_pure_s, big_pure_cpu = kyodaku_process(str(ROOT / "client"), *big_args, "--out",
-                                                   f"{workdir}/offline-big.csv", env=PURE)
-        big_pure_identical = same_answers(f"{workdir}/offline-big.csv", online, args.repeat)
+                                                   f"{workdir}/pure-big.csv", env=PURE)
+        big_pure_identical = same_answers(f"{workdir}/pure-big.csv", online, args.repeat)
         big_s, big_cpu = kyodaku_process(str(ROOT / "client"), *big_args, "--out", f"{workdir}/offline-big.csv")
+        big_same_bytes = same_bytes_of(f"{workdir}/pure-big.csv", f"{workdir}/offline-big.csv")
+        os.remove(f"{workdir}/pure-big.csv")
         big_floor_wall, big_floor_cpu = offline_floor(big_source, f"{workdir}/floor.csv")
+        big_c_floor_wall, big_c_floor_cpu = (timed([c_floor, big_source, f"{workdir}/floor.csv"]) if c_floor
+                                             else (None, None))
         big_identical = same_answers(f"{workdir}/offline-big.csv", online, args.repeat)
         big = {"big_ids": len(ids) * args.repeat, "big_offline_s": round(big_s, 2),
                "big_offline_cpu_s": round(big_cpu, 2),
@@ -298,7 +371,8 @@ def run(args, workdir: str, key: str, url: str) -> dict:
                "big_pure_cpu_s": round(big_pure_cpu, 2),
                "big_pure_ids_per_s": round(len(ids) * args.repeat / big_pure_s),
                "big_pure_to_online": round(online_s * args.repeat / big_pure_s, 1),
-               "big_pure_identical": big_pure_identical}
+               "big_pure_identical": big_pure_identical, "big_pure_and_accelerated_same_bytes": big_same_bytes,
+               "big_c_floor_s": rounded(big_c_floor_wall), "big_c_floor_cpu_s": rounded(big_c_floor_cpu)}
         os.remove(big_source)
         os.remove(f"{workdir}/offline-big.csv")
     figures = {
@@ -310,7 +384,8 @@ def run(args, workdir: str, key: str, url: str) -> dict:
         "offline_ids_per_s": round(len(ids) / offline_s),
         "offline_from_api": from_api, "offline_to_online": round(online_s / offline_s, 1),
         "identical": online == offline, "offline_floor_s": round(floor_wall, 2),
-        "offline_floor_cpu_s": round(floor_cpu, 2), "accelerated": accelerated(str(ROOT / "client")),
+        "offline_floor_cpu_s": round(floor_cpu, 2), "c_floor_s": rounded(c_floor_wall),
+        "c_floor_cpu_s": rounded(c_floor_cpu), "accelerated": accelerated(str(ROOT / "client")),
         "pure_s": round(pure_s, 2), "pure_cpu_s": round(pure_cpu, 2), "pure_ids_per_s": round(len(ids) / pure_s),
         "pure_to_online": round(online_s / pure_s, 1), "pure_identical": pure_identical,
         "pure_and_accelerated_same_bytes": same_bytes, **big, "loadavg": os.getloadavg(), **before,
