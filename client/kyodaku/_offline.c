@@ -262,6 +262,12 @@ static int url_kept(const char *s, size_t n, size_t *host, size_t *host_len) {
 
 /* ------------------------------------------------------------------------------------------- the filter */
 #define POOL_MAX 8
+#ifndef PF_SLOT
+#define PF_SLOT 16 /* ids ahead: a slot asked of the memory */
+#endif
+#ifndef PF_RECORD
+#define PF_RECORD 8 /* ids ahead: the record its slot points at */
+#endif
 
 typedef struct {
     PyObject_HEAD
@@ -456,8 +462,10 @@ static int is_strip(unsigned char c) { /* bytes.strip()'s whitespace */
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
 }
 
-/* The tail to write after the id s[0:n], or NULL to hand the id back to the Python path. */
-static const char *answer(const Accel *a, const char *s, size_t n, uint64_t hash, size_t *tail_len) {
+/* The tail to write after the id s[0:n] (whose hash_bytes is `hash`; for a url, `domain_hash` that of `domain:`
+ * and its whole host, or 0), or NULL to hand the id back to the Python path. */
+static const char *answer(const Accel *a, const char *s, size_t n, uint64_t hash, uint64_t domain_hash,
+                          size_t *tail_len) {
     size_t ignored;
     const char *tail = table_find_hashed(&a->tails, s, n, hash, tail_len);
     if (tail != NULL)
@@ -478,7 +486,9 @@ static const char *answer(const Accel *a, const char *s, size_t n, uint64_t hash
         const char *dot;
         while ((dot = memchr(h, '.', left)) != NULL) { /* LocalCopy._domain_key: nearest first */
             memcpy(candidate + 7, h, left);
-            tail = table_find(&a->tails, candidate, 7 + left, tail_len);
+            tail = left == host_len && domain_hash /* the whole host: hashed already (split_unit) */
+                       ? table_find_hashed(&a->tails, candidate, 7 + left, domain_hash, tail_len)
+                       : table_find(&a->tails, candidate, 7 + left, tail_len);
             if (tail != NULL)
                 return tail;
             left -= dot + 1 - h;
@@ -571,19 +581,19 @@ static Py_ssize_t split_unit(const char *data, Py_ssize_t i, Py_ssize_t end, IdS
 static size_t answer_unit(const Accel *self, const char *data, IdSpan *spans, size_t found, int quote) {
     size_t total = 0;
     for (size_t k = 0; k < found; k++) {
-        if (k + 16 < found) {
-            table_prefetch_slot(&self->tails, spans[k + 16].hash);
-            if (spans[k + 16].domain_hash)
-                table_prefetch_slot(&self->tails, spans[k + 16].domain_hash);
+        if (k + PF_SLOT < found) {
+            table_prefetch_slot(&self->tails, spans[k + PF_SLOT].hash);
+            if (spans[k + PF_SLOT].domain_hash)
+                table_prefetch_slot(&self->tails, spans[k + PF_SLOT].domain_hash);
         }
-        if (k + 8 < found) {
-            table_prefetch_record(&self->tails, spans[k + 8].hash);
-            if (spans[k + 8].domain_hash)
-                table_prefetch_record(&self->tails, spans[k + 8].domain_hash);
+        if (k + PF_RECORD < found) {
+            table_prefetch_record(&self->tails, spans[k + PF_RECORD].hash);
+            if (spans[k + PF_RECORD].domain_hash)
+                table_prefetch_record(&self->tails, spans[k + PF_RECORD].domain_hash);
         }
         const char *s = data + spans[k].start;
         size_t n = spans[k].len;
-        spans[k].tail = answer(self, s, n, spans[k].hash, &spans[k].tail_len);
+        spans[k].tail = answer(self, s, n, spans[k].hash, spans[k].domain_hash, &spans[k].tail_len);
         if (spans[k].tail == NULL) {
             spans[k].out = 0;
             continue;

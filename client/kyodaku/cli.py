@@ -104,9 +104,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: %(default)s)")
     check.add_argument("--offline", action="store_true", help="answer from the copy `kyodaku sync` keeps, asking "
                        "the API only for ids it cannot answer")
-    check.add_argument("--processes", type=int, default=processes_default(), help="offline: processes answering "
-                       "from the copy, each a unit of 100,000 ids at a time (default: the CPUs available, "
-                       "%(default)s)")
+    check.add_argument("--processes", type=int, default=processes_default(), help="offline: how many units of "
+                       "~100,000 ids are answered from the copy at once, by threads of this process with the "
+                       "compiled accelerator, by processes without it (default: the CPUs available, %(default)s)")
     check.add_argument("--max-age", type=float, default=86400, help="offline: refuse a copy brought up to date "
                        "more than this many seconds ago (default: %(default)s)")
     check.add_argument("--dir", default=DEFAULT_COPIES, help="where synced copies live (default: %(default)s)")
