@@ -970,6 +970,8 @@ PyMODINIT_FUNC PyInit__offline(void) {
         Py_DECREF(m);
         return NULL;
     }
+    /* offline.compiled() uses only a build of this interface (a build left from an older checkout: not used) */
+    PyModule_AddIntConstant(m, "INTERFACE", 2);
 #ifdef KYODAKU_OPENSSL
     PyModule_AddIntConstant(m, "HAS_SHA256", 1);
 #else

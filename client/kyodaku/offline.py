@@ -91,6 +91,7 @@ def bloom_hashes(keys: list[bytes]) -> map:
     return map(sub, map(xor, unsigned, repeat(_TOP)), repeat(_TOP))
 
 
+ACCEL_INTERFACE = 2  # kyodaku._offline's INTERFACE that this module speaks to
 PURE_PYTHON_ENV = "KYODAKU_PURE_PYTHON"  # set (not "0"): the bulk offline path without the compiled accelerator
 
 
@@ -104,7 +105,9 @@ def compiled():
         from . import _offline
     except ImportError:
         return None
-    return _offline
+    # an editable install keeps the extension built from an older _offline.c until it is built again (`pip install
+    # -e ./client`): one of another interface is not used (the pure path answers, the same bytes)
+    return _offline if getattr(_offline, "INTERFACE", 1) == ACCEL_INTERFACE else None
 
 
 def accelerator(index: dict, filter_bytes: bytes | None):

@@ -20,6 +20,9 @@ from sync.filters import key_hash
 
 try:
     from kyodaku import _offline
+
+    if getattr(_offline, "INTERFACE", 1) != offline.ACCEL_INTERFACE:  # built from an older _offline.c
+        raise ImportError("kyodaku._offline is stale: build it again (pip install -e ./client)")
 except ImportError:  # not built (no C compiler where the client was installed): the pure path is all there is
     _offline = None
     if os.environ.get("REQUIRE_SERVICES") == "1" or os.environ.get("CI"):
@@ -225,3 +228,10 @@ def test_the_tables_sync_keeps_answer_as_the_pure_path_and_a_damaged_file_is_not
         assert path.read_bytes() == good  # written again from the bulk index
     with pytest.raises(ValueError):
         _offline.load(good[128:-8], None)
+
+
+def test_an_extension_of_another_interface_is_not_used(tmp_path, monkeypatch):
+    # an editable install keeps an extension built from an older _offline.c: the pure path answers instead
+    monkeypatch.setattr(_offline, "INTERFACE", offline.ACCEL_INTERFACE - 1)
+    assert offline.compiled() is None
+    assert LocalCopy(a_copy(tmp_path).dir)._bulk_index()["accel"] is None
