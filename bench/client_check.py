@@ -187,9 +187,13 @@ def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
 
 
 def accelerated(client_dir: str) -> bool:
-    """Whether the client in client_dir has its compiled accelerator (built by `pip install -e ./client`)."""
-    code = "import kyodaku._offline"
-    return subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": client_dir},
+    """Whether the client in client_dir has its compiled accelerator (built by `pip install -e ./client`) and
+    uses it: built from this tree's _offline.c (kyodaku.offline.compiled() refuses one of another interface)."""
+    code = ("import sys, kyodaku._offline\n"
+            "from kyodaku import offline\n"
+            "sys.exit(0 if getattr(offline, 'compiled', lambda: True)() is not None else 1)")
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": client_dir,
+                                                             "KYODAKU_PURE_PYTHON": ""},
                           capture_output=True).returncode == 0
 
 
@@ -269,6 +273,9 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (it is dropped and created again).")
+    if not accelerated(str(ROOT / "client")):
+        log("kyodaku._offline is not built, or built from an older _offline.c: the 'accelerated' figures will be the "
+            "pure path's (run `make install-dev` or `.venv/bin/pip install -e ./client` first)")
     with tempfile.TemporaryDirectory(prefix="kyodaku-bench-client-") as workdir:
         key = prepare(args, workdir)
         port = _serve.free_port()
