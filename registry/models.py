@@ -127,7 +127,8 @@ class Work(models.Model):
     title = models.CharField(_("title"), max_length=1000)
     original_title = models.CharField(_("original title"), max_length=1000, blank=True)
     kind = models.CharField(_("kind"), max_length=16, choices=WorkKind.choices, default=WorkKind.OTHER)
-    # Not indexed: nothing reads works by filing collective, and holders are never deleted (PROTECT).
+    # Indexed only where set (work_filed_by_agent_idx): nothing reads works by filing collective, but deleting a
+    # holder looks for works it filed as a collective (PROTECT, and the key guard of core.keychecks).
     filed_by_agent = models.ForeignKey(Holder, on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="works_filed_as_agent", verbose_name=_("filed by collective"),
                                        db_index=False, db_constraint=False)
@@ -147,6 +148,8 @@ class Work(models.Model):
             models.Index(fields=["holder", "created_at"], name="work_holder_created_idx"),
             # ref: lookups fetch a batch's catalogue numbers across holders, then keep the (code, work_ref) pairs
             models.Index(fields=["work_ref"], name="work_ref_idx"),
+            models.Index(fields=["filed_by_agent"], condition=Q(filed_by_agent__isnull=False),
+                         name="work_filed_by_agent_idx"),
         ]
 
     def __str__(self):

@@ -219,3 +219,79 @@ def test_the_sqlite_default_refuses_orphans_too(tmp_path):
         db.execute("UPDATE registry_identifier SET work_id = 'nowhere' WHERE id = 'i1'")
     # Deletes are Django's PROTECT's there (core.keychecks.sqlite_forward says why).
     db.close()
+
+
+def _guard_probe(function: str) -> str:
+    """The query an installed delete guard (core.keychecks) runs for each deleted id, as the database holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [function])
+        (source,), = cursor.fetchall()
+    (probe,) = re.findall(r"EXECUTE '((?:[^']|'')*)' INTO referenced USING candidate", source)
+    return probe.replace("''", "'")
+
+
+def _plan(cursor, sql: str, params) -> str:
+    cursor.execute("EXPLAIN " + sql, params)
+    return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize(("function", "index"), [
+    ("registry_holder_kept_for_consent_declaration", "declaration_filed_by_agent_idx"),
+    ("registry_holder_kept_for_registry_work", "work_filed_by_agent_idx"),
+])
+def test_deleting_a_holder_looks_for_what_it_filed_as_a_collective_through_an_index(function, index, collective):
+    """Rule: removing a holder reads the rows that name it through indexes, never by scanning every declaration or
+    work. The installed guard's probe (its holder key and its collective key) and Django's PROTECT query are planned
+    with sequential scans priced out: without an index on filed_by_agent_id PostgreSQL would still have to scan."""
+    probe = _guard_probe(function)
+    assert '"filed_by_agent_id" = $1' in probe, probe
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = _plan(cursor, probe.replace("$1", "%(id)s::uuid"), {"id": str(collective.holder.id)})
+        assert "Seq Scan" not in plan and index in plan, plan
+        model = Declaration if "declaration" in function else Work
+        plan = model.objects.filter(filed_by_agent=collective.holder).explain()
+        assert index in plan and "Seq Scan" not in plan, plan
+
+
+def test_a_holder_nothing_refers_to_is_deleted_without_reading_every_declaration_of_the_one_that_owns_them(
+        studio_kaze):
+    """Rule: one holder owning most declarations (a registry's largest studio) does not make deleting another
+    holder read them all. A plan made for any holder guesses that holder's share of rows from the number of
+    distinct holders (here one: all of them) and scans the table for an EXISTS; the guard plans its probe for the
+    deleted id (EXECUTE ... USING), which the statistics say has no row: an index lookup."""
+    work = _work(studio_kaze.holder)
+    now = timezone.now()
+    Declaration.objects.bulk_create(
+        Declaration(holder=studio_kaze.holder, work=work, scope="work", purpose="train-ai", jurisdiction="JP",
+                    consent="reserve", effective_from=now, recorded_at=now, revoked_at=now) for _ in range(3000))
+    lone = Holder.objects.create(code="lone", name="Lone", kind="studio")
+    probe = _guard_probe("registry_holder_kept_for_consent_declaration")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE consent_declaration")
+        # The same probe planned for any id: what the guard's set-based query (and a cached plan) do.
+        cursor.execute("PREPARE any_holder(uuid) AS " + probe)
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        try:
+            generic = _plan(cursor, "EXECUTE any_holder(%s)", [str(lone.id)])
+        finally:
+            cursor.execute("RESET plan_cache_mode")
+            cursor.execute("DEALLOCATE any_holder")
+        assert "Seq Scan on consent_declaration" in generic, generic  # the data is the case this test is about
+        planned_for_id = _plan(cursor, probe.replace("$1", "%(id)s::uuid"), {"id": str(lone.id)})
+        assert "Seq Scan" not in planned_for_id, planned_for_id
+    lone.delete()
+    assert not Holder.objects.filter(code="lone").exists()
+
+
+def test_a_collective_that_filed_a_declaration_cannot_be_deleted(collective, tsubasa):
+    """The collective key of a declaration keeps its holder, as the holder key does (no mandate left to do it)."""
+    lone = Holder.objects.create(code="lone-collective", name="Lone", kind="collective")
+    work = _work(tsubasa.holder)
+    Declaration.objects.create(holder=tsubasa.holder, work=work, scope="work", purpose="ai-training",
+                               jurisdiction="JP", consent="reserve", effective_from=timezone.now(),
+                               filed_by_agent=lone)
+    with pytest.raises(ProtectedError):
+        lone.delete()
+    assert "still referenced from table \"consent_declaration\"" in _refused(
+        "DELETE FROM registry_holder WHERE id = %s", [str(lone.id)])
