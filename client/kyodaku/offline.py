@@ -7,12 +7,10 @@ brought up to date). Nothing unverified is ever kept: a file whose hash, size or
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import json
 import marshal
 import os
-import tempfile
 import threading
 import time
 from collections import deque
@@ -141,6 +139,8 @@ def copy_dir(root: str | os.PathLike, purpose: str, jurisdiction: str) -> Path:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    import tempfile  # here: a check that writes nothing here does not import it (nor shutil, bz2 and lzma with it)
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
@@ -295,6 +295,8 @@ class LocalCopy:
     def all_answers(self) -> dict:
         if self._answers is None:
             answers = {}
+            import gzip  # here: the bulk check reads its index, not the answers
+
             data = gzip.decompress((self.dir / self.file_entry("answers")["name"]).read_bytes())
             lines = data.rstrip(b"\n").split(b"\n") if data.strip() else []
             for start in range(0, len(lines), 100_000):  # one json.loads per 100,000 lines: no call per line
