@@ -462,6 +462,8 @@ class LocalCopy:
                     if blob[:len(source)] == source.encode() and \
                             blob[len(source):len(source) + 64] == hashlib.sha256(dump).hexdigest().encode():
                         accel = module.load(dump, filter_bytes)
+                        if accel.default() != self._default_tail.encode():
+                            accel = None  # the regime's answer is the manifest's, not the index's source: rebuilt
                 except (OSError, ValueError):
                     accel = None  # missing, of another source or build, or damaged: from the bulk index below
             if accel is not None:

@@ -235,3 +235,22 @@ def test_an_extension_of_another_interface_is_not_used(tmp_path, monkeypatch):
     monkeypatch.setattr(_offline, "INTERFACE", offline.ACCEL_INTERFACE - 1)
     assert offline.compiled() is None
     assert LocalCopy(a_copy(tmp_path).dir)._bulk_index()["accel"] is None
+
+
+def test_tables_kept_under_another_regime_are_not_used(tmp_path, monkeypatch):
+    # the default answer is the manifest's regime, not part of what the index is derived from (the answers and the
+    # overlay): a new snapshot whose answers file is byte for byte the old one's, under the other regime, must not
+    # be answered with the tables' old default
+    local = a_copy(tmp_path)
+    local.write_index()
+    manifest = json.loads((local.dir / "manifest.json").read_text())
+    manifest["payload"]["files"][1]["default_outcome"] = "denied"
+    (local.dir / "manifest.json").write_text(json.dumps(manifest))
+    data = b"doi:10.5555/unregistered\n"
+    units = IdUnits(data, str(tmp_path / "ids"), unit_bytes=1 << 9, unit_ids=5)
+    copy = LocalCopy(local.dir)
+    segments, missing, _, count = copy.bulk_unit(units, 0, quote=True)
+    assert b"".join(segments) == b"doi:10.5555/unregistered,denied,permission-required,,,,false,,offline,,\r\n"
+    monkeypatch.setenv(PURE_PYTHON_ENV, "1")
+    pure = LocalCopy(local.dir).bulk_unit(units, 0, quote=True)
+    assert (b"".join(pure[0]), pure[1], pure[3]) == (b"".join(segments), missing, count)
