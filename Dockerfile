@@ -24,5 +24,6 @@ RUN SECRET_KEY=build-only-placeholder-build-only-placeholder-build-only DATABASE
 
 USER kyodaku
 EXPOSE 8000
-# Workers, threads and keep-alive: config/gunicorn.conf.py (docs/scaling.md, "Web workers").
-CMD ["gunicorn", "--config", "config/gunicorn.conf.py", "config.wsgi:application"]
+# The web process: granian serving config.wsgi; workers, threads and keep-alive in config/serve.py (docs/scaling.md,
+# "Web workers").
+CMD ["python", "-m", "config.serve"]

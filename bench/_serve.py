@@ -1,6 +1,7 @@
-"""gunicorn for the HTTP benchmarks (bench/lookup_http.py, lookup_rate.py, observability_http.py, check_ids.py,
-client_check.py, spawning_http.py): production settings on 127.0.0.1, started in a process group of its own, ready
-when GET /healthz answers 200, stopped with the whole group; and the CPU time of a group's processes from /proc.
+"""gunicorn (or another server: start_command) for the HTTP benchmarks (bench/lookup_http.py, lookup_rate.py,
+observability_http.py, check_ids.py, client_check.py, spawning_http.py): production settings on 127.0.0.1,
+started in a process group of its own, ready when GET /healthz answers 200, stopped with the whole group; and the
+CPU time of a group's processes from /proc.
 
 One module so that every benchmark serves the same way: a setting added here (or a start that fails loudly) holds
 for all of them.
@@ -74,8 +75,15 @@ def start_gunicorn(gunicorn_args: list[str], *, port: int, env: dict[str, str], 
     gunicorn_args must bind HOST:port (--bind, or GUNICORN_BIND in env with config/gunicorn.conf.py). `output`
     takes gunicorn's stdout and stderr (DEVNULL, or None to keep them on this terminal).
     """
-    proc = subprocess.Popen([GUNICORN, *gunicorn_args, "config.wsgi"], cwd=cwd, env=env, start_new_session=True,
-                            stdout=output, stderr=output)
+    return start_command([GUNICORN, *gunicorn_args, "config.wsgi"], port=port, env=env, cwd=cwd, output=output,
+                         timeout=timeout)
+
+
+def start_command(command: list[str], *, port: int, env: dict[str, str], cwd: Path = ROOT,
+                  output=subprocess.DEVNULL, timeout: float = 60) -> subprocess.Popen:
+    """Any web server's `command` (it must bind HOST:port) in a process group of its own, returned once GET /healthz
+    on HOST:port answers 200; stopped (and SystemExit) when it exits first or does not answer within `timeout`."""
+    proc = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True, stdout=output, stderr=output)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _healthy(port):
@@ -84,11 +92,11 @@ def start_gunicorn(gunicorn_args: list[str], *, port: int, env: dict[str, str], 
             break
         time.sleep(0.2)
     stop(proc)
-    raise SystemExit(f"gunicorn ({' '.join(gunicorn_args)}) from {cwd} did not answer on {HOST}:{port}")
+    raise SystemExit(f"{' '.join(command)} from {cwd} did not answer on {HOST}:{port}")
 
 
 def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM to gunicorn's process group (master and workers), SIGKILL if it is not gone in 30 s."""
+    """SIGTERM to the server's process group (master and workers), SIGKILL if it is not gone in 30 s."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)

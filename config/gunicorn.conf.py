@@ -1,5 +1,7 @@
-"""gunicorn settings for the web process: `gunicorn --config config/gunicorn.conf.py config.wsgi` (the Dockerfile's
-CMD; docs/scaling.md, "Web workers").
+"""gunicorn settings, kept for the benchmarks that compare servers (bench/lookup_rate.py `--servers
+gunicorn-gthread`, bench/observability_http.py): `gunicorn --config config/gunicorn.conf.py config.wsgi`. The image
+serves with granian instead (config/serve.py; docs/scaling.md, "Web workers"; docs/performance.md, "Issue 15 item 4:
+the server").
 
 Keep-alive needs a threaded worker: gunicorn's default `sync` worker closes the connection after every response,
 so a client (or the proxy in front) pays a new TCP connection per lookup. `gthread` keeps connections open for
@@ -30,9 +32,8 @@ graceful_timeout = 30
 # A worker is replaced after this many requests (spread so that not all restart at once): bounds slow leaks.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
-accesslog = "-"
-# The request id (config/request_id.py) closes every access line, to find a request's other log records.
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms "%(a)s" %({x-request-id}o)s'
+# No access log of gunicorn's own: Django writes one line per response with its request id (config/request_id.py).
+accesslog = None
 
 _settings = os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.production")
 if os.environ.get("LOG_FORMAT", "json" if _settings.endswith(".production") else "text") == "json":

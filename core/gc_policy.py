@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 from contextlib import contextmanager
 
-__all__ = ["paused_for_batch", "paced_for_bulk", "BULK_THRESHOLD"]
+__all__ = ["paused_for_batch", "paced_for_bulk", "frozen_after_start", "BULK_THRESHOLD"]
 
 # Young-generation threshold during a bulk import (Python's default is 700 allocations).
 BULK_THRESHOLD = 50_000
@@ -63,3 +63,15 @@ def paced_for_bulk():
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def frozen_after_start() -> None:
+    """Once per web worker, after the application has loaded: move everything alive then (modules, classes, URL
+    patterns, settings, the rule caches: hundreds of thousands of objects that live as long as the process) into the
+    permanent generation, out of the collector's sight. Requests leave a few cycles behind (DRF's response and view
+    refer to each other), which reach the oldest generation; each full collection they cause then walks them only,
+    not the whole application again. Unlike freezing a batch's results (see paused_for_batch), nothing frozen here
+    is ever garbage. Measured under callgrind: 3 % fewer instructions per lookup GET (docs/performance.md, "Issue 15
+    item 4: the server")."""
+    gc.collect()
+    gc.freeze()

@@ -228,3 +228,41 @@ def test_the_compose_replica_scripts_make_a_streaming_replica():
             subprocess.run([*as_postgres, pg_ctl, "-D", str(base / data), "-m", "immediate", "-w", "stop"],
                            capture_output=True, timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_image_serves_the_web_process_with_granian_as_the_config_module_sets_it_up():
+    """Rule (docs/scaling.md, "Web workers"): the image's CMD is `python -m config.serve`, and granian, which it
+    starts, is a pinned requirement (a server not in requirements.txt would be missing from the image)."""
+    import json
+
+    cmd = [json.loads(line[4:]) for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")]
+    assert cmd == [["python", "-m", "config.serve"]]
+    pins = {line.split("==")[0].lower(): line.split("==")[1].strip()
+            for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line}
+    import granian
+
+    assert pins["granian"] == granian.__version__
+
+
+def test_the_web_server_hands_django_the_requests_own_environ_not_the_process_environment():
+    """granian merges the whole process environment (SECRET_KEY, DATABASE_URL with its password) into every WSGI
+    environ; config.serve strips it again, so request.META (error reports, debug pages) never holds a secret. The
+    request's own keys, its headers included, pass unchanged."""
+    from config.serve import request_environ_only
+
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return [b""]
+
+    process = {"SECRET_KEY": "s3cret", "DATABASE_URL": "postgres://u:pw@db/k", "PATH": "/usr/bin", "HOME": "/root",
+               "SERVER_SOFTWARE": "Granian"}
+    request = {"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz", "QUERY_STRING": "", "HTTP_HOST": "k.example",
+               "HTTP_X_REQUEST_ID": "r-1", "SERVER_NAME": "k.example", "SERVER_PORT": "443", "wsgi.url_scheme": "https",
+               "HOME": "/client-cannot-set-this"}
+    request_environ_only(app, process_env=process)(process | request, None)
+    assert not {"SECRET_KEY", "DATABASE_URL", "PATH", "HOME"} & set(seen)
+    assert {k: v for k, v in seen.items() if k != "SERVER_SOFTWARE"} == {k: v for k, v in request.items()
+                                                                          if k != "HOME"}
+    assert seen["SERVER_SOFTWARE"] == "Granian"

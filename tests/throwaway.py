@@ -1,6 +1,7 @@
 """Throwaway PostgreSQL and Redis servers of one's own, on free loopback ports under temporary directories, and a
-deployment (gunicorn and a Celery worker, production settings) on them: for the fault tests (tests/fault/) and the
-soak (bench/soak.py), which stop and restart them. The machine's shared servers on 5432 and 6379 are never touched.
+deployment (the image's web process and a Celery worker, production settings) on them: for the fault tests
+(tests/fault/) and the soak (bench/soak.py), which stop and restart them. The machine's shared servers on 5432 and
+6379 are never touched.
 
     with PostgresServer() as pg, RedisServer(tmp) as redis:
         deployment = Deployment(pg, redis, tmp).start()
@@ -150,8 +151,9 @@ class Answer:
 
 
 class Deployment:
-    """gunicorn (production settings) and a Celery worker on a PostgresServer and a RedisServer, with an HTTP
-    client. The database `kyodaku` is created and migrated by start()."""
+    """The image's web process (`python -m config.serve`, production settings) and a Celery worker on a
+    PostgresServer and a RedisServer, with an HTTP client. The database `kyodaku` is created and migrated by
+    start()."""
 
     def __init__(self, pg: PostgresServer, redis: RedisServer, workdir: Path, *, web_workers: int = 2,
                  worker_args=("--pool=solo",)):
@@ -189,18 +191,16 @@ class Deployment:
         self.pg.create_database("kyodaku")
         self.manage("migrate", "-v0")
         self.web = subprocess.Popen(
-            [str(BIN / "gunicorn"), "config.wsgi", "--workers", str(self.web_workers),
-             "--bind", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5",
-             "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "web.log", "wb"),
-            start_new_session=True)
+            [str(BIN / "python"), "-m", "config.serve"],
+            cwd=ROOT, env={**self.env, "WEB_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(self.web_workers)},
+            stdout=open(self.workdir / "web.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
         self.worker = subprocess.Popen(
             [str(BIN / "celery"), "-A", "config", "worker", *self.worker_args, "--without-gossip",
              "--without-mingle", "--without-heartbeat", "-n", f"throwaway-{uuid.uuid4().hex[:8]}@%h",
              "--loglevel=WARNING"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=open(self.workdir / "worker.log", "wb"),
             start_new_session=True)
-        wait_for(lambda: self._alive() and self.get("/readyz").status == 200, 60, "gunicorn to be ready")
+        wait_for(lambda: self._alive() and self.get("/readyz").status == 200, 60, "the web process to be ready")
         return self
 
     def _alive(self) -> bool:

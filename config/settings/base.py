@@ -322,6 +322,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LOG_FORMAT = env("LOG_FORMAT", default="text")
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# One access line per response (logger `kyodaku.access`, config/request_id.py), with the request id; the web server
+# (config/serve.py) writes none of its own.
+KYODAKU_ACCESS_LOG = env.bool("KYODAKU_ACCESS_LOG", default=True)
 
 # Prometheus metrics at /metrics (docs/scaling.md, "Metrics"): for `Authorization: Bearer <token>` or an operator's
 # session. Unset: no endpoint (404) and no django-prometheus middleware, so nothing is counted per request but the

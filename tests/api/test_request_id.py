@@ -142,3 +142,21 @@ def test_a_task_sent_through_the_real_broker_carries_the_requests_id_in_its_head
         assert (headers["id"], headers[REQUEST_ID_HEADER]) == (sent.id, "web-req-3")
     finally:
         broker.delete("celery")
+
+
+def test_every_response_has_one_access_line_with_its_request_id(db, anonymous, json_records, settings):
+    """Rule (docs/scaling.md, "Logs"): the access log is Django's, so its lines carry the request id whatever server
+    runs the application; answers Django gives itself (a 401 problem, a 404) have theirs too."""
+    anonymous.get("/healthz", HTTP_X_REQUEST_ID="probe-ok", HTTP_USER_AGENT="crawler/1.0")
+    anonymous.get("/api/v1/lookup?id=isbn:978-4-9901661-3-7", HTTP_X_REQUEST_ID="probe-401")
+    lines = {r["request_id"]: r for r in json_records() if r["logger"] == "kyodaku.access"}
+    ok, refused = lines["probe-ok"], lines["probe-401"]
+    assert (ok["method"], ok["path"], ok["status"], ok["user_agent"]) == ("GET", "/healthz", 200, "crawler/1.0")
+    assert ok["bytes"] == len(b'{"status": "ok"}') and ok["duration_ms"] >= 0
+    assert ok["message"].startswith('127.0.0.1 "GET /healthz HTTP/1.1" 200 16 ')
+    assert (refused["status"], refused["path"]) == (401, "/api/v1/lookup")
+    assert '"GET /api/v1/lookup?id=isbn:978-4-9901661-3-7 HTTP/1.1" 401' in refused["message"]
+
+    settings.KYODAKU_ACCESS_LOG = False
+    anonymous.get("/healthz", HTTP_X_REQUEST_ID="probe-quiet")
+    assert "probe-quiet" not in {r["request_id"] for r in json_records() if r["logger"] == "kyodaku.access"}

@@ -1,6 +1,6 @@
 """A deployment of its own for fault tests (tests/throwaway.py): a throwaway PostgreSQL cluster and redis-server,
-gunicorn and a Celery worker with production settings on them. The tests stop and restart those servers under
-traffic; nothing else on the machine is touched."""
+the image's web process (config.serve) and a Celery worker with production settings on them. The tests stop and
+restart those servers under traffic; nothing else on the machine is touched."""
 import os
 import tempfile
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Faults with real processes: the registry's PostgreSQL and Redis are stopped and restarted under lookup traffic,
-against gunicorn and a Celery worker with production settings (tests/fault/conftest.py: servers of their own).
+against the image's web process (config.serve) and a Celery worker with production settings
+(tests/fault/conftest.py: servers of their own).
 
 Rules proven:
 - PostgreSQL down: every API request gets a 503 problem+json with Retry-After within a second or two, never a 500

@@ -1,5 +1,6 @@
-"""Metrics under gunicorn as the image runs it (config/gunicorn.conf.py): several keep-alive gthread workers, and one
-scrape that adds up every worker's lookup counts (prometheus_client's multiprocess mode), with JSON logs."""
+"""Metrics under the web server as the image runs it (`python -m config.serve`: granian, several worker processes,
+keep-alive), and one scrape that adds up every worker's lookup counts (prometheus_client's multiprocess mode), with
+JSON logs whose access lines carry the request id."""
 import http.client
 import json
 import os
@@ -18,18 +19,18 @@ from tests.throwaway import BIN, free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "gunicorn-metrics-test-token"
+TOKEN = "web-metrics-test-token"
 
 
 @pytest.fixture
 def web(transactional_db, tmp_path):
-    """gunicorn with production settings on this test's database, 2 workers, metrics on."""
+    """The image's web process with production settings on this test's database, 2 workers, metrics on."""
     port = free_port()
     db = connection.settings_dict
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KYODAKU_", "PROMETHEUS_"))},
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "gunicorn-metrics-test-" + "x" * 50,
+        "SECRET_KEY": "web-metrics-test-" + "x" * 50,
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "false",
         "DATABASE_URL": f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/"
@@ -40,11 +41,11 @@ def web(transactional_db, tmp_path):
         "KYODAKU_METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
         "WEB_CONCURRENCY": "2",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_BIND": f"127.0.0.1:{port}",
         "CONN_MAX_AGE": "0",
     }
     log = open(tmp_path / "web.log", "wb")
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--config", "config/gunicorn.conf.py", "config.wsgi"], cwd=ROOT,
+    proc = subprocess.Popen([str(BIN / "python"), "-m", "config.serve"], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -56,7 +57,7 @@ def web(transactional_db, tmp_path):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail("gunicorn did not start: " + (tmp_path / "web.log").read_text()[-2000:])
+                    pytest.fail("the web process did not start: " + (tmp_path / "web.log").read_text()[-2000:])
                 time.sleep(0.2)
         yield port, tmp_path / "web.log"
     finally:
@@ -65,7 +66,7 @@ def web(transactional_db, tmp_path):
         log.close()
 
 
-def test_one_scrape_adds_up_the_lookups_of_every_gunicorn_worker(web):
+def test_one_scrape_adds_up_the_lookups_of_every_web_worker(web):
     port, log = web
     _, key = api_key_create(name="Crawler Co", rate="none")
     statuses = []
@@ -86,7 +87,7 @@ def test_one_scrape_adds_up_the_lookups_of_every_gunicorn_worker(web):
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(response.read().decode()) for s in family.samples}
     assert samples[("kyodaku_lookups_total", (("outcome", "allowed"), ("path", "single")))] == 20
-    # Keep-alive (gthread): the connection stays open and answers again (sync workers answer `Connection: close`).
+    # Keep-alive: the connection stays open and answers again.
     assert not response.will_close
     conn.request("GET", "/metrics")
     assert conn.getresponse().status == 401
@@ -94,5 +95,10 @@ def test_one_scrape_adds_up_the_lookups_of_every_gunicorn_worker(web):
 
     time.sleep(0.5)
     access = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    lines = [r["message"] for r in access if r.get("logger") == "gunicorn.access"]
-    assert any(line.endswith(" crawl-7") for line in lines), lines[:5]
+    lines = [r for r in access if r.get("logger") == "kyodaku.access"]
+    line = next(r for r in lines if r["request_id"] == "crawl-7")
+    assert (line["method"], line["path"], line["status"]) == ("GET", "/api/v1/lookup", 200), line
+    assert '"GET /api/v1/lookup?id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=FR HTTP/1.1" 200' in \
+        line["message"]
+    # Every response has its line, the ones Django answers itself too (a 401 problem).
+    assert any(r["path"] == "/metrics" and r["status"] == 401 for r in lines), lines[-3:]

@@ -1,0 +1,105 @@
+"""The web process: granian serving config.wsgi (the Dockerfile's CMD: `python -m config.serve`; docs/scaling.md,
+"Web workers").
+
+granian parses HTTP and keeps connections alive in Rust and calls the WSGI application on a few Python threads per
+worker process; gunicorn's gthread worker did that work in Python. Measured on the same lookups (bench/lookup_rate.py,
+docs/performance.md "Issue 15 item 4: the server"), a GET cost the server process about 0.7 ms of CPU less, and the
+empty /healthz a third less. Each setting can be overridden by the environment:
+
+- WEB_BIND (host:port, default 0.0.0.0:8000), WEB_CONCURRENCY (worker processes, default one per CPU the process may
+  use), WEB_THREADS (threads per worker calling Django, default 4: each holds its own database connection);
+- WEB_KEEPALIVE (seconds an idle keep-alive connection may wait for its next request, at most 60, default 60: as
+  long as nginx's upstream keepalive_timeout, so the proxy is not the side surprised by a close);
+- WEB_MAX_RSS_MB (a worker over this much memory is replaced; unset: never). Off by default: granian documents that
+  a respawn can drop connections queued for the old worker unless the kernel's `net.ipv4.tcp_migrate_req` is on.
+  A worker that dies is always replaced.
+"""
+import os
+import shutil
+import tempfile
+
+# granian copies the whole process environment (SECRET_KEY, DATABASE_URL with its password...) into every WSGI
+# environ, as CGI did; Django would then carry it in request.META (error reports, debug views). The application the
+# server calls (`wsgi_application()` below) hands Django the request's own keys only.
+_CGI_KEYS = frozenset({"CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST",
+                       "REQUEST_METHOD", "SCRIPT_NAME", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL",
+                       "SERVER_SOFTWARE", "GATEWAY_INTERFACE"})
+
+
+def request_environ_only(app, process_env=None):
+    """`app` called with the request's WSGI environ minus the process environment that granian merged into it
+    (request headers, HTTP_*, always pass: they are the client's)."""
+    inherited = frozenset(os.environ if process_env is None else process_env) - _CGI_KEYS
+
+    def application(environ, start_response):
+        return app({k: v for k, v in environ.items() if k not in inherited or k.startswith("HTTP_")}, start_response)
+
+    return application
+
+
+def wsgi_application():
+    """What granian calls in each worker process (a factory, so Django is set up there, never in the launcher)."""
+    from config.wsgi import application
+    from core.gc_policy import frozen_after_start
+
+    frozen_after_start()
+    return request_environ_only(application)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _metrics_dir() -> None:
+    """Prometheus (api/metrics.py): with metrics on, every worker writes its counts under PROMETHEUS_MULTIPROC_DIR
+    and a scrape of any worker adds them all up. The directory is emptied before the workers start."""
+    if not os.environ.get("KYODAKU_METRICS_TOKEN"):
+        return
+    path = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "kyodaku-prometheus"))
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+
+
+def main() -> None:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
+    _metrics_dir()
+    host, _, port = os.environ.get("WEB_BIND", "0.0.0.0:8000").rpartition(":")
+    keepalive = min(60, int(os.environ.get("WEB_KEEPALIVE", "60")))
+    max_rss = os.environ.get("WEB_MAX_RSS_MB")
+    log_config = None
+    settings = os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.production")
+    if os.environ.get("LOG_FORMAT", "json" if settings.endswith(".production") else "text") == "json":
+        # granian's own records (start, workers, errors) as JSON lines like Django's; the access log is Django's
+        # (config/request_id.py), with the request id.
+        json_lines = {"()": "pythonjsonlogger.json.JsonFormatter",
+                      "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                      "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
+        log_config = {"formatters": {"generic": json_lines, "access": json_lines}}
+    Granian(
+        "config.serve:wsgi_application",
+        factory=True,
+        address=host.strip("[]") or "0.0.0.0",
+        port=int(port),
+        interface=Interfaces.WSGI,
+        workers=int(os.environ.get("WEB_CONCURRENCY", _cpus())),
+        blocking_threads=int(os.environ.get("WEB_THREADS", "4")),
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=HTTP1Settings(header_read_timeout=keepalive * 1000),
+        log_level=LogLevels.info,
+        log_dictconfig=log_config,
+        log_access=False,
+        respawn_failed_workers=True,
+        workers_max_rss=int(max_rss) if max_rss else None,
+    ).serve()
+
+
+if __name__ == "__main__":
+    main()
