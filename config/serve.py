@@ -3,8 +3,9 @@
 
 granian parses HTTP and keeps connections alive in Rust and calls the WSGI application on a few Python threads per
 worker process; gunicorn's gthread worker did that work in Python. Measured on the same lookups (bench/lookup_rate.py,
-docs/performance.md "Issue 15 item 4: the server"), a GET cost the server process 28 % less CPU (2.1 against 2.95 ms),
-and the empty /healthz a third less. Each setting can be overridden by the environment:
+docs/performance.md "Issue 15 item 4: the server"), granian answered 27 % more GETs at 500/s offered on 2 cores and
+its empty /healthz cost a quarter to a third less CPU; a GET's own CPU was 28 % lower in one run and within noise
+in another. Each setting can be overridden by the environment:
 
 - WEB_BIND (host:port, default 0.0.0.0:8000), WEB_CONCURRENCY (worker processes, default one per CPU the process may
   use), WEB_THREADS (threads per worker calling Django, default 4: each holds its own database connection);
