@@ -42,6 +42,12 @@ def main():
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--chunk", type=int, default=2500)
     parser.add_argument("--without", action="append", default=[], choices=["audit-copy", "trigram", "fk"])
+    parser.add_argument("--sample-ms", type=float, default=0,
+                        help="Sample pg_stat_activity every N ms from a separate process: what each backend was "
+                             "doing (on CPU, waiting for its client, for I/O, for a lock), as shares of samples.")
+    parser.add_argument("--steps", action="store_true",
+                        help="Time each step of a chunk on each side (planning thread, writer thread): calls, wall, "
+                             "the thread's CPU and its connection's backend CPU, per chunk.")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="claims-profile-"))
@@ -84,6 +90,7 @@ def main():
                          (copying, "prepare_plan"), (copying, "write_plan"), (writing, "write_chunk")]:
         timed(module, name)
     services.validate_row = validation.validate_row  # imported by name there
+    steps = instrument_steps() if args.steps else None
 
     writer_cpu = []
 
@@ -112,10 +119,21 @@ def main():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         planner_pid = cursor.fetchone()[0]
+    sampler = start_sampler(args) if args.sample_ms else None
     planner_before, cpu_before = backend_cpu(planner_pid), time.process_time()
     started = time.perf_counter()
     services.claims_submission_process(submission_id=submission.pk)
     wall = time.perf_counter() - started
+    samples = stop_sampler(sampler, planner_pid) if sampler else None
+    time.sleep(1.5)  # the writer's connection is closed: its table statistics reach pg_stat within a second
+    with connection.cursor() as cursor:
+        # How the import read the tables it writes and refers to: a sequential scan of registry_work per chunk
+        # (seq_tup_read growing with the square of the import) is what core.keychecks' probes by key removed.
+        cursor.execute("SELECT relname, seq_scan, seq_tup_read, idx_scan FROM pg_stat_user_tables WHERE relname = "
+                       "ANY(%s) ORDER BY relname", [["registry_work", "registry_holder", "registry_identifier",
+                                                     "consent_declaration", "audit_auditevent"]])
+        table_reads = {name: {"seq_scan": seq, "seq_tup_read": tup, "idx_scan": idx}
+                       for name, seq, tup, idx in cursor.fetchall()}
     submission.refresh_from_db()
     peak = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
                 if line.startswith("VmHWM:"))
@@ -127,7 +145,106 @@ def main():
         "writer_backend_cpu_s": round(sum(writer_cpu), 1),
         "planner_backend_cpu_s": round(backend_cpu(planner_pid) - planner_before, 1),
         "peak_rss_mb": round(peak / 1024, 1), "load_average": [round(x, 2) for x in os.getloadavg()],
+        "backend_samples": samples, "table_reads": table_reads,
+        "steps_ms_per_chunk": steps_report(steps, args) if steps is not None else None,
     }))
+
+
+def instrument_steps() -> dict:
+    """Wrap each step of a chunk: per (side, step) the calls, wall, the thread's CPU and the backend CPU of the
+    thread's own connection (read from /proc, no query). Sides: `planner` (the task's thread: reading, validation,
+    planning, preparing) and `writer` (claims.writing's thread: the chunk's transaction)."""
+    import threading
+
+    from django.db import connection
+    from django.db.backends.postgresql.base import DatabaseWrapper
+
+    from audit import services as audit_services
+    from claims import copying, merging, reads, services, writing
+
+    totals: dict = {}
+
+    def side() -> str:
+        return "writer" if threading.current_thread().name.startswith("claims-writer") else "planner"
+
+    def backend() -> float:
+        raw = getattr(connection, "connection", None)
+        return backend_cpu(raw.info.backend_pid) if raw is not None and not raw.closed else 0.0
+
+    def wrap(module, name, label=None):
+        original = getattr(module, name)
+
+        @functools.wraps(original)
+        def wrapper(*a, **kw):
+            wall, cpu, db = time.perf_counter(), time.thread_time(), backend()
+            try:
+                return original(*a, **kw)
+            finally:
+                key = (side(), label(*a) if callable(label) else (label or name))
+                entry = totals.setdefault(key, [0, 0.0, 0.0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - wall
+                entry[2] += time.thread_time() - cpu
+                entry[3] += backend() - db
+        setattr(module, name, wrapper)
+
+    for module, name in [(services, "_validate_lines"), (services, "_filing_rights"), (services, "_plan_ahead"),
+                         (reads, "works_named"), (reads, "identifiers_named"), (reads, "disputes_by_claimants"),
+                         (reads, "slots_in_force"), (merging, "_read_dispute_limits"), (merging, "plan_chunk"),
+                         (copying, "copy_texts"), (copying, "audit_bundled"), (copying, "audit_bulk_prepare"),
+                         (writing, "head_now"), (writing, "audit_head_lock"), (copying, "audit_bulk_write"),
+                         (copying, "_write_changes"), (writing.ThreadedWriter, "submit"),
+                         (copying, "analyze_written_tables"), (audit_services, "audit_head_lock")]:
+        wrap(module, name)
+    wrap(copying, "copy_table", lambda cursor, statement, text: "copy " + statement.split('"')[1])
+    wrap(DatabaseWrapper, "commit")
+    manager = writing.RowError.objects
+    wrap(manager, "bulk_create", "row_errors")
+    return totals
+
+
+def steps_report(totals: dict, args) -> dict:
+    chunks = -(-args.rows // args.chunk)
+    return {f"{side}:{step}": {"calls": n, "wall": round(1000 * wall / chunks, 1), "cpu": round(1000 * cpu / chunks, 1),
+                               "backend_cpu": round(1000 * db / chunks, 1)}
+            for (side, step), (n, wall, cpu, db) in sorted(totals.items(), key=lambda kv: -kv[1][1])}
+
+
+# A separate process (not a thread: it must not take the GIL from the import) that polls pg_stat_activity for the
+# profiled database's backends and counts what each was doing; prints the counts as JSON when its stdin closes.
+SAMPLER = """
+import json, sys, threading, time, collections, psycopg
+url, every = sys.argv[1], float(sys.argv[2]) / 1000
+counts = collections.defaultdict(collections.Counter)
+done = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+with psycopg.connect(url, autocommit=True) as conn:
+    while not done.is_set():
+        for pid, state, kind, event in conn.execute(
+                "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"):
+            what = "cpu" if state == "active" and kind is None else (
+                f"{state}" if kind is None else f"{state}:{kind}:{event}")
+            counts[pid][what] += 1
+        time.sleep(every)
+print(json.dumps({pid: dict(c) for pid, c in counts.items()}))
+"""
+
+
+def start_sampler(args):
+    return subprocess.Popen([sys.executable, "-c", SAMPLER, f"{args.pg}/{args.db}", str(args.sample_ms)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def stop_sampler(sampler, planner_pid: int) -> dict:
+    """Shares of samples per state, for the planning connection's backend and for the others (the writer's)."""
+    out, _ = sampler.communicate("")
+    per_pid = json.loads(out)
+    sides = {"planner": Counter(), "writer": Counter()}
+    for pid, counts in per_pid.items():
+        sides["planner" if int(pid) == planner_pid else "writer"].update(counts)
+    return {side: {what: round(n / max(1, sum(counts.values())), 3) for what, n in counts.most_common()}
+            | {"samples": sum(counts.values())} for side, counts in sides.items()}
 
 
 def ablate(without: list[str]) -> None:

@@ -121,14 +121,19 @@ def write_plan(plan: ChunkPlan, *, actor_label: str, prepared: Prepared | None =
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for statement, text in (prepared.tables if prepared is not None else copy_texts(plan)):
-                with cursor.copy(statement) as copy:
-                    copy.write(text)
+                copy_table(cursor, statement, text)
     else:
         for model, (attribute, columns) in NEW_ROWS.items():
             model.objects.bulk_create([model(**{name: getattr(row, name) for name, _kind in columns})
                                        for row in getattr(plan, attribute)], batch_size=500)
     if prepared is None:
         audit_record_bulk(actor=actor_label, events=audit_bundled(plan.events), at=at)
+
+
+def copy_table(cursor, statement: str, text: bytes) -> None:
+    """One table's new rows: one `COPY` statement (its key checks run once, at its end: core.keychecks)."""
+    with cursor.copy(statement) as copy:
+        copy.write(text)
 
 
 def _write_changes(plan: ChunkPlan) -> None:

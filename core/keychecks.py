@@ -33,8 +33,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Reference", "postgresql_forward", "postgresql_backward", "postgresql_guard_functions", "sqlite_forward",
-           "sqlite_backward", "migration_functions", "guard_migration_functions"]
+__all__ = ["Reference", "postgresql_forward", "postgresql_backward", "postgresql_guard_functions",
+           "postgresql_replace_checks", "sqlite_forward", "sqlite_backward", "migration_functions",
+           "guard_migration_functions", "replacing_functions"]
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,25 @@ def _missing(reference: Reference, rows: str) -> str:
     Rows whose version this transaction wrote (`xmin` is its own id) are not locked: a row it inserted is seen by
     no one else until it commits, and a row it updated is already locked by that update until then. A claims
     chunk's identifiers and declarations refer to the works the same chunk inserts, so this skips most locks (each
-    one a heap write and a WAL record)."""
+    one a heap write and a WAL record).
+
+    Both queries probe the referenced table's primary key once per distinct key, whatever the table's size: the
+    lock through a `LATERAL` sub-select (a locking clause keeps it from being flattened into a join), the check
+    through a correlated `NOT EXISTS` (`OFFSET 0` keeps it a per-key probe); the functions run with
+    `enable_seqscan` off, so that a plan made while the referenced table is tiny (PL/pgSQL keeps a session's plan:
+    a claims import plans its checks at its first chunk) is an index probe too, and stays right as the table
+    grows (the transition table is a tuplestore scan, which the setting leaves alone). Written as
+    `t.id IN (SELECT ...)`, the lock was planned as a hash join over a sequential scan of the whole referenced
+    table, once per statement: a claims import's every chunk read every work written before it (401,000,000 rows
+    read for a 1,000,000-row import, docs/performance.md), and into a registry of millions of works each chunk
+    read all of them."""
     r = reference
+    keys = f'SELECT DISTINCT n."{r.column}" AS id FROM {rows} n WHERE n."{r.column}" IS NOT NULL'
     return f"""
-  PERFORM 1 FROM "{r.target}" t WHERE t.id IN (SELECT n."{r.column}" FROM {rows} n)
-     AND t.xmin <> pg_current_xact_id()::xid FOR KEY SHARE OF t;
-  SELECT n."{r.column}"::text INTO missing FROM {rows} n
-   WHERE n."{r.column}" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "{r.target}" t WHERE t.id = n."{r.column}")
+  PERFORM 1 FROM ({keys}) k CROSS JOIN LATERAL (
+    SELECT 1 FROM "{r.target}" t WHERE t.id = k.id AND t.xmin <> pg_current_xact_id()::xid FOR KEY SHARE OF t) x;
+  SELECT k.id::text INTO missing FROM ({keys}) k
+   WHERE NOT EXISTS (SELECT 1 FROM "{r.target}" t WHERE t.id = k.id OFFSET 0)
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'insert or update on table "{r.table}" violates foreign key: {r.column} % '
@@ -83,25 +96,33 @@ def _missing(reference: Reference, rows: str) -> str:
   END IF;"""
 
 
-def _statement_check(table: str, references: list[Reference]) -> str:
+def _check_functions(table: str, references: list[Reference]) -> str:
+    """The two check functions of a referencing table (statement level, and row level for updates), as
+    `CREATE OR REPLACE`: what `postgresql_replace_checks` re-installs when their body changes."""
     name = _check_name(table)
     body = "".join(_missing(r, "new_rows") for r in references)
     row_body = "".join(_missing(r, "(SELECT NEW.*) AS") for r in references)
-    changed = " OR ".join(f'OLD."{r.column}" IS DISTINCT FROM NEW."{r.column}"' for r in references)
-    columns = ", ".join(f'"{r.column}"' for r in references)
     return f"""
-CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION "{name}"() RETURNS trigger LANGUAGE plpgsql SET enable_seqscan TO off AS $$
 DECLARE missing text;
 BEGIN{body}
   RETURN NULL;
 END $$;
-CREATE TRIGGER "{name}" AFTER INSERT ON "{table}" REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION "{name}"();
-CREATE OR REPLACE FUNCTION "{name}_row"() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION "{name}_row"() RETURNS trigger LANGUAGE plpgsql SET enable_seqscan TO off AS $$
 DECLARE missing text;
 BEGIN{row_body}
   RETURN NULL;
 END $$;
+"""
+
+
+def _statement_check(table: str, references: list[Reference]) -> str:
+    name = _check_name(table)
+    changed = " OR ".join(f'OLD."{r.column}" IS DISTINCT FROM NEW."{r.column}"' for r in references)
+    columns = ", ".join(f'"{r.column}"' for r in references)
+    return _check_functions(table, references) + f"""
+CREATE TRIGGER "{name}" AFTER INSERT ON "{table}" REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION "{name}"();
 CREATE TRIGGER "{name}_update" AFTER UPDATE OF {columns} ON "{table}"
   FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION "{name}_row"();
 """
@@ -201,6 +222,13 @@ def postgresql_guard_functions(references: list[Reference]) -> str:
     return "".join(_guard_functions(table, target, refs) for target, refs in _by(references, "target").items())
 
 
+def postgresql_replace_checks(references: list[Reference]) -> str:
+    """The check functions of `references` (all of one referencing table) again, in place: for a migration that
+    changes how they check, on a database whose triggers are already installed (the triggers call them by name)."""
+    (table, own), = _by(references, "table").items()
+    return _check_functions(table, own)
+
+
 def postgresql_backward(references: list[Reference]) -> str:
     (table, _own), = _by(references, "table").items()
     name = _check_name(table)
@@ -263,6 +291,21 @@ def guard_migration_functions(groups: list[list[Reference]]):
         if schema_editor.connection.vendor == "postgresql":
             for references in groups:
                 schema_editor.execute(postgresql_guard_functions(references), params=None)
+
+    def backward(apps, schema_editor):
+        pass
+
+    return forward, backward
+
+
+def replacing_functions(groups: list[list[Reference]]):
+    """(forward, backward) for a migration's `RunPython` that re-installs the check functions of `groups` as this
+    module writes them now (PostgreSQL; other databases have no such functions). Backward leaves them: every
+    version checks the same invariant, and the migration that installed them drops them."""
+    def forward(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for references in groups:
+                schema_editor.execute(postgresql_replace_checks(references), params=None)
 
     def backward(apps, schema_editor):
         pass

@@ -295,3 +295,36 @@ def test_a_collective_that_filed_a_declaration_cannot_be_deleted(collective, tsu
         lone.delete()
     assert "still referenced from table \"consent_declaration\"" in _refused(
         "DELETE FROM registry_holder WHERE id = %s", [str(lone.id)])
+
+
+def test_studio_kaze_copy_checks_its_works_by_key_not_by_scanning_every_work(studio_kaze):
+    """Rule: a statement's key check costs a probe per distinct key, whatever the referenced table's size (issue 15
+    item 2: the lock query was a sequential scan of all works per statement, so every chunk of an import read
+    every work before it). Studio Kaze's COPY of identifiers and declarations scans no work, even with the works
+    analysed as a small table (the plan most inclined to scan), and with the check's plan made then."""
+    works = [_work(studio_kaze.holder, f"KZ-{n}") for n in range(40)]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE registry_work")
+    now = timezone.now().isoformat()
+
+    def scans() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'registry_work'")
+            row = cursor.fetchone()
+        return row[0] if row else 0
+
+    before = scans()
+    with connection.cursor() as cursor:
+        for start in (0, 20):  # twice: the second statement runs the plan the first one made
+            batch = works[start:start + 20]
+            rows = "".join(f"{uuid.uuid4()}\t{w.id}\turl\thttps://kaze.example/works/{start + n}\t{now}\n"
+                           for n, w in enumerate(batch))
+            with cursor.copy("COPY registry_identifier (id, work_id, scheme, value, valid_from) FROM STDIN") as copy:
+                copy.write(rows)
+            lines = "".join(f"{uuid.uuid4()}\t{studio_kaze.holder.id}\twork\t{w.id}\ttrain-ai\tJP\treserve\t\t\t"
+                            f"{now}\t{now}\n" for w in batch)
+            with cursor.copy("COPY consent_declaration (id, holder_id, scope, work_id, purpose, jurisdiction, "
+                             "consent, license_url, conditions, effective_from, recorded_at) FROM STDIN") as copy:
+                copy.write(lines)
+    assert Identifier.objects.count() == 40 and Declaration.objects.count() == 40
+    assert scans() == before
