@@ -77,6 +77,7 @@ class ChunkPlan:
     works: dict = field(default_factory=dict)
     identifiers: dict = field(default_factory=dict)
     disputes: dict = field(default_factory=dict)
+    open_claims: dict = field(default_factory=dict)  # (scheme, value, claimant id) -> its open dispute, any work
     slots: dict = field(default_factory=dict)
     open_disputes: dict = field(default_factory=dict)  # claimant id -> disputes open (for the cap)
     web_verified: set = field(default_factory=set)  # (holder id, domain) verified at `at` (registry.web_control)
@@ -115,6 +116,7 @@ def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: Chun
                                                pending.identifiers if pending else None)
     plan.disputes = reads.disputes_by_claimants(set(plan.identifiers), {r.holder_id for r in work_rows},
                                                 pending.disputes if pending else None)
+    plan.open_claims = {claim[:3]: d for claim, d in plan.disputes.items() if d.resolved_at is None}
     _read_dispute_limits(plan, {r.holder_id for r in work_rows}, pending, dispute_cap)
     plan.slots = reads.slots_in_force(
         plan.works, work_slots=any(r.slots for r in work_rows),
@@ -221,7 +223,7 @@ def _plan_dispute(plan: ChunkPlan, row: ClaimRow, item, held: Row, work: Row) ->
     """The identifier stays with the other holder's work; a dispute opens, unless this claim's last one stands,
     or `registry.rules.dispute_refusal` refuses it (then the problem to report)."""
     claim = (item.scheme, item.value, work.holder_id, held.work_id)
-    if dispute_stands(plan.disputes.get(claim), CLAIM_SETTLED):
+    if dispute_stands(plan.disputes.get(claim), CLAIM_SETTLED, open_now=plan.open_claims.get(claim[:3])):
         return None
     open_now = plan.open_disputes.get(work.holder_id, 0)
     verified = plan.web_verified
@@ -238,6 +240,7 @@ def _plan_dispute(plan: ChunkPlan, row: ClaimRow, item, held: Row, work: Row) ->
                   claimant_id=work.holder_id, claimant_work_id=work.id, evidence="", opened_at=plan.at,
                   resolved_at=None, resolution="", resolution_note="")
     plan.disputes[claim] = dispute
+    plan.open_claims[claim[:3]] = dispute
     plan.disputes_new.append(dispute)
     plan.events.append(_event(("dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute))))
 

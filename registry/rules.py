@@ -51,10 +51,17 @@ def identifier_claim(*, held_by_work, held_by_holder, work_id, holder_id) -> Cla
     return Claim.MOVE
 
 
-def dispute_stands(earlier, settled_resolutions) -> bool:
+def dispute_stands(earlier, settled_resolutions, *, open_now=None) -> bool:
     """Whether the claimant's latest dispute over the same identifier and work means a new one must not open:
     it is still open, or operators kept the identifier with its holder, or the claimant withdrew it
-    (`settled_resolutions`). Only a claim that was decided the other way may be raised again."""
+    (`settled_resolutions`). Only a claim that was decided the other way may be raised again.
+
+    `open_now`: the claimant's open dispute over the same identifier against any work, or None. While it is open
+    the claim is pending, even if the identifier has since moved to another work (of its holder or of another
+    holder): filing it again opens nothing (domain.md "Disputes"; one open dispute per identifier and claimant,
+    the database's `dispute_one_open_per_claim`)."""
+    if open_now is not None:
+        return True
     return earlier is not None and (earlier.resolved_at is None or earlier.resolution in settled_resolutions)
 
 

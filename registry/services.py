@@ -305,9 +305,11 @@ def dispute_open(*, scheme: str, value: str, work: Work, claimant: Holder, claim
     identifier with its holder against this same claimant.
     """
     at = at or timezone.now()
-    existing = Dispute.objects.filter(scheme=scheme, value=value, claimant=claimant, work=work).order_by(
-        "-opened_at").first()
-    if dispute_stands(existing, CLAIM_SETTLED):
+    open_now = Dispute.objects.filter(scheme=scheme, value=value, claimant=claimant,
+                                      resolved_at__isnull=True).first()
+    existing = open_now or Dispute.objects.filter(scheme=scheme, value=value, claimant=claimant,
+                                                  work=work).order_by("-opened_at").first()
+    if dispute_stands(existing, CLAIM_SETTLED, open_now=open_now):
         return (existing if existing.resolved_at is None else None), False
     _dispute_check(scheme=scheme, value=value, holder_id=work.holder_id, claimant=claimant, at=at)
     dispute = Dispute.objects.create(scheme=scheme, value=value, work=work, holder_id=work.holder_id,

@@ -356,6 +356,24 @@ def test_hoshi_pub_identifier_registered_to_studio_kaze_opens_a_dispute_and_keep
     assert audit_verify() == []
 
 
+def test_hoshi_pub_resubmitting_a_claim_still_open_after_kaze_moved_the_identifier_opens_no_second_dispute(
+        studio_kaze, hoshi_pub, submit):
+    """domain.md "Disputes", through the claims import as through the services: the open dispute over the ISBN
+    stands when Studio Kaze has moved it to another of its works; the same CSV again opens nothing."""
+    work_register(holder=studio_kaze.holder, work_ref="KZ-1", title="Kaze's", identifiers=[f"isbn:{isbn13(1)}"])
+    text = csv_text(HEADER, f"hoshi-pub,HP-1,Hoshi's,,manga,isbn:{isbn13(1)},train-ai,JP,reserve,work")
+    assert submit(hoshi_pub, text).disputes_opened == 1
+    work_register(holder=studio_kaze.holder, work_ref="KZ-2", title="Kaze's new", identifiers=[f"isbn:{isbn13(1)}"])
+
+    again = submit(hoshi_pub, text)
+
+    assert again.status == "done" and again.disputes_opened == 0 and errors_of(again) == []
+    dispute = Dispute.objects.get()
+    assert dispute.resolved_at is None and dispute.work.work_ref == "KZ-1"
+    assert Identifier.objects.get(value=isbn13(1), valid_until__isnull=True).work.work_ref == "KZ-2"
+    assert audit_verify() == []
+
+
 def test_collective_files_for_its_mandated_member_but_not_for_others(collective, tsubasa, hoshi_pub, submit):
     text = csv_text(HEADER, "tsubasa-anime,TA-1,Wings,,series,,train-ai,JP,reserve,work",
                     "hoshi-pub,HP-1,Not ours,,manga,,,,,work",

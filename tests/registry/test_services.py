@@ -104,6 +104,23 @@ def test_claim_kept_by_operators_is_not_reopened_by_the_same_refiling(studio_kaz
     assert Dispute.objects.filter(resolved_at__isnull=True).count() == 0
 
 
+def test_hoshi_refiling_a_claim_still_open_after_kaze_moved_the_identifier_opens_no_second_dispute(
+        studio_kaze, hoshi_pub):
+    """domain.md "Disputes": re-filing the same claim does not open a second dispute. The claim is the
+    identifier's, not the work's: Studio Kaze moving the ISBN to another of its works leaves Hoshi's open dispute
+    standing (found by tests/sync/test_changes_property.py, seed 7: it raised IntegrityError
+    `dispute_one_open_per_claim`)."""
+    work_register(holder=studio_kaze.holder, work_ref="KZ-1", title="Wind", identifiers=[ISBN])
+    claim = work_register(holder=hoshi_pub.holder, work_ref="HP-1", title="Art book", identifiers=[ISBN])
+    kz2 = work_register(holder=studio_kaze.holder, work_ref="KZ-2", title="Wind (new)", identifiers=[ISBN]).work
+
+    again = work_register(holder=hoshi_pub.holder, work_ref="HP-1", title="Art book", identifiers=[ISBN])
+
+    assert again.disputes_opened == 0 and again.disputes == claim.disputes
+    assert Dispute.objects.count() == 1 and Dispute.objects.get().resolved_at is None
+    assert Identifier.objects.get(valid_until__isnull=True).work == kz2
+
+
 def test_removed_identifier_keeps_its_row_for_past_answers(studio_kaze):
     work_register(holder=studio_kaze.holder, work_ref="KZ-1", title="Wind", identifiers=[ISBN])
     row = Identifier.objects.get()
