@@ -284,33 +284,31 @@ def _apply(schema_editor, groups: list[list[Reference]], *, install: bool) -> No
             schema_editor.execute(statement, params=None)
 
 
-def guard_migration_functions(groups: list[list[Reference]]):
-    """(forward, backward) for a `RunPython` that replaces the delete guards' functions of `groups` with this
-    module's (PostgreSQL; SQLite has no guards). Backward keeps them: they refuse exactly what the old ones did."""
+def _replacing_on_postgresql(groups: list[list[Reference]], build):
+    """(forward, backward) for a `RunPython` that executes `build(references)` for each group on PostgreSQL (other
+    databases have no such functions); backward leaves what is there."""
     def forward(apps, schema_editor):
         if schema_editor.connection.vendor == "postgresql":
             for references in groups:
-                schema_editor.execute(postgresql_guard_functions(references), params=None)
+                schema_editor.execute(build(references), params=None)
 
     def backward(apps, schema_editor):
         pass
 
     return forward, backward
+
+
+def guard_migration_functions(groups: list[list[Reference]]):
+    """(forward, backward) for a `RunPython` that replaces the delete guards' functions of `groups` with this
+    module's (PostgreSQL; SQLite has no guards). Backward keeps them: they refuse exactly what the old ones did."""
+    return _replacing_on_postgresql(groups, postgresql_guard_functions)
 
 
 def replacing_functions(groups: list[list[Reference]]):
     """(forward, backward) for a migration's `RunPython` that re-installs the check functions of `groups` as this
     module writes them now (PostgreSQL; other databases have no such functions). Backward leaves them: every
     version checks the same invariant, and the migration that installed them drops them."""
-    def forward(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for references in groups:
-                schema_editor.execute(postgresql_replace_checks(references), params=None)
-
-    def backward(apps, schema_editor):
-        pass
-
-    return forward, backward
+    return _replacing_on_postgresql(groups, postgresql_replace_checks)
 
 
 def migration_functions(groups: list[list[Reference]]):

@@ -216,16 +216,21 @@ static int path_char(unsigned char c) { /* ids._PATH_CHAR */
            (c != 0 && strchr("._~!$&'()*+,;=:@-", c) != NULL);
 }
 
+/* Where the host of a `url:http://` or `url:https://` id starts, or 0 for any other id. */
+static size_t url_host_start(const char *s, size_t n) {
+    if (n > 11 && memcmp(s, "url:http://", 11) == 0)
+        return 11;
+    if (n > 12 && memcmp(s, "url:https://", 12) == 0)
+        return 12;
+    return 0;
+}
+
 /* The host (offset and length in s) of a `url:` id that classify keeps as it is, or 0: url:http(s)://, a host of
  * two labels or more (each 1-63 of a-z 0-9 -, not starting or ending with -), no "--" in it, then a path of one or
  * more segments, each a / not followed by / or ., of ids._PATH_CHAR. */
 static int url_kept(const char *s, size_t n, size_t *host, size_t *host_len) {
-    size_t i;
-    if (n > 11 && memcmp(s, "url:http://", 11) == 0)
-        i = 11;
-    else if (n > 12 && memcmp(s, "url:https://", 12) == 0)
-        i = 12;
-    else
+    size_t i = url_host_start(s, n);
+    if (i == 0)
         return 0;
     size_t start = i, label = 0, labels = 1;
     for (; i < n && s[i] != '/'; i++) {
@@ -524,12 +529,8 @@ typedef struct {
  * that its slot is asked of the memory ahead as the id's own is; 0 for any other id. Only a prefetch: answer()
  * decides everything itself. */
 static uint64_t domain_hash(const char *s, size_t n) {
-    size_t i;
-    if (n > 11 && memcmp(s, "url:http://", 11) == 0)
-        i = 11;
-    else if (n > 12 && memcmp(s, "url:https://", 12) == 0)
-        i = 12;
-    else
+    size_t i = url_host_start(s, n);
+    if (i == 0)
         return 0;
     const char *slash = memchr(s + i, '/', n - i);
     size_t host_len = (slash ? (size_t)(slash - s) : n) - i;
