@@ -197,16 +197,22 @@ def table_counts(connection, tables: dict[str, str]) -> dict[str, int]:
     return counts
 
 
-def lookups(args) -> dict:
-    """bench/sync.py's lookup timing (single `lookup_one` and batches of 10,000 with `lookup_many`, each beside the
-    same statements on a bare connection) on the registry it loaded with --lookup-keys keys."""
+def sync_module():
+    """bench/sync.py as a module (by path: `sync` is the Django app's name)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_sync", ROOT / "bench" / "sync.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def lookups(args) -> dict:
+    """bench/sync.py's lookup timing (single `lookup_one` and batches of 10,000 with `lookup_many`, each beside the
+    same statements on a bare connection) on the registry it loaded with --lookup-keys keys."""
     started = time.monotonic()
-    figures = module.lookup_latency(keys=args.lookup_keys, singles=args.singles, batches=args.batches, batch=10_000)
+    figures = sync_module().lookup_latency(keys=args.lookup_keys, singles=args.singles, batches=args.batches,
+                                           batch=10_000)
     return figures | {"seconds": round(time.monotonic() - started, 1), "loadavg": [round(x, 2) for x in
                                                                                    os.getloadavg()]}
 

@@ -233,6 +233,17 @@ def feed_throughput() -> dict:
             "feed_ratio_to_floor": round((entries / ours) / (rows / floor), 3)}
 
 
+def mixed_id(rng, keys: int) -> str:
+    """One id of the lookup mix over a catalogue loaded with `keys` keys: 40 % registered `doi:`, 20 % unregistered
+    `doi:`, 40 % `url:` under a site (one in a hundred registered as a `domain:`)."""
+    roll = rng.random()
+    if roll < 0.4:
+        return f"doi:10.5555/bench-{rng.randint(1, keys)}"
+    if roll < 0.6:
+        return f"doi:10.5555/bench-{keys + rng.randint(1, keys)}"
+    return f"url:https://site{rng.randint(1, keys // 100) * 100}.example/p/{rng.randint(1, 10**6)}"
+
+
 def lookup_latency(*, keys: int, singles: int, batches: int, batch: int, seed: int = 15) -> dict:
     """Issue 15 item 6: one id at a time (`lookup_one`, every GET's path) and batches (`lookup_many`, the POST's),
     latency per call, each beside its floor: the same statements replayed on a bare psycopg connection
@@ -250,12 +261,7 @@ def lookup_latency(*, keys: int, singles: int, batches: int, batch: int, seed: i
     rng = random.Random(seed)
 
     def one_id() -> str:
-        roll = rng.random()
-        if roll < 0.4:
-            return f"doi:10.5555/bench-{rng.randint(1, keys)}"
-        if roll < 0.6:
-            return f"doi:10.5555/bench-{keys + rng.randint(1, keys)}"
-        return f"url:https://site{rng.randint(1, keys // 100) * 100}.example/p/{rng.randint(1, 10**6)}"
+        return mixed_id(rng, keys)
 
     pair = {"purpose": "train-genai", "jurisdiction": "JP"}
     ids = [one_id() for _ in range(singles)]
