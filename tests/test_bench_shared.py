@@ -74,3 +74,27 @@ def test_the_match_benchmarks_refuse_to_destroy_a_database_not_named_for_benchma
     with pytest.raises(SystemExit, match="must contain 'bench'"), \
             match_data.scratch_database(f"postgres://postgres@127.0.0.1:5432/{name}"):
         pass
+
+
+def test_the_scale_run_copies_a_template_only_when_nobody_is_connected_and_says_who_is():
+    """The lead's scale run (bench/scale_run.py) imports into a fresh copy of each template registry: a template
+    with a session open cannot be copied, and the run stops naming that session before it creates or drops
+    anything; once the session is gone the copy is made (and an earlier run's leftover copy replaced)."""
+    import psycopg
+
+    scale_run = _module("scale_run")
+    pg = os.environ["DATABASE_URL"].rpartition("/")[0]
+    template, copy = f"kyodaku_bench_template_{os.getpid()}", f"kyodaku_bench_template_{os.getpid()}_run"
+    with psycopg.connect(f"{pg}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{template}"')
+        try:
+            with psycopg.connect(f"{pg}/{template}", application_name="someone-else"):
+                with pytest.raises(SystemExit, match="in use.*someone-else"):
+                    scale_run.clone(pg, template, copy, "FILE_COPY")
+            assert not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (copy,)).fetchone()
+            for _ in range(2):  # the second replaces the first
+                assert scale_run.clone(pg, template, copy, "FILE_COPY") >= 0
+            assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (copy,)).fetchone()
+        finally:
+            scale_run.drop(pg, copy)
+            admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
