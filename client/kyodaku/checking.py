@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # httpx is imported only when the API is asked (an offline ch
 COLUMNS = ("id", "outcome", "basis", "holder", "license_url", "declaration", "disputed", "receipt", "source",
            "reason", "licence")  # `licence`: the licence id of a `licensed` answer (last: older readers index)
 BATCH_MAX = 10_000
+NO_API = "the local copy cannot answer this id and no API was given"
 
 
 def row_from_result(result: dict, *, receipt: str = "") -> list:
@@ -200,7 +201,7 @@ def answer_batch(api: Api | None, batch: list[str], *, number: int, purpose: str
     if missing:
         if api is None:
             for i in missing:
-                asked_rows[i] = unchecked_row(batch[i], "the local copy cannot answer this id and no API was given")
+                asked_rows[i] = unchecked_row(batch[i], NO_API)
         else:
             for start in range(0, len(missing), BATCH_MAX):  # a local unit may be larger than one request
                 chunk = missing[start:start + BATCH_MAX]
@@ -270,52 +271,174 @@ def offline_units(units, *, local, processes: int, quote: bool) -> Iterator[tupl
         _FORKED = None
 
 
+class _Asker:
+    """The ids of a bulk offline check that only the API can answer, asked from threads of their own while the copy
+    answers the next units. The API client (httpx's import with it) is made by the first request's thread, when the
+    first such id is found: a check none of whose ids needs the API never imports httpx.
+
+    Without receipts, the ids of several units go in one request (up to BATCH_MAX): a request is sent at once when
+    none is in flight, and otherwise when BATCH_MAX ids wait or no more will come (`close`); a request's thread
+    takes, when it is free, every id that waits by then. With receipts, each unit's ids are requests of their own
+    (the batch receipt and the rows' labels name the unit, and the state file keeps each unit's documents). At most
+    `concurrency` requests at once. Every id gets a row: the API's, or `unchecked` (never allowed)."""
+
+    def __init__(self, api: Callable[[], Api | None], *, purpose: str, jurisdiction: str, receipts: str,
+                 concurrency: int):
+        import threading
+
+        self.api, self.purpose, self.jurisdiction, self.receipts = api, purpose, jurisdiction, receipts
+        self.merge, self.concurrency = receipts == "none", concurrency
+        self.lock = threading.Lock()
+        self.waiting: deque = deque()  # (label, ids, future), in the order the units come
+        self.waiting_ids = self.in_flight = self.starting = 0  # starting: threads started that have not run yet
+        self.closing = False
+        self.pool: ThreadPoolExecutor | None = None
+
+    def ask(self, label: str, ids: list[str]):
+        """A future of (rows, receipt document or None) for `ids` (at most BATCH_MAX)."""
+        from concurrent.futures import Future
+
+        future = Future()
+        with self.lock:
+            self.waiting.append((label, ids, future))
+            self.waiting_ids += len(ids)
+            self._start()
+        return future
+
+    def close(self) -> None:
+        """No more ids will come: send what waits now, and wait for every request."""
+        with self.lock:
+            self.closing = True
+            self._start()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def _ready(self, others: int) -> bool:  # with the lock; `others`: requests in flight besides the caller's
+        return bool(self.waiting) and (others == 0 or not self.merge or self.closing or
+                                       self.waiting_ids >= BATCH_MAX)
+
+    def _start(self) -> None:  # with the lock
+        while self.in_flight < self.concurrency and self._ready(self.in_flight) and self._unclaimed():
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max_workers=self.concurrency)
+            self.in_flight += 1
+            self.starting += 1
+            self.pool.submit(self._requests)
+
+    def _unclaimed(self) -> bool:  # with the lock: ids wait beyond what the threads started and not yet run take
+        if self.merge:  # such a thread takes what waits when it runs, up to BATCH_MAX
+            return self.waiting_ids > BATCH_MAX * self.starting
+        return len(self.waiting) > self.starting
+
+    def _take(self) -> list:  # with the lock
+        items = [self.waiting.popleft()]
+        size = len(items[0][1])
+        while self.merge and self.waiting and size + len(self.waiting[0][1]) <= BATCH_MAX:
+            items.append(self.waiting.popleft())
+            size += len(items[-1][1])
+        self.waiting_ids -= size
+        return items
+
+    def _requests(self) -> None:
+        """One thread's requests: while ids wait that it may take."""
+        items: list = []
+        started = True
+        try:
+            client = self.api()
+            while True:
+                with self.lock:
+                    if started:
+                        self.starting -= 1
+                        started = False
+                    if not self._ready(self.in_flight - 1):
+                        self.in_flight -= 1
+                        return
+                    items = self._take()
+                ids = [raw for _, chunk, _ in items for raw in chunk]
+                if client is None:
+                    rows, document = [unchecked_row(raw, NO_API) for raw in ids], None
+                else:
+                    rows, document = ask(client, ids, purpose=self.purpose, jurisdiction=self.jurisdiction,
+                                         receipts=self.receipts, batch=items[0][0])
+                at = 0
+                for _, chunk, future in items:
+                    future.set_result((rows[at:at + len(chunk)], document))
+                    at += len(chunk)
+                items = []
+        except BaseException as exc:  # the futures fail (the check stops with the error): none is left waiting
+            with self.lock:
+                if started:
+                    self.starting -= 1
+                items += list(self.waiting)
+                self.waiting.clear()
+                self.waiting_ids = 0
+                self.in_flight -= 1
+            for _, _, future in items:
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+
+
+class _Unit:
+    """A unit of the bulk check whose API lines are being asked: done() and result() as a future's."""
+
+    def __init__(self, number: int, segments: list, missing: list[int], asked: list, chunks: list,
+                 documents: list[dict]):
+        self.number, self.segments, self.missing, self.asked = number, segments, missing, asked
+        self.chunks, self.documents = chunks, documents
+
+    def done(self) -> bool:
+        return all(future.done() for _, future in self.chunks)
+
+    def result(self):
+        unchecked = 0
+        for chunk, future in self.chunks:
+            rows, document = future.result()
+            if document:
+                self.documents.append(document)
+            for j, row in zip(chunk, rows, strict=True):
+                self.asked[j] = csv_line(row)
+                unchecked += row[2] == "unchecked"
+        entry = None
+        if self.chunks and not unchecked:
+            entry = {"batch": self.number, "asked": dict(zip(map(str, self.missing), self.asked, strict=True)),
+                     "receipts": self.documents}
+        out = [self.segments[0]]
+        for line, segment in zip(self.asked, self.segments[1:], strict=True):
+            out.append(line.encode())
+            out.append(segment)
+        return out, self.documents, unchecked, entry
+
+
 def check_offline(units, *, local, api: Callable[[], Api | None], purpose: str, jurisdiction: str,
                   receipts: str, state: StateFile | Callable[[], StateFile], processes: int, concurrency: int,
                   quote: bool) -> Iterator[tuple[list[bytes], list[dict], int, int]]:
     """`kyodaku check --offline` in bulk: (CSV bytes, receipt documents, ids unchecked, ids) for every unit of
     `units` (ids.IdUnits), in order.
-    The copy answers what it can (LocalCopy.bulk_lines, in `processes` processes); the rest is asked of the API
-    (`api()` gives it, or None when there is none: those ids are `unchecked`) from `concurrency` threads while the
-    next units are answered. The state file keeps, per unit, only the API's lines: a resumed run answers again
-    from the copy (as fast as reading the lines back would be) and asks only for what it was not told. `state` may
-    be a callable that opens it: called once, when the first unit is answered (the input's sha256 that names the
-    run may be computed meanwhile), before anything of it is used."""
+    The copy answers what it can (LocalCopy.bulk_unit, from `processes` threads or processes); the rest is asked
+    of the API (`api()` gives it, or None when there is none: those ids are `unchecked`) by _Asker, from up to
+    `concurrency` threads while the next units are answered, the ids of several units in one request. The state
+    file keeps, per unit, only the API's lines: a resumed run answers again from the copy (as fast as reading the
+    lines back would be) and asks only for what it was not told. `state` may be a callable that opens it: called
+    once, when the first unit is answered (the input's sha256 that names the run may be computed meanwhile),
+    before anything of it is used."""
     if callable(state):
         opener, state = state, None
+    asker = _Asker(api, purpose=purpose, jurisdiction=jurisdiction, receipts=receipts, concurrency=concurrency)
 
-    def finish(number: int, segments: list[bytes], missing: list[int], raws: list[bytes]):
+    def unit(number: int, segments: list, missing: list[int], raws: list[bytes]) -> _Unit:
         raws = [raw.decode() for raw in raws]
         earlier = state.done.get(number, {})
         kept = earlier.get("asked", {})
         asked = [kept.get(str(i)) for i in missing]
         todo = [j for j, line in enumerate(asked) if line is None]
         documents: list[dict] = list(earlier.get("receipts") or []) if kept else []
-        unchecked = 0
-        client = api() if todo else None
+        chunks = []
         for start in range(0, len(todo), BATCH_MAX):
             chunk = todo[start:start + BATCH_MAX]
-            if client is None:
-                rows = [unchecked_row(raws[j], "the local copy cannot answer this id and no API was given")
-                        for j in chunk]
-            else:
-                label = str(number) if start == 0 else f"{number}.{start // BATCH_MAX}"
-                rows, document = ask(client, [raws[j] for j in chunk], purpose=purpose, jurisdiction=jurisdiction,
-                                     receipts=receipts, batch=label)
-                if document:
-                    documents.append(document)
-            for j, row in zip(chunk, rows, strict=True):
-                asked[j] = csv_line(row)
-                unchecked += row[2] == "unchecked"
-        entry = None
-        if todo and not unchecked:
-            entry = {"batch": number, "asked": dict(zip(map(str, missing), asked, strict=True)),
-                     "receipts": documents}
-        out = [segments[0]]
-        for line, segment in zip(asked, segments[1:], strict=True):
-            out.append(line.encode())
-            out.append(segment)
-        return out, documents, unchecked, entry
+            label = str(number) if start == 0 else f"{number}.{start // BATCH_MAX}"
+            chunks.append((chunk, asker.ask(label, [raws[j] for j in chunk])))
+        return _Unit(number, segments, missing, asked, chunks, documents)
 
     def result(future, count: int):
         out, documents, unchecked, entry = future.result()
@@ -324,19 +447,22 @@ def check_offline(units, *, local, api: Callable[[], Api | None], purpose: str, 
         return out, documents, unchecked, count
 
     answered = offline_units(units, local=local, processes=processes, quote=quote)
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+    try:
         pending: deque = deque()
         for number, (segments, missing, raws, count) in enumerate(answered):
-            if state is None:  # here, in this thread, before any unit is finished (finish() reads it)
+            if state is None:  # here, in this thread, before any unit is finished (unit() reads it)
                 state = opener()
             if missing:
-                pending.append((pool.submit(finish, number, segments, missing, raws), count))
+                pending.append((unit(number, segments, missing, raws), count))
             else:
                 pending.append((_Done((segments, [], 0, None)), count))
             while pending and pending[0][0].done():
                 yield result(*pending.popleft())
+        asker.close()
         while pending:
             yield result(*pending.popleft())
+    finally:
+        asker.close()
 
 
 class _Done:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from .checking import (
@@ -231,26 +232,28 @@ def check_offline_bulk(args, local: LocalCopy) -> int:
               "offline": True, "kept": "api-lines", "unit": [OFFLINE_UNIT_BYTES, OFFLINE_UNIT]}
     # The input's sha256 names the run in the state file; hashlib computes it without the GIL, in a thread of its
     # own while the first units are answered. The state file is opened (and checked) before any unit is written.
-    hashing = ThreadPoolExecutor(2)
+    hashing = ThreadPoolExecutor(1)
     digest = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
 
     @functools.cache
     def state_file() -> StateFile:
         return StateFile(args.out + ".state.jsonl", {**header, "input": digest.result()}, restart=args.restart)
 
-    @functools.cache
+    lock, made = threading.Lock(), []
+
     def api():
-        if not os.environ.get("KYODAKU_URL"):
-            return None
-        from .http import Api
+        # called by checking._Asker's first request thread, when the first id only the API answers is found: a check
+        # none of whose ids needs the API does not import httpx at all
+        with lock:
+            if not made:
+                if os.environ.get("KYODAKU_URL"):
+                    from .http import Api
 
-        return Api.from_env()
+                    made.append(Api.from_env())
+                else:
+                    made.append(None)
+            return made[0]
 
-    if os.environ.get("KYODAKU_URL"):
-        # Nearly every large file has ids only the API answers (the filter's false positives at least): httpx is
-        # imported and the client made meanwhile, in the other thread, while the copy and the first units are
-        # read (mostly without the GIL), rather than when the first unit is waiting for them.
-        hashing.submit(api)
     tmp = args.out + ".tmp"
     try:
         unchecked, total = _write_offline(args, local, units, quote, api, state_file, tmp)

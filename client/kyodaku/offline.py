@@ -19,11 +19,11 @@ from operator import is_, itemgetter, methodcaller, not_, sub, xor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rbloom import Bloom
-
 from .ids import bulk_verdicts, classify
 
 if TYPE_CHECKING:
+    from rbloom import Bloom
+
     from .http import Api
 
 SNAPSHOT_TYPE = "kyodaku-snapshot+jwt"
@@ -132,6 +132,22 @@ class _AccelTails:
         if tail is None:
             raise KeyError(key)
         return tail
+
+
+class _LazyFilter:
+    """The filter queried by hash (bloom_hashes) for the Python path, loaded by rbloom on first use: with the
+    accelerator (which reads the filter's bytes itself) it is needed only for ids the accelerator hands back that
+    the copy does not hold, which most runs have none of."""
+
+    def __init__(self, data: bytes):
+        self.data, self.bloom = data, None
+
+    def __contains__(self, hashed: int) -> bool:
+        if self.bloom is None:
+            from rbloom import Bloom
+
+            self.bloom = Bloom.load_bytes(self.data, int)
+        return hashed in self.bloom
 
 
 def copy_dir(root: str | os.PathLike, purpose: str, jurisdiction: str) -> Path:
@@ -315,6 +331,8 @@ class LocalCopy:
 
     def bloom(self) -> Bloom:
         if self._bloom is None:
+            from rbloom import Bloom
+
             self._bloom = Bloom.load_bytes((self.dir / self.file_entry("filter")["name"]).read_bytes(), bloom_hash)
         return self._bloom
 
@@ -481,7 +499,7 @@ class LocalCopy:
                 if accel is not None:  # a copy synced by a client without the accelerator, or damaged: kept now
                     with contextlib.suppress(OSError):
                         self._write_accel_index(source, accel)
-            index.update(hosts={}, default=self._default_tail.encode(), filter=Bloom.load_bytes(filter_bytes, int),
+            index.update(hosts={}, default=self._default_tail.encode(), filter=_LazyFilter(filter_bytes),
                          accel=accel)
             self._bulk = index
         return self._bulk

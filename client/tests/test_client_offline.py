@@ -172,3 +172,54 @@ def test_a_truncated_or_tampered_snapshot_is_refused(registry, api_key, studio_k
 
 def flags():
     return ["--purpose", PAIR["purpose"], "--jurisdiction", PAIR["jurisdiction"]]
+
+
+def test_ids_only_the_api_answers_go_in_few_requests_across_units(registry, api_key, monkeypatch, tmp_path,
+                                                                   studio_kaze, hoshi_pub, capsys):
+    """Rule: offline, the ids the copy cannot answer (spelt otherwise than stored, flagged by the filter) are asked
+    of the API with the ids of several units in one request (unless batch receipts name each unit), while the
+    copy answers the next units; every id's answer is still the API's, in the input's order."""
+    from kyodaku import cli
+    from kyodaku.http import Api as HttpApi
+
+    world(studio_kaze, hoshi_pub)
+    monkeypatch.setenv("KYODAKU_URL", registry)
+    monkeypatch.setenv("KYODAKU_API_KEY", api_key)
+    copies = str(tmp_path / "copies")
+    assert main(["sync", *flags(), "--dir", copies]) == 0
+    ids = MIXED * 8
+    source = tmp_path / "ids.txt"
+    source.write_text("\n".join(ids) + "\n")
+    monkeypatch.setattr(cli, "OFFLINE_UNIT_BYTES", 600)  # a unit of ~20 ids: ~16 units, each with ids to ask
+    asked: list[list[str]] = []
+    lookup = HttpApi.lookup
+
+    def counted(self, batch, **question):
+        asked.append(list(batch))
+        return lookup(self, batch, **question)
+
+    monkeypatch.setattr(HttpApi, "lookup", counted)
+    out = str(tmp_path / "answers.csv")
+    assert main(["check", str(source), *flags(), "--offline", "--dir", copies, "--out", out, "--quiet",
+                 "--processes", "2"]) == 0
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == ids
+    from_api = [r["id"] for r in rows if r["source"] == "api"]
+    units = cli.IdUnits(source.read_bytes(), str(source), unit_bytes=600, unit_ids=cli.OFFLINE_UNIT)
+    assert len(units) >= 10
+    assert sorted(raw for batch in asked for raw in batch) == sorted(from_api)  # each asked once, no more
+    assert len(asked) <= len(units) // 2  # several units' ids to a request, not one request a unit
+    expected = api_answers(Api(registry, api_key), MIXED)
+    for row in rows:
+        if row["id"] in expected:
+            assert (row["outcome"], row["basis"], row["holder"], row["license_url"], row["declaration"]) == \
+                expected[row["id"]], row["id"]
+    asked.clear()
+    assert main(["check", str(source), *flags(), "--offline", "--dir", copies, "--out", out, "--quiet",
+                 "--receipts", "batch", "--restart"]) == 0  # batch receipts: a request per unit, each verifiable
+    assert len(asked) == sum(1 for n in range(len(units)) if {raw.decode() for raw in units.ids(n)} & set(from_api))
+    jwks = tmp_path / "keys.json"
+    jwks.write_text(json.dumps(Api(registry, api_key).keys()))
+    assert main(["verify", out + ".receipts.jsonl", "--jwks", str(jwks), "--iss", registry]) == 0
+    assert f"{len(from_api)} of {len(from_api)} verified" in capsys.readouterr().out

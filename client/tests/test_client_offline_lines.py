@@ -288,3 +288,29 @@ def test_an_empty_file_or_one_of_comments_and_blank_lines_writes_the_header_only
     for number, ids in enumerate(([], ["", "# nothing", "   ", "\r"])):
         code, out = offline_check(tmp_path / str(number), ids, "--processes", "2")
         assert code == 0 and out == csv_line(list(COLUMNS)).encode()
+
+
+def test_a_check_the_copy_answers_entirely_never_imports_httpx(tmp_path, monkeypatch):
+    # the API client (and httpx with it) is made only when an id needs the API, by the thread that asks for it
+    import os
+    import subprocess
+    import sys
+
+    import kyodaku
+
+    monkeypatch.delenv("KYODAKU_URL", raising=False)
+    offline_check(tmp_path, ["doi:10.5555/a"])  # the copy, under tmp_path/copies
+    code = "import sys; from kyodaku.cli import main; c = main(sys.argv[1:]); print(c, 'httpx' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(kyodaku.__file__)),
+           "KYODAKU_URL": "http://127.0.0.1:9"}  # nothing listens there: asking it would leave ids unchecked
+    for ids, expected in ((["doi:10.5555/a", "doi:10.5555/unregistered", "url:https://kaze.example/p/1"], "0 False"),
+                          ([FLAGGED_ABSENT], None)):
+        (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+        if expected is None:  # without KYODAKU_URL the flagged id is unchecked, and httpx is not imported either
+            env.pop("KYODAKU_URL")
+            expected = "1 False"
+        done = subprocess.run([sys.executable, "-c", code, "check", str(tmp_path / "ids.txt"), "--purpose", "tdm",
+                               "--jurisdiction", "JP", "--offline", "--dir", str(tmp_path / "copies"), "--out",
+                               str(tmp_path / "sub.csv"), "--quiet"], env=env, capture_output=True, text=True,
+                              check=False)
+        assert done.stdout.split("\n")[0] == expected, done.stderr

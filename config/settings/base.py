@@ -192,7 +192,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
     "snapshots": SNAPSHOT_STORAGE,
 }
-KYODAKU_SNAPSHOT_FILTER_FPR = env.float("KYODAKU_SNAPSHOT_FILTER_FPR", default=0.01)
+KYODAKU_SNAPSHOT_FILTER_FPR = env.float("KYODAKU_SNAPSHOT_FILTER_FPR", default=1e-6)
 KYODAKU_SNAPSHOT_CHUNK = env.int("KYODAKU_SNAPSHOT_CHUNK", default=5000)
 KYODAKU_SNAPSHOT_MAX_AGE = env.int("KYODAKU_SNAPSHOT_MAX_AGE", default=24 * 3600)
 KYODAKU_WEBHOOK_TIMEOUT = env.float("KYODAKU_WEBHOOK_TIMEOUT", default=5.0)

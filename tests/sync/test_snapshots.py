@@ -204,7 +204,8 @@ def test_ai_developer_snapshot_plus_changes_since_its_cursor_equals_the_api(ai_d
     assert {fields(r)["basis"] for r in api} >= {"granted", "disputed", "permission-required"}
 
 
-def test_the_filter_flags_every_key_whose_outcome_differs_from_the_regime(ai_developer, anonymous, catalogue):
+def test_the_filter_flags_every_key_whose_outcome_differs_from_the_regime(ai_developer, anonymous, catalogue,
+                                                                        settings):
     build()
     manifest = verified_manifest(ai_developer, anonymous)
     files = {f["name"]: f for f in manifest["files"]}
@@ -215,9 +216,10 @@ def test_the_filter_flags_every_key_whose_outcome_differs_from_the_regime(ai_dev
     assert len(flagged) == files["filter"]["count"] == 11  # 10 granted books and the gallery
     assert all(key in bloom for key in flagged)
     assert files["filter"]["kind"] == "bloom" and files["filter"]["hash"] == "sha256-128"
-    assert files["filter"]["false_positive_rate"] == 0.01 and files["filter"]["hash_functions"] >= 1
+    assert files["filter"]["false_positive_rate"] == settings.KYODAKU_SNAPSHOT_FILTER_FPR == 1e-6
+    assert files["filter"]["hash_functions"] == 19  # rbloom: floor(-log2(1e-6))
     strangers = [f"doi:10.5555/stranger-{i}" for i in range(2000)]
-    assert sum(key in bloom for key in strangers) < 2000 * 0.05
+    assert sum(key in bloom for key in strangers) == 0  # at the default rate, one in a million (and the hash is fixed)
 
 
 def test_the_manifest_names_cursor_head_regime_and_every_file(ai_developer, anonymous, catalogue):
