@@ -203,6 +203,47 @@ def summary(run: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(result: dict) -> str:
+    """The runs of one JSON as the table of docs/performance.md ("The same, re-run on today's code"), a column each."""
+    def gb(n):
+        return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+    def lookups(run, when):
+        return run["import"][f"lookups_{when}"]
+
+    rows = {
+        "copy of the template": lambda r: f"{r['clone_s']} s",
+        "load average before / after the import": lambda r: f"{r['import']['load_average_before'][0]} / "
+                                                            f"{r['import']['load_average_after'][0]}",
+        "import end to end (submit → `done`), CSV rows/s": lambda r: f"**{r['import']['end_to_end_s']:,} s**, "
+                                                                     f"{r['import']['csv_rows_per_s']:,}/s",
+        "floor: bare `COPY` of the rows written (strict / indexed)":
+            lambda r: f"{r['import']['floor_copy_s']} s / {r['import']['floor_indexed_copy_s']} s",
+        "ratio to the strict floor": lambda r: f"{r['import']['ratio_to_floor']}",
+        "worker peak memory (VmHWM)": lambda r: f"{r['import']['worker_peak_rss_mb']} MB",
+        "database size before → after": lambda r: f"{gb(r['database_bytes_before'])} → "
+                                                  f"{gb(r['database_bytes_after'])}",
+        "`lookup_one` p50 / p99, rate (floor), before → after": lambda r: " → ".join(
+            f"{x['single_p50_ms']} / {x['single_p99_ms']} ms, {x['single_per_s']}/s ({x['single_floor_per_s']}/s)"
+            for x in (lookups(r, "before"), lookups(r, "after"))),
+        "`lookup_many` 10,000: p50, ids/s (floor), before → after": lambda r: " → ".join(
+            f"{x['batch_p50_s']} s, {x['batch_ids_per_s']:,}/s ({x['batch_floor_ids_per_s']:,}/s)"
+            for x in (lookups(r, "before"), lookups(r, "after"))),
+        "`GET /api/v1/lookup` p50 / p99, before → after": lambda r: " → ".join(
+            f"{x['get_p50_ms']} / {x['get_p99_ms']} ms" for x in (r["http_before"], r["http_after"]))
+        if "http_before" in r else "",
+        "`POST /api/v1/lookup` 10,000 ids: p50, ids/s, before → after": lambda r: " → ".join(
+            f"{x['post_p50_s']} s, {x['post_ids_per_s']:,}/s" for x in (r["http_before"], r["http_after"]))
+        if "http_before" in r else "",
+    }
+    runs = result["runs"]
+    head = [f"into {r['keys']:,} works ({r['started'][11:16]}-{r['finished'][11:16]} UTC)" for r in runs]
+    lines = [f"| ({result['started'][:10]}, commit {result['commit']}) | " + " | ".join(head) + " |",
+             "|---|" + "---|" * len(runs)]
+    lines += [f"| {name} | " + " | ".join(cell(r) for r in runs) + " |" for name, cell in rows.items()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--template", action="append", metavar="NAME=KEYS",
@@ -222,7 +263,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=15, help=argparse.SUPPRESS)
     parser.add_argument("--child-http", type=int, metavar="KEYS", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--table", type=Path, metavar="JSON", help="only print an earlier run's JSON as a Markdown "
+                                                                   "table (docs/performance.md's), measure nothing")
     args = parser.parse_args()
+    if args.table:
+        print(markdown(json.loads(args.table.read_text())))
+        return
     if args.child_http:
         print(json.dumps(http_lookups(keys=args.child_http, singles=args.http_singles, batches=args.http_batches,
                                       batch=10_000, redis_url=args.broker, seed=args.seed)))
@@ -241,6 +287,7 @@ def main() -> None:
             result["runs"].append(run)
             print(summary(run), flush=True)
     result["finished"] = now_utc()
+    print(markdown(result), flush=True)
     text = json.dumps(result)
     if args.out:
         args.out.write_text(text + "\n")
