@@ -190,7 +190,7 @@ def test_ids_only_the_api_answers_go_in_few_requests_across_units(registry, api_
     ids = MIXED * 8
     source = tmp_path / "ids.txt"
     source.write_text("\n".join(ids) + "\n")
-    monkeypatch.setattr(cli, "OFFLINE_UNIT_BYTES", 600)  # a unit of ~20 ids: ~16 units, each with ids to ask
+    monkeypatch.setattr(cli, "OFFLINE_UNIT_BYTES", 600)  # a unit of ~20 ids: 12 units, each with ids to ask
     asked: list[list[str]] = []
     lookup = HttpApi.lookup
 
