@@ -124,8 +124,14 @@ def write_plan(plan: ChunkPlan, *, actor_label: str, prepared: Prepared | None =
                 copy_table(cursor, statement, text)
     else:
         for model, (attribute, columns) in NEW_ROWS.items():
+            rows = getattr(plan, attribute)
+            if model is Declaration:
+                # SQLite checks `superseded_by` row by row as each row goes in (core.keychecks.sqlite_forward): a
+                # declaration superseded within the chunk names one filed after it, so the later ones go first.
+                rows = rows[::-1]
             model.objects.bulk_create([model(**{name: getattr(row, name) for name, _kind in columns})
-                                       for row in getattr(plan, attribute)], batch_size=500)
+                                       for row in rows], batch_size=500)
+    _write_successors(plan)
     if prepared is None:
         audit_record_bulk(actor=actor_label, events=audit_bundled(plan.events), at=at)
 
@@ -147,10 +153,18 @@ def _write_changes(plan: ChunkPlan) -> None:
     if plan.identifiers_ended:
         Identifier.objects.filter(id__in=plan.identifiers_ended).update(valid_until=at)
     if plan.declarations_superseded:
+        # Out of their slots before the new declarations come in (one current declaration per slot); their
+        # successors are named once those exist (`_write_successors`): the key is checked as it is set.
+        Declaration.objects.filter(id__in=[d.id for d in plan.declarations_superseded]).update(superseded_at=at)
+
+
+def _write_successors(plan: ChunkPlan) -> None:
+    """The successor of each existing declaration the plan supersedes, after the new rows are in: as
+    `consent.services.declaration_file` does, superseded first, its successor named once it exists."""
+    if plan.declarations_superseded:
         Declaration.objects.bulk_update(
-            [Declaration(id=d.id, superseded_at=at, superseded_by_id=d.superseded_by_id)
-             for d in plan.declarations_superseded],
-            ["superseded_at", "superseded_by"], batch_size=1000)
+            [Declaration(id=d.id, superseded_by_id=d.superseded_by_id) for d in plan.declarations_superseded],
+            ["superseded_by"], batch_size=1000)
 
 
 # The tables a bulk import adds rows to, in one ANALYZE after its last chunk (issue 15). A million rows COPYed into

@@ -167,9 +167,12 @@ class Declaration(models.Model):
                                        related_name="declarations_filed_as_agent",
                                        verbose_name=_("filed by collective"), db_index=False, db_constraint=False)
     superseded_at = models.DateTimeField(_("superseded at"), null=True, blank=True)
-    superseded_by = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True,
-                                         related_name="supersedes",
-                                         verbose_name=_("superseded by"))
+    # One declaration supersedes at most one (declaration_superseded_by_unique, over the rows that have one: the
+    # current ones, most of the table, add no index entry). Its key is checked per statement (core.keychecks,
+    # migration 0011), not by a constraint that queues a deferred check for every inserted row, NULL or not.
+    superseded_by = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                      related_name="supersedes", verbose_name=_("superseded by"),
+                                      db_index=False, db_constraint=False)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+", verbose_name=_("revoked by"), db_index=False, db_constraint=False)
@@ -191,6 +194,8 @@ class Declaration(models.Model):
                 condition=Q(scope="catalogue", superseded_at__isnull=True, revoked_at__isnull=True),
                 name="declaration_one_current_per_catalogue_slot",
             ),
+            models.UniqueConstraint(fields=["superseded_by"], condition=Q(superseded_by__isnull=False),
+                                    name="declaration_superseded_by_unique"),
             models.CheckConstraint(
                 condition=(Q(scope="work") & Q(work__isnull=False)) | (Q(scope="catalogue") & Q(work__isnull=True)),
                 name="declaration_scope_matches_work",

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.models import ProtectedError
+from django.db.models import F, ProtectedError
 from django.utils import timezone
 
 from consent.models import Declaration
@@ -92,6 +92,40 @@ def test_a_declaration_of_no_work_or_holder_is_refused(studio_kaze):
     with connection.cursor() as cursor, cursor.copy(copy) as writer:
         writer.write(line)
     assert Declaration.objects.get().work == work
+
+
+def test_studio_kaze_cannot_name_a_successor_that_does_not_exist_and_its_real_successors_are_unique(studio_kaze):
+    # superseded_by is checked per statement (consent migration 0011), no longer by a deferred constraint: a
+    # successor that is no declaration is refused when it is set, by UPDATE or by COPY; one in the same COPY is
+    # found (the check runs at the statement's end); a declaration supersedes at most one.
+    work = _work(studio_kaze.holder)
+    now = timezone.now()
+    first = Declaration.objects.create(holder=studio_kaze.holder, scope="work", work=work, purpose="ai-training",
+                                       jurisdiction="JP", consent="reserve", effective_from=now)
+    message = _refused("UPDATE consent_declaration SET superseded_at = recorded_at, superseded_by_id = %s "
+                       "WHERE id = %s", [NOWHERE, str(first.id)])
+    assert "superseded_by_id" in message and "consent_declaration" in message
+    copy = ("COPY consent_declaration (id, holder_id, scope, work_id, purpose, jurisdiction, consent, license_url, "
+            "conditions, effective_from, recorded_at, superseded_at, superseded_by_id) FROM STDIN")
+    at = now.isoformat()
+
+    def line(id_, purpose, superseded_by):
+        ended = f"{at}\t{superseded_by}" if superseded_by else "\\N\t\\N"
+        return (f"{id_}\t{studio_kaze.holder.id}\twork\t{work.id}\t{purpose}\tEU\treserve\t\t\t{at}\t{at}\t"
+                f"{ended}\n")
+
+    assert "superseded_by_id" in _refused(copy, copy_rows=line(uuid.uuid4(), "tdm", NOWHERE))
+    old, new = uuid.uuid4(), uuid.uuid4()
+    with connection.cursor() as cursor, cursor.copy(copy) as writer:  # the successor comes later in the statement
+        writer.write(line(old, "tdm", new) + line(new, "tdm", None))
+    assert Declaration.objects.get(pk=old).superseded_by_id == new
+    successor = Declaration.objects.create(holder=studio_kaze.holder, scope="work", work=work, purpose="ai-training",
+                                           jurisdiction="EU", consent="reserve", effective_from=now)
+    Declaration.objects.filter(pk=first.pk).update(superseded_at=F("recorded_at"), superseded_by=successor)
+    other = Declaration.objects.create(holder=studio_kaze.holder, scope="work", work=work, purpose="tdm",
+                                       jurisdiction="JP", consent="reserve", effective_from=now)
+    with pytest.raises(IntegrityError), transaction.atomic():  # one declaration supersedes at most one
+        Declaration.objects.filter(pk=other.pk).update(superseded_at=F("recorded_at"), superseded_by=successor)
 
 
 def test_moving_an_identifier_to_no_work_is_refused(studio_kaze):
