@@ -49,6 +49,10 @@ INSTALLED_APPS = [
     "demo",
 ]
 
+# Django's database sessions, but a cookie value Django could not have issued (a NUL in it, say) is no session
+# rather than a query PostgreSQL refuses (core/sessions.py).
+SESSION_ENGINE = "core.sessions"
+
 # config.lanes: the classes marked `lanes` are Django's (or ours) for every request but a lookup asked with an API
 # key and no cookie, which they pass straight through (docs/architecture.md, "Middleware").
 MIDDLEWARE = [
