@@ -4,9 +4,29 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from keys.models import APIKey
-from keys.selectors import api_key_by_prefix, holder_token_by_plain
+from keys.selectors import api_key_verified, holder_token_by_plain
 
 API_KEY_KEYWORD = "Api-Key"
+KEY_FAILED = "Invalid, expired or revoked API key."
+
+
+def api_key_in_header(request, keywords: tuple[bytes, ...] = (API_KEY_KEYWORD.lower().encode(),)) -> APIKey | None:
+    """The usable API key in `request`'s `Authorization: Api-Key <prefix>.<secret>` (or another of `keywords`);
+    None when the header names no such scheme (another credential may); AuthenticationFailed for a malformed,
+    unknown, wrong, revoked or expired key. For ApiKeyAuthentication and the lean GET (api.views.lookup)."""
+    header = authentication.get_authorization_header(request).split()
+    if not header or header[0].lower() not in keywords:
+        return None
+    if len(header) != 2:
+        raise exceptions.AuthenticationFailed("Send the key as 'Authorization: Api-Key <key>'.")
+    try:
+        key = header[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise exceptions.AuthenticationFailed("Invalid API key.") from None
+    api_key = api_key_verified(key)
+    if api_key is None:  # one message for unknown, wrong, revoked and expired keys: nothing to probe
+        raise exceptions.AuthenticationFailed(KEY_FAILED)
+    return api_key
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -15,26 +35,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keywords: tuple[bytes, ...] = (API_KEY_KEYWORD.lower().encode(),)
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() not in self.keywords:
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Send the key as 'Authorization: Api-Key <key>'.")
-        try:
-            key = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
-        prefix, dot, _secret = key.partition(".")
-        api_key = api_key_by_prefix(prefix) if dot else None
-        # One message for unknown, wrong, revoked and expired keys: nothing to probe.
-        if (
-            api_key is None
-            or api_key.revoked
-            or (api_key.expiry_date is not None and api_key.expiry_date < timezone.now())
-            or not APIKey.objects.key_generator.verify(key, api_key.hashed_key)
-        ):
-            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
-        return AnonymousUser(), api_key
+        api_key = api_key_in_header(request, self.keywords)
+        return None if api_key is None else (AnonymousUser(), api_key)
 
     def authenticate_header(self, request):
         return API_KEY_KEYWORD

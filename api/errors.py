@@ -110,6 +110,20 @@ def problem_exception_handler(exc, context):
     return response
 
 
+def problem_rendered(exc) -> HttpResponse | None:
+    """`exc` as the finished problem+json response the exception handler's would render to (the same body bytes,
+    status and headers), for a view outside DRF (the lean GET, api.views.lookup); None for an unexpected error."""
+    drf = _problem_response(exc)
+    if drf is None:
+        return None
+    response = HttpResponse(JSONRenderer().render(drf.data, PROBLEM_CONTENT_TYPE), status=drf.status_code,
+                            content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in drf.items():
+        if name != "Content-Type":
+            response[name] = value
+    return response
+
+
 def _problem_response(exc):
     headers = {}
     if isinstance(exc, DomainError):

@@ -7,14 +7,14 @@ negotiated as before (an `Accept: text/html` still gets its 406).
 """
 from rest_framework.negotiation import DefaultContentNegotiation
 
-_PLAIN_ACCEPTS = frozenset({"", "*/*", "application/json"})
+PLAIN_ACCEPTS = frozenset({"", "*/*", "application/json"})
 
 
 class JsonFirstNegotiation(DefaultContentNegotiation):
     def select_renderer(self, request, renderers, format_suffix=None):
         if (
             not format_suffix
-            and request.META.get("HTTP_ACCEPT", "").strip() in _PLAIN_ACCEPTS
+            and request.META.get("HTTP_ACCEPT", "").strip() in PLAIN_ACCEPTS
             and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
         ):
             return renderers[0], renderers[0].media_type

@@ -7,6 +7,8 @@ throttle) run as before, and a 405's `Allow` and an OPTIONS answer list every me
 generator (`api.schema.OperationSchemaGenerator`) documents each method from its own view, so operation ids,
 parameters and responses are those the views declare.
 """
+import functools
+
 from rest_framework.views import APIView
 
 
@@ -31,3 +33,16 @@ def by_method(**views: type[APIView]):
     route.cls, route.initkwargs = combined, {}
     route.operations = {method.upper(): handler for method, handler in handlers.items()}
     return route
+
+
+def lean_first(route, lean):
+    """`route`, except that a request `lean(request)` answers (a response, not None) is answered there: a lane
+    around a view's machinery for its commonest request (api.views.lookup.lookup_one_lean). What Django and the
+    schema generator read off `route` (csrf_exempt, cls, initkwargs, operations) is kept."""
+
+    @functools.wraps(route)
+    def first(request, *args, **kwargs):
+        response = lean(request)
+        return route(request, *args, **kwargs) if response is None else response
+
+    return first

@@ -43,24 +43,34 @@ def _count(key: str, *, timeout: int) -> int:
         return 1
 
 
+CACHE_PREFIX = "kyodaku:rate:"
+
+
+def rate_limit_count(api_key) -> tuple[bool, RateLimitState | None, int]:
+    """Count one request of `api_key` in its window: (allowed, the key's state or None without a limit, seconds
+    until the window ends). The one home of the rule, for the DRF throttle and the lean GET (api.views.lookup)."""
+    rate = api_key_rate(api_key)
+    if rate is None:
+        return True, None, 1
+    now = time.time()
+    window = int(now // rate.period)
+    count = _count(f"{CACHE_PREFIX}{api_key.prefix}:{rate.period}:{window}", timeout=rate.period + 1)
+    wait = max(1, math.ceil((window + 1) * rate.period - now))
+    return count <= rate.requests, RateLimitState(limit=rate.requests, remaining=max(0, rate.requests - count),
+                                                  reset=wait), wait
+
+
 class ApiKeyRateThrottle(BaseThrottle):
-    cache_prefix = "kyodaku:rate:"
+    cache_prefix = CACHE_PREFIX
 
     def allow_request(self, request, view):
         api_key = api_key_of(request)
         if api_key is None:
             return True
-        rate = api_key_rate(api_key)
-        if rate is None:
-            return True
-        now = time.time()
-        window = int(now // rate.period)
-        key = f"{self.cache_prefix}{api_key.prefix}:{rate.period}:{window}"
-        count = _count(key, timeout=rate.period + 1)
-        self._wait = max(1, math.ceil((window + 1) * rate.period - now))
-        request.rate_limit_state = RateLimitState(limit=rate.requests, remaining=max(0, rate.requests - count),
-                                                  reset=self._wait)
-        return count <= rate.requests
+        allowed, state, self._wait = rate_limit_count(api_key)
+        if state is not None:
+            request.rate_limit_state = state
+        return allowed
 
     def wait(self):
         return getattr(self, "_wait", 1)

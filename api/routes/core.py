@@ -1,16 +1,17 @@
 """Lookups, reference data, works and declarations (api.md). Claims and evidence have their own route modules."""
 from django.urls import path
 
-from ..routing import by_method
+from ..routing import by_method, lean_first
 from ..views.declarations import DeclarationDetailApi, DeclarationFileApi, DeclarationListApi, DeclarationRevokeApi
 from ..views.fingerprints import WorkFileDetailApi, WorkFileUploadApi
-from ..views.lookup import LookupBatchApi, LookupOneApi
+from ..views.lookup import LookupBatchApi, LookupOneApi, lookup_one_lean
 from ..views.match import MatchApi
 from ..views.reference import JurisdictionListApi, PurposeListApi
 from ..views.works import WorkCreateApi, WorkDetailApi, WorkListApi, WorkUpdateApi
 
 urlpatterns = [
-    path("lookup", by_method(get=LookupOneApi, post=LookupBatchApi), name="lookup"),
+    # The plain GET of a crawler takes the lean lane (api.views.lookup.lookup_one_lean); anything else the views.
+    path("lookup", lean_first(by_method(get=LookupOneApi, post=LookupBatchApi), lookup_one_lean), name="lookup"),
     path("match", MatchApi.as_view(), name="match"),
     path("purposes", PurposeListApi.as_view(), name="purposes"),
     path("jurisdictions", JurisdictionListApi.as_view(), name="jurisdictions"),

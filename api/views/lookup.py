@@ -1,8 +1,10 @@
 """Lookups for AI developers: one identifier by GET, up to KYODAKU_LOOKUP_BATCH_MAX by POST. API key only."""
+import functools
 import hashlib
 
 import orjson
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -12,6 +14,7 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,14 +25,14 @@ from core.metrics import lookups_observe
 from receipts.batch import batch_receipt_attach
 from receipts.services import receipts_attach
 
-from ..auth import ApiKeyAuthentication, HasApiKey, api_key_of, organisation_of
-from ..errors import RequestTooLarge
+from ..auth import ApiKeyAuthentication, HasApiKey, api_key_in_header, api_key_of, organisation_of
+from ..errors import RequestTooLarge, problem_rendered
 from ..fields import AwareDateTimeField, ReceiptModeField, StrictSerializer, query_params, refuse_future_as_of
-from ..negotiation import JsonFirstNegotiation
+from ..negotiation import PLAIN_ACCEPTS, JsonFirstNegotiation
 from ..parsers import BoundedJSONParser
-from ..renderers import OrjsonRenderer
+from ..renderers import OrjsonRenderer, orjson_bytes
 from ..serializers import LookupErrorEntrySerializer, LookupResultSerializer
-from ..throttling import RATE_LIMIT_HEADERS, ApiKeyRateThrottle, RateLimitHeadersMixin
+from ..throttling import RATE_LIMIT_HEADERS, ApiKeyRateThrottle, RateLimitHeadersMixin, rate_limit_count
 
 MAX_ID_CHARS = 8192
 
@@ -164,15 +167,35 @@ def _answer_etag(result: dict, *, as_of_given: bool) -> str:
     return f'"{digest}"'
 
 
-def _cached_response(request, result: dict, *, as_of_given: bool) -> Response:
+def _cached_answer(if_none_match: str | None, result: dict, *,
+                   as_of_given: bool) -> tuple[int, dict | None, dict[str, str]]:
     """200 with ETag and Cache-Control, or 304 when If-None-Match names the same answer (docs/api.md, caching)."""
     etag = _answer_etag(result, as_of_given=as_of_given)
     max_age = settings.KYODAKU_LOOKUP_MAX_AGE
     headers = {"ETag": etag, "Cache-Control": f"private, max-age={max_age}" if max_age else "private, no-cache"}
-    wanted = request.META.get("HTTP_IF_NONE_MATCH")
-    if wanted and (wanted.strip() == "*" or etag in parse_etags(wanted)):
-        return Response(status=304, headers=headers)
-    return Response(result, headers=headers)
+    if if_none_match and (if_none_match.strip() == "*" or etag in parse_etags(if_none_match)):
+        return 304, None, headers
+    return 200, result, headers
+
+
+def lookup_one_answer(query: dict, api_key, *, if_none_match: str | None) -> tuple[int, dict | None, dict[str, str]]:
+    """What a single GET answers once its key is authenticated and counted: (status, body or None, headers).
+    Raises the errors the exception handler turns into problem+json. The one home of the GET's rules (engine call,
+    counters, receipts, ETag/304, Cache-Control), for LookupOneApi.get and the lean lane (`lookup_one_lean`)."""
+    refuse_future_as_of(query.get("as_of"))
+    with replica_reads():  # an AI developer's answer may come from a read replica (docs/scaling.md)
+        result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
+                             as_of=query.get("as_of"),
+                             organisation_id=None if api_key is None else api_key.organisation_id)[0]
+    lookups_observe(path="single", outcomes=(result.get("outcome", "error"),), batch=False)
+    if "error" in result:
+        error = result["error"]
+        raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
+                               errors=[field_error("id", error["code"], error["detail"])], code=error["code"])
+    if query["receipt"]:  # a receipt is signed for this request: never cached, never revalidated
+        receipts_attach([result], sub=api_key.prefix if api_key else None)
+        return 200, result, {"Cache-Control": "no-store"}
+    return _cached_answer(if_none_match, result, as_of_given=query.get("as_of") is not None)
 
 
 class LookupOneApi(_LookupBase):
@@ -201,19 +224,64 @@ class LookupOneApi(_LookupBase):
     )
     def get(self, request):
         query = _plain_get_query(request.query_params) or query_params(self.InputSerializer, request)
-        refuse_future_as_of(query.get("as_of"))
-        with replica_reads():  # an AI developer's answer may come from a read replica (docs/scaling.md)
-            result = lookup_many(ids=[query["id"]], purpose=query["purpose"], jurisdiction=query["jurisdiction"],
-                                 as_of=query.get("as_of"), organisation_id=organisation_of(request))[0]
-        lookups_observe(path="single", outcomes=(result.get("outcome", "error"),), batch=False)
-        if "error" in result:
-            error = result["error"]
-            raise ValidationFailed(f"{query['id']!r} is not a valid identifier: {error['detail']}",
-                                   errors=[field_error("id", error["code"], error["detail"])], code=error["code"])
-        if query["receipt"]:  # a receipt is signed for this request: never cached, never revalidated
-            self._attach_receipts(request, [result], True)
-            return Response(result, headers={"Cache-Control": "no-store"})
-        return _cached_response(request, result, as_of_given=query.get("as_of") is not None)
+        status, body, headers = lookup_one_answer(query, api_key_of(request),
+                                                  if_none_match=request.META.get("HTTP_IF_NONE_MATCH"))
+        return Response(body, status=status, headers=headers)
+
+
+@functools.cache
+def _allow() -> str:
+    """The `Allow` header DRF puts on every answer of LookupOneApi (its methods, HEAD included)."""
+    view = LookupOneApi()
+    view.setup(HttpRequest())
+    return ", ".join(view.allowed_methods)
+
+
+def lookup_one_lean(request) -> HttpResponse | None:
+    """The lean lane of `GET /api/v1/lookup` (docs/performance.md, "a lean lane"): the plain, valid GET of a
+    crawler (a plain query string, an `Api-Key` that authenticates, JSON accepted) answered without DRF's
+    per-request machinery (its Request, negotiation, authentication, permission and throttle classes, Response
+    rendering), through the same functions as LookupOneApi: api_key_in_header, rate_limit_count,
+    lookup_one_answer, problem_rendered. None for anything else, which LookupOneApi then answers (every refusal
+    before the rate limit counts, e.g. a missing or failing key, a bad query, an `Accept` to negotiate: nothing has
+    happened yet). tests/api/test_lookup_lean.py compares the two lanes' answers byte for byte."""
+    meta = request.META
+    if (
+        request.method != "GET"
+        or meta.get("HTTP_ACCEPT", "").strip() not in PLAIN_ACCEPTS
+        or not settings.KYODAKU_LEAN_GET
+    ):
+        return None
+    query = _plain_get_query(request.GET)
+    if query is None:
+        return None
+    try:
+        api_key = api_key_in_header(request)
+    except AuthenticationFailed:
+        return None
+    if api_key is None:
+        return None
+    allowed, state, wait = rate_limit_count(api_key)
+    try:
+        if not allowed:
+            raise Throttled(wait)
+        status, body, headers = lookup_one_answer(query, api_key, if_none_match=meta.get("HTTP_IF_NONE_MATCH"))
+        if body is None:
+            response = HttpResponse(status=status)
+            del response["Content-Type"]
+        else:
+            response = HttpResponse(orjson_bytes(body), status=status, content_type=OrjsonRenderer.media_type)
+        for name, value in headers.items():
+            response[name] = value
+    except Exception as exc:  # noqa: BLE001 (what the exception handler answers; anything else is re-raised)
+        response = problem_rendered(exc)
+        if response is None:
+            raise
+    response["Allow"] = _allow()
+    if state is not None:
+        for name, value in state.headers().items():
+            response[name] = value
+    return response
 
 
 class LookupBatchApi(_LookupBase):

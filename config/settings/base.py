@@ -280,9 +280,15 @@ KYODAKU_FINGERPRINT_MAX_FILE_BYTES = env.int("KYODAKU_FINGERPRINT_MAX_FILE_BYTES
 # Seconds a client may reuse a GET lookup's answer without revalidating (Cache-Control max-age): the bound on how
 # long a revocation can go unseen by a client that caches. 0: revalidate every time (ETag / 304 still work).
 KYODAKU_LOOKUP_MAX_AGE = env.int("KYODAKU_LOOKUP_MAX_AGE", default=30)
+# The plain GET /api/v1/lookup answered outside DRF's per-request machinery (api.views.lookup.lookup_one_lean), by
+# the same functions and with the same bytes; false: every GET goes through the DRF view.
+KYODAKU_LEAN_GET = env.bool("KYODAKU_LEAN_GET", default=True)
 # Days a holder's API token is valid (`create_holder_token --days` and the admin may choose otherwise).
 KYODAKU_HOLDER_TOKEN_DAYS = env.int("KYODAKU_HOLDER_TOKEN_DAYS", default=90)
 KYODAKU_API_KEY_DEFAULT_RATE = env("KYODAKU_API_KEY_DEFAULT_RATE", default="100/s")
+# Seconds a web process reuses an API key it has verified (keys.selectors.api_key_verified): a key revoked in
+# another process is refused within this bound (docs/security.md). 0: read and check the key on every request.
+KYODAKU_API_KEY_LOCAL_SECONDS = env.float("KYODAKU_API_KEY_LOCAL_SECONDS", default=5.0)
 # Domain control checks (interop.md): seconds per network operation, bytes read, hours between re-checks.
 KYODAKU_DOMAIN_CHECK_TIMEOUT = env.float("KYODAKU_DOMAIN_CHECK_TIMEOUT", default=3.0)
 KYODAKU_DOMAIN_CHECK_MAX_BYTES = env.int("KYODAKU_DOMAIN_CHECK_MAX_BYTES", default=4096)
