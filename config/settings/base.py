@@ -58,7 +58,7 @@ SESSION_ENGINE = "core.sessions"
 MIDDLEWARE = [
     "config.request_id.RequestIdMiddleware",  # first: every response, a redirect or a refusal too, carries the id
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.csp_once.CSPMiddleware",  # django-csp's, a plain response's policy built once
     "api.middleware.ProblemJsonMiddleware",  # errors under /api/ that never reach a DRF view: problem+json too
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.lanes.SessionMiddleware",
@@ -103,6 +103,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+    # Django's backend, its health check asking the kept connection's socket before the server (core.postgresql).
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
 # Read replicas (docs/scaling.md): comma-separated database URLs; lookups read from one of them (core.db), holders
 # and writes use the primary. In tests a replica mirrors the test database.
 DATABASE_REPLICA_ALIASES = []
@@ -111,6 +113,8 @@ for _n, _url in enumerate(u for u in env.list("DATABASE_REPLICA_URLS", default=[
     DATABASES[_alias] = {**env.db_url_config(_url), "ATOMIC_REQUESTS": False, "CONN_HEALTH_CHECKS": True,
                          "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
                          "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})), "TEST": {"MIRROR": "default"}}
+    if DATABASES[_alias]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES[_alias]["ENGINE"] = "core.postgresql"
     DATABASE_REPLICA_ALIASES.append(_alias)
 DATABASE_ROUTERS = ["core.db.ReplicaRouter"]
 # A replica further behind the primary than this many seconds is not read (lookups and snapshot builds then read

@@ -13,6 +13,7 @@ tests/consent/test_lookup.py and test_lookup_one_id.py compare the two on every 
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from django.conf import settings
@@ -39,8 +40,29 @@ def _prepare() -> bool:
     return bool(getattr(settings, "KYODAKU_LOOKUP_PREPARED", True))
 
 
+@functools.lru_cache(maxsize=32)
+def _split(query: str, encoding: str):
+    """psycopg's conversion of a statement's `%(name)s` placeholders to `$n` (its `_query2pg`), once per text."""
+    from psycopg._queries import _query2pg_nocache
+
+    return _query2pg_nocache(query.encode(encoding), encoding)
+
+
 def _preparing_cursor_class():
     from django.db.backends.postgresql.base import ServerBindingCursor
+    from psycopg._queries import PostgresQuery
+
+    class FixedTextQuery(PostgresQuery):
+        """psycopg keeps its conversion of a statement's placeholders only for texts up to 4,096 bytes (an ORM's
+        long statements are rarely sent twice); the one-id statements are a handful of fixed texts, two of them
+        longer, which it would convert anew on every call (about 4 % of a lookup GET's CPU). Here every text is
+        kept (psycopg 3.2's own conversion, cached by text: sql.py's statements are the only ones sent here)."""
+
+        def convert(self, query, vars):
+            if not isinstance(query, str) or vars is None:
+                return super().convert(query, vars)
+            self.query, self._want_formats, self._order, self._parts = _split(query, self._encoding)
+            self.dump(vars)
 
     class PreparingCursor(ServerBindingCursor):
         """Server-side parameters, and a prepared statement per connection from the first call.
@@ -48,6 +70,8 @@ def _preparing_cursor_class():
         Django turns psycopg's automatic preparation off for the whole connection (for transaction-mode poolers);
         these few fixed statements opt back in, unless settings.KYODAKU_LOOKUP_PREPARED is False.
         """
+
+        _query_cls = FixedTextQuery
 
         def execute(self, query, params=None, *, prepare=None, binary=None):
             return super().execute(query, params, prepare=self.prepare_statements if prepare is None else prepare,

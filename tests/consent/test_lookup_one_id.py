@@ -215,3 +215,21 @@ def test_every_one_id_statement_is_short_enough_for_psycopgs_cache():
                 # these ids took the batch path's five more statements before (docs/engine.md).
                 continue
             assert len(sql.encode()) <= MAX_CACHED_STATEMENT_LENGTH, kind
+
+
+def test_a_licensees_web_id_statement_is_converted_once_however_long(registry):
+    """psycopg keeps its placeholder conversion only for texts up to 4,096 bytes; the licensed url: and domain:
+    statements are longer, and the one-id path keeps theirs itself (consent.lookup.one_id._split)."""
+    from consent.lookup import one_id
+    from consent.lookup.sql import ONE_ID_LICENSED_STATEMENTS
+    from registry.models import Organisation
+
+    assert len(ONE_ID_LICENSED_STATEMENTS["url"].encode()) > 4096
+    mirai = Organisation.objects.create(name="Mirai AI")
+    ask = {"id": "url:https://kaze.example/films/x", "purpose": "tdm", "jurisdiction": "FR", "as_of": T0 + 3 * DAY,
+           "organisation_id": mirai.id}
+    first = lookup_one(**ask)
+    before = one_id._split.cache_info()
+    assert lookup_one(**ask) == first
+    after = one_id._split.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
