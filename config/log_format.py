@@ -9,10 +9,12 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [request=%(request_id)s task=%
 
 def json_formatter():
     """One JSON object per record: time, level, logger, message, request_id, task_id, then any `extra=` fields;
-    an exception's traceback as `exc_info`."""
-    from pythonjsonlogger.json import JsonFormatter
+    an exception's traceback as `exc_info`. Written by orjson (python-json-logger's OrjsonFormatter: compact, UTF-8
+    text unescaped): a fifth less CPU per line than the standard library's encoder, and every response writes one
+    (the access line, config/request_id.py; docs/performance.md)."""
+    from pythonjsonlogger.orjson import OrjsonFormatter
 
-    return JsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
+    return OrjsonFormatter(JSON_FIELDS, rename_fields={"asctime": "time", "levelname": "level", "name": "logger"})
 
 
 def logging_config(*, log_format: str, level: str) -> dict:
