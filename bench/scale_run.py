@@ -286,6 +286,8 @@ def main() -> None:
             run = one_registry(args, template, keys, round_)
             result["runs"].append(run)
             print(summary(run), flush=True)
+            if args.out:  # each registry's figures kept as soon as they are measured
+                args.out.write_text(json.dumps(result) + "\n")
     result["finished"] = now_utc()
     print(markdown(result), flush=True)
     text = json.dumps(result)
