@@ -12,7 +12,8 @@ The templates are loaded once (and kept) by bench/sync.py's COPY loader, nothing
 For each --template NAME=KEYS in turn (--rounds 2: 1m, 10m, 1m, 10m, interleaved):
 
 1. `CREATE DATABASE <NAME>_run TEMPLATE <NAME> STRATEGY <--strategy>` (timed; refused, with the sessions named, if
-   anything is connected to the template).
+   anything is connected to the template), then the code's migrations on the copy (timed apart: the template may
+   predate them).
 2. Lookups over HTTP before the import: gunicorn on the clone (production settings, 2 sync workers, bench/_serve.py),
    one client: --http-singles `GET /api/v1/lookup` one after the other (p50, p99) and --http-batches
    `POST /api/v1/lookup` of 10,000 ids (p50, max), bench/sync.py's id mix, after an untimed warm-up.
@@ -166,6 +167,13 @@ def one_registry(args, template: str, keys: int, round_: int) -> dict:
     log(f"{template}: cloning into {name} (STRATEGY {args.strategy})")
     figures["clone_s"] = clone(args.pg, template, name, args.strategy)
     try:
+        # The code may be newer than the template: its migrations first, so every step (gunicorn too) runs on the
+        # schema it expects; the template itself is never changed.
+        started = time.monotonic()
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], check=True,
+                       env={**os.environ, "DATABASE_URL": f"{args.pg}/{name}",
+                            "DJANGO_SETTINGS_MODULE": "config.settings.local"})
+        figures["migrate_s"] = round(time.monotonic() - started, 1)
         figures["database_bytes_before"] = database_bytes(args.pg, name)
         log(f"{name}: cloned in {figures['clone_s']} s; lookups over HTTP before the import")
         if args.http_singles or args.http_batches:
