@@ -17,10 +17,11 @@ from collections import deque
 from itertools import compress, count, repeat
 from operator import is_, itemgetter, methodcaller, not_, sub, xor
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .ids import bulk_verdicts, classify
 
+# typing.TYPE_CHECKING without importing typing (~5 ms of every command's start): type checkers read this as True
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from rbloom import Bloom
 
