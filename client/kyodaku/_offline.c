@@ -280,7 +280,7 @@ typedef struct {
     int prefix_any_host;
     char *default_tail;
     size_t default_len;
-    unsigned char *bits; /* rbloom's bit line: bit i is bits[i / 8] >> (i % 8) */
+    unsigned char *bits; /* rbloom's bit line: bit i is bits[i / 8] >> (i % 8), inside `filter` (not a copy) */
     uint64_t bit_count, k;
     /* Output buffers given back by Rendered objects, for the next units: a fresh buffer of a unit's CSV (megabytes)
      * is fresh pages from the kernel, each faulted and zeroed, as much work as writing into it. Only touched with
@@ -289,6 +289,11 @@ typedef struct {
     size_t pool_capacity[POOL_MAX];
     int pool_count;
     Py_buffer dump; /* load(): the dump the tables lie in, held until the Accel goes (dump.obj NULL otherwise) */
+    /* The filter's bytes as given (offline.py gives the file's read-only mmap), held until the Accel goes
+     * (filter.obj NULL without a filter): `bits` points into it, so the filter is in memory once, as the file's
+     * pages, and an mmap cannot be closed while it is exported. A copy here was as large again as the file (~360 MB
+     * at 100 million flagged keys, docs/performance.md "The filter held once"). */
+    Py_buffer filter;
 } Accel;
 
 #ifdef KYODAKU_OPENSSL
@@ -319,7 +324,8 @@ static void Accel_dealloc(Accel *self) {
     table_free(&self->overlay);
     table_free(&self->prefix_hosts);
     PyMem_Free(self->default_tail);
-    PyMem_Free(self->bits);
+    if (self->filter.obj != NULL)
+        PyBuffer_Release(&self->filter);
     for (int i = 0; i < self->pool_count; i++)
         PyMem_RawFree(self->pool[i]);
     if (self->dump.obj != NULL)
@@ -422,14 +428,8 @@ static int accel_set_filter(Accel *self, PyObject *filter) {
             k = (k << 8) | ((unsigned char *)view.buf)[i];
         self->k = k;
         self->bit_count = (uint64_t)(view.len - 8) * 8;
-        self->bits = PyMem_Malloc(view.len - 8);
-        if (self->bits == NULL) {
-            PyBuffer_Release(&view);
-            PyErr_NoMemory();
-            return -1;
-        }
-        memcpy(self->bits, (char *)view.buf + 8, view.len - 8);
-        PyBuffer_Release(&view);
+        self->bits = (unsigned char *)view.buf + 8;
+        self->filter = view; /* released with the Accel (PyBUF_SIMPLE: read-only is enough, no copy) */
     }
     return 0;
 }
@@ -972,7 +972,7 @@ PyMODINIT_FUNC PyInit__offline(void) {
         return NULL;
     }
     /* offline.compiled() uses only a build of this interface (a build left from an older checkout: not used) */
-    PyModule_AddIntConstant(m, "INTERFACE", 2);
+    PyModule_AddIntConstant(m, "INTERFACE", 3); /* 3: the filter's buffer is held, not copied */
 #ifdef KYODAKU_OPENSSL
     PyModule_AddIntConstant(m, "HAS_SHA256", 1);
 #else

@@ -264,6 +264,8 @@ def offline_units(units, *, local, processes: int, quote: bool) -> Iterator[tupl
         import multiprocessing
 
         if several and "fork" in multiprocessing.get_all_start_methods():  # not Windows
+            # the filter loaded before the fork, so that the processes share its pages instead of each loading it
+            index["filter"].load()
             with multiprocessing.get_context("fork").Pool(min(processes, len(units))) as pool:
                 yield from pool.imap(_unit_segments, range(len(units)))
         else:

@@ -23,8 +23,6 @@ from .ids import bulk_verdicts, classify
 # typing.TYPE_CHECKING without importing typing (~5 ms of every command's start): type checkers read this as True
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from rbloom import Bloom
-
     from .http import Api
 
 SNAPSHOT_TYPE = "kyodaku-snapshot+jwt"
@@ -90,7 +88,7 @@ def bloom_hashes(keys: list[bytes]) -> map:
     return map(sub, map(xor, unsigned, repeat(_TOP)), repeat(_TOP))
 
 
-ACCEL_INTERFACE = 2  # kyodaku._offline's INTERFACE that this module speaks to
+ACCEL_INTERFACE = 3  # kyodaku._offline's INTERFACE that this module speaks to (3: it holds the filter's buffer)
 PURE_PYTHON_ENV = "KYODAKU_PURE_PYTHON"  # set (not "0"): the bulk offline path without the compiled accelerator
 
 
@@ -109,13 +107,28 @@ def compiled():
     return _offline if getattr(_offline, "INTERFACE", 1) == ACCEL_INTERFACE else None
 
 
-def accelerator(index: dict, filter_bytes: bytes | None):
-    """The compiled accelerator of bulk_unit (kyodaku._offline.Accel) over the bulk index, or None (`compiled`)."""
+def accelerator(index: dict, filter_data):
+    """The compiled accelerator of bulk_unit (kyodaku._offline.Accel) over the bulk index, or None (`compiled`).
+    `filter_data` (the filter's bytes, or better its file mapped: `map_filter`) is held by the Accel, not copied."""
     module = compiled()
     if module is None:
         return None
     return module.Accel(index["tails"], index["overlay"], index["prefix_hosts"], index["prefix_any_host"],
-                        index["default"], filter_bytes)
+                        index["default"], filter_data)
+
+
+def map_filter(path: Path):
+    """The filter file mapped read-only (mmap): its bits in memory once, as the file's pages, which the accelerator
+    reads where they lie (docs/client.md, "The filter held once"). Reading the file into bytes and the accelerator
+    copying them held it twice: ~720 MB at 100 million flagged keys. The copy's files are replaced, never written
+    in place (_write_atomic), so the mapped file cannot shrink under a check. An empty file is b"" (refused as
+    before: not a filter)."""
+    import mmap
+
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # the map outlives the descriptor
 
 
 class _AccelTails:
@@ -136,19 +149,34 @@ class _AccelTails:
 
 
 class _LazyFilter:
-    """The filter queried by hash (bloom_hashes) for the Python path, loaded by rbloom on first use: with the
-    accelerator (which reads the filter's bytes itself) it is needed only for ids the accelerator hands back that
-    the copy does not hold, which most runs have none of."""
+    """The filter queried by hash (bloom_hashes) for the pure-Python path, loaded by rbloom on first use from the
+    file itself (`Bloom.load`: the bits once, in rbloom's memory; never the file's bytes in Python as well). With
+    the accelerator the Python path asks the accelerator's filter instead (`filter_flags`), so that the bits are
+    not loaded a second time beside the mapped file. Why rbloom and not the mapped file for the pure path: the LCG
+    of rbloom's probe in Python, even as C-level maps over the probed keys, was ~8 times rbloom's `in` (545,000
+    unstored keys: 1.84 s against 0.22 s), a third more CPU for the pure check."""
 
-    def __init__(self, data: bytes):
-        self.data, self.bloom = data, None
+    def __init__(self, path: Path):
+        self.path, self.bloom = path, None
 
-    def __contains__(self, hashed: int) -> bool:
+    def load(self) -> None:
         if self.bloom is None:
             from rbloom import Bloom
 
-            self.bloom = Bloom.load_bytes(self.data, int)
+            self.bloom = Bloom.load(str(self.path), int)
+
+    def __contains__(self, hashed: int) -> bool:
+        self.load()
         return hashed in self.bloom
+
+
+def filter_flags(index: dict, keys: list[bytes]) -> list:
+    """The filter's answer for each key (UTF-8 bytes): the accelerator's probe of the mapped file when it has
+    SHA-256 (the same answers as rbloom's, test_client_offline_accel.py), else rbloom's by hash (bloom_hashes)."""
+    accel = index["accel"]
+    if accel is not None and index["accel_probes"]:
+        return list(map(accel.flags, keys))
+    return list(map(index["filter"].__contains__, bloom_hashes(keys)))
 
 
 def copy_dir(root: str | os.PathLike, purpose: str, jurisdiction: str) -> Path:
@@ -200,7 +228,7 @@ class LocalCopy:
         self._prefix_lengths: list[int] = []
         self._tails: dict[str, str] = {}  # answer key -> csv_tail, filled as keys are met
         self._hosts: dict[str, str | None] = {}  # url host -> the key of its nearest registered domain, or None
-        self._bloom: Bloom | None = None
+        self._filter = _LazyFilter(directory / self.file_entry("filter")["name"])  # the row path's and the bulk's
         self._default_tail = csv_tail({"outcome": self.default, "basis": DEFAULT_BASIS[self.default]})
         self._bulk: dict | None = None  # the bulk path's index (_bulk_index), loaded on first use
         self._python_lock = threading.Lock()  # bulk_unit's threads: the Python path's caches, one at a time
@@ -330,12 +358,12 @@ class LocalCopy:
                                            if k.startswith("url-prefix:")}, reverse=True)
         return self._answers
 
-    def bloom(self) -> Bloom:
-        if self._bloom is None:
-            from rbloom import Bloom
-
-            self._bloom = Bloom.load_bytes((self.dir / self.file_entry("filter")["name"]).read_bytes(), bloom_hash)
-        return self._bloom
+    def flagged(self, key: str) -> bool:
+        """Whether the snapshot's filter flags `key`: one filter for the row path and the bulk path (the bulk
+        index's, the accelerator's mapped file, once the bulk index is loaded), never a second copy of its bits."""
+        if self._bulk is not None:
+            return filter_flags(self._bulk, [key.encode()])[0]
+        return bloom_hash(key) in self._filter
 
     def answer(self, raw: str) -> dict | None:
         """The answer's FIELDS for `raw`, or None when only the API can answer it (docs/sync.md: a `url:` by its
@@ -352,7 +380,7 @@ class LocalCopy:
         found = self._found_key(key, host, answers)
         if found is not None:
             return {name: answers[found].get(name) for name in FIELDS}
-        if key not in self.overlay and key in self.bloom():
+        if key not in self.overlay and self.flagged(key):
             return None  # flagged as not the default but absent: ask rather than assume
         return {"outcome": self.default, "basis": DEFAULT_BASIS[self.default], "holder": None, "declaration": None,
                 "license_url": None, "disputed": False}
@@ -397,7 +425,7 @@ class LocalCopy:
         the indexes of those. The bulk form of `row`: each id matched once, each answer's line end rendered
         once, the filter asked only for keys the copy does not hold."""
         answers, overlay, tails = self.all_answers(), self.overlay, self._tails
-        bloom, default_tail = self.bloom(), self._default_tail
+        default_tail = self._default_tail
         out: list = []
         missing: list[int] = []
         append = out.append
@@ -415,7 +443,7 @@ class LocalCopy:
                 tail = tails.get(found)
                 if tail is None:
                     tail = tails[found] = csv_tail(answers[found])
-            elif key not in overlay and key in bloom:
+            elif key not in overlay and self.flagged(key):
                 missing.append(index)
                 append(None)
                 continue
@@ -471,16 +499,16 @@ class LocalCopy:
         the hosts of the `url-prefix:` keys; the overlay's keys. Besides it, the filter queried by hash
         (bloom_hashes) and each url host's tail once met."""
         if self._bulk is None:
-            filter_bytes = (self.dir / self.file_entry("filter")["name"]).read_bytes()
             index, accel, source = None, None, self._index_source()
             module = compiled()
+            filter_data = map_filter(self._filter.path) if module is not None else None  # pure: rbloom's load
             if module is not None:  # the accelerator's tables as sync kept them: no bulk index to load at all
                 try:
                     blob = memoryview((self.dir / ACCEL_INDEX_NAME).read_bytes())
                     dump = blob[len(source) + 64:]  # after the source and the dump's sha256 (a damaged file: refused)
                     if blob[:len(source)] == source.encode() and \
                             blob[len(source):len(source) + 64] == hashlib.sha256(dump).hexdigest().encode():
-                        accel = module.load(dump, filter_bytes)
+                        accel = module.load(dump, filter_data)
                         if accel.default() != self._default_tail.encode():
                             accel = None  # the regime's answer is the manifest's, not the index's source: rebuilt
                 except (OSError, ValueError):
@@ -496,12 +524,12 @@ class LocalCopy:
                 if not isinstance(index, dict) or index.get("source") != source:
                     index = self.write_index()
                 index["default"] = self._default_tail.encode()
-                accel = accelerator(index, filter_bytes)
+                accel = accelerator(index, filter_data)
                 if accel is not None:  # a copy synced by a client without the accelerator, or damaged: kept now
                     with contextlib.suppress(OSError):
                         self._write_accel_index(source, accel)
-            index.update(hosts={}, default=self._default_tail.encode(), filter=_LazyFilter(filter_bytes),
-                         accel=accel)
+            index.update(hosts={}, default=self._default_tail.encode(), filter=self._filter,
+                         accel=accel, accel_probes=bool(module is not None and module.HAS_SHA256))
             self._bulk = index
         return self._bulk
 
@@ -600,7 +628,7 @@ class LocalCopy:
                 changed = list(map(overlay.__contains__, [ids[i] for i in probe]))
                 _scatter(tails, compress(probe, changed), repeat(default))
                 probe = list(compress(probe, map(not_, changed)))
-            flags = list(map(index["filter"].__contains__, bloom_hashes([ids[i] for i in probe])))
+            flags = filter_flags(index, [ids[i] for i in probe])
             missing = list(compress(probe, flags))  # flagged as not the default but absent: ask, do not assume
             _scatter(tails, compress(probe, map(not_, flags)), repeat(default))
         for i in missing:
