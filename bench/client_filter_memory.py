@@ -10,12 +10,13 @@ docs/performance.md, "The filter held once"), this tree's client against an olde
    and overlay as `kyodaku sync` leaves them; and --ids ids the copy does not hold (half `doi:`, half `url:`), none
    of which the filter flags (those few are dropped, so that no run asks the API). Kept and reused when its
    parameters are the same.
-2. --rounds times, alternately: the client before, then this tree's; with the compiled accelerator where each
-   was built, then pure Python (KYODAKU_PURE_PYTHON=1). Each check in a process of its own, from a copy of its own
-   (the filter hard-linked: each client writes its own bulk index), interpreter start included: wall seconds, CPU
-   seconds (its own and its forked processes'), its peak RSS (VmHWM, read at exit) and its forked processes'
-   largest (ru_maxrss, which counts the pages they share with it). Every CSV is compared with the first, byte
-   for byte.
+2. --rounds times, alternately: the client before, then this tree's, then the floor (this tree's client on the
+   same copy with a filter of 8 bytes of bits, none set: what the check holds besides the filter); with the
+   compiled accelerator where each was built, then pure Python (KYODAKU_PURE_PYTHON=1). Each check in a process
+   of its own, from a copy of its own (the filter hard-linked: each client writes its own bulk index),
+   interpreter start included: wall seconds, CPU seconds (its own and its forked processes'), its peak RSS
+   (VmHWM, read at exit) and its forked processes' largest (ru_maxrss, which counts the pages they share with
+   it). Every CSV is compared with the first, byte for byte.
 
 Prints a table and, on the last line, JSON with every figure.
 """
@@ -98,14 +99,17 @@ def build(workdir: Path, *, flagged: int, ids: int, fpr: float) -> dict:
     return figures
 
 
-def a_copy_for(workdir: Path, name: str) -> Path:
-    """A copies root of its own for one client: the filter and answers hard-linked, the bulk index its own."""
+def a_copy_for(workdir: Path, name: str, *, floor: bool = False) -> Path:
+    """A copies root of its own for one client: the filter and answers hard-linked, the bulk index its own. The
+    floor's filter is 8 bytes of bits, none set: the same answers (it flags none of the ids), no filter to hold."""
     root = workdir / f"copies-{name}"
     shutil.rmtree(root, ignore_errors=True)
     directory = root / PAIR[0] / PAIR[1]
     directory.mkdir(parents=True)
     for path in (workdir / "copy").iterdir():
-        if path.name in ("filter", "answers"):
+        if path.name == "filter" and floor:
+            (directory / "filter").write_bytes((19).to_bytes(8, "little") + bytes(8))
+        elif path.name in ("filter", "answers"):
             os.link(path, directory / path.name)
         else:
             shutil.copy(path, directory / path.name)
@@ -158,12 +162,13 @@ def main() -> None:
     paths = {name: ["accelerated", "pure"] if accelerated(client_dir) else ["pure"]
              for name, client_dir in clients.items()}
     runs, reference = [], None
+    clients["floor"], paths["floor"] = clients["after"], paths["after"]  # this tree's client, an empty filter
     for number in range(args.rounds):
         for path in ("accelerated", "pure"):
             for name, client_dir in clients.items():
                 if path not in paths[name]:
                     continue
-                root = a_copy_for(workdir, name)
+                root = a_copy_for(workdir, name, floor=name == "floor")
                 figures = check(client_dir, root, workdir / "ids.txt", workdir / f"{name}.csv", pure=path == "pure")
                 reference = reference or figures["csv_sha256"]
                 assert figures["csv_sha256"] == reference, f"{name} {path}: another CSV than the first run's"
