@@ -46,6 +46,22 @@ def _has_nul(request) -> bool:
         "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists())
 
 
+def problem_json_of(request, response):
+    """`response`, or its problem+json stand-in when it is an error under /api/ that is not problem+json yet (a
+    404 or 405 of Django's, a crash's 500). For ProblemJsonMiddleware and the WSGI lane (config.wsgi_lane)."""
+    if (
+        response.status_code >= 400
+        and request.path.startswith("/api/")
+        and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
+    ):
+        status = response.status_code
+        code = _CODES.get(status, "error" if status < 500 else "internal-error")
+        detail = _DETAILS.get(status, "The request failed." if status < 500 else _DETAILS[500])
+        headers = {h: response[h] for h in ("Allow", "Retry-After", "WWW-Authenticate") if response.has_header(h)}
+        return problem_http_response(status, detail, code=code, headers=headers)
+    return response
+
+
 DATABASE_DOWN_RETRY_AFTER = 5  # seconds; a restart of PostgreSQL takes a few
 
 
@@ -65,18 +81,7 @@ class ProblemJsonMiddleware:
                     return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
                 return problem_http_response(404, f"Did you mean {request.path}/ ?", code="not-found")
             return problem_http_response(404, _DETAILS[404], code="not-found")
-        response = self.get_response(request)
-        if (
-            response.status_code >= 400
-            and request.path.startswith("/api/")
-            and not response.get("Content-Type", "").startswith(PROBLEM_CONTENT_TYPE)
-        ):
-            status = response.status_code
-            code = _CODES.get(status, "error" if status < 500 else "internal-error")
-            detail = _DETAILS.get(status, "The request failed." if status < 500 else _DETAILS[500])
-            headers = {h: response[h] for h in ("Allow", "Retry-After", "WWW-Authenticate") if response.has_header(h)}
-            return problem_http_response(status, detail, code=code, headers=headers)
-        return response
+        return problem_json_of(request, self.get_response(request))
 
     def process_exception(self, request, exception):
         """The database unreachable (stopped, restarting, connection lost: psycopg's OperationalError, or a closed

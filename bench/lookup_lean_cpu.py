@@ -1,4 +1,4 @@
-"""CPU per single GET in one process: the lean lane against the DRF view, interleaved (issue 15 item 4).
+"""CPU per single GET in one process: the WSGI lane, the lean lane and the DRF view, interleaved (issue 15 item 4).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/kyodaku_bench_<name> \\
         .venv/bin/python bench/lookup_lean_cpu.py --works 200000 --sites 10000 --gets 2000 --rounds 5
@@ -7,9 +7,11 @@ On the data bench/lookup_http.py loaded (`--load-only`). Production settings (be
 cache and rate limiter, the JSON access line written to /dev/null), the whole middleware chain, Django's WSGI
 handler called in this process with the environ a server would give (no HTTP, no server). Each round sends the
 same --gets requests of the engine benchmark's mix (an organisation's key with a limit, so licences, counting and
-the rate limiter are on the path) with KYODAKU_LEAN_GET on, then off, then `GET /healthz` (the floor: the
-middleware with no view work); reports the process's CPU time per request (time.process_time, which a loaded
-machine disturbs far less than wall time), best and median of the rounds. Every answer must be a 200.
+the rate limiter are on the path) through the WSGI lane (config.wsgi_lane, in front of Django's handler), then
+through Django's handler with KYODAKU_LEAN_GET on (the lean lane), then off (the DRF view), then `GET /healthz`
+(the floor: Django's handler and the middleware with no view work); reports the process's CPU time per request
+(time.process_time, which a loaded machine disturbs far less than wall time), best and median of the rounds. Every
+answer must be a 200.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ def main() -> None:
     from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
 
+    from config.wsgi_lane import WsgiLane
     from keys.services import api_key_create
     from registry.models import Organisation
 
@@ -65,6 +68,7 @@ def main() -> None:
     organisation, _ = Organisation.objects.get_or_create(name="bench lookup_lean_cpu")
     _, key = api_key_create(name="bench lookup_lean_cpu", rate="1000000/s", organisation=organisation)
     handler = WSGIHandler()
+    lane = WsgiLane(handler)
 
     def environ(path: str, query: str = "", **headers: str) -> dict:
         return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": _serve.HOST,
@@ -77,7 +81,7 @@ def main() -> None:
         HTTP_ACCEPT="application/json") for i in ids]
     healthz = [environ("/healthz")] * len(lookups)
 
-    def run(environs: list[dict]) -> float:
+    def run(environs: list[dict], application) -> float:
         statuses = []
 
         def start_response(status, headers, exc_info=None):
@@ -86,7 +90,7 @@ def main() -> None:
         started = time.process_time()
         for env in environs:
             env["wsgi.input"] = io.BytesIO(b"")
-            body = handler(dict(env), start_response)
+            body = application(dict(env), start_response)
             b"".join(body)
             body.close()
         spent = time.process_time() - started
@@ -95,17 +99,17 @@ def main() -> None:
             raise SystemExit(f"not all answers were 200: {bad[:5]}")
         return spent / len(environs) * 1e6
 
-    results: dict[str, list[float]] = {"lean lane": [], "DRF view": [], "floor /healthz": []}
-    settings.KYODAKU_LEAN_GET = True
-    run(lookups[:200])  # warm: connection, prepared statements, rule book
-    settings.KYODAKU_LEAN_GET = False
-    run(lookups[:200])
+    results: dict[str, list[float]] = {"WSGI lane": [], "lean lane": [], "DRF view": [], "floor /healthz": []}
+    variants = (("WSGI lane", True, lookups, lane), ("lean lane", True, lookups, handler),
+                ("DRF view", False, lookups, handler), ("floor /healthz", True, healthz, handler))
+    for _, lean, environs, application in variants:  # warm: connection, prepared statements, rule book
+        settings.KYODAKU_LEAN_GET = lean
+        run(environs[:200], application)
     print(f"{len(lookups)} GETs per lane and round, {args.rounds} rounds; load {_serve.loadavg()}", flush=True)
     for round_ in range(args.rounds):
-        for name, lean, environs in (("lean lane", True, lookups), ("DRF view", False, lookups),
-                                     ("floor /healthz", True, healthz)):
+        for name, lean, environs, application in variants:
             settings.KYODAKU_LEAN_GET = lean
-            results[name].append(run(environs))
+            results[name].append(run(environs, application))
         print(f"round {round_ + 1}: " + ", ".join(f"{n} {v[-1]:,.0f} us" for n, v in results.items()), flush=True)
     print(f"load {_serve.loadavg()}")
     print("| CPU per request (us) | best | median |")

@@ -28,15 +28,26 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        started = time.perf_counter()
-        request_id = request_id_accept(request.META.get("HTTP_X_REQUEST_ID"))
-        request.request_id = request_id
-        request_id_var.set(request_id)
+        started = request_id_begin(request)
         response = self.get_response(request)
-        response[HEADER] = request_id
-        if settings.KYODAKU_ACCESS_LOG:
-            _access_line(request, response, time.perf_counter() - started)
+        request_id_end(request, response, started)
         return response
+
+
+def request_id_begin(request) -> float:
+    """The request's id (accepted or made) on `request` and in the log context; the clock for its access line.
+    For this middleware and the WSGI lane (config.wsgi_lane)."""
+    request_id = request_id_accept(request.META.get("HTTP_X_REQUEST_ID"))
+    request.request_id = request_id
+    request_id_var.set(request_id)
+    return time.perf_counter()
+
+
+def request_id_end(request, response, started: float) -> None:
+    """The id echoed on `response` and the access line written (`started`: what request_id_begin returned)."""
+    response[HEADER] = request.request_id
+    if settings.KYODAKU_ACCESS_LOG:
+        _access_line(request, response, time.perf_counter() - started)
 
 
 def _access_line(request, response, seconds: float) -> None:

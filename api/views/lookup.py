@@ -245,22 +245,40 @@ def lookup_one_lean(request) -> HttpResponse | None:
     lookup_one_answer, problem_rendered. None for anything else, which LookupOneApi then answers (every refusal
     before the rate limit counts, e.g. a missing or failing key, a bad query, an `Accept` to negotiate: nothing has
     happened yet). tests/api/test_lookup_lean.py compares the two lanes' answers byte for byte."""
-    meta = request.META
+    query = lean_query(request)
+    if query is None:
+        return None
+    api_key = lean_key(request)
+    return None if api_key is None else lean_answer(request, query, api_key)
+
+
+def lean_query(request) -> dict | None:
+    """The lean lane's checks that need nothing but the request (method, `Accept`, the plain query string, the
+    switch): its query, or None when the lane does not answer. No database, no cache: config.wsgi_lane asks this
+    before Django's request_started."""
     if (
         request.method != "GET"
-        or meta.get("HTTP_ACCEPT", "").strip() not in PLAIN_ACCEPTS
+        or request.META.get("HTTP_ACCEPT", "").strip() not in PLAIN_ACCEPTS
         or not settings.KYODAKU_LEAN_GET
     ):
         return None
-    query = _plain_get_query(request.GET)
-    if query is None:
-        return None
+    return _plain_get_query(request.GET)
+
+
+def lean_key(request):
+    """The request's API key when its `Api-Key` authenticates; None otherwise (the DRF view then refuses it as it
+    always did, or accepts another credential)."""
     try:
-        api_key = api_key_in_header(request)
+        return api_key_in_header(request)
     except AuthenticationFailed:
         return None
-    if api_key is None:
-        return None
+
+
+def lean_answer(request, query: dict, api_key) -> HttpResponse:
+    """The lean lane's answer to `request`, whose `lean_query` is `query` and `lean_key` is `api_key`: counted by
+    the rate limiter, then answered (a 200, a 304, or the problem+json of a 429 or a bad id, purpose or
+    jurisdiction). Any other error is raised."""
+    meta = request.META
     allowed, state, wait = rate_limit_count(api_key)
     try:
         if not allowed:

@@ -287,6 +287,9 @@ KYODAKU_LOOKUP_MAX_AGE = env.int("KYODAKU_LOOKUP_MAX_AGE", default=30)
 # The plain GET /api/v1/lookup answered outside DRF's per-request machinery (api.views.lookup.lookup_one_lean), by
 # the same functions and with the same bytes; false: every GET goes through the DRF view.
 KYODAKU_LEAN_GET = env.bool("KYODAKU_LEAN_GET", default=True)
+# That GET answered before Django's handler and middleware chain (config.wsgi_lane), by the same functions and with
+# the same bytes; false: Django's handler answers every request.
+KYODAKU_WSGI_LANE = env.bool("KYODAKU_WSGI_LANE", default=True)
 # Days a holder's API token is valid (`create_holder_token --days` and the admin may choose otherwise).
 KYODAKU_HOLDER_TOKEN_DAYS = env.int("KYODAKU_HOLDER_TOKEN_DAYS", default=90)
 KYODAKU_API_KEY_DEFAULT_RATE = env("KYODAKU_API_KEY_DEFAULT_RATE", default="100/s")
