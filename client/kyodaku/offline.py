@@ -201,6 +201,21 @@ def fields(result: dict) -> dict:
 
 def verify_snapshot(manifest_jws: str, jwks: dict, files: dict[str, bytes]) -> dict:
     """The manifest's payload, once its signature and every file's sha256 and size check out."""
+    return _verified(manifest_jws, jwks, {name: (len(data), hashlib.sha256(data).hexdigest())
+                                          for name, data in files.items()})
+
+
+def verify_snapshot_files(manifest_jws: str, jwks: dict, paths: dict[str, Path]) -> dict:
+    """verify_snapshot of files on disk, each hashed as it is read (hashlib.file_digest): never whole in memory."""
+    digests = {}
+    for name, path in paths.items():
+        with open(path, "rb") as handle:
+            digests[name] = (os.fstat(handle.fileno()).st_size, hashlib.file_digest(handle, "sha256").hexdigest())
+    return _verified(manifest_jws, jwks, digests)
+
+
+def _verified(manifest_jws: str, jwks: dict, digests: dict[str, tuple[int, str]]) -> dict:
+    """The manifest's payload, once its signature checks out and every file's (size, sha256) is the manifest's."""
     from .proofs import BadSignature, jws_verify  # cryptography: imported by sync, not by every offline check
 
     try:
@@ -208,11 +223,11 @@ def verify_snapshot(manifest_jws: str, jwks: dict, files: dict[str, bytes]) -> d
     except BadSignature as exc:
         raise BadSnapshot(f"manifest: {exc}") from None
     for entry in payload["files"]:
-        data = files.get(entry["name"])
-        if data is None:
+        if entry["name"] not in digests:
             raise BadSnapshot(f"{entry['name']}: missing")
-        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise BadSnapshot(f"{entry['name']}: {len(data)} bytes whose sha256 is not the manifest's "
+        size, sha256 = digests[entry["name"]]
+        if size != entry["bytes"] or sha256 != entry["sha256"]:
+            raise BadSnapshot(f"{entry['name']}: {size} bytes whose sha256 is not the manifest's "
                               "(truncated or altered)")
     return payload
 
@@ -267,15 +282,34 @@ class LocalCopy:
         manifest_jws = response.json()["manifest"]
         jwks = api.keys()
         _, unverified = manifest_jws.split(".")[:2]
+        import tempfile
+
         from .proofs import b64url
-        names = [entry["name"] for entry in json.loads(b64url(unverified))["files"]]
-        files = {}
-        for entry in json.loads(b64url(unverified))["files"]:
-            files[entry["name"]] = api.download(entry["url"])
-        payload = verify_snapshot(manifest_jws, jwks, files)
+
+        # Each file streamed to a temporary file beside the copy and hashed from there, then put in place only once
+        # the manifest's signature and every file's size and sha256 check out: nothing unverified is kept, and no
+        # file is ever whole in memory (the filter: 360 MB at 100 million flagged keys).
+        created = [path for path in (directory, *directory.parents) if not path.exists()]  # the leaf first
         directory.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            _write_atomic(directory / name, files[name])
+        received: dict[str, Path] = {}
+        temporary: list[Path] = []
+        try:
+            for entry in json.loads(b64url(unverified))["files"]:
+                fd, name = tempfile.mkstemp(dir=directory, prefix=".download.")
+                temporary.append(Path(name))
+                received[entry["name"]] = temporary[-1]
+                with os.fdopen(fd, "wb") as sink:
+                    api.download(entry["url"], sink)
+            payload = verify_snapshot_files(manifest_jws, jwks, received)
+            for name, path in received.items():
+                os.replace(path, directory / name)
+        except BaseException:
+            for path in temporary:
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                for path in created:
+                    path.rmdir()  # as before: a refused first snapshot leaves no directory behind
+            raise
         _write_atomic(directory / "manifest.json", json.dumps({"jws": manifest_jws, "payload": payload}).encode())
         _write_atomic(directory / "overlay.json", b"{}")
         _write_atomic(directory / "state.json", json.dumps(

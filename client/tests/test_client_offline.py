@@ -5,6 +5,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from kyodaku import Api, LocalCopy, StaleCopy
 from kyodaku.cli import main
@@ -168,6 +169,31 @@ def test_a_truncated_or_tampered_snapshot_is_refused(registry, api_key, studio_k
     forged = f"{head}.{payload[:-4]}AAAA.{signature}"
     with pytest.raises(BadSnapshot, match="manifest"):
         verify_snapshot(forged, jwks, files)
+
+
+class FilterFlipped(httpx.HTTPTransport):
+    """The registry's answers as sent, but the filter file with one bit flipped on its way."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if not request.url.path.rstrip("/").endswith("/filter"):
+            return response
+        flipped = bytearray(response.read())
+        flipped[len(flipped) // 2] ^= 1
+        return httpx.Response(response.status_code, content=bytes(flipped))
+
+
+def test_a_snapshot_altered_in_transit_leaves_nothing_behind(registry, api_key, studio_kaze, hoshi_pub, tmp_path):
+    # the files are streamed to disk and checked from there (never whole in memory): refused, no file of them is
+    # kept, not even a partial or temporary one, nor the copy's directory
+    world(studio_kaze, hoshi_pub)
+    with pytest.raises(BadSnapshot, match=r"filter: .* \(truncated or altered\)"):
+        LocalCopy.sync(Api(registry, api_key, transport=FilterFlipped()), tmp_path / "copies", **PAIR)
+    assert not (tmp_path / "copies").exists()
+    copy = LocalCopy.sync(Api(registry, api_key), tmp_path / "copies", **PAIR)  # sent as it is: kept
+    names = {path.name for path in copy.dir.iterdir()}
+    assert {"answers", "filter", "manifest.json", "overlay.json", "state.json"} <= names
+    assert not [name for name in names if name.startswith(".")]  # no temporary file left
 
 
 def flags():

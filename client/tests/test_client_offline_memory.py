@@ -3,22 +3,25 @@
 offline check holds the filter's bits once, not the file's bytes and a copy of them: the accelerator reads the
 mapped file where it lies, the pure-Python path has rbloom load the file itself; and both give the same answers
 on the same filter, the keys it flags handed to the API by both."""
+import hashlib
 import json
 import os
 import random
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
+import httpx
 import pytest
-from kyodaku import offline
+from kyodaku import Api, offline
 from kyodaku.offline import LocalCopy
 from rbloom import Bloom
 from test_client_offline_lines import a_copy
 
 from sync.filters import key_hash
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak RSS read from /proc (Linux)")
+linux = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak RSS read from /proc (Linux)")
 
 FILTER_BYTES = 48 << 20  # large beside the rest of what the check holds (tens of MB would blur the rule)
 FLAGGED = [f"doi:10.7777/flagged-{i}" for i in range(200)]  # in the filter, not in the copy: only the API answers
@@ -78,6 +81,7 @@ def measured(copy: Path, ids: Path, *, pure: bool) -> dict:
     return json.loads(done.stdout)
 
 
+@linux
 def test_the_pure_path_holds_the_filter_once(large_copy):
     copy, ids = large_copy
     size = (copy / "filter").stat().st_size
@@ -97,6 +101,7 @@ def accelerated(monkeypatch):
         pytest.skip("kyodaku._offline not built, stale, or built without libcrypto")
 
 
+@linux
 def test_the_accelerator_reads_the_mapped_filter_where_it_lies(large_copy, accelerated):
     copy, ids = large_copy
     size = (copy / "filter").stat().st_size
@@ -118,3 +123,48 @@ def test_an_empty_or_bitless_filter_is_refused_mapped_as_it_was_read(tmp_path, a
         (local.dir / "filter").write_bytes(content)
         with pytest.raises(ValueError, match="rbloom's bytes are k"):
             LocalCopy(local.dir)._bulk_index()
+
+
+SNAPSHOT_FILE = 32 << 20
+
+
+def snapshot_body(attempt: int):
+    """The bytes of a 32 MB snapshot file, made as they are sent (never whole in memory here either); the first
+    attempt is cut off half way."""
+    for i in range(SNAPSHOT_FILE >> 20):
+        if attempt == 0 and i == 16:
+            raise httpx.ReadError("connection reset")
+        yield bytes([i]) * (1 << 20)
+
+
+def registry_sending_a_large_file():
+    attempts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.url.path)
+        if len(attempts) == 2:  # busy: retried after its Retry-After
+            return httpx.Response(503, headers={"Retry-After": "0"}, json={"title": "busy"})
+        return httpx.Response(200, content=snapshot_body(len(attempts) - 1))
+
+    return Api("https://registry.example", None, transport=httpx.MockTransport(handler), sleep=lambda s: None), \
+        attempts
+
+
+def test_a_snapshot_file_is_streamed_to_disk_and_a_cut_attempt_starts_again(tmp_path):
+    # the same persona's `kyodaku sync`: the filter is written as it arrives, never held whole (httpx's .content
+    # held it, and twice while it joined the chunks); an attempt cut short leaves nothing of itself in the file
+    api, attempts = registry_sending_a_large_file()
+    path = tmp_path / "filter"
+    tracemalloc.start()
+    try:
+        with open(path, "wb") as sink:
+            api.download("https://public.example/api/v1/snapshots/1/files/filter", sink)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert attempts == ["/api/v1/snapshots/1/files/filter"] * 3  # cut, busy, whole: by its path on this registry
+    expected = hashlib.sha256(b"".join(bytes([i]) * (1 << 20) for i in range(SNAPSHOT_FILE >> 20))).hexdigest()
+    assert path.stat().st_size == SNAPSHOT_FILE
+    with open(path, "rb") as handle:
+        assert hashlib.file_digest(handle, "sha256").hexdigest() == expected
+    assert peak < SNAPSHOT_FILE / 8, peak  # a few chunks of 1 MB in flight, not the file
