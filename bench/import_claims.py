@@ -70,6 +70,22 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def children_peak_rss_mb(pid: int) -> float:
+    """The largest VmHWM among the process's children alive now (claims.planner's planning process), 0 if none."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            pids = children.read().split()
+    except OSError:
+        return 0.0
+    peaks = []
+    for child in pids:
+        try:
+            peaks.append(peak_rss_mb(int(child)))
+        except OSError:
+            pass  # ended meanwhile
+    return max(peaks, default=0.0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -137,10 +153,12 @@ def main():
         started = time.monotonic()
         with csv_path.open("rb") as handle:
             submission = claims_submission_create(user=user, file=File(handle, name=csv_path.name))
+        planner_rss = 0.0
         while True:
             submission.refresh_from_db()
             if submission.status in ("done", "done-with-errors", "failed"):
                 break
+            planner_rss = max(planner_rss, children_peak_rss_mb(worker.pid))
             time.sleep(0.5)
         elapsed = time.monotonic() - started
         rss = peak_rss_mb(worker.pid)
@@ -176,6 +194,8 @@ def main():
         "floor_indexed_copy_s": round(floors["indexed"], 1),
         "ratio_to_indexed_floor": round(floors["indexed"] / elapsed, 3),
         "worker_peak_rss_mb": round(rss, 1),
+        # claims.planner's planning process (a child of the worker), sampled every 0.5 s while alive; 0 if none
+        "planner_process_peak_rss_mb": round(planner_rss, 1),
         "import_export": ie,
         "speedup_vs_import_export_works_per_s": round((args.rows / elapsed) / ie["works_per_s"], 1) if ie else None,
         "registry_before": counts_before, "lookups_before": lookups_before, "lookups_after": lookups_after,

@@ -83,6 +83,15 @@ class ChunkPlan:
     web_verified: set = field(default_factory=set)  # (holder id, domain) verified at `at` (registry.web_control)
     dispute_cap: int = 0
 
+    def summary(self) -> PlanSummary:
+        """What the writer needs of a plan whose `COPY` text and audit batch are prepared: sent between processes
+        (claims.planner) instead of the whole plan."""
+        return PlanSummary(at=self.at, rejected=self.rejected, rows_ok=self.rows_ok, works_changed=self.works_changed,
+                           identifiers_ended=self.identifiers_ended,
+                           declarations_superseded=self.declarations_superseded,
+                           works_created=self.works_created, works_updated=self.works_updated,
+                           declarations_created=self.declarations_created, disputes_opened=self.disputes_opened)
+
     @property
     def works_created(self) -> int:
         return len(self.works_new)
@@ -98,6 +107,23 @@ class ChunkPlan:
     @property
     def disputes_opened(self) -> int:
         return len(self.disputes_new)
+
+
+@dataclass
+class PlanSummary:
+    """A prepared plan as `claims.copying.write_plan` and `claims.writing.write_chunk` read it: its updates to
+    existing rows, its rejected rows and its counts (the new rows are in the prepared `COPY` text)."""
+
+    at: datetime
+    rejected: list
+    rows_ok: int
+    works_changed: list
+    identifiers_ended: list
+    declarations_superseded: list
+    works_created: int
+    works_updated: int
+    declarations_created: int
+    disputes_opened: int
 
 
 def plan_chunk(rows: list[ClaimRow], *, at: datetime, filed_by_id, pending: ChunkPlan | None = None,

@@ -29,7 +29,7 @@ from registry.models import Holder
 from registry.notifications import disputes_opened_notify
 from registry.selectors import default_holder_code, holder_for_filing, holders_user_files_for
 
-from . import copying, merging, reading, validation, writing
+from . import copying, merging, planner, reading, validation, writing
 from .models import FINAL_STATUSES, RowError, Status, Submission
 from .notifications import submission_failed_notify
 from .validation import VALUE_ECHO_MAX, FilingRights, RowProblem, validate_row
@@ -259,12 +259,52 @@ def _process_rows(submission: Submission) -> None:
     opener = _opener(submission)
     scan = reading.scan(opener, size=submission.file.size, limits=limits(), key_of=validation.statement_key)
     Submission.objects.filter(pk=submission.pk).update(rows_total=scan.rows_total, encoding=scan.encoding)
+    make_error = partial(_row_error, spellings=scan.spellings) if scan.spellings else None
+    if planner.uses_process(submission, scan.rows_total - submission.rows_done):
+        try:
+            _write_from_planner(submission, scan, make_error)
+        except writing.PlanStale:
+            # The registry changed while the child planned ahead: the rest of the file is planned here, again
+            # under the lock where needed, from the last checkpoint.
+            logger.info("claims submission %s: the registry changed during the import; planning in-process from "
+                        "here", submission.pk)
+            submission.refresh_from_db()
+            _write_in_process(submission, scan, make_error)
+    else:
+        _write_in_process(submission, scan, make_error)
+    submission.refresh_from_db()
+    if not submission.dry_run and (submission.works_created or submission.works_updated
+                                   or submission.declarations_created or submission.disputes_opened):
+        copying.analyze_written_tables()
+    _finish(submission, Status.DONE_WITH_ERRORS if submission.rows_failed else Status.DONE)
+    if submission.disputes_opened and not submission.dry_run:
+        # Both holders are told (domain.md "Disputes"): one summary per holder whose works were claimed.
+        disputes_opened_notify(claimant_id=submission.holder_id, since=submission.started_at)
+
+
+def _write_from_planner(submission: Submission, scan: reading.Scan, make_error) -> None:
+    """Write the chunks that claims.planner's process reads, validates, plans and prepares (its docstring)."""
+    process = planner.PlanningProcess(submission, scan, submission.rows_done)
+    state = writing._State(report_chars=submission.report_chars)
+    try:
+        for chunk in process.chunks():
+            writing.write_chunk(submission, chunk, state, make_error or _row_error)
+            process.committed()
+    except BaseException:
+        process.kill()
+        raise
+    process.close()
+
+
+def _write_in_process(submission: Submission, scan: reading.Scan, make_error) -> None:
+    """Read, validate and plan here; write through `_writer` (on its own thread where that can pay)."""
+    opener = _opener(submission)
     max_field_chars = settings.KYODAKU_CLAIMS_MAX_FIELD_CHARS
     chunk_rows = max(1, settings.KYODAKU_CLAIMS_CHUNK_ROWS)
     done = submission.rows_done
     seen = 0
     lines: list = []
-    writer = _writer(submission, partial(_row_error, spellings=scan.spellings) if scan.spellings else None)
+    writer = _writer(submission, make_error)
     try:
         for line, cells in reading.data_rows(opener, scan):
             seen += 1
@@ -283,14 +323,6 @@ def _process_rows(submission: Submission) -> None:
     replanned = writer.close()
     if replanned:
         logger.info("claims submission %s: %s chunks planned again", submission.pk, replanned)
-    submission.refresh_from_db()
-    if not submission.dry_run and (submission.works_created or submission.works_updated
-                                   or submission.declarations_created or submission.disputes_opened):
-        copying.analyze_written_tables()
-    _finish(submission, Status.DONE_WITH_ERRORS if submission.rows_failed else Status.DONE)
-    if submission.disputes_opened and not submission.dry_run:
-        # Both holders are told (domain.md "Disputes"): one summary per holder whose works were claimed.
-        disputes_opened_notify(claimant_id=submission.holder_id, since=submission.started_at)
 
 
 def _chunk(submission: Submission, lines, scan: reading.Scan, max_field_chars: int, done_before: int,

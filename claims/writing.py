@@ -40,13 +40,17 @@ class SubmissionBusy(Exception):
     """Another live worker is processing this submission right now."""
 
 
+class PlanStale(Exception):
+    """A chunk planned by claims.planner's process cannot be written as planned: the chain head moved."""
+
+
 @dataclass
 class Chunk:
     lines: int  # data lines the chunk covers: the checkpoint moves on by this many
     done_before: int  # the checkpoint this chunk follows (compare-and-set)
-    valid: list  # validation.ClaimRow
+    valid: list | None  # validation.ClaimRow; None when planned in claims.planner's process (rows kept there)
     rejected: list  # a list of validation.RowProblem per rejected row
-    plan: merging.ChunkPlan | None = None  # planned ahead; None: plan under the lock
+    plan: merging.ChunkPlan | merging.PlanSummary | None = None  # planned ahead; None: plan under the lock
     prepared: copying.Prepared | None = None  # the plan's COPY text and audit batch
     head: tuple | None = None  # the chain head (seq, hash) the plan read; None: where the previous chunk left it
 
@@ -77,6 +81,9 @@ def write_chunk(submission: Submission, chunk: Chunk, state: _State, make_error)
         expected = state.head if chunk.head is None else chunk.head
         replanned = False
         if plan is None or state.replanned or head != expected:
+            if chunk.valid is None:
+                # Planned in another process (claims.planner), which keeps the rows: the caller plans again.
+                raise PlanStale(str(submission.pk))
             replanned = plan is not None
             plan, prepared = merging.plan_chunk(chunk.valid, at=timezone.now(), filed_by_id=filed_by_id), None
         if not submission.dry_run:

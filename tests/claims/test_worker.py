@@ -54,7 +54,8 @@ def media(settings, tmp_path):
 
 
 class Worker:
-    def __init__(self, media_root: Path, chunk_rows: int):
+    def __init__(self, media_root: Path, chunk_rows: int, pool: str = "solo", planner_min_rows: int | None = None):
+        self.pool = pool
         name = connection.settings_dict["NAME"]
         self.env = {
             **os.environ,
@@ -70,11 +71,13 @@ class Worker:
             "CELERY_VISIBILITY_TIMEOUT": "3",
             "CONN_MAX_AGE": "0",
         }
+        if planner_min_rows is not None:
+            self.env["KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS"] = str(planner_min_rows)
         self.process = None
 
     def start(self):
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("celery")), "-A", "config", "worker", "--pool=solo",
+            [str(Path(sys.executable).with_name("celery")), "-A", "config", "worker", f"--pool={self.pool}",
              "--concurrency=1", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"claims-test-{os.getpid()}@%h", "--loglevel=WARNING"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -112,10 +115,13 @@ def _big_file(rows: int) -> bytes:
     return csv_text(header, *lines).encode()
 
 
+# The planning side in the worker's process (threads), or in a second process (claims.planner), which the
+# killed worker's child must not outlive for long nor let write anything.
+@pytest.mark.parametrize("planner_min_rows", [None, 1], ids=["planned-in-worker", "planned-in-child-process"])
 def test_studio_kaze_worker_killed_mid_file_finishes_after_restart_counting_every_row_once(
-        transactional_db, studio_kaze, broker, media):
+        transactional_db, studio_kaze, broker, media, planner_min_rows):
     rows = 12_000
-    worker = Worker(media, chunk_rows=300).start()
+    worker = Worker(media, chunk_rows=300, planner_min_rows=planner_min_rows).start()
     try:
         submission = claims_submission_create(
             user=studio_kaze.user, file=SimpleUploadedFile("big.csv", _big_file(rows)), holder_code=None)
@@ -126,7 +132,7 @@ def test_studio_kaze_worker_killed_mid_file_finishes_after_restart_counting_ever
         assert submission.status == "running" and 0 < submission.rows_done < rows, (progress, submission.rows_done)
         killed_at = submission.rows_done
 
-        worker = Worker(media, chunk_rows=300).start()
+        worker = Worker(media, chunk_rows=300, planner_min_rows=planner_min_rows).start()
         _wait(lambda: Submission.objects.filter(pk=submission.pk, status__in=["done", "done-with-errors"]).exists(),
               240, "the restarted worker to finish")
     finally:
@@ -157,3 +163,26 @@ def test_studio_kaze_duplicate_delivery_of_the_task_is_harmless(transactional_db
     submission.refresh_from_db()
     assert (submission.rows_done, submission.works_created) == (200, 200)
     assert Work.objects.count() == 200
+
+
+def test_studio_kaze_file_planned_in_a_child_process_under_a_prefork_worker(transactional_db, studio_kaze, broker,
+                                                                            media):
+    """A prefork pool's process is daemonic (no `multiprocessing` children): claims.planner starts its planning
+    process with `subprocess`, which works there. Rows rejected by the child reach the error report."""
+    rows = 3_000
+    body = _big_file(rows) + b"studio-kaze,KZ-bad,Bad,book,isbn:123,train-ai,JP,reserve\n"
+    worker = Worker(media, chunk_rows=500, pool="prefork", planner_min_rows=1).start()
+    try:
+        submission = claims_submission_create(
+            user=studio_kaze.user, file=SimpleUploadedFile("big.csv", body), holder_code=None)
+        _wait(lambda: Submission.objects.filter(pk=submission.pk, status__in=["done", "done-with-errors", "failed"])
+              .exists(), 240, "the prefork worker to finish")
+    finally:
+        worker.stop()
+    submission.refresh_from_db()
+    assert submission.status == "done-with-errors", submission.error
+    assert (submission.rows_done, submission.rows_ok, submission.rows_failed) == (rows + 1, rows, 1)
+    assert list(submission.row_errors.values_list("line", "column", "code")) == [(rows + 2, "identifiers",
+                                                                                   "invalid-identifier")]
+    assert Work.objects.count() == rows and Declaration.objects.count() == 2 * rows
+    assert audit_verify() == []

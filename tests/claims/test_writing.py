@@ -11,7 +11,7 @@ import pytest
 
 from audit.models import AuditHead
 from audit.selectors import audit_verify
-from claims import copying, merging, services, validation, writing
+from claims import copying, merging, planner, services, validation, writing
 from consent.models import Declaration
 from consent.services import declaration_file
 from registry.models import Dispute, Identifier, Work
@@ -24,13 +24,22 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 HEADER = "holder,work_ref,title,kind,identifiers,purpose,jurisdiction,consent,scope"
 
 
-@pytest.fixture(params=["inline", "threaded"])
+@pytest.fixture(params=["inline", "threaded", "process"])
 def writer_kind(request, monkeypatch, settings):
+    """Inline, the writer's thread, or planned in a second process (claims.planner) and written by this one."""
     settings.KYODAKU_CLAIMS_CHUNK_ROWS = 1
-    chosen = {"inline": writing.InlineWriter, "threaded": writing.ThreadedWriter}[request.param]
-    monkeypatch.setattr(services, "_writer", lambda submission, make_error=None: chosen(
-        submission, make_error or services._row_error))
-    return request.param
+    started = []
+    if request.param == "process":
+        settings.KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS = 1
+        real = planner.PlanningProcess
+        monkeypatch.setattr(planner, "PlanningProcess", lambda *a: started.append(1) or real(*a))
+    else:
+        settings.KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS = None
+        chosen = {"inline": writing.InlineWriter, "threaded": writing.ThreadedWriter}[request.param]
+        monkeypatch.setattr(services, "_writer", lambda submission, make_error=None: chosen(
+            submission, make_error or services._row_error))
+    yield request.param
+    assert bool(started) == (request.param == "process")
 
 
 @pytest.fixture
@@ -187,4 +196,65 @@ def test_both_writers_write_one_bundle_per_work_and_chunk(writer_kind, studio_ka
     events = AuditEvent.objects.filter(seq__gt=start).order_by("seq")
     assert [(e.action, len(e.after) if e.action == BUNDLE_ACTION else e.action) for e in events] == [
         ("bundle", 5), ("bundle", 3), ("declaration.file", "declaration.file")]
+    assert audit_verify() == []
+
+
+@pytest.fixture
+def planned_in_a_process(settings):
+    settings.KYODAKU_CLAIMS_CHUNK_ROWS = 1
+    settings.KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS = 1
+
+
+def test_studio_kaze_chunk_planned_in_the_child_is_redone_here_when_someone_else_wrote_in_between(
+        planned_in_a_process, monkeypatch, studio_kaze, process, caplog):
+    """As above, with the rows planned in claims.planner's process: the web user's filing lands after chunk 1 is
+    written and before chunk 2 (planned by the child against chunk 1) is. The chunk is not written as planned: the
+    child is stopped and the rest of the file is planned in this process from the checkpoint, the user's
+    declaration superseded properly."""
+    work = work_register(holder=studio_kaze.holder, work_ref="KZ-9", title="Nine").work
+    real_chunks = planner.PlanningProcess.chunks
+
+    def chunks_and_interfere(self):
+        for number, chunk in enumerate(real_chunks(self), start=1):
+            if number == 2:
+                thread = threading.Thread(target=_file_elsewhere, args=(studio_kaze.holder, work))
+                thread.start()
+                thread.join()
+            yield chunk
+
+    monkeypatch.setattr(planner.PlanningProcess, "chunks", chunks_and_interfere)
+    with caplog.at_level("INFO", logger="claims"):
+        submission = process(
+            f"studio-kaze,KZ-1,One,film,isbn:{isbn13(1)},,,,work",
+            f"studio-kaze,KZ-2,Two,film,isbn:{isbn13(2)},,,,work",
+            "studio-kaze,KZ-9,,,,train-ai,JP,reserve,work",
+        )
+    assert submission.status == "done", submission.error
+    assert (submission.rows_done, submission.rows_ok, submission.works_created) == (3, 3, 2)
+    assert "planning in-process from here" in caplog.text
+    in_slot = Declaration.objects.filter(work=work, purpose="train-ai", jurisdiction="JP").order_by("recorded_at")
+    assert [(d.consent, d.superseded_at is None) for d in in_slot] == [("grant", False), ("reserve", True)]
+    assert AuditHead.objects.get().seq == _events()
+    assert audit_verify() == []
+
+
+def test_planning_process_killed_fails_the_submission_and_keeps_the_chunks_written(
+        planned_in_a_process, monkeypatch, studio_kaze, process):
+    """The planning process dies (killed, out of memory) after chunk 1 reached this process: chunk 1 is written
+    and counted, nothing after it, and the task's failure path says so (a retried task resumes from there)."""
+    real_chunks = planner.PlanningProcess.chunks
+
+    def chunks_then_kill(self):
+        for number, chunk in enumerate(real_chunks(self), start=1):
+            if number == 1:
+                self._process.kill()
+                self._process.wait()
+            yield chunk
+
+    monkeypatch.setattr(planner.PlanningProcess, "chunks", chunks_then_kill)
+    submission = process(*[f"studio-kaze,KZ-{i},T{i},film,isbn:{isbn13(i)},,,,work" for i in range(1, 5)])
+    assert submission.status == "failed"
+    assert "internal error (PlannerFailed)" in submission.error
+    assert 1 <= submission.rows_done < 4
+    assert Work.objects.count() == submission.works_created == submission.rows_done
     assert audit_verify() == []
