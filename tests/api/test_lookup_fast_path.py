@@ -52,6 +52,22 @@ def test_count_in_window_counts_atomically_with_the_windows_timeout():
 
 
 @pytest.mark.redis
+def test_count_in_window_sends_its_script_when_redis_does_not_know_it(monkeypatch):
+    """A new or restarted Redis has no scripts: the first count sends the script itself, and counts all the same."""
+    import uuid
+
+    from config import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_COUNT_SHA1", uuid.uuid4().hex + "00000000")  # a hash Redis never saw
+    cache = _redis_cache()
+    cache.delete("kyodaku:test:window")
+    assert [cache.count_in_window("kyodaku:test:window", 61) for _ in range(3)] == [1, 2, 3]
+    raw = redis.Redis.from_url(redis_url())
+    assert 0 < raw.ttl(cache.make_and_validate_key("kyodaku:test:window")) <= 61
+    cache.delete("kyodaku:test:window")
+
+
+@pytest.mark.redis
 def test_the_redis_client_is_built_once_per_pool():
     cache = _redis_cache()
     assert cache._cache.get_client() is cache._cache.get_client(write=True)
