@@ -11,9 +11,11 @@ does itself, by calling each middleware's own code, what the chain does for it:
   check), the response's `close()` sending `request_finished`, a 4xx/5xx logged on `django.request`, an
   unexpected exception answered by Django's `response_for_exception`;
 - the request id and the access line (config.request_id's `request_id_begin` / `request_id_end`);
-- the language (LocaleMiddleware's own `process_request` and `process_response`: the translation, Content-Language,
-  Vary), Content-Length (CommonMiddleware's `process_response`), problem+json for an error and the 503 of a
-  database that cannot be reached (api.middleware: `problem_json_of`, `process_exception`);
+- the language (the translation activated, Content-Language, Vary): what LocaleMiddleware's own `process_request`
+  and `process_response` decided for the first request with the same Accept-Language (the only input they have
+  for this request: no cookie, a fixed path), kept per header value;
+- Content-Length (CommonMiddleware's `process_response`), problem+json for an error and the 503 of a database that
+  cannot be reached (api.middleware: `problem_json_of`, `process_exception`);
 - metrics (django-prometheus's middleware, when settings.MIDDLEWARE has it: its own methods, the view named as
   Django would resolve it);
 - the constant headers (SecurityMiddleware's, CSP's, XFrameOptionsMiddleware's): these depend on the request only
@@ -39,7 +41,10 @@ from django.core.handlers.wsgi import WSGIRequest, get_script_name
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpResponse
+from django.middleware.locale import LocaleMiddleware
 from django.urls import resolve, set_script_prefix
+from django.utils import translation
+from django.utils.cache import cc_delim_re, patch_vary_headers
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
@@ -111,6 +116,12 @@ class _Chain:
             if hasattr(middleware, "process_exception") and "nothing" not in roles:
                 self.exception.insert(0, middleware)  # as Django: the innermost first
         self.secure_headers: dict[bool, tuple[tuple[str, str], ...]] = {}
+        # LocaleMiddleware's answer depends on the request only through Accept-Language (no cookie, a fixed path):
+        # its own process_request and process_response, once per header value (at most _LANGUAGES_KEPT of them).
+        self.locale = next((m for m in self.each if isinstance(m, LocaleMiddleware)), None)
+        if self.locale is not None:
+            self.each.remove(self.locale)
+        self.languages: dict[str | None, tuple[str, tuple[str, ...], str | None]] = {}
 
     def constant_headers(self, request) -> tuple[tuple[str, str], ...]:
         """The headers SecurityMiddleware, CSP and X-Frame-Options add to an answer of `request`: what their own
@@ -124,6 +135,37 @@ class _Chain:
                 probe = middleware.process_response(request, probe)
             headers = self.secure_headers[secure] = tuple((k, v) for k, v in probe.items() if k not in present)
         return headers
+
+
+    def language(self, request) -> None:
+        """What LocaleMiddleware.process_request does for `request` (the language activated, request.LANGUAGE_CODE),
+        from what its own code decided for the first request with the same Accept-Language."""
+        accept = request.META.get("HTTP_ACCEPT_LANGUAGE")
+        known = self.languages.get(accept)
+        if known is None:
+            self.locale.process_request(request)
+            probe = self.locale.process_response(request, HttpResponse())
+            known = (request.LANGUAGE_CODE, tuple(cc_delim_re.split(probe.get("Vary", ""))) if probe.has_header("Vary")
+                     else (), probe.get("Content-Language"))
+            if len(self.languages) < _LANGUAGES_KEPT:
+                self.languages[accept] = known
+            request._lane_language = known
+            return
+        translation.activate(known[0])
+        request.LANGUAGE_CODE = known[0]
+        request._lane_language = known
+
+    @staticmethod
+    def language_headers(request, response) -> None:
+        """What LocaleMiddleware.process_response adds to an answer of `request` (Vary, Content-Language)."""
+        _, vary, content_language = request._lane_language
+        if vary:
+            patch_vary_headers(response, vary)
+        if content_language is not None:
+            response.headers.setdefault("Content-Language", content_language)
+
+
+_LANGUAGES_KEPT = 256
 
 
 @cache
@@ -183,6 +225,8 @@ class WsgiLane:
         if api_key is None:  # Django answers (request_started again: close_old_connections twice, harmless)
             return None
         request.resolver_match = _resolved(settings.ROOT_URLCONF, request.path_info)
+        if chain.locale is not None:
+            chain.language(request)
         try:
             response = self._view(chain, request, query, api_key)
         except Exception as exc:  # noqa: BLE001 (as Django's handler: process_exception, then its 500)
@@ -191,6 +235,8 @@ class WsgiLane:
         for middleware in reversed(chain.each):
             if hasattr(middleware, "process_response"):
                 response = middleware.process_response(request, response)
+        if chain.locale is not None:
+            chain.language_headers(request, response)
         response = problem_json_of(request, response)
         for name, value in chain.constant_headers(request):
             if name not in response:

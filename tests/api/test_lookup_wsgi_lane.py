@@ -83,10 +83,14 @@ def call(app, query, *, method="GET", path=URL, key=None, **headers):
 
 def both(settings, app, django_app, query, **kwargs):
     """The same request with the WSGI lane on, then off: the two answers and whether Django's handler answered the
-    first."""
+    first. The lane's answer is its second to the same request since its switch was set (a setting changed clears
+    what it keeps per process): the first fills what it keeps (the constant headers, the language), the second
+    uses it."""
     answers = []
     for on in (True, False):
         settings.KYODAKU_WSGI_LANE = on
+        if on:
+            call(app, query, HTTP_X_REQUEST_ID="parity-0", **kwargs)
         before = django_app.calls
         answers.append(call(app, query, HTTP_X_REQUEST_ID="parity-1", **kwargs))
         if on:
@@ -133,6 +137,21 @@ def test_the_constant_headers_follow_https(public_key, stopped_clock, test_trans
                                        HTTP_X_FORWARDED_PROTO=proto)
         assert lane == django and not by_django
         assert any(name == "Strict-Transport-Security" for name, _ in lane[2]) == (proto == "https")
+
+
+@pytest.mark.parametrize("accept_language", [None, "ja", "ja-JP,ja;q=0.9,en;q=0.8", "fr-CA, fr;q=0.8", "en", "*", ""])
+def test_the_language_is_negotiated_alike_first_and_again(public_key, stopped_clock, test_transaction_kept,  # noqa: F811
+                                                          settings, app, django_app, accept_language):
+    """The lane keeps LocaleMiddleware's decision per Accept-Language value: the first request and the next with the
+    same header get the same language, Content-Language, Vary and translated problem details as from Django."""
+    headers = {} if accept_language is None else {"HTTP_ACCEPT_LANGUAGE": accept_language}
+    for identifier in (IDS[0], "isbn:123", IDS[0], "isbn:123"):
+        lane, django, by_django = both(settings, app, django_app,
+                                       {"id": identifier, "purpose": "train-genai", "jurisdiction": "JP"},
+                                       key=public_key, **headers)
+        assert lane == django and not by_django
+    if accept_language == "ja":
+        assert ("Content-Language", "ja") in lane[2]
 
 
 def test_ai_developer_revalidating_gets_the_same_304_and_200(public_key, stopped_clock, test_transaction_kept,  # noqa: F811
@@ -251,7 +270,7 @@ def test_the_access_line_is_written_alike_with_the_request_id(public_key, stoppe
         access.setLevel(level)
     assert not by_django and lane == django
     fields = ("method", "path", "status", "bytes", "remote_addr", "user_agent", "msg")
-    (lane_line, lane_id), (django_line, django_id) = lines
+    _, (lane_line, lane_id), (django_line, django_id) = lines  # the first: the lane filling what it keeps
     assert lane_id == django_id == "parity-1"
     assert [getattr(lane_line, f) for f in fields] == [getattr(django_line, f) for f in fields]
     assert lane_line.args[:6] == django_line.args[:6] and lane_line.args[7:] == django_line.args[7:]
