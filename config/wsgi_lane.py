@@ -23,6 +23,9 @@ does itself, by calling each middleware's own code, what the chain does for it:
   the three middlewares' own `process_response` on an empty response with the first such request, and set on each
   answer where the answer has no header of that name (as their `setdefault` does). No header value is written here.
 
+Each step is taken where the middleware list puts it: what sits inside ProblemJsonMiddleware shapes the answer
+before a crash's 500 is replaced by its problem+json stand-in, what sits outside shapes the stand-in too.
+
 Every class in settings.MIDDLEWARE must be one this module knows (`_ROLES`: what it does for this request); if the
 list holds any other, the lane is off (a warning is logged once) and Django answers everything. The lane never
 answers before it is sure to: anything that is not the plain GET (another path or method, a cookie, an `Accept` to
@@ -99,7 +102,12 @@ class _Chain:
                            ", ".join(unknown))
             self.usable = False
             return
-        for path in settings.MIDDLEWARE:
+        # What sits inside ProblemJsonMiddleware in the list shapes a response before it may be replaced by its
+        # problem+json stand-in (a crash's 500), what sits outside shapes the stand-in too.
+        problem_json = settings.MIDDLEWARE.index(_PROBLEM_JSON) if _PROBLEM_JSON in settings.MIDDLEWARE else None
+        self.problem_json = problem_json is not None
+        inner = set()
+        for position, path in enumerate(settings.MIDDLEWARE):
             roles = _ROLES[path]
             if roles == {"nothing"}:
                 continue
@@ -107,6 +115,8 @@ class _Chain:
                 middleware = import_string(path)(_not_called)
             except MiddlewareNotUsed:
                 continue
+            if problem_json is not None and position > problem_json:
+                inner.add(middleware)
             if "before" in roles:
                 self.before.append(middleware)
             if "each" in roles:
@@ -115,25 +125,27 @@ class _Chain:
                 self.headers.append(middleware)
             if hasattr(middleware, "process_exception") and "nothing" not in roles:
                 self.exception.insert(0, middleware)  # as Django: the innermost first
-        self.secure_headers: dict[bool, tuple[tuple[str, str], ...]] = {}
+        self.secure_headers: dict[bool, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {}
         # LocaleMiddleware's answer depends on the request only through Accept-Language (no cookie, a fixed path):
         # its own process_request and process_response, once per header value (at most _LANGUAGES_KEPT of them).
         self.locale = next((m for m in self.each if isinstance(m, LocaleMiddleware)), None)
-        if self.locale is not None:
-            self.each.remove(self.locale)
+        self.locale_inner = self.locale in inner
+        responding = [m for m in reversed(self.each) if hasattr(m, "process_response") and m is not self.locale]
+        self.respond_inner = [m for m in responding if m in inner]
+        self.respond_outer = [m for m in responding if m not in inner]
+        self.headers_inner = [m for m in self.headers if m in inner]
+        self.headers_outer = [m for m in self.headers if m not in inner]
         self.languages: dict[str | None, tuple[str, tuple[str, ...], str | None]] = {}
 
-    def constant_headers(self, request) -> tuple[tuple[str, str], ...]:
+    def constant_headers(self, request):
         """The headers SecurityMiddleware, CSP and X-Frame-Options add to an answer of `request`: what their own
-        process_response adds to an empty response, once per process and per `request.is_secure()`."""
+        process_response adds to an empty response, once per process and per `request.is_secure()`; (those inside
+        ProblemJsonMiddleware, those outside)."""
         secure = request.is_secure()
         headers = self.secure_headers.get(secure)
         if headers is None:
-            probe = HttpResponse()
-            present = set(probe.headers)
-            for middleware in reversed(self.headers):
-                probe = middleware.process_response(request, probe)
-            headers = self.secure_headers[secure] = tuple((k, v) for k, v in probe.items() if k not in present)
+            headers = self.secure_headers[secure] = (_added(request, self.headers_inner),
+                                                     _added(request, self.headers_outer))
         return headers
 
 
@@ -166,6 +178,22 @@ class _Chain:
 
 
 _LANGUAGES_KEPT = 256
+_PROBLEM_JSON = "api.middleware.ProblemJsonMiddleware"
+
+
+def _added(request, middlewares) -> tuple[tuple[str, str], ...]:
+    """The headers `middlewares`' own process_response (innermost first) add to an empty response to `request`."""
+    probe = HttpResponse()
+    present = set(probe.headers)
+    for middleware in reversed(middlewares):
+        probe = middleware.process_response(request, probe)
+    return tuple((k, v) for k, v in probe.items() if k not in present)
+
+
+def _set_absent(response, headers) -> None:
+    for name, value in headers:
+        if name not in response:
+            response[name] = value
 
 
 @cache
@@ -221,7 +249,10 @@ class WsgiLane:
         set_script_prefix(get_script_name(environ))
         signals.request_started.send(sender=type(self.django), environ=environ)
         started = request_id_begin(request)
-        api_key = lean_key(request)
+        try:
+            api_key = lean_key(request)
+        except Exception:  # noqa: BLE001 (e.g. the database unreachable while the key is read: nothing counted yet)
+            return None  # Django answers it as it would (its 503)
         if api_key is None:  # Django answers (request_started again: close_old_connections twice, harmless)
             return None
         request.resolver_match = _resolved(settings.ROOT_URLCONF, request.path_info)
@@ -232,15 +263,19 @@ class WsgiLane:
         except Exception as exc:  # noqa: BLE001 (as Django's handler: process_exception, then its 500)
             response = next((r for m in chain.exception if (r := m.process_exception(request, exc)) is not None),
                             None) or response_for_exception(request, exc)
-        for middleware in reversed(chain.each):
-            if hasattr(middleware, "process_response"):
-                response = middleware.process_response(request, response)
-        if chain.locale is not None:
+        inner_headers, outer_headers = chain.constant_headers(request)
+        _set_absent(response, inner_headers)
+        for middleware in chain.respond_inner:
+            response = middleware.process_response(request, response)
+        if chain.locale is not None and chain.locale_inner:
             chain.language_headers(request, response)
-        response = problem_json_of(request, response)
-        for name, value in chain.constant_headers(request):
-            if name not in response:
-                response[name] = value
+        if chain.problem_json:
+            response = problem_json_of(request, response)
+        if chain.locale is not None and not chain.locale_inner:
+            chain.language_headers(request, response)
+        for middleware in chain.respond_outer:
+            response = middleware.process_response(request, response)
+        _set_absent(response, outer_headers)
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         request_id_end(request, response, started)

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection, connections
+from django.db import OperationalError, close_old_connections, connection, connections
 
 from config.wsgi_lane import WsgiLane
 from core.request_context import request_id_var
@@ -191,6 +191,34 @@ def test_a_bad_unusual_or_web_request_is_answered_alike(public_key, stopped_cloc
     lane, django, by_django = both(settings, app, django_app, query, key=public_key, **headers)
     assert lane == django
     assert by_django is not lane_answers
+
+
+@pytest.mark.parametrize("error, status", [(OperationalError("the server closed the connection"), "503"),
+                                           (RuntimeError("a bug"), "500")])
+def test_a_failing_lookup_is_answered_alike(public_key, stopped_clock, test_transaction_kept, settings, app,  # noqa: F811
+                                            django_app, monkeypatch, error, status):
+    """The database unreachable mid-lookup is ProblemJsonMiddleware's 503 with Retry-After; a crash is Django's 500,
+    as problem+json: from the lane as from Django."""
+    def failing(**kwargs):
+        raise error
+
+    monkeypatch.setattr("api.views.lookup.lookup_many", failing)
+    lane, django, by_django = both(settings, app, django_app,
+                                   {"id": IDS[0], "purpose": "train-genai", "jurisdiction": "JP"}, key=public_key)
+    assert lane == django and not by_django
+    assert lane[0].startswith(status) and ("Content-Type", "application/problem+json") in lane[2]
+
+
+def test_the_key_unreadable_goes_to_django(public_key, stopped_clock, test_transaction_kept, settings, app,  # noqa: F811
+                                           django_app, monkeypatch):
+    """The database unreachable while the key is read: nothing is counted yet, so Django answers (its 503)."""
+    def failing(key):
+        raise OperationalError("the server closed the connection")
+
+    monkeypatch.setattr("api.auth.api_key_verified", failing)
+    lane, django, by_django = both(settings, app, django_app,
+                                   {"id": IDS[0], "purpose": "train-genai", "jurisdiction": "JP"}, key=public_key)
+    assert lane == django and by_django and lane[0].startswith("503")
 
 
 @pytest.mark.parametrize("authorization", [
