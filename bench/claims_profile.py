@@ -46,9 +46,11 @@ def main():
     parser.add_argument("--sample-ms", type=float, default=0,
                         help="Sample pg_stat_activity every N ms from a separate process: what each backend was "
                              "doing (on CPU, waiting for its client, for I/O, for a lock), as shares of samples.")
-    parser.add_argument("--in-process", action="store_true",
-                        help="Plan in this process's thread even when the file is large enough for claims.planner's "
-                             "second process (KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS=-1).")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--in-process", action="store_true",
+                      help="Plan in this process's thread (KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS=-1, the default).")
+    mode.add_argument("--planner-process", action="store_true",
+                      help="Plan in claims.planner's second process (KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS=0).")
     parser.add_argument("--steps", action="store_true",
                         help="Time each step of a chunk on each side (planning thread, writer thread): calls, wall, "
                              "the thread's CPU and its connection's backend CPU, per chunk.")
@@ -58,8 +60,8 @@ def main():
     env = {"DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false", "LOG_LEVEL": "WARNING",
            "DATABASE_URL": f"{args.pg}/{args.db}", "MEDIA_ROOT": str(workdir),
            "KYODAKU_CLAIMS_CHUNK_ROWS": str(args.chunk)}
-    if args.in_process:
-        env["KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS"] = "-1"
+    if args.in_process or args.planner_process:
+        env["KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS"] = "0" if args.planner_process else "-1"
     os.environ.update(env)
     host = args.pg.split("@")[-1].split(":")[0]
     subprocess.run(["dropdb", "-h", host, "-U", "postgres", "--if-exists", args.db], check=True)

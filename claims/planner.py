@@ -27,6 +27,8 @@ The same guarantees, the same way:
 
 Used for real imports on PostgreSQL of at least `KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS` rows left to do
 (starting a Python with Django costs about a second); dry runs and smaller files plan in the worker's process.
+Off by default (-1): on the project's 2-core machine the thread was faster end to end (docs/performance.md,
+"planning in a second process"); the setting is there for machines with cores to spare and for that comparison.
 """
 from __future__ import annotations
 

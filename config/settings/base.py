@@ -324,9 +324,10 @@ KYODAKU_CLAIMS_MAX_REPORT_CHARS = env.int("KYODAKU_CLAIMS_MAX_REPORT_CHARS", def
 KYODAKU_CLAIMS_MAX_QUEUED_PER_HOLDER = env.int("KYODAKU_CLAIMS_MAX_QUEUED_PER_HOLDER", default=5)
 KYODAKU_CLAIMS_CHUNK_ROWS = env.int("KYODAKU_CLAIMS_CHUNK_ROWS", default=2_500)
 # Imports of at least this many rows (left to do) are read, validated and planned in a second process
-# (claims.planner), beside the worker's process that writes them; smaller ones, and dry runs, in the worker's
-# (a negative value: always in the worker's).
-KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS = env.int("KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS", default=20_000)
+# (claims.planner), beside the worker's process that writes them; smaller ones, and dry runs, in the worker's.
+# Negative (the default): always in the worker's, on its planning thread; the second process was slower on this
+# project's 2-core machine (docs/performance.md, "planning in a second process").
+KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS = env.int("KYODAKU_CLAIMS_PLANNER_PROCESS_MIN_ROWS", default=-1)
 KYODAKU_CLAIMS_KEEP_FILES = env.bool("KYODAKU_CLAIMS_KEEP_FILES", default=False)
 KYODAKU_SIGNING_KEY_DIR = Path(env("KYODAKU_SIGNING_KEY_DIR", default=str(BASE_DIR / "var" / "signing-keys")))
 # The active receipt-signing key as a PKCS#8 PEM (Ed25519); when empty, keys live as files in the directory above.
