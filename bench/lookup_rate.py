@@ -125,12 +125,27 @@ def server_command(server: str, tree: Path, port: int, access_log: bool) -> list
     raise SystemExit(f"unknown server {server!r}")
 
 
+def server_variant(server: str) -> tuple[str, dict[str, str]]:
+    """(server, environment overrides) of a --servers entry: `deployed+WEB_THREADS=2+WEB_RUNTIME_MODE=st` is the
+    deployed command with those variables set (config/serve.py reads its settings from the environment)."""
+    name, *overrides = server.split("+")
+    extra = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"bad server variant {item!r} in {server!r}: expected NAME=VALUE")
+        extra[key] = value
+    return name, extra
+
+
 def start_server(server: str, tree: Path, port: int, redis_url: str, access_log: bool) -> subprocess.Popen:
-    """`server` serving `tree`'s code (on PYTHONPATH) with production settings, LOG_LEVEL as production has it."""
+    """`server` serving `tree`'s code (on PYTHONPATH) with production settings, LOG_LEVEL as production has it;
+    `server` may carry environment overrides (server_variant)."""
+    server, extra = server_variant(server)
     env = _serve.production_env(
         port=port, redis_url=redis_url, log_level=None, GUNICORN_BIND=f"{HOST}:{port}", WEB_BIND=f"{HOST}:{port}",
         PYTHONPATH=os.pathsep.join([str(tree), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **extra)
     if not access_log:
         env["KYODAKU_ACCESS_LOG"] = "off"
     return _serve.start_command(server_command(server, tree, port, access_log), port=port, env=env, cwd=tree)
@@ -297,7 +312,8 @@ def main() -> None:
     parser.add_argument("--trees", default=str(ROOT), help="checkouts to serve from, comma-separated, alternated")
     parser.add_argument("--servers", default="deployed",
                         help="servers to run each tree under, comma-separated, alternated: deployed (the tree's "
-                             "Dockerfile CMD), gunicorn-gthread, gunicorn-sync, granian")
+                             "Dockerfile CMD), gunicorn-gthread, gunicorn-sync, granian; each with +NAME=VALUE "
+                             "environment overrides, e.g. deployed+WEB_THREADS=2+WEB_RUNTIME_MODE=st")
     parser.add_argument("--rounds", type=int, default=1, help="times to alternate the trees per rate")
     parser.add_argument("--access-log", choices=("on", "off"), default="on",
                         help="the JSON access log line per request, as deployed (written to /dev/null)")

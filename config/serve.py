@@ -30,10 +30,17 @@ _CGI_KEYS = frozenset({"CONTENT_LENGTH", "CONTENT_TYPE", "PATH_INFO", "QUERY_STR
 def request_environ_only(app, process_env=None):
     """`app` called with the request's WSGI environ minus the process environment that granian merged into it
     (request headers, HTTP_*, always pass: they are the client's)."""
-    inherited = frozenset(os.environ if process_env is None else process_env) - _CGI_KEYS
+    inherited = tuple(sorted(key for key in (os.environ if process_env is None else process_env)
+                             if key not in _CGI_KEYS and not key.startswith("HTTP_")))
+    pop = dict.pop
 
     def application(environ, start_response):
-        return app({k: v for k, v in environ.items() if k not in inherited or k.startswith("HTTP_")}, start_response)
+        # granian builds a new dict per request (its process environment | the request's scope): the keys are
+        # removed from it in place, a third of the CPU of copying the rest into another dict (docs/performance.md,
+        # "Issue 15 item 4: the server's own cost per GET").
+        for key in inherited:
+            pop(environ, key, None)
+        return app(environ, start_response)
 
     return application
 
@@ -64,6 +71,23 @@ def _metrics_dir() -> None:
     os.makedirs(path, exist_ok=True)
 
 
+def runtime_options(env) -> dict:
+    """granian's worker, thread and queue settings from the environment (`env`: os.environ), as the docstring
+    above lists them."""
+    from granian.constants import RuntimeModes
+
+    workers = int(env.get("WEB_CONCURRENCY") or _cpus())
+    options = {
+        "workers": workers,
+        "blocking_threads": int(env.get("WEB_THREADS") or 4),
+        "runtime_mode": RuntimeModes(env.get("WEB_RUNTIME_MODE") or "mt"),
+        "runtime_threads": int(env.get("WEB_RUNTIME_THREADS") or 1),
+    }
+    if env.get("WEB_BACKPRESSURE"):
+        options["backpressure"] = int(env["WEB_BACKPRESSURE"])
+    return options
+
+
 def main() -> None:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
@@ -89,8 +113,7 @@ def main() -> None:
         address=host.strip("[]") or "0.0.0.0",
         port=int(port),
         interface=Interfaces.WSGI,
-        workers=int(os.environ.get("WEB_CONCURRENCY", _cpus())),
-        blocking_threads=int(os.environ.get("WEB_THREADS", "4")),
+        **runtime_options(os.environ),
         http=HTTPModes.http1,
         websockets=False,
         http1_settings=HTTP1Settings(header_read_timeout=keepalive * 1000),

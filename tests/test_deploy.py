@@ -266,3 +266,22 @@ def test_the_web_server_hands_django_the_requests_own_environ_not_the_process_en
     assert {k: v for k, v in seen.items() if k != "SERVER_SOFTWARE"} == {k: v for k, v in request.items()
                                                                           if k != "HOME"}
     assert seen["SERVER_SOFTWARE"] == "Granian"
+
+
+def test_the_web_servers_threads_and_runtime_come_from_the_environment_with_the_measured_defaults():
+    """Rule (config/serve.py, docs/scaling.md "Web workers"): an operator sets the worker processes, Python threads,
+    granian's runtime and its queue per worker from the environment; unset (or empty, as compose passes an unset
+    variable), the defaults measured in docs/performance.md ("Issue 15 item 4: the server's own cost per GET")."""
+    from granian.constants import RuntimeModes
+
+    from config.serve import _cpus, runtime_options
+
+    assert runtime_options({}) == {"workers": _cpus(), "blocking_threads": 4, "runtime_mode": RuntimeModes.mt,
+                                   "runtime_threads": 1}
+    assert runtime_options({"WEB_CONCURRENCY": "", "WEB_THREADS": ""})["blocking_threads"] == 4
+    assert runtime_options({"WEB_CONCURRENCY": "3", "WEB_THREADS": "2", "WEB_RUNTIME_MODE": "st",
+                            "WEB_RUNTIME_THREADS": "2", "WEB_BACKPRESSURE": "16"}) == {
+        "workers": 3, "blocking_threads": 2, "runtime_mode": RuntimeModes.st, "runtime_threads": 2,
+        "backpressure": 16}
+    with pytest.raises(ValueError):
+        runtime_options({"WEB_RUNTIME_MODE": "fast"})
