@@ -9,6 +9,10 @@ in another. Each setting can be overridden by the environment:
 
 - WEB_BIND (host:port, default 0.0.0.0:8000), WEB_CONCURRENCY (worker processes, default one per CPU the process may
   use), WEB_THREADS (threads per worker calling Django, default 4: each holds its own database connection);
+- WEB_RUNTIME_MODE (granian's Rust runtime per worker: `mt`, the default and what granian picks for WSGI, or `st`),
+  WEB_RUNTIME_THREADS (its Rust threads, default 1), WEB_BACKPRESSURE (requests a worker takes in at once; unset:
+  granian's, its backlog 1024 / workers). None of them made the server's CPU per GET measurably lower
+  (docs/performance.md, "Issue 15 item 4: the server's own cost per GET"); they are there to be measured again;
 - WEB_KEEPALIVE (seconds an idle keep-alive connection may wait for its next request, at most 60, default 60: as
   long as nginx's upstream keepalive_timeout, so the proxy is not the side surprised by a close);
 - WEB_MAX_RSS_MB (a worker over this much memory is replaced; unset: never). Off by default: granian documents that
