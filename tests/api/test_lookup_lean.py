@@ -15,6 +15,7 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+import receipts.services
 from api import throttling
 from api.views.lookup import lookup_one_lean
 from keys.models import APIKey
@@ -32,8 +33,11 @@ EPOCH = 1_800_000_000.25  # the rate limiter's clock, stopped mid-window
 
 @pytest.fixture
 def stopped_clock(monkeypatch):
+    """Every clock an answer shows: the lookup's time, the rate limiter's window and a receipt's `iat` (two requests
+    either side of a second's boundary would otherwise be signed with different issue times)."""
     monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
     monkeypatch.setattr(throttling, "time", types.SimpleNamespace(time=lambda: EPOCH))
+    monkeypatch.setattr(receipts.services, "time", types.SimpleNamespace(time=lambda: EPOCH))
 
 
 def _client(key: str | None, **headers) -> APIClient:
