@@ -285,7 +285,7 @@ def _process_rows(submission: Submission) -> None:
 def _write_from_planner(submission: Submission, scan: reading.Scan, make_error) -> None:
     """Write the chunks that claims.planner's process reads, validates, plans and prepares (its docstring)."""
     process = planner.PlanningProcess(submission, scan, submission.rows_done)
-    state = writing._State(report_chars=submission.report_chars)
+    state = writing.WriterState(report_chars=submission.report_chars)
     try:
         for chunk in process.chunks():
             writing.write_chunk(submission, chunk, state, make_error or _row_error)

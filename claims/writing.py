@@ -56,14 +56,16 @@ class Chunk:
 
 
 @dataclass
-class _State:
+class WriterState:
+    """What one file's writer carries from chunk to chunk (the thread's, the in-process loop's, claims.services')."""
+
     report_chars: int = 0  # characters of rejected rows' messages and values stored so far (Submission's)
     head: tuple | None = None  # where the last chunk written left the chain head
     replanned: bool = False  # the last chunk written was planned again under the lock
     chunks_replanned: int = 0
 
 
-def write_chunk(submission: Submission, chunk: Chunk, state: _State, make_error) -> None:
+def write_chunk(submission: Submission, chunk: Chunk, state: WriterState, make_error) -> None:
     """Plan (unless planned ahead and still valid), write, record rejected rows and move the checkpoint."""
     user = submission.submitted_by
     filed_by_id = user.pk if user is not None else None
@@ -127,7 +129,7 @@ class InlineWriter:
 
     def __init__(self, submission: Submission, make_error):
         self._submission, self._make_error = submission, make_error
-        self._state = _State(report_chars=submission.report_chars)
+        self._state = WriterState(report_chars=submission.report_chars)
 
     def in_flight(self) -> Chunk | None:
         return None
@@ -154,7 +156,7 @@ class ThreadedWriter:
 
     def __init__(self, submission: Submission, make_error):
         self._submission, self._make_error = submission, make_error
-        self._state = _State(report_chars=submission.report_chars)
+        self._state = WriterState(report_chars=submission.report_chars)
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
         self._lock = threading.Lock()

@@ -124,14 +124,23 @@ def test_studio_kaze_plan_made_ahead_is_redone_when_someone_else_wrote_in_betwee
 
     monkeypatch.setattr(merging, "plan_chunk", plan_and_interfere)
     with caplog.at_level("INFO", logger="claims"):
-        submission = process(
-            f"studio-kaze,KZ-1,One,film,isbn:{isbn13(1)},,,,work",
-            f"studio-kaze,KZ-2,Two,film,isbn:{isbn13(2)},,,,work",
-            "studio-kaze,KZ-9,,,,train-ai,JP,reserve,work",
-        )
+        submission = process(*_stale_plan_rows())
     assert submission.status == "done", submission.error
     assert submission.rows_ok == 3 and submission.works_created == 2
     assert "planned again" in caplog.text
+    _assert_user_grant_superseded_by_the_file(work)
+
+
+def _stale_plan_rows() -> tuple[str, ...]:
+    """Two new works, then the file's reservation into the slot the web user files a grant into meanwhile."""
+    return (f"studio-kaze,KZ-1,One,film,isbn:{isbn13(1)},,,,work",
+            f"studio-kaze,KZ-2,Two,film,isbn:{isbn13(2)},,,,work",
+            "studio-kaze,KZ-9,,,,train-ai,JP,reserve,work")
+
+
+def _assert_user_grant_superseded_by_the_file(work) -> None:
+    """The user's grant, filed before the file's chunk was written, is superseded by the file's reservation, and
+    the audit chain counts every event once."""
     in_slot = Declaration.objects.filter(work=work, purpose="train-ai", jurisdiction="JP").order_by("recorded_at")
     assert [(d.consent, d.superseded_at is None) for d in in_slot] == [("grant", False), ("reserve", True)]
     assert AuditHead.objects.get().seq == _events()
@@ -224,18 +233,11 @@ def test_studio_kaze_chunk_planned_in_the_child_is_redone_here_when_someone_else
 
     monkeypatch.setattr(planner.PlanningProcess, "chunks", chunks_and_interfere)
     with caplog.at_level("INFO", logger="claims"):
-        submission = process(
-            f"studio-kaze,KZ-1,One,film,isbn:{isbn13(1)},,,,work",
-            f"studio-kaze,KZ-2,Two,film,isbn:{isbn13(2)},,,,work",
-            "studio-kaze,KZ-9,,,,train-ai,JP,reserve,work",
-        )
+        submission = process(*_stale_plan_rows())
     assert submission.status == "done", submission.error
     assert (submission.rows_done, submission.rows_ok, submission.works_created) == (3, 3, 2)
     assert "planning in-process from here" in caplog.text
-    in_slot = Declaration.objects.filter(work=work, purpose="train-ai", jurisdiction="JP").order_by("recorded_at")
-    assert [(d.consent, d.superseded_at is None) for d in in_slot] == [("grant", False), ("reserve", True)]
-    assert AuditHead.objects.get().seq == _events()
-    assert audit_verify() == []
+    _assert_user_grant_superseded_by_the_file(work)
 
 
 def test_planning_process_killed_fails_the_submission_and_keeps_the_chunks_written(
