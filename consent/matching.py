@@ -1,11 +1,12 @@
 """Finding registered works from content codes (match.md): exact sha256 / iscc, near phash / pdq by Hamming distance.
 
 `match_many` answers up to KYODAKU_MATCH_BATCH_MAX code sets in a fixed number of queries: ONE prepared statement
-(as the one-id lookup's: planning it cost 17-30 ms under load, more than running it) finds
-every candidate of every code set (exact codes through identifier_scheme_value_idx; perceptual hashes through the
-band indexes of registry.models.FINGERPRINT_BANDS, then the exact Hamming distance in SQL with `bit_count`), then
-ONE `lookup_many` call answers for every matched identifier and for every code set without a match (the regime's
-answer for an unregistered work). docs/match.md explains the bands, the recall guarantee and the defaults.
+(as the one-id lookup's: planning it cost 17-30 ms under load, more than running it) finds every candidate of every
+code set (exact codes through the two partial (scheme, value) indexes, of current and of ended rows; perceptual
+hashes through the band indexes of registry.models.FINGERPRINT_BANDS, then the exact Hamming distance in SQL with
+`bit_count`), then ONE `lookup_many` call answers for every matched identifier and for every code set without a
+match (the regime's answer for an unregistered work). docs/match.md explains the bands, the recall guarantee and
+the defaults.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .lookup import lookup_many
 from .lookup.one_id import _one_id_rows as prepared_rows
 from .lookup.request import as_of_or_now
 from .lookup.rows import on_postgresql
-from .lookup.sql import _valid_at
+from .lookup.sql import _valid_at, identifiers_valid_at
 
 __all__ = ["METHODS", "DEFAULT_MAX_DISTANCE", "MAX_DISTANCE_LIMIT", "PDQ_DIHEDRAL", "CodeSet", "match_many",
            "codes_from_mapping"]
@@ -138,8 +139,8 @@ MATCH_CODES_SQL = f"""
 WITH q AS MATERIALIZED (
   SELECT * FROM unnest(%(ns)s::int[], %(methods)s::text[], %(codes)s::text[]) AS q(n, method, code))
 SELECT q.n, i.scheme, i.value, i.work_id::text, 0
-  FROM q JOIN {Identifier._meta.db_table} i ON i.scheme = q.method AND i.value = q.code
- WHERE q.method IN ('sha256', 'iscc') AND {_valid_at("i")}
+  FROM q CROSS JOIN LATERAL {identifiers_valid_at("q.method", "q.code")} i
+ WHERE q.method IN ('sha256', 'iscc')
 UNION ALL{_near_part("phash")}
 UNION ALL{_near_part("pdq")}"""
 

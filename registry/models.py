@@ -203,7 +203,11 @@ class Identifier(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["scheme", "value"], name="identifier_scheme_value_idx"),
+            # Ended rows only: the current row of a (scheme, value) is in identifier_current_unique, so a first
+            # import writes one (scheme, value) entry per identifier, not two. Readers of every row valid at a
+            # time take each kind through its own index (consent.lookup.sql `identifiers_valid_at`).
+            models.Index(fields=["scheme", "value"], condition=Q(valid_until__isnull=False),
+                         name="identifier_history_idx"),
             models.Index(fields=["host"], condition=Q(scheme="url-prefix"), name="identifier_prefix_host_idx"),
             models.Index(fields=["work"], name="identifier_work_idx"),
             *_band_indexes(),
