@@ -291,9 +291,13 @@ class _KeyLog:
         self._dir.cleanup()
 
 
+# json.dumps with these arguments builds an encoder for every call; one encoder writes the same text.
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def key_text(key) -> str:
     """A statement key (a tuple of strings and tuples) as the text the key log stores."""
-    return json.dumps(key, ensure_ascii=False, separators=(",", ":"))
+    return _KEY_JSON(key)
 
 
 # (statement group, its items) of a row, or None: two rows are the same statement when their groups are equal and

@@ -222,6 +222,45 @@ def _jurisdictions(row: RowCells) -> list[str]:
     return jurisdictions
 
 
+# Cells longer than this are not memoised (a memo entry holds its text).
+_MEMO_TEXT_MAX = 200
+
+
+@lru_cache(maxsize=1024)
+def _known_slots(purpose_text: str, jurisdiction_text: str) -> tuple[tuple, list] | None:
+    """(purposes, (purpose, jurisdiction) slots) of a purpose and a jurisdiction cell whose items are all valid, as
+    `_purposes` and `_jurisdictions` find them; None when any item is not (those validators then report it). A
+    file repeats a few such pairs of cells on every row, so each distinct pair is read once. Pure: the vocabularies
+    are fixed (`consent.vocabulary`, `claims.values`)."""
+    purposes = []
+    for item in _split(purpose_text):
+        code = purpose_code(item)
+        if code is None:
+            return None
+        if code not in purposes:
+            purposes.append(code)
+    jurisdictions = []
+    for item in _split(jurisdiction_text) or ["*"]:
+        try:
+            code = validate_jurisdiction(item)
+        except UnknownJurisdiction:
+            return None
+        if code not in jurisdictions:
+            jurisdictions.append(code)
+    return tuple(purposes), tuple((p, j) for p in purposes for j in jurisdictions)
+
+
+def _slots(row: RowCells) -> tuple[list[str] | tuple, list]:
+    """The row's purposes and slots: memoised when every item is valid, else each validator reports its own."""
+    purpose_text, jurisdiction_text = row.get("purpose"), row.get("jurisdiction")
+    if len(purpose_text) + len(jurisdiction_text) <= _MEMO_TEXT_MAX:
+        known = _known_slots(purpose_text, jurisdiction_text)
+        if known is not None:
+            return known[0], list(known[1])
+    purposes, jurisdictions = _purposes(row), _jurisdictions(row)
+    return purposes, [(p, j) for p in purposes for j in jurisdictions]
+
+
 def _consent(row: RowCells, purposes: list[str], scope: str) -> str:
     text = row.get("consent")
     consent = consent_code(text) if text else ""
@@ -279,8 +318,7 @@ def validate_row(line: int, cells: list[str], columns: list[str], rights: Filing
     _work_fields(row, scope)
     kind = _kind(row)
     identifiers = _identifiers(row, scope)
-    purposes = _purposes(row)
-    jurisdictions = _jurisdictions(row)
+    purposes, slots = _slots(row)
     consent = _consent(row, purposes, scope)
     effective_from, effective_until = _period(row)
     license_url = _license_url(row)
@@ -292,7 +330,7 @@ def validate_row(line: int, cells: list[str], columns: list[str], rights: Filing
     return ClaimRow(line=line, holder_id=holder_id, agent_id=agent_id, scope=scope,
                     work_ref=row.get("work_ref") if scope == "work" else "", title=row.get("title"),
                     original_title=row.get("original_title"), kind=kind, identifiers=identifiers,
-                    slots=[(p, j) for p in purposes for j in jurisdictions], consent=consent,
+                    slots=slots, consent=consent,
                     license_url=license_url, conditions=row.get("conditions"),
                     effective_from=effective_from, effective_until=effective_until)
 
@@ -306,22 +344,52 @@ def cells_of(cells: list[str], columns: list[str], name: str) -> str:
     return cells[index].strip() if index < len(cells) else ""
 
 
-def statement_key(cells: list[str], columns: list[str]) -> tuple[tuple, list] | None:
+@lru_cache(maxsize=64)
+def _positions(columns: tuple[str, ...]) -> dict[str, int]:
+    """Column name -> its first index in a header (`cells_of`'s `columns.index`), worked out once per header."""
+    positions: dict[str, int] = {}
+    for index, name in enumerate(columns):
+        positions.setdefault(name, index)
+    return positions
+
+
+def _cell(cells: list[str], positions: dict[str, int], name: str) -> str:
+    index = positions.get(name)
+    return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
+@lru_cache(maxsize=1024)
+def _statement_items(purpose_text: str, jurisdiction_text: str) -> tuple | None:
+    """`statement_key`'s items for a purpose and a jurisdiction cell as written (None without a purpose): a file
+    repeats a few such pairs on every row, so each distinct pair is read once."""
+    purposes = sorted({purpose_code(p) or p.lower() for p in _split(purpose_text)})
+    if not purposes:
+        return None
+    places = sorted({p.upper() for p in _split(jurisdiction_text) or ["*"]})
+    return tuple((purpose, place) for purpose in purposes for place in places)
+
+
+def statement_key(cells: list[str], columns: list[str]) -> tuple[tuple, list | tuple] | None:
     """What makes two rows "the same statement twice" (claims-csv.md `duplicate-row`): the same holder and
     work_ref (the row's statement group) and a (purpose, jurisdiction) pair in common (its items), read leniently
     from the raw cells. Two rows sharing one pair among others are the same statement there: filing both would
     supersede the earlier by the later, and sending the file again would file both once more. Rows without a
     purpose are one statement about the work (one empty item). Catalogue rows are grouped by holder with an empty
-    work_ref. None for a work row without a work_ref (rejected anyway) and a catalogue row without a purpose."""
-    holder, work_ref = cells_of(cells, columns, "holder"), cells_of(cells, columns, "work_ref")
-    catalogue = cells_of(cells, columns, "scope").lower() == "catalogue"
+    work_ref. None for a work row without a work_ref (rejected anyway) and a catalogue row without a purpose.
+    The items are pairs (lists or tuples: `reading.key_text` writes both as JSON arrays)."""
+    positions = _positions(tuple(columns))
+    holder, work_ref = _cell(cells, positions, "holder"), _cell(cells, positions, "work_ref")
+    catalogue = _cell(cells, positions, "scope").lower() == "catalogue"
     if catalogue:
         work_ref = ""
     elif not work_ref:
         return None
     group = (holder, "catalogue" if catalogue else "work", work_ref)
-    purposes = sorted({purpose_code(p) or p.lower() for p in _split(cells_of(cells, columns, "purpose"))})
-    if not purposes:
+    purpose_text, jurisdiction_text = _cell(cells, positions, "purpose"), _cell(cells, positions, "jurisdiction")
+    if len(purpose_text) + len(jurisdiction_text) <= _MEMO_TEXT_MAX:
+        items = _statement_items(purpose_text, jurisdiction_text)
+    else:
+        items = _statement_items.__wrapped__(purpose_text, jurisdiction_text)
+    if items is None:
         return None if catalogue else (group, [["", ""]])
-    places = sorted({p.upper() for p in _split(cells_of(cells, columns, "jurisdiction")) or ["*"]})
-    return group, [[purpose, place] for purpose in purposes for place in places]
+    return group, items
