@@ -19,9 +19,14 @@ in another. Each setting can be overridden by the environment:
   a respawn can drop connections queued for the old worker unless the kernel's `net.ipv4.tcp_migrate_req` is on.
   A worker that dies is always replaced.
 """
+import logging
 import os
 import shutil
 import tempfile
+
+from django.http import HttpResponse
+
+logger = logging.getLogger(__name__)
 
 # granian copies the whole process environment (SECRET_KEY, DATABASE_URL with its password...) into every WSGI
 # environ, as CGI did; Django would then carry it in request.META (error reports, debug views). The application the
@@ -44,9 +49,30 @@ def request_environ_only(app, process_env=None):
         # "Issue 15 item 4: the server's own cost per GET").
         for key in inherited:
             pop(environ, key, None)
-        return app(environ, start_response)
+        return whole_body(app(environ, start_response))
 
     return application
+
+
+def whole_body(response):
+    """A response whose body is already in memory (Django's HttpResponse, not a streaming or file response) handed
+    to granian as a list of one bytes object, its `close()` called here first.
+
+    granian sends a list in one piece (`response_bytes`: the head and the body in one write); any other iterable it
+    streams (`response_iter`): the head goes out at once, then each chunk through a channel to its Rust thread, so a
+    10-byte answer costs a second hand-over between the Python thread and the runtime and a second write to the
+    socket (docs/performance.md, "Issue 15 item 4: where the server's CPU goes over HTTP"). granian does not call
+    `close()` on a list, so it is called here: `request_finished` (close_old_connections, the request id cleared)
+    then runs before the bytes are handed over instead of after, in the same thread. An exception from it is logged
+    as granian logs one from `close()`, and the answer still goes out."""
+    if not isinstance(response, HttpResponse):  # StreamingHttpResponse, FileResponse, anything not Django's
+        return response
+    body = response.content
+    try:
+        response.close()
+    except Exception:  # noqa: BLE001 (a request_finished receiver failed: logged, the answer is already made)
+        logger.exception("closing the response failed")
+    return [body]
 
 
 def wsgi_application():

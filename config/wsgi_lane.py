@@ -130,6 +130,10 @@ class _Chain:
         # its own process_request and process_response, once per header value (at most _LANGUAGES_KEPT of them).
         self.locale = next((m for m in self.each if isinstance(m, LocaleMiddleware)), None)
         self.locale_inner = self.locale in inner
+        # process_request of `each` for every answer, but for those asked already: `before`, and LocaleMiddleware
+        # (`language` below did what its process_request does, from what it decided for the same Accept-Language)
+        self.requesting = [m for m in self.each if hasattr(m, "process_request") and m not in self.before
+                           and m is not self.locale]
         responding = [m for m in reversed(self.each) if hasattr(m, "process_response") and m is not self.locale]
         self.respond_inner = [m for m in responding if m in inner]
         self.respond_outer = [m for m in responding if m not in inner]
@@ -284,9 +288,8 @@ class WsgiLane:
     @staticmethod
     def _view(chain: _Chain, request, query: dict, api_key) -> HttpResponse:
         match = request.resolver_match
-        for middleware in chain.each:
-            if hasattr(middleware, "process_request") and middleware not in chain.before:  # those asked already
-                middleware.process_request(request)
+        for middleware in chain.requesting:
+            middleware.process_request(request)
         for middleware in chain.each:
             if hasattr(middleware, "process_view"):
                 middleware.process_view(request, match.func, match.args, match.kwargs)

@@ -268,6 +268,70 @@ def test_the_web_server_hands_django_the_requests_own_environ_not_the_process_en
     assert seen["SERVER_SOFTWARE"] == "Granian"
 
 
+def test_the_web_server_gets_an_answer_in_memory_whole_and_the_request_still_finishes_once():
+    """Rule (config/serve.py `whole_body`): granian sends a list in one piece and streams anything else chunk by
+    chunk through its runtime, so an answer Django holds in memory is handed over as [its bytes], its close() (the
+    request_finished signal: connections closed or kept, the request id cleared) called exactly once first; a
+    streamed answer (a snapshot or an export download) is handed over as it is, for granian to stream and close."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+    from django.http import HttpResponse, StreamingHttpResponse
+
+    from config.serve import request_environ_only
+
+    finished = []
+
+    def receiver(sender, **kwargs):
+        finished.append(sender)
+
+    request_finished.disconnect(close_old_connections)  # no database in this test
+    request_finished.connect(receiver)
+    try:
+        def plain(environ, start_response):
+            return HttpResponse(b'{"id":"isbn:9784990166137"}', content_type="application/json")
+
+        body = request_environ_only(plain, process_env={})({"PATH_INFO": "/api/v1/lookup"}, None)
+        assert body == [b'{"id":"isbn:9784990166137"}']
+        assert len(finished) == 1
+
+        streamed = StreamingHttpResponse(iter([b"a,b\n", b"1,2\n"]))
+
+        def download(environ, start_response):
+            return streamed
+
+        assert request_environ_only(download, process_env={})({"PATH_INFO": "/export"}, None) is streamed
+        assert len(finished) == 1  # granian closes it once the client has it all
+    finally:
+        request_finished.disconnect(receiver)
+        request_finished.connect(close_old_connections)
+
+
+def test_an_answer_made_is_still_sent_when_a_request_finished_receiver_fails(caplog):
+    """Rule (config/serve.py `whole_body`): a receiver of request_finished that raises is logged; the answer
+    Django made still goes out (granian, which closed the response after sending it, did the same)."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+    from django.http import HttpResponse
+
+    from config.serve import request_environ_only
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("receiver broke")
+
+    request_finished.disconnect(close_old_connections)  # no database in this test
+    request_finished.connect(broken)
+    try:
+        def plain(environ, start_response):
+            return HttpResponse(b"ok")
+
+        assert request_environ_only(plain, process_env={})({}, None) == [b"ok"]
+    finally:
+        request_finished.disconnect(broken)
+        request_finished.connect(close_old_connections)
+    assert any(r.name == "config.serve" and r.exc_info and "receiver broke" in str(r.exc_info[1])
+               for r in caplog.records)
+
+
 def test_the_web_servers_threads_and_runtime_come_from_the_environment_with_the_measured_defaults():
     """Rule (config/serve.py, docs/scaling.md "Web workers"): an operator sets the worker processes, Python threads,
     granian's runtime and its queue per worker from the environment; unset (or empty, as compose passes an unset
