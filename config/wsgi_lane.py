@@ -235,7 +235,7 @@ class WsgiLane:
             return self.django(environ, start_response)
         response._handler_class = type(self.django)  # the sender of request_finished, as Django's handler
         start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
-        return response  # the server closes it: request_finished (close_old_connections, the request id cleared)
+        return response  # closed by the server (under granian by config.serve.whole_body): request_finished
 
     def _answer(self, environ) -> HttpResponse | None:
         chain = _chain()
