@@ -7,6 +7,8 @@ window: fail open, see docs/security.md). Short socket timeouts keep a hung Redi
 """
 import hashlib
 import logging
+import os
+import threading
 import time
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -28,6 +30,7 @@ class ReusingRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}
+        self._kept = threading.local()
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -35,6 +38,19 @@ class ReusingRedisCacheClient(RedisCacheClient):
         if client is None:
             client = self._clients[id(pool)] = self._client(connection_pool=pool)
         return client
+
+    def thread_connection(self, *, write=False):
+        """This thread's own connection to the pool's server, made with the pool's settings and kept for the
+        thread's life (closed when the thread ends), outside the pool: for a command sent on every request
+        (ResilientRedisCache.count_in_window), where taking a connection from the pool and giving it back (a
+        lock twice, a fork check twice, a readiness `poll` of the socket) cost more than the command
+        (docs/performance.md, "where the server's CPU goes over HTTP")."""
+        pool = self._get_connection_pool(write)
+        kept = self._kept.__dict__
+        connection = kept.get(id(pool))  # the pools live as long as this client: their ids are not reused
+        if connection is None or connection.pid != os.getpid():
+            connection = kept[id(pool)] = pool.connection_class(**pool.connection_kwargs)
+        return connection
 
 
 class ResilientRedisCache(RedisCache):
@@ -99,15 +115,34 @@ class ResilientRedisCache(RedisCache):
         never outlive its window without a timeout. Redis unreachable: 1 (each request counts as the first of its
         window: fail open, as before)."""
         key = self.make_and_validate_key(key, version=version)
-        client = self._cache.get_client(key, write=True)
         try:
-            try:
-                return int(client.evalsha(_COUNT_SHA1, 1, key, timeout))
-            except NoScriptError:  # a new or restarted Redis: the script once, then by its hash again
-                return int(client.eval(_COUNT, 1, key, timeout))
+            return self._count(key, timeout)
         except UNREACHABLE as exc:
             self._unreachable("count_in_window", exc)
             return 1
+
+    def _count(self, key: str, timeout: int) -> int:
+        """count_in_window's command on this thread's own connection (ReusingRedisCacheClient.thread_connection).
+        A kept connection that Redis closed (a restart, a client timeout) fails on its next use: it is closed and
+        the command sent once more (the connection connects anew), as redis-py's pool would reconnect; any other
+        failure closes it too (a reply may be left unread), and is raised."""
+        for attempt in (1, 2):
+            connection = self._cache.thread_connection(write=True)
+            try:
+                try:
+                    connection.send_command("EVALSHA", _COUNT_SHA1, 1, key, timeout)
+                    return int(connection.read_response())
+                except NoScriptError:  # a new or restarted Redis: the script once, then by its hash again
+                    connection.send_command("EVAL", _COUNT, 1, key, timeout)
+                    return int(connection.read_response())
+            except RedisConnectionError:
+                connection.disconnect()
+                if attempt == 2:
+                    raise
+            except BaseException:
+                connection.disconnect()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
 
 
 # count_in_window's script: redis-py's pipeline (MULTI, SET, INCR, EXEC: four commands packed and four replies

@@ -175,3 +175,46 @@ def test_a_lean_lookup_answers_with_the_same_headers_and_sets_no_cookie(db, ai_d
     # Accept-Language still chooses the language of problem details.
     refused = ai_developer.get(URL, {**QUERY, "id": "isbn:123"}, HTTP_ACCEPT_LANGUAGE="ja")
     assert refused.status_code == 400 and refused["Content-Language"] == "ja"
+
+
+@pytest.mark.redis
+def test_count_in_window_counts_on_after_redis_closed_the_threads_kept_connection():
+    """Rule (config/cache.py): the rate limiter's counter goes over a connection each thread keeps. When Redis
+    closes it (a restart, a client timeout), the next request is still counted, on a new connection: the limit is
+    not silently lifted (fail open is for a Redis that cannot be reached at all)."""
+    cache = _redis_cache()
+    cache.delete("kyodaku:test:window")
+    assert cache.count_in_window("kyodaku:test:window", 61) == 1
+    kept = cache._cache.thread_connection(write=True)
+    kept.send_command("CLIENT", "ID")
+    client_id = kept.read_response()
+    assert redis.Redis.from_url(redis_url()).client_kill_filter(_id=client_id) == 1
+    assert [cache.count_in_window("kyodaku:test:window", 61) for _ in range(2)] == [2, 3]
+    kept.send_command("CLIENT", "ID")
+    assert kept.read_response() != client_id  # a new connection to Redis, not the closed one
+    cache.delete("kyodaku:test:window")
+
+
+@pytest.mark.redis
+def test_each_thread_counts_on_its_own_kept_connection():
+    """Rule (config/cache.py `thread_connection`): one connection per thread, kept between requests, never shared
+    by two threads (a reply read by the wrong thread would be another request's count)."""
+    import threading
+
+    cache = _redis_cache()
+    cache.delete("kyodaku:test:window")
+    counts, connections = [], []
+
+    def count_twice():
+        counts.extend(cache.count_in_window("kyodaku:test:window", 61) for _ in range(2))
+        connections.append(cache._cache.thread_connection(write=True))
+
+    threads = [threading.Thread(target=count_twice) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(counts) == list(range(1, 9))
+    assert len({id(connection) for connection in connections}) == 4
+    assert cache._cache.thread_connection(write=True) is cache._cache.thread_connection(write=True)
+    cache.delete("kyodaku:test:window")
