@@ -330,6 +330,10 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
         if columns is None:
             raise FileProblem(_("The file has no header row (it is empty or blank)."))
         keys = _KeyLog()
+        # A key function may hand back the very same items object for rows that share their items
+        # (validation.statement_key does, for each distinct pair of purpose and jurisdiction cells): its text is
+        # then written once, not once per row.
+        last_items = last_text = None
         try:
             rows = 0
             for line, cells in stream:
@@ -341,7 +345,10 @@ def _scan_with(opener: Opener, encoding: str, limits: Limits, key_of: KeyOf) -> 
                                         "it into several files.") % {"limit": f"{limits.max_rows:,}"})
                 key = key_of(cells, columns)
                 if key is not None:
-                    keys.add(key_text(key[0]), line, key_text(key[1]))
+                    group, items = key
+                    if items is not last_items:
+                        last_items, last_text = items, key_text(items)
+                    keys.add(key_text(group), line, last_text)
             if rows == 0:
                 raise FileProblem(_("The file has a header but no data rows."))
             return Scan(encoding=encoding, columns=columns, rows_total=rows, duplicates=keys.duplicates(),
