@@ -7,14 +7,14 @@ window: fail open, see docs/security.md). Short socket timeouts keep a hung Redi
 """
 import hashlib
 import logging
-import os
-import threading
 import time
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from core import redis_kept
 
 log = logging.getLogger("kyodaku.cache")
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
@@ -30,7 +30,6 @@ class ReusingRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}
-        self._kept = threading.local()
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -40,17 +39,13 @@ class ReusingRedisCacheClient(RedisCacheClient):
         return client
 
     def thread_connection(self, *, write=False):
-        """This thread's own connection to the pool's server, made with the pool's settings and kept for the
-        thread's life (closed when the thread ends), outside the pool: for a command sent on every request
-        (ResilientRedisCache.count_in_window), where taking a connection from the pool and giving it back (a
-        lock twice, a fork check twice, a readiness `poll` of the socket) cost more than the command
-        (docs/performance.md, "where the server's CPU goes over HTTP")."""
-        pool = self._get_connection_pool(write)
-        kept = self._kept.__dict__
-        connection = kept.get(id(pool))  # the pools live as long as this client: their ids are not reused
-        if connection is None or connection.pid != os.getpid():
-            connection = kept[id(pool)] = pool.connection_class(**pool.connection_kwargs)
-        return connection
+        """This thread's own connection to the pool's server (core.redis_kept), for the counter sent on every
+        request (ResilientRedisCache.count_in_window)."""
+        return redis_kept.kept.connection(self._get_connection_pool(write))
+
+    def thread_execute(self, *commands: tuple, write=False) -> list:
+        """`commands` on this thread's own connection (core.redis_kept.KeptConnections.execute)."""
+        return redis_kept.kept.execute(self._get_connection_pool(write), *commands)
 
 
 class ResilientRedisCache(RedisCache):
@@ -122,27 +117,12 @@ class ResilientRedisCache(RedisCache):
             return 1
 
     def _count(self, key: str, timeout: int) -> int:
-        """count_in_window's command on this thread's own connection (ReusingRedisCacheClient.thread_connection).
-        A kept connection that Redis closed (a restart, a client timeout) fails on its next use: it is closed and
-        the command sent once more (the connection connects anew), as redis-py's pool would reconnect; any other
-        failure closes it too (a reply may be left unread), and is raised."""
-        for attempt in (1, 2):
-            connection = self._cache.thread_connection(write=True)
-            try:
-                try:
-                    connection.send_command("EVALSHA", _COUNT_SHA1, 1, key, timeout)
-                    return int(connection.read_response())
-                except NoScriptError:  # a new or restarted Redis: the script once, then by its hash again
-                    connection.send_command("EVAL", _COUNT, 1, key, timeout)
-                    return int(connection.read_response())
-            except RedisConnectionError:
-                connection.disconnect()
-                if attempt == 2:
-                    raise
-            except BaseException:
-                connection.disconnect()
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
+        """count_in_window's command on this thread's own connection (core.redis_kept: a connection Redis closed is
+        reopened and the command sent once more)."""
+        try:
+            return int(self._cache.thread_execute(("EVALSHA", _COUNT_SHA1, 1, key, timeout), write=True)[0])
+        except NoScriptError:  # a new or restarted Redis: the script once, then by its hash again
+            return int(self._cache.thread_execute(("EVAL", _COUNT, 1, key, timeout), write=True)[0])
 
 
 # count_in_window's script: redis-py's pipeline (MULTI, SET, INCR, EXEC: four commands packed and four replies

@@ -31,6 +31,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.redis_kept import kept
+
 log = logging.getLogger("kyodaku.usage")
 
 KEEP_DAYS = 3  # a day's hashes live this long after the day began: the flush runs far more often
@@ -96,11 +98,11 @@ return folded
         self._fold = client.register_script(self._FOLD)
 
     def add(self, day: str, per_work: Counter, per_org: Counter) -> None:
+        """The two commands in one write on this thread's own connection (core.redis_kept: sent on every lookup
+        with an API key, where redis-py's pipeline took a connection from the pool and gave it back each time)."""
         name = f"{self.prefix}p:{day}"
-        pipe = self.client.pipeline(transaction=False)
-        pipe.rpush(name, orjson.dumps({"w": per_work, "o": per_org}))
-        pipe.expire(name, KEEP_DAYS * 86400)
-        pipe.execute()
+        kept.execute(self.client.connection_pool, ("RPUSH", name, orjson.dumps({"w": per_work, "o": per_org})),
+                     ("EXPIRE", name, KEEP_DAYS * 86400))
 
     def read(self, day: str) -> tuple[dict[str, int], dict[str, int]]:
         keys = [f"{self.prefix}{kind}:{day}" for kind in ("p", "w", "o")]
@@ -136,9 +138,10 @@ def usage_store():
             store = _store_cache[url] = RedisStore(redis.Redis.from_url(
                 url, socket_connect_timeout=0.5, socket_timeout=0.5))
         return store
-    from django.core.cache import cache
+    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
+    cache = caches["default"]  # the cache itself: `django.core.cache.cache` is a proxy, never a RedisCache instance
     if isinstance(cache, RedisCache):
         return RedisStore(cache._cache.get_client(write=True), prefix=cache.make_key("usage:"))
     return _memory

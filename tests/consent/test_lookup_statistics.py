@@ -121,6 +121,22 @@ def test_the_organisation_flag_is_set_only_when_the_key_owner_agrees(db):
 
 
 @pytest.mark.redis
+def test_without_a_usage_url_the_counters_live_in_the_caches_redis_shared_by_every_process(settings):
+    """Rule (docs/admin.md, "How lookups are counted"): with KYODAKU_USAGE_REDIS_URL unset, the counters go to the
+    default cache's Redis, which every web worker and the Celery worker's flush share; a counter in one web
+    process's memory would never reach the flush (the production default counted nothing before this test)."""
+    import redis
+
+    settings.KYODAKU_USAGE_REDIS_URL = ""
+    settings.CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": redis_url(),
+                                   "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    store = usage.usage_store()
+    assert isinstance(store, usage.RedisStore)
+    assert store.client.connection_pool.connection_kwargs["db"] == redis.Redis.from_url(
+        redis_url()).connection_pool.connection_kwargs["db"]
+
+
+@pytest.mark.redis
 def test_with_redis_a_batch_costs_one_round_trip_and_the_flush_reads_it_back(studio_kaze, kaze_works, settings):
     import redis
 
@@ -128,20 +144,13 @@ def test_with_redis_a_batch_costs_one_round_trip_and_the_flush_reads_it_back(stu
     store = usage.usage_store()
     store.clear()
     executed = []
-    real_pipeline = store.client.pipeline
+    real_execute = usage.kept.execute  # one write of the commands on the thread's kept connection, then the replies
 
-    def counting_pipeline(*args, **kwargs):
-        pipe = real_pipeline(*args, **kwargs)
-        real_execute = pipe.execute
+    def execute(pool, *commands):
+        executed.append(len(commands))
+        return real_execute(pool, *commands)
 
-        def execute(*a, **k):
-            executed.append(len(pipe.command_stack))
-            return real_execute(*a, **k)
-
-        pipe.execute = execute
-        return pipe
-
-    store.client.pipeline = counting_pipeline
+    usage.kept.execute = execute
     try:
         _, client = developer()
         ids = ["doi:10.5555/sk-1", "doi:10.5555/sk-2"] * 500
@@ -150,7 +159,7 @@ def test_with_redis_a_batch_costs_one_round_trip_and_the_flush_reads_it_back(stu
         assert response.status_code == 200
         assert executed == [2]  # one round trip for 1,000 answers, of two commands: RPUSH of the counts, EXPIRE
     finally:
-        store.client.pipeline = real_pipeline
+        del usage.kept.execute
     client.post("/api/v1/lookup", {"ids": ids[:3], "purpose": "train-ai", "jurisdiction": "JP"}, format="json")
     lookup_counts_flush_task()
     lookup_counts_flush_task()  # folded once: the pending entries are gone, the hashes keep the totals
