@@ -160,3 +160,84 @@ def test_every_response_has_one_access_line_with_its_request_id(db, anonymous, j
     settings.KYODAKU_ACCESS_LOG = False
     anonymous.get("/healthz", HTTP_X_REQUEST_ID="probe-quiet")
     assert "probe-quiet" not in {r["request_id"] for r in json_records() if r["logger"] == "kyodaku.access"}
+
+
+@pytest.fixture
+def production_root():
+    """The root logger as LOGGING makes it under LOG_FORMAT=json (one StreamHandler, the request-context filter, the
+    JSON formatter), writing to a string; `alone()` sets aside pytest's capture handlers (added around each test)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(json_formatter())
+    handler.addFilter(RequestContextFilter())
+    root = logging.getLogger()
+    saved, level = root.handlers[:], root.level
+    root.setLevel(logging.INFO)
+
+    def alone():
+        root.handlers[:] = [handler]
+
+    try:
+        yield root, stream, alone
+    finally:
+        root.handlers[:] = saved
+        root.setLevel(level)
+
+
+def test_an_operators_access_line_written_directly_is_the_line_logging_writes(db, anonymous, production_root):
+    """Rule (docs/performance.md, "the access line and the request signals"): with the production handler alone,
+    the access line skips logging's machinery and is byte for byte what logging writes (but for the time); with any
+    other handler beside it (here a second one), logging writes it, to both."""
+    from config import request_id
+
+    root, stream, alone = production_root
+    alone()
+    assert request_id._direct_handler() is root.handlers[0]
+    anonymous.get("/healthz", HTTP_X_REQUEST_ID="probe-direct", HTTP_USER_AGENT="crawler/1.0")
+    direct = [line for line in stream.getvalue().splitlines() if '"kyodaku.access"' in line]
+    assert len(direct) == 1
+
+    second = io.StringIO()
+    other = logging.StreamHandler(second)
+    other.setFormatter(json_formatter())
+    other.addFilter(RequestContextFilter())
+    root.addHandler(other)
+    assert request_id._direct_handler() is None
+    stream.seek(0)
+    stream.truncate()
+    anonymous.get("/healthz", HTTP_X_REQUEST_ID="probe-direct", HTTP_USER_AGENT="crawler/1.0")
+    by_logging = [line for line in stream.getvalue().splitlines() if '"kyodaku.access"' in line]
+    assert len(by_logging) == 1 and by_logging == [line for line in second.getvalue().splitlines()
+                                                   if '"kyodaku.access"' in line]
+
+    def without_clock(line):
+        record = json.loads(line)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", record.pop("time"))
+        record.pop("duration_ms")
+        return record, re.sub(r'"time":"[^"]*"|"duration_ms":[0-9.]+| [0-9.]+ms ', "", line)
+
+    assert without_clock(direct[0]) == without_clock(by_logging[0])
+    assert json.loads(direct[0])["request_id"] == "probe-direct"
+
+
+def test_the_access_line_goes_through_logging_when_the_formatter_is_not_the_projects(production_root):
+    """Rule: the direct line is only for the project's own JSON formatter; the text format (or a formatter changed
+    in any field) is written by logging."""
+    from config import request_id
+
+    root, _, alone = production_root
+    alone()
+    root.handlers[0].setFormatter(logging.Formatter(logging_config(log_format="text", level="INFO")
+                                                    ["formatters"]["text"]["format"]))
+    assert request_id._direct_handler() is None
+    changed = json_formatter()
+    changed.prefix = "access: "
+    root.handlers[0].setFormatter(changed)
+    assert request_id._direct_handler() is None
+    root.handlers[0].setFormatter(json_formatter())
+    assert request_id._direct_handler() is root.handlers[0]
+    logging.getLogger("kyodaku.access").setLevel(logging.WARNING)
+    try:
+        assert request_id._direct_handler() is None
+    finally:
+        logging.getLogger("kyodaku.access").setLevel(logging.NOTSET)
