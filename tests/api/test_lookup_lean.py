@@ -220,3 +220,38 @@ def test_a_key_revoked_in_this_process_is_refused_at_once(settings):
     assert client.get(URL, query).status_code == 200
     api_key_revoke(api_key=api_key)
     assert client.get(URL, query).status_code == 401
+
+
+@pytest.mark.parametrize("query", [
+    "id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP",
+    "id=url%3Ahttps%3A%2F%2Fexample.jp%2Fa%3Fb%3Dc%26d&purpose=train-genai&jurisdiction=JP&receipt=true",
+    "id=url:https://example.jp/%E3%81%82+b&purpose=train-genai&jurisdiction=JP&receipt=false",
+    "id=url:https://example.jp/%FF%FE&purpose=train-genai&jurisdiction=JP",  # not UTF-8 once decoded
+    "id=url:https://example.jp/\xe3\x81\x82&purpose=train-genai&jurisdiction=JP",  # raw UTF-8 bytes in the environ
+    "id=url:https://example.jp/\xff&purpose=train-genai&jurisdiction=JP",  # raw bytes that are not UTF-8
+    "id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP&receipt=",
+    "id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP&receipt=yes",
+    "id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP&id=isbn:978-4-9901661-3-7",
+    "id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP&jurisdiction=JP",
+    "id=isbn:978-4-9901661-3-7&&purpose=train-genai&jurisdiction=JP",
+    "id=isbn:978-4-9901661-3-7;purpose=train-genai&jurisdiction=JP",
+    "id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JP&as_of=2026-01-01T00:00:00Z",
+    "id=isbn:978-4-9901661-3-7&purpose=%20train-genai&jurisdiction=JP",
+    "id=%00&purpose=train-genai&jurisdiction=JP",
+    "id=&purpose=train-genai&jurisdiction=JP",
+    "id&purpose=train-genai&jurisdiction=JP",
+    "purpose=train-genai&jurisdiction=JP",
+    "id=isbn:978-4-9901661-3-7&purpose=train-genai&jurisdiction=JPNJPNJPN",
+    "",
+])
+def test_a_crawlers_query_string_reads_the_same_parsed_directly_as_through_djangos_querydict(query):
+    """Rule (docs/performance.md, "the access line and the request signals"): the lane reads a WSGI request's query
+    string into a plain dict itself; for every query, plain or not, it decides what Django's `request.GET` would."""
+    from django.core.handlers.wsgi import WSGIRequest
+
+    from api.views.lookup import _plain_get_query, _plain_query_string
+
+    def request():
+        return WSGIRequest(RequestFactory().get("/api/v1/lookup").environ | {"QUERY_STRING": query})
+
+    assert _plain_query_string(request()) == _plain_get_query(request().GET)
