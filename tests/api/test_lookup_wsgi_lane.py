@@ -17,6 +17,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import OperationalError, close_old_connections, connection, connections
+from django.db.backends.signals import connection_created
 
 from config.wsgi_lane import WsgiLane
 from core.request_context import request_id_var
@@ -336,6 +337,45 @@ def test_a_kept_connection_the_server_closed_is_replaced_before_the_lookup(publi
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+@pytest.mark.django_db(transaction=True)  # a connection closed inside the test's transaction could not be replaced
+def test_a_kept_connection_past_conn_max_age_is_replaced_with_or_without_other_receivers(public_key, stopped_clock,  # noqa: F811
+                                                                                       app, django_app, monkeypatch):
+    """Rule (CONN_MAX_AGE): a connection older than its age is closed before the next request uses it, whether the
+    lane does request_started's work itself (Django's own receivers: the deployment) or sends the signal (another
+    receiver connected, which is then called too)."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", True)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()  # the next one connects with these settings, as a web thread's does
+    query = {"id": IDS[0], "purpose": "train-genai", "jurisdiction": "JP"}
+    heard = []
+
+    def another(sender, environ, **kwargs):
+        heard.append(environ["PATH_INFO"])
+
+    made = []
+
+    def created(sender, connection, **kwargs):
+        made.append(connection.alias)
+
+    connection_created.connect(created)
+    try:
+        for other_receiver in (False, True):
+            assert call(app, query, key=public_key)[0] == "200 OK"
+            connection.close_at = time.monotonic() - 1  # past its CONN_MAX_AGE
+            made.clear()
+            if other_receiver:
+                request_started.connect(another)
+            try:
+                status, _, _ = call(app, query, key=public_key)
+            finally:
+                request_started.disconnect(another)
+            # closed by request_started, so the lookup made a new one (not request_finished's close after it)
+            assert status == "200 OK" and django_app.calls == 0 and made == ["default"]
+    finally:
+        connection_created.disconnect(created)
+    assert heard == ["/api/v1/lookup"]
 
 
 def _http_metrics() -> dict:
