@@ -129,9 +129,10 @@ def _access_line_direct(handler: logging.StreamHandler, message: str, extra: dic
     loggers' walk or the formatter's generic field merge. False when it could not be written (logging then tries)."""
     now = time.time()
     second = int(now)
-    if second != _clock[0]:
-        _clock[:] = [second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))]
-    fields = {"time": f"{_clock[1]},{int((now - second) * 1000):03d}", "level": "INFO", "logger": access_log.name,
+    clock = _clock[0]  # one read: another thread may replace it meanwhile
+    if clock[0] != second:
+        clock = _clock[0] = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)))
+    fields = {"time": f"{clock[1]},{int((now - second) * 1000):03d}", "level": "INFO", "logger": access_log.name,
               "message": message, "request_id": request_id_var.get(), "task_id": task_id_var.get(), **extra}
     try:
         line = orjson.dumps(fields, default=handler.formatter.json_default, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -143,7 +144,7 @@ def _access_line_direct(handler: logging.StreamHandler, message: str, extra: dic
     return True
 
 
-_clock: list = [None, ""]  # the current second and its strftime
+_clock: list = [(None, "")]  # (a second, its strftime), the last one written
 
 
 @receiver(request_finished, dispatch_uid="kyodaku-request-id-clear")
