@@ -49,11 +49,10 @@ def bundled(events: Sequence, *, make) -> list:
 
     Reordering across groups is safe: a bulk write's events share one time and one transaction, and every reader
     orders one object's changes, which stay within one group, by their place in it."""
-    groups: dict = {}
-    order: list = []
+    grouped = Bundler()
     keyers: dict = {}  # object type -> (bundled_by, its key function) or None: looked up once per type
     for event in events:
-        action, object_type, object_id, before, after = event
+        _action, object_type, object_id, before, after = event
         keyer = keyers.get(object_type, False)
         if keyer is False:
             item = tracked_type(object_type)
@@ -61,28 +60,57 @@ def bundled(events: Sequence, *, make) -> list:
                 (item.bundled_by, item.bundle_key) if item is not None and item.bundled_by else None)
         snapshot = after if after is not None else before
         key = keyer[1](object_id, snapshot) if keyer is not None and isinstance(snapshot, dict) else None
+        grouped.add(None if key is None else (keyer[0], key), event)
+    return grouped.events(make=make)
+
+
+class Bundler:
+    """`bundled`, fed one event at a time by a writer that already knows each event's bundle key (`bundle_key`'s
+    answer for it, or None): the claims planner knows the work every change it plans belongs to, so it need not
+    look the key up again from each snapshot (issue 15 item 2). The grouping and the bundles made are
+    `bundled`'s own (it is this class with the keys looked up); `tests/claims/test_copying.py` holds the keys a
+    plan gives to `bundle_key`'s."""
+
+    __slots__ = ("_groups", "_order")
+
+    def __init__(self):
+        self._groups: dict = {}
+        self._order: list = []
+
+    def add(self, key, event) -> None:
+        """An event and its bundle key ((bundled_by, id) or None), in the order the changes are made."""
         if key is None:
-            order.append([event])
-            continue
-        key = (keyer[0], key)
-        group = groups.get(key)
+            self._order.append([event])
+            return
+        group = self._groups.get(key)
         if group is None:
-            group = groups[key] = [key]
-            order.append(group)
+            group = self._groups[key] = [key]
+            self._order.append(group)
         group.append(event)
-    out = []
-    for group in order:
-        if len(group) == 1:  # an event without a bundle key
-            out.append(group[0])
-        elif len(group) == 2:  # a key and one change: alone in its bundle
-            out.append(group[1])
-        else:
-            (object_type, object_id), changes = group[0], group[1:]
-            out.append(make((BUNDLE_ACTION, object_type, str(object_id), None, [
-                {"action": action, "object_type": member_type, "object_id": str(member_id), "before": before,
-                 "after": after}
-                for action, member_type, member_id, before, after in changes])))
-    return out
+
+    def __len__(self) -> int:
+        """How many events were added."""
+        return sum(1 if len(group) == 1 else len(group) - 1 for group in self._order)
+
+    def flat(self) -> list:
+        """The events added, each group's together (in `bundled`'s output order, unbundled)."""
+        return [event for group in self._order for event in (group if len(group) == 1 else group[1:])]
+
+    def events(self, *, make) -> list:
+        """The events with each group of two or more in one bundle, as `bundled` returns them."""
+        out = []
+        for group in self._order:
+            if len(group) == 1:  # an event without a bundle key
+                out.append(group[0])
+            elif len(group) == 2:  # a key and one change: alone in its bundle
+                out.append(group[1])
+            else:
+                (object_type, object_id), changes = group[0], group[1:]
+                out.append(make((BUNDLE_ACTION, object_type, str(object_id), None, [
+                    {"action": action, "object_type": member_type, "object_id": str(member_id), "before": before,
+                     "after": after}
+                    for action, member_type, member_id, before, after in changes])))
+        return out
 
 
 def members(after) -> Iterator[Change]:

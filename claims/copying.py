@@ -14,14 +14,16 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from audit.bundles import Bundler
 from audit.models import AuditEvent
-from audit.services import AuditBatch, audit_bulk_prepare, audit_bulk_write, audit_bundled, audit_record_bulk
+from audit.services import AuditBatch, PendingEvent, audit_bulk_prepare, audit_bulk_write, audit_record_bulk
 from audit.snapshots import iso
 from consent.models import Declaration
 from core.pgcopy import copy_cell
 from registry.models import Dispute, Identifier, Work
 
 from .merging import ChunkPlan
+from .reads import FILING_FIELDS
 
 NULL = "\\N"
 
@@ -77,14 +79,66 @@ _COPY = {model: (attribute, _copy_statement(model, columns), _line_function(colu
          for model, (attribute, columns) in NEW_ROWS.items()}
 
 
-def copy_texts(plan: ChunkPlan) -> list[tuple[str, bytes]]:
+def _filing_line_functions(columns):
+    """For a table whose new rows share most columns with their CSV row's other rows (a row's declarations:
+    `reads.NewDeclaration`, the columns of its `filing`): (filing -> its cells' text, one piece per run of shared
+    columns; (row, pieces) -> the row's line). The shared text is made once per CSV row instead of once per
+    declaration; the line is the same text `_line_function` makes (tests/claims/test_copying.py holds them equal)."""
+    own, runs, pieces = [], [], []
+    for name, kind in columns:
+        if name in FILING_FIELDS:
+            if not runs or runs[-1][0] != len(own):
+                runs.append((len(own), []))
+                own.append(None)
+            runs[-1][1].append(_CELL[kind].format(name))
+        else:
+            own.append(_CELL[kind].format(name))
+    if {name for name, _kind in columns if name in FILING_FIELDS} != set(FILING_FIELDS):
+        raise ValueError("a filing's columns must all be columns of the table")
+    for number, (place, cells) in enumerate(runs):
+        own[place] = f"{{c[{number}]}}"
+        pieces.append("\\t".join(cells))
+    scope = {"t": copy_cell, "i": _id, "w": _when}
+    shared = eval("lambda r: (" + "".join(f'f"{p}", ' for p in pieces) + ")", scope)  # noqa: S307 - our own
+    body = "\\t".join(own)
+    line = eval(f'lambda r, c: f"{body}\\n"', scope)  # noqa: S307 - our own constant
+    return shared, line
+
+
+_DECLARATION_SHARED, _DECLARATION_LINE = _filing_line_functions(NEW_ROWS[Declaration][1])
+
+
+def _declaration_lines(rows, line_of) -> str:
+    """A plan's new declarations' COPY text: the cells a CSV row's declarations share (its `filing`) made once per
+    row; any declaration without a filing through the table's general line (`line_of`)."""
+    shared_of: dict = {}  # id(filing) -> its cells' text, for this call (the rows keep their filings alive)
+    lines = []
+    for row in rows:
+        filing = getattr(row, "filing", None)
+        if filing is None:
+            lines.append(line_of(row))
+            continue
+        shared = shared_of.get(id(filing))
+        if shared is None:
+            shared = shared_of[id(filing)] = _DECLARATION_SHARED(filing)
+        lines.append(_DECLARATION_LINE(row, shared))
+    return "".join(lines)
+
+
+def copy_texts(plan: ChunkPlan, *, general: bool = False) -> list[tuple[str, bytes]]:
     """(COPY statement, its rows as UTF-8 bytes) for every table the plan adds rows to: each table's lines joined
-    once and encoded once (not a `bytearray` grown and an `encode` per line: 11.2 -> 9.8 us a CSV row)."""
+    once and encoded once (not a `bytearray` grown and an `encode` per line: 11.2 -> 9.8 us a CSV row). New
+    declarations share their row's cells (`_declaration_lines`); `general`: every line through its table's
+    general line function (the same text; for the test that compares the two)."""
     texts = []
     for attribute, statement, line_of in _COPY.values():
         rows = getattr(plan, attribute)
         if rows:
-            texts.append((statement, "".join(map(line_of, rows)).encode()))
+            if attribute == "declarations_new" and not general:
+                text = _declaration_lines(rows, line_of)
+            else:
+                text = "".join(map(line_of, rows))
+            texts.append((statement, text.encode()))
     return texts
 
 
@@ -101,7 +155,7 @@ def prepare_plan(plan: ChunkPlan, *, actor_label: str, after_seq: int, after_has
 
     The plan's events are handed over to the audit batch (the plan keeps none): their snapshots are the larger
     part of a plan's memory, and two plans are alive at a time."""
-    events, plan.events = audit_bundled(plan.events), []
+    events, plan.events = plan.events.events(make=PendingEvent._make), Bundler()
     return Prepared(tables=copy_texts(plan),
                     audit=audit_bulk_prepare(actor=actor_label, events=events, at=plan.at, after_seq=after_seq,
                                              after_hash=after_hash))
@@ -132,7 +186,7 @@ def write_plan(plan: ChunkPlan, *, actor_label: str, prepared: Prepared | None =
                                        for row in rows], batch_size=500)
     _write_successors(plan)
     if prepared is None:
-        audit_record_bulk(actor=actor_label, events=audit_bundled(plan.events), at=at)
+        audit_record_bulk(actor=actor_label, events=plan.events.events(make=PendingEvent._make), at=at)
 
 
 def copy_table(cursor, statement: str, text: bytes) -> None:

@@ -23,6 +23,7 @@ import uuid_utils
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from audit.bundles import Bundler
 from audit.services import PendingEvent
 from consent.audit_tracking import declaration_snapshot
 from consent.rules import same_statement
@@ -40,7 +41,7 @@ from registry.rules import (
 from registry.web_control import controls, verified_pairs
 
 from . import reads
-from .reads import Row
+from .reads import NewDeclaration, Row
 from .validation import ClaimRow, RowProblem
 
 ENDS_IN_THE_PAST = _("effective_until is in the past: the declaration would never apply.")
@@ -71,7 +72,9 @@ class ChunkPlan:
     disputes_new: list[Row] = field(default_factory=list)
     declarations_new: list[Row] = field(default_factory=list)
     declarations_superseded: list[Row] = field(default_factory=list)  # existing rows, superseded at `at`
-    events: list[PendingEvent] = field(default_factory=list)
+    # Every change's event with its bundle key (the work it belongs to, or None): `audit.bundles.Bundler`, whose
+    # `events()` is what `audit_bundled` would make of the same events one by one.
+    events: Bundler = field(default_factory=Bundler)
     # The registry as this plan leaves it, for the keys its rows named: what the next chunk, planned while this
     # one is still being written, reads instead of the database (`pending`).
     works: dict = field(default_factory=dict)
@@ -202,7 +205,7 @@ def _plan_work(plan: ChunkPlan, row: ClaimRow) -> Row | None:
                    created_at=at, updated_at=at, existing=False)
         plan.works[key] = work
         plan.works_new.append(work)
-        plan.events.append(_event(("work.register", "work", work.id, None, work_snapshot(work))))
+        plan.events.add(("work", work.id), _event(("work.register", "work", work.id, None, work_snapshot(work))))
         return work
     before = work_snapshot(work)
     work_apply_filing(work, title=row.title, kind=row.kind, original_title=row.original_title)
@@ -211,13 +214,14 @@ def _plan_work(plan: ChunkPlan, row: ClaimRow) -> Row | None:
         work.updated_at = at
         if work.existing and work not in plan.works_changed:
             plan.works_changed.append(work)
-        plan.events.append(_event(("work.update", "work", work.id, before, after)))
+        plan.events.add(("work", work.id), _event(("work.update", "work", work.id, before, after)))
     return work
 
 
 def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row) -> RowProblem | None:
     """Add, move or dispute the row's identifiers; the problem of the first dispute refused, if any."""
     at, events, current = plan.at, plan.events, plan.identifiers
+    key_of_work = ("work", work.id)  # the bundle of the work's changes (registry.audit_tracking)
     refused = None
     for item in row.identifiers:
         key = (item.scheme, item.value)
@@ -236,12 +240,13 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row) -> RowProblem |
             held.valid_until = at
             if held.existing:
                 plan.identifiers_ended.append(held.id)
-            events.append(_event(("identifier.end", "identifier", held.id, before, identifier_snapshot(held))))
+            events.add(("work", held.work_id),
+                       _event(("identifier.end", "identifier", held.id, before, identifier_snapshot(held))))
         added = Row(id=_new_id(), work_id=work.id, scheme=item.scheme, value=item.value, host=item.host,
                     valid_from=at, valid_until=None, holder_id=work.holder_id, existing=False)
         current[key] = added
         plan.identifiers_new.append(added)
-        events.append(_event(("identifier.add", "identifier", added.id, None, identifier_snapshot(added))))
+        events.add(key_of_work, _event(("identifier.add", "identifier", added.id, None, identifier_snapshot(added))))
     return refused
 
 
@@ -268,14 +273,17 @@ def _plan_dispute(plan: ChunkPlan, row: ClaimRow, item, held: Row, work: Row) ->
     plan.disputes[claim] = dispute
     plan.open_claims[claim[:3]] = dispute
     plan.disputes_new.append(dispute)
-    plan.events.append(_event(("dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute))))
+    plan.events.add(None, _event(("dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute))))
 
 
 def _plan_declarations(plan: ChunkPlan, row: ClaimRow, work_id) -> None:
     """One declaration per (purpose, jurisdiction) slot; it supersedes the one in force, or is not filed at all
     when it says the same."""
     at, events, slots = plan.at, plan.events, plan.slots
-    filed = None  # the snapshot of the row's first new declaration
+    # A work-scope declaration's changes go into its work's bundle, a catalogue-wide one's are events of their own
+    # (consent.audit_tracking); the one it supersedes is in the same slot, so the same work.
+    bundle = ("work", work_id) if work_id else None
+    filed = filing = None  # the snapshot of the row's first new declaration, and what its declarations share
     for purpose, jurisdiction in row.slots:
         slot = (row.holder_id, row.scope, work_id, purpose, jurisdiction)
         in_force = slots.get(slot)
@@ -284,28 +292,30 @@ def _plan_declarations(plan: ChunkPlan, row: ClaimRow, work_id) -> None:
             effective_from=row.effective_from, effective_until=row.effective_until, at=at,
         ):
             continue
-        declaration = Row(
-            id=_new_id(), holder_id=row.holder_id, scope=row.scope, work_id=work_id, purpose=purpose,
-            jurisdiction=jurisdiction, consent=row.consent, license_url=row.license_url, conditions=row.conditions,
-            effective_from=row.effective_from or at, effective_until=row.effective_until, recorded_at=at,
-            filed_by_id=plan.filed_by_id, filed_by_agent_id=row.agent_id, superseded_at=None, superseded_by_id=None,
-            revoked_at=None, revoked_by_id=None, existing=False,
-        )
+        if filing is None:
+            # With the first new declaration's own columns, the filing reads as that declaration: its snapshot.
+            filing = Row(holder_id=row.holder_id, scope=row.scope, work_id=work_id, consent=row.consent,
+                         license_url=row.license_url, conditions=row.conditions,
+                         effective_from=row.effective_from or at, effective_until=row.effective_until,
+                         recorded_at=at, filed_by_id=plan.filed_by_id, filed_by_agent_id=row.agent_id,
+                         purpose=purpose, jurisdiction=jurisdiction, superseded_at=None, superseded_by_id=None,
+                         revoked_at=None)
+        declaration = NewDeclaration(_new_id(), purpose, jurisdiction, filing)
         plan.declarations_new.append(declaration)
         if filed is None:
-            snapshot = filed = declaration_snapshot(declaration)
+            snapshot = filed = declaration_snapshot(filing)
         else:
             # The row's new declarations differ in their slot alone (the id is not in a snapshot): the first's
             # snapshot with the slot replaced is the same dict as `declaration_snapshot` makes, in a quarter of
             # its time (tests/claims: held equal for every new declaration of a plan).
             snapshot = {**filed, "purpose": purpose, "jurisdiction": jurisdiction}
-        events.append(_event(("declaration.file", "declaration", declaration.id, None, snapshot)))
+        events.add(bundle, _event(("declaration.file", "declaration", declaration.id, None, snapshot)))
         if in_force is not None:
             before = declaration_snapshot(in_force)
             in_force.superseded_at = at
             in_force.superseded_by_id = declaration.id
             if in_force.existing:
                 plan.declarations_superseded.append(in_force)
-            events.append(_event(("declaration.supersede", "declaration", in_force.id, before,
-                                  declaration_snapshot(in_force))))
+            events.add(bundle, _event(("declaration.supersede", "declaration", in_force.id, before,
+                                       declaration_snapshot(in_force))))
         slots[slot] = declaration

@@ -35,6 +35,41 @@ IDENTIFIER_FIELDS = ("id", "work_id", "scheme", "value", "valid_from", "valid_un
 class Row(SimpleNamespace):
     """A row of a registry table as the snapshot functions read it (attribute access), without a model instance."""
 
+    def fields(self) -> dict:
+        return dict(self.__dict__)
+
+
+# What the declarations a CSV row files have in common (all but the id, the slot and what superseding sets).
+FILING_FIELDS = ("holder_id", "scope", "work_id", "consent", "license_url", "conditions", "effective_from",
+                 "effective_until", "recorded_at", "filed_by_id", "filed_by_agent_id")
+
+
+class NewDeclaration:
+    """A declaration a chunk files, planned as part of its CSV row's one record (issue 15 item 2): its own id and
+    slot, and what supersedes it later in the import; every other column is its row's `filing` (a `Row` of
+    FILING_FIELDS, shared by the row's declarations, and where `claims.copying` keeps their common `COPY` text).
+    Reads like a declaration `Row` (`declaration_snapshot`, `consent.rules.same_statement`, the `COPY` lines)."""
+
+    __slots__ = ("id", "purpose", "jurisdiction", "superseded_at", "superseded_by_id", "filing")
+    existing = False
+    revoked_at = None
+    revoked_by_id = None
+
+    def __init__(self, id, purpose, jurisdiction, filing):  # noqa: A002 - the column's name
+        self.id, self.purpose, self.jurisdiction, self.filing = id, purpose, jurisdiction, filing
+        self.superseded_at = self.superseded_by_id = None
+
+    def __getattr__(self, name):  # the filing's columns (only names not found on the declaration itself)
+        if name in FILING_FIELDS:
+            return getattr(self.filing, name)
+        raise AttributeError(name)
+
+    def fields(self) -> dict:
+        out = {name: getattr(self.filing, name) for name in FILING_FIELDS}
+        out.update(id=self.id, purpose=self.purpose, jurisdiction=self.jurisdiction, superseded_at=self.superseded_at,
+                   superseded_by_id=self.superseded_by_id, revoked_at=None, revoked_by_id=None, existing=False)
+        return out
+
 
 # The works with these (holder, work_ref) keys: through the (holder, work_ref) unique index, key by key.
 WORKS_BY_KEY_SQL = """
@@ -99,7 +134,7 @@ def _overlay(found: dict, pending: dict | None, keys) -> None:
     for key in keys:
         row = pending.get(key)
         if row is not None:
-            found[key] = Row(**{**row.__dict__, "existing": True})
+            found[key] = Row(**{**row.fields(), "existing": True})
 
 
 def works_named(keys: set, pending: dict | None) -> dict[tuple, Row]:
