@@ -15,22 +15,19 @@ from core.db import read_alias
 from .engine import RuleBook, RuleFact
 from .models import ALL_PURPOSES, Jurisdiction, Rule
 
-__all__ = ["RULES_STAMP_EXPR", "rulebook", "rulebook_for"]
+__all__ = ["RULES_STAMP_EXPR", "RULES_STAMP_TABLE", "rulebook", "rulebook_for"]
 
 _RULE = Rule._meta.db_table
 _JURISDICTION = Jurisdiction._meta.db_table
 
-# A fingerprint of everything a RuleBook is built from: every version of every rule and the jurisdiction -> region
-# map. Row values go through PostgreSQL's row-to-text output (quoted, so no two different tables of rows share a
-# text), hashed with md5: 32 characters to compare instead of a few dozen rows to read, build and compare.
-# Used alone (`rulebook()`) and embedded as a scalar sub-query in the one-id statement (no extra round trip).
-RULES_STAMP_EXPR = f"""(SELECT md5(
-    coalesce((SELECT string_agg(ROW(r.id, r.jurisdiction_id, r.purpose, r.regime, r.basis, r.valid_from,
-                                    r.valid_until)::text, ',' ORDER BY r.id)
-              FROM {_RULE} r), '')
-    || '#' ||
-    coalesce((SELECT string_agg(ROW(j.code, j.parent_id)::text, ',' ORDER BY j.code)
-              FROM {_JURISDICTION} j WHERE j.parent_id IS NOT NULL), '')))"""
+# A fingerprint of everything a RuleBook is built from (every version of every rule and the jurisdiction -> region
+# map): a random uuid that the database replaces, in the same transaction, after every statement that writes to
+# either table (statement-level triggers, consent migration 0012), so a snapshot that sees a change sees its new
+# stamp. One row read instead of the rows themselves; it was an md5 over the rows computed by every statement, a
+# third of a one-id lookup's PostgreSQL CPU (docs/performance.md). Used alone (`rulebook()`) and embedded as a
+# scalar sub-query in the one-id statement (no extra round trip).
+RULES_STAMP_TABLE = "consent_rulebook_stamp"
+RULES_STAMP_EXPR = f"(SELECT s.stamp::text FROM {RULES_STAMP_TABLE} s)"
 
 RULES_STAMP_SQL = f"SELECT {RULES_STAMP_EXPR}"
 
@@ -96,7 +93,8 @@ def rulebook_for(stamp) -> RuleBook:
 
     Rebuilding reads the rule rows and the region map (one more query) *after* the stamp was read, so a change
     racing with it can only leave a newer book under an older stamp, which the next call rebuilds again: never a
-    stale book under a current stamp. Off PostgreSQL (stamp None) the rule rows are read and compared on every call.
+    stale book under a current stamp. With no stamp (off PostgreSQL; on PostgreSQL, only if the stamp's row was
+    deleted by hand, which the next rule change writes again) the rule rows are read and compared on every call.
     """
     global _rulebook_cached
     cached = _rulebook_cached
