@@ -4,12 +4,13 @@ The statement (sql.ONE_ID_STATEMENTS, one per kind of id) reads the rule tables'
 resolved to its work (exact, else for url: the longest url-prefix, else the nearest domain; ref:), the work and its
 holder, whether a dispute is open at T, for a url: or domain: id whether the holder had verified control of the
 matched host at T (interop.md), and every declaration that could be in force at T for the work and its
-holder's catalogue (P's purpose chain, J's jurisdiction chain read from consent_jurisdiction in the same
-statement). Its text is fixed and sent with server-side parameters, so psycopg prepares it (no parsing or planning
-by PostgreSQL, no ORM query building in Python). A url-prefix: id that matches a work, and with
-KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS a url: or domain: id that matches one, goes on to the batch path, which walks
-the fall-through candidates of an unverified match (interop.md). Exactly the batch path's semantics:
-tests/consent/test_lookup.py and test_lookup_one_id.py compare the two on every kind of id.
+holder's catalogue (P's purpose chain, J's jurisdiction chain from the rule book this process holds, read again
+when the statement's stamp shows that the region map changed since). Its text is fixed and sent with server-side
+parameters, so psycopg prepares it (no parsing or planning by PostgreSQL, no ORM query building in Python). A
+url-prefix: id that matches a work, and with KYODAKU_REQUIRE_VERIFIED_WEB_CLAIMS a url: or domain: id that matches
+one, goes on to the batch path, which walks the fall-through candidates of an unverified match (interop.md).
+Exactly the batch path's semantics: tests/consent/test_lookup.py and test_lookup_one_id.py compare the two on
+every kind of id.
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from django.db import connections
 
 from core.db import read_alias
 from registry.identifiers import InvalidIdentifier, domain_chain, parse_identifier, url_host
-from registry.lookups import url_scheme_and_rest, url_scheme_twin
+from registry.lookups import pg_array_literal, url_scheme_and_rest, url_scheme_twin
 
-from ..rulebook import rulebook, rulebook_for
+from ..rulebook import rulebook, rulebook_for, rulebook_held
 from ..vocabulary import purpose_chain
 from .batch import DOMAIN, REF, URL, require_verified_web_claims
 from .licences import licence_facts
@@ -114,15 +115,21 @@ def _one_id_rows(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+@functools.lru_cache(maxsize=256)
+def _array_literal(values: tuple[str, ...]) -> str:
+    """A purpose or jurisdiction chain as one text[] parameter (a str: psycopg adapts it in C, a list in Python)."""
+    return pg_array_literal(values)
+
+
 def _statement_for(scheme: str, value: str) -> tuple[str, dict]:
     """The kind of one-id statement for this id, and its id-specific parameters."""
     if scheme == URL:
         host = url_host(value)
         own, rest = url_scheme_and_rest(value)
         return "url", {"value": value, "twin": url_scheme_twin(value), "own": f"{own}://", "rest": rest,
-                       "host": host, "chain": domain_chain(host)}
+                       "host": host, "chain": pg_array_literal(domain_chain(host))}
     if scheme == DOMAIN:
-        return "domain", {"chain": domain_chain(value)}
+        return "domain", {"chain": pg_array_literal(domain_chain(value))}
     if scheme == REF:
         code, _, work_ref = value.partition("/")
         return "ref", {"code": code, "work_ref": work_ref}
@@ -140,7 +147,10 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
         return {"id": raw, "error": {"code": exc.code, "detail": exc.detail}}
     scheme, value = item.scheme, item.value
     kind, params = _statement_for(scheme, value)
-    params.update(at=at, purposes=list(purpose_chain(purpose)), jurisdiction=jurisdiction)
+    # J's chain from the book this process holds (as the batch path sends it), checked against the statement's
+    # stamp below
+    chain = rulebook_held().jurisdiction_chain(jurisdiction)
+    params.update(at=at, purposes=_array_literal(purpose_chain(purpose)), jurisdictions=_array_literal(chain))
     statement = ONE_ID_STATEMENTS[kind]
     if organisation_id is not None:
         # the same statement with the organisation's licences in force beside the declarations
@@ -148,6 +158,11 @@ def decide_one(*, raw: str, purpose: str, jurisdiction: str, at: datetime, organ
         params["organisation"] = str(organisation_id)
     rows = _one_id_rows(statement, params)
     book = rulebook_for(rows[0][0])
+    if book.jurisdiction_chain(jurisdiction) != chain:
+        # The region map changed since the held book was built: the declarations again, for the new chain (one
+        # more statement, once per change and process).
+        params["jurisdictions"] = _array_literal(book.jurisdiction_chain(jurisdiction))
+        rows = _one_id_rows(statement, params)
     rule_or_error(book, jurisdiction, purpose, at)
     works: dict = {}
     work_id = rows[0][1]

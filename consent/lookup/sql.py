@@ -14,7 +14,7 @@ from __future__ import annotations
 from domains.models import DomainVerification
 from registry.models import Dispute, Holder, Identifier, Work
 
-from ..models import Declaration, Jurisdiction, Licence, in_force_at_sql
+from ..models import Declaration, Licence, in_force_at_sql
 from ..rulebook import RULES_STAMP_EXPR
 
 __all__ = ["MATCH_SQL", "DECLARATIONS_SQL", "ONE_ID_STATEMENTS", "ONE_ID_LICENSED_STATEMENTS"]
@@ -24,7 +24,6 @@ _WORK = Work._meta.db_table
 _HOLDER = Holder._meta.db_table
 _DISPUTE = Dispute._meta.db_table
 _DECLARATION = Declaration._meta.db_table
-_JURISDICTION = Jurisdiction._meta.db_table
 _LICENCE = Licence._meta.db_table
 _VERIFICATION = DomainVerification._meta.db_table
 
@@ -113,33 +112,48 @@ SELECT {_DECLARATION_COLUMNS}
 
 # ----------------------------------------------------------------------------------------------- one-id statement
 
-# The identifier resolved to its work: (work_id, rank1, rank2, host), best first after ORDER BY 2, 3. `host`: the
-# host a web identifier matched on (the url's own host for a url or url-prefix, the domain for a domain), whose
-# verification decides whether the holder's grants count (interop.md); NULL for every other scheme.
+# The identifier resolved to its work: (work_id, rank1, rank2, host, the work's columns), best first after
+# ORDER BY 2, 3. `host`: the host a web identifier matched on (the url's own host for a url or url-prefix, the
+# domain for a domain), whose verification decides whether the holder's grants count (interop.md); NULL for every
+# other scheme. The work's row is read once, here (its `created_at` decides whether the hit counts), and carried
+# on: `found` joins only the holder.
+_HIT_WORK_COLUMNS = "w.title, w.kind, w.work_ref, w.holder_id"
+
+
 def _identifier_hit(rank: str, rank2: str, where: str, host: str = "NULL::text") -> str:
-    return f"""SELECT i.work_id, {rank} AS rank1, {rank2} AS rank2, {host} AS host
-  FROM {_IDENTIFIER} i
-  JOIN {_WORK} w ON w.id = i.work_id AND w.created_at <= %(at)s
- WHERE {where} AND {_valid_at("i")}"""
+    """Rows of registry_identifier matching `where` (written for the alias `{t}`) valid at %(at)s, their works
+    created by then. An exact (scheme, value) condition is read as two index scans, the current row through
+    `identifier_current_unique` and ended ones through `identifier_history_idx` (identifiers_valid_at's form: an
+    index scan each, where `_valid_at`'s OR on one table made a bitmap of both, two nodes more per execution)."""
+    return f"""SELECT w.id AS work_id, {rank} AS rank1, {rank2} AS rank2, {host} AS host, {_HIT_WORK_COLUMNS}
+  FROM (SELECT c.work_id, c.value FROM {_IDENTIFIER} c
+         WHERE {where.format(t="c")} AND c.valid_until IS NULL AND c.valid_from <= %(at)s
+        UNION ALL
+        SELECT e.work_id, e.value FROM {_IDENTIFIER} e
+         WHERE {where.format(t="e")} AND e.valid_until > %(at)s AND e.valid_from <= %(at)s) i
+  JOIN {_WORK} w ON w.id = i.work_id AND w.created_at <= %(at)s"""
 
 
-_HIT_EXACT = _identifier_hit("0", "0", "i.scheme = %(scheme)s AND i.value = %(value)s")
+_HIT_EXACT = _identifier_hit("0", "0", "{t}.scheme = %(scheme)s AND {t}.value = %(value)s")
 _HIT_DOMAINS = _identifier_hit(  # the nearest domain of the chain
     "2", "array_position(%(chain)s::text[], i.value::text)",
-    "i.scheme = 'domain' AND i.value = ANY(%(chain)s::text[])", host="i.value::text")
+    "{t}.scheme = 'domain' AND {t}.value = ANY(%(chain)s::text[])", host="i.value::text")
 # url: ids compare without the scheme (domain.md: http and https are the same URL; registry.lookups): the exact url
 # in either form, the asker's own scheme first; else the longest url-prefix of the same host whose text after
 # `://` starts the url's (%(rest)s), the own scheme first on a tie (rank2 counts each character twice and adds 1
 # for the other scheme).
 _HIT_URL_EXACT = _identifier_hit(
     "0", "(i.value <> %(value)s)::int",
-    "i.scheme = 'url' AND i.value = ANY(ARRAY[%(value)s::text, %(twin)s::text])", host="%(host)s::text")
-_HIT_URL_PREFIX = _identifier_hit(
-    "1", "-2 * (length(i.value) - strpos(i.value, '://')) + (NOT starts_with(i.value::text, %(own)s::text))::int",
-    "i.scheme = 'url-prefix' AND i.host = %(host)s "
-    "AND starts_with(%(rest)s::text, substr(i.value, strpos(i.value, '://') + 3))", host="%(host)s::text")
+    "{t}.scheme = 'url' AND {t}.value = ANY(ARRAY[%(value)s::text, %(twin)s::text])", host="%(host)s::text")
+_HIT_URL_PREFIX = f"""SELECT w.id AS work_id, 1 AS rank1,
+       -2 * (length(i.value) - strpos(i.value, '://')) + (NOT starts_with(i.value::text, %(own)s::text))::int AS rank2,
+       %(host)s::text AS host, {_HIT_WORK_COLUMNS}
+  FROM {_IDENTIFIER} i
+  JOIN {_WORK} w ON w.id = i.work_id AND w.created_at <= %(at)s
+ WHERE i.scheme = 'url-prefix' AND i.host = %(host)s
+   AND starts_with(%(rest)s::text, substr(i.value, strpos(i.value, '://') + 3)) AND {_valid_at("i")}"""
 _HIT_URL = f"{_HIT_URL_EXACT}\nUNION ALL\n{_HIT_URL_PREFIX}\nUNION ALL\n{_HIT_DOMAINS}"
-_HIT_REF = f"""SELECT w.id AS work_id, 0 AS rank1, 0 AS rank2, NULL::text AS host
+_HIT_REF = f"""SELECT w.id AS work_id, 0 AS rank1, 0 AS rank2, NULL::text AS host, {_HIT_WORK_COLUMNS}
   FROM {_WORK} w
   JOIN {_HOLDER} h ON h.id = w.holder_id
  WHERE h.code = %(code)s AND w.work_ref = %(work_ref)s AND w.created_at <= %(at)s"""
@@ -152,10 +166,9 @@ _VERIFIED = f"""EXISTS (SELECT 1 FROM {_VERIFICATION} v
                       AND v.domain = ANY((%(chain)s::text[])[array_position(%(chain)s::text[], hit.host):])
                       AND v.verified_at <= %(at)s AND (v.ended_at IS NULL OR v.ended_at > %(at)s))"""
 
-# J's chain (J, its region, *) read in the same statement.
-_ONE_ID_IN_FORCE = _declaration_in_force(
-    f"ARRAY[%(jurisdiction)s::text, "
-    f"(SELECT j.parent_id FROM {_JURISDICTION} j WHERE j.code = %(jurisdiction)s::text), '*'::text]")
+# J's chain (J, its region, *) as the batch path sends it: from the process's rule book (one_id.decide_one reads
+# the declarations again in the rare call whose statement shows that the region map changed since that book).
+_ONE_ID_IN_FORCE = _declaration_in_force("%(jurisdictions)s::text[]")
 
 
 # An organisation's licences in force at T for the work and its holder's catalogue, in the declaration columns'
@@ -194,14 +207,13 @@ def _one_id_sql(hit: str, *, licensed: bool, web: bool) -> str:
     return f"""
 WITH hit AS ({hit} ORDER BY 2, 3 LIMIT 1),
 found AS (
-    SELECT w.id AS work_id, w.title, w.kind, w.work_ref, h.id AS holder_id, h.code, h.name, h.licensing_url,
+    SELECT hit.work_id, hit.title, hit.kind, hit.work_ref, h.id AS holder_id, h.code, h.name, h.licensing_url,
            EXISTS (SELECT 1 FROM {_DISPUTE} x
-                    WHERE x.work_id = w.id AND x.opened_at <= %(at)s
+                    WHERE x.work_id = hit.work_id AND x.opened_at <= %(at)s
                       AND (x.resolved_at IS NULL OR x.resolved_at > %(at)s)) AS disputed,
            {verified} AS verified
       FROM hit
-      JOIN {_WORK} w ON w.id = hit.work_id
-      JOIN {_HOLDER} h ON h.id = w.holder_id)
+      JOIN {_HOLDER} h ON h.id = hit.holder_id)
 SELECT {RULES_STAMP_EXPR}, f.work_id::text, f.title, f.kind, f.work_ref, f.holder_id::text, f.code,
        f.name, f.licensing_url, f.disputed, f.verified, d.*
   FROM (SELECT 1) AS one
@@ -223,8 +235,8 @@ SELECT {RULES_STAMP_EXPR}, f.work_id::text, f.title, f.kind, f.work_ref, f.holde
 # written and were parsed again on every call (a profile of bench/licences.py's single ids: +0.1-0.2 ms of CPU an
 # id against the public form). No literal in these statements holds whitespace. Pinned by
 # tests/consent/test_lookup_one_id.py::test_every_one_id_statement_is_short_enough_for_psycopgs_cache, except the
-# licensed url: and domain: forms (the verification and the licences: 4,242 and 5,081 bytes folded), whose parse
-# per call is still far cheaper than the batch path's five statements they replace.
+# licensed url: form (three kinds of hit, the verification and the licences: 5,094 bytes folded), whose parse
+# one_id's FixedTextQuery keeps instead.
 def _folded(sql: str) -> str:
     return " ".join(sql.split())
 
