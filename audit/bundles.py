@@ -88,29 +88,54 @@ class Bundler:
             self._order.append(group)
         group.append(event)
 
+    def change(self, key, action: str, object_type: str, object_id: str, before, after) -> None:
+        """`add` for a writer whose object ids are already text (the claims planner): the change is kept as the
+        member dict a bundle holds, made once here rather than as an event first and a dict later (a keyed change
+        nearly always ends up in a bundle); it becomes an event only if it stays alone."""
+        member = {"action": action, "object_type": object_type, "object_id": object_id, "before": before,
+                  "after": after}
+        if key is None:
+            self._order.append([member])
+            return
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = [key]
+            self._order.append(group)
+        group.append(member)
+
     def __len__(self) -> int:
         """How many events were added."""
         return sum(1 if len(group) == 1 else len(group) - 1 for group in self._order)
 
-    def flat(self) -> list:
-        """The events added, each group's together (in `bundled`'s output order, unbundled)."""
-        return [event for group in self._order for event in (group if len(group) == 1 else group[1:])]
+    def flat(self, *, make=tuple) -> list:
+        """The changes added, each group's together (in `bundled`'s output order, unbundled), as events."""
+        return [_event(change, make) for group in self._order
+                for change in (group if len(group) == 1 else group[1:])]
 
     def events(self, *, make) -> list:
         """The events with each group of two or more in one bundle, as `bundled` returns them."""
         out = []
         for group in self._order:
             if len(group) == 1:  # an event without a bundle key
-                out.append(group[0])
+                out.append(_event(group[0], make))
             elif len(group) == 2:  # a key and one change: alone in its bundle
-                out.append(group[1])
+                out.append(_event(group[1], make))
             else:
                 (object_type, object_id), changes = group[0], group[1:]
                 out.append(make((BUNDLE_ACTION, object_type, str(object_id), None, [
-                    {"action": action, "object_type": member_type, "object_id": str(member_id), "before": before,
-                     "after": after}
-                    for action, member_type, member_id, before, after in changes])))
+                    change if change.__class__ is dict else
+                    {"action": change[0], "object_type": change[1], "object_id": str(change[2]),
+                     "before": change[3], "after": change[4]}
+                    for change in changes])))
         return out
+
+
+def _event(change, make):
+    """An event added (as it is) or a change kept as a member dict (`Bundler.change`), as an event."""
+    if change.__class__ is dict:
+        return make((change["action"], change["object_type"], change["object_id"], change["before"],
+                     change["after"]))
+    return change
 
 
 def members(after) -> Iterator[Change]:

@@ -24,7 +24,6 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from audit.bundles import Bundler
-from audit.services import PendingEvent
 from consent.audit_tracking import declaration_snapshot
 from consent.rules import same_statement
 from registry.audit_tracking import dispute_snapshot, identifier_snapshot, work_snapshot
@@ -51,8 +50,6 @@ DISPUTE_NEEDS_VERIFIED_DOMAIN = _("%(id)s is held by a holder with verified cont
 TOO_MANY_DISPUTES = _("The claimant already has %(count)d disputes open, the most allowed at once: %(id)s was not "
                       "disputed. The rest of the row was filed.")
 
-# PendingEvent from a tuple by tuple.__new__: no Python-level constructor for each of millions of events.
-_event = PendingEvent._make
 
 
 def _new_id() -> str:
@@ -205,7 +202,7 @@ def _plan_work(plan: ChunkPlan, row: ClaimRow) -> Row | None:
                    created_at=at, updated_at=at, existing=False)
         plan.works[key] = work
         plan.works_new.append(work)
-        plan.events.add(("work", work.id), _event(("work.register", "work", work.id, None, work_snapshot(work))))
+        plan.events.change(("work", work.id), "work.register", "work", work.id, None, work_snapshot(work))
         return work
     before = work_snapshot(work)
     work_apply_filing(work, title=row.title, kind=row.kind, original_title=row.original_title)
@@ -214,7 +211,7 @@ def _plan_work(plan: ChunkPlan, row: ClaimRow) -> Row | None:
         work.updated_at = at
         if work.existing and work not in plan.works_changed:
             plan.works_changed.append(work)
-        plan.events.add(("work", work.id), _event(("work.update", "work", work.id, before, after)))
+        plan.events.change(("work", work.id), "work.update", "work", work.id, before, after)
     return work
 
 
@@ -240,13 +237,13 @@ def _plan_identifiers(plan: ChunkPlan, row: ClaimRow, work: Row) -> RowProblem |
             held.valid_until = at
             if held.existing:
                 plan.identifiers_ended.append(held.id)
-            events.add(("work", held.work_id),
-                       _event(("identifier.end", "identifier", held.id, before, identifier_snapshot(held))))
+            events.change(("work", held.work_id), "identifier.end", "identifier", held.id, before,
+                          identifier_snapshot(held))
         added = Row(id=_new_id(), work_id=work.id, scheme=item.scheme, value=item.value, host=item.host,
                     valid_from=at, valid_until=None, holder_id=work.holder_id, existing=False)
         current[key] = added
         plan.identifiers_new.append(added)
-        events.add(key_of_work, _event(("identifier.add", "identifier", added.id, None, identifier_snapshot(added))))
+        events.change(key_of_work, "identifier.add", "identifier", added.id, None, identifier_snapshot(added))
     return refused
 
 
@@ -273,7 +270,7 @@ def _plan_dispute(plan: ChunkPlan, row: ClaimRow, item, held: Row, work: Row) ->
     plan.disputes[claim] = dispute
     plan.open_claims[claim[:3]] = dispute
     plan.disputes_new.append(dispute)
-    plan.events.add(None, _event(("dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute))))
+    plan.events.change(None, "dispute.open", "dispute", dispute.id, None, dispute_snapshot(dispute))
 
 
 def _plan_declarations(plan: ChunkPlan, row: ClaimRow, work_id) -> None:
@@ -309,13 +306,13 @@ def _plan_declarations(plan: ChunkPlan, row: ClaimRow, work_id) -> None:
             # snapshot with the slot replaced is the same dict as `declaration_snapshot` makes, in a quarter of
             # its time (tests/claims: held equal for every new declaration of a plan).
             snapshot = {**filed, "purpose": purpose, "jurisdiction": jurisdiction}
-        events.add(bundle, _event(("declaration.file", "declaration", declaration.id, None, snapshot)))
+        events.change(bundle, "declaration.file", "declaration", declaration.id, None, snapshot)
         if in_force is not None:
             before = declaration_snapshot(in_force)
             in_force.superseded_at = at
             in_force.superseded_by_id = declaration.id
             if in_force.existing:
                 plan.declarations_superseded.append(in_force)
-            events.add(bundle, _event(("declaration.supersede", "declaration", in_force.id, before,
-                                       declaration_snapshot(in_force))))
+            events.change(bundle, "declaration.supersede", "declaration", in_force.id, before,
+                          declaration_snapshot(in_force))
         slots[slot] = declaration

@@ -299,3 +299,29 @@ def test_the_bundle_of_an_identifier_whose_row_is_gone_is_found_through_its_own_
     with django_assert_max_num_queries(5):
         assert audit_bundles_holding(object_id=isbn.pk) == [bundle.seq]
     assert audit_bundles_holding(object_id="not-an-id") == []
+
+
+def test_a_bundler_fed_its_keys_groups_changes_as_bundled_does():
+    """Rule: `Bundler.change` (the claims planner names each change's bundle as it plans it) gives the events
+    `bundled` gives for the same changes in the same order, the bundle keys looked up from their snapshots:
+    groups in order of first appearance, a change alone in its group and one without a key left as events."""
+    from audit.bundles import Bundler, bundle_key, bundled
+
+    changes = [
+        ("work.register", "work", "w1", None, {"holder": "h", "title": "One"}),
+        ("identifier.add", "identifier", "i1", None, {"work": "w1", "scheme": "isbn", "value": "1"}),
+        ("dispute.open", "dispute", "d1", None, {"work": "w2", "scheme": "isbn", "value": "2"}),
+        ("identifier.end", "identifier", "i2", {"work": "w2", "valid_until": None}, {"work": "w2", "valid_until": "t"}),
+        ("declaration.file", "declaration", "c1", None, {"work": None, "scope": "catalogue"}),
+        ("declaration.file", "declaration", "x1", None, {"work": "w1", "purpose": "train-ai"}),
+        ("work.register", "work", "w3", None, {"holder": "h", "title": "Three"}),
+        ("declaration.file", "declaration", "x3", None, {"work": "w3", "purpose": "search"}),
+    ]
+    fed = Bundler()
+    for action, object_type, object_id, before, after in changes:
+        fed.change(bundle_key(object_type, object_id, before, after), action, object_type, object_id, before, after)
+    expected = bundled([PendingEvent(*change) for change in changes], make=PendingEvent._make)
+    assert fed.events(make=PendingEvent._make) == expected
+    assert [e.action for e in expected] == [BUNDLE_ACTION, "dispute.open", "identifier.end", "declaration.file",
+                                            BUNDLE_ACTION]
+    assert len(fed) == len(changes)

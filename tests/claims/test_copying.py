@@ -35,6 +35,7 @@ def test_a_rows_declarations_are_audited_with_their_own_snapshots(db):
     a holder filing two purposes in three jurisdictions gets six snapshots, each naming its own slot."""
     from datetime import UTC, datetime
 
+    from audit.services import PendingEvent
     from claims.merging import _plan_declarations
     from claims.validation import ClaimRow
     from consent.audit_tracking import declaration_snapshot
@@ -46,7 +47,7 @@ def test_a_rows_declarations_are_audited_with_their_own_snapshots(db):
                    consent="reserve", license_url="https://l.example/", conditions="c",
                    effective_from=None, effective_until=datetime(2027, 1, 1, tzinfo=UTC))
     _plan_declarations(plan, row, "w1")
-    filed = [event.after for event in plan.events.flat() if event.action == "declaration.file"]
+    filed = [event.after for event in plan.events.flat(make=PendingEvent._make) if event.action == "declaration.file"]
     assert filed == [declaration_snapshot(d) for d in plan.declarations_new]
     assert [(s["purpose"], s["jurisdiction"]) for s in filed] == row.slots
     assert len({id(s) for s in filed}) == 6  # each event its own dict

@@ -59,8 +59,8 @@ class FlatEvents(list):
     """The events of before: appended in the order made, whatever bundle the planner names, and bundled afterwards
     by `audit.bundles.bundled`, which looks each key up from the snapshot."""
 
-    def add(self, key, event):
-        self.append(event)
+    def change(self, key, action, object_type, object_id, before, after):
+        self.append(PendingEvent(action, object_type, object_id, before, after))
 
 
 def _declarations_before(plan, row, work_id) -> None:
@@ -209,9 +209,10 @@ def test_the_planners_bundle_keys_are_the_ones_bundle_key_finds(tmp_path):
         plan = merging.plan_chunk(valid, at=datetime(2026, 5, 1, tzinfo=UTC) + timedelta(seconds=number),
                                   filed_by_id=None, pending=previous)
         for group in plan.events._order:
-            key, events = (None, group) if len(group) == 1 else (group[0], group[1:])
-            for action, object_type, object_id, before, after in events:
-                assert key == bundle_key(object_type, object_id, before, after), action
+            key, changes = (None, group) if len(group) == 1 else (group[0], group[1:])
+            for change in changes:
+                assert key == bundle_key(change["object_type"], change["object_id"], change["before"],
+                                         change["after"]), change["action"]
                 seen += 1
         previous = plan
     assert seen >= 20
