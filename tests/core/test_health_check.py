@@ -60,3 +60,29 @@ def test_the_web_settings_use_the_checking_backend():
 
     assert settings.DATABASES["default"]["ENGINE"] == "core.postgresql"
     assert type(connections["default"]).__module__ == "core.postgresql.base"
+
+
+def test_the_web_threads_kept_connections_reach_their_age_at_spread_times():
+    """Connections opened in the same second (every thread's first request after a start) must not all be closed
+    in the same later second: each one's age limit is drawn between half of CONN_MAX_AGE and all of it."""
+    lives = []
+    for _ in range(20):
+        other = connections.create_connection("default")
+        other.settings_dict = {**other.settings_dict, "CONN_MAX_AGE": 60}
+        other.ensure_connection()
+        try:
+            lives.append(other.close_at - time.monotonic())
+        finally:
+            other.close()
+    assert all(29 < life <= 60 for life in lives), lives
+    assert max(lives) - min(lives) > 5, lives  # 20 draws over 30 s within 5 s of each other: about 1e-15
+
+
+def test_a_connection_kept_for_ever_stays_kept_for_ever():
+    other = connections.create_connection("default")
+    other.settings_dict = {**other.settings_dict, "CONN_MAX_AGE": None}
+    other.ensure_connection()
+    try:
+        assert other.close_at is None
+    finally:
+        other.close()
