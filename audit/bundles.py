@@ -92,16 +92,8 @@ class Bundler:
         """`add` for a writer whose object ids are already text (the claims planner): the change is kept as the
         member dict a bundle holds, made once here rather than as an event first and a dict later (a keyed change
         nearly always ends up in a bundle); it becomes an event only if it stays alone."""
-        member = {"action": action, "object_type": object_type, "object_id": object_id, "before": before,
-                  "after": after}
-        if key is None:
-            self._order.append([member])
-            return
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = [key]
-            self._order.append(group)
-        group.append(member)
+        self.add(key, {"action": action, "object_type": object_type, "object_id": object_id, "before": before,
+                       "after": after})
 
     def __len__(self) -> int:
         """How many events were added."""
